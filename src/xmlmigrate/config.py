@@ -1,0 +1,29 @@
+"""Every knob of a run, in one frozen value. The CLI and the perf suite build it; nothing else reads settings."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DB_URL = "sqlite:///xmlmigrate.db"
+DB_URL_ENV = "XMLMIGRATE_DB_URL"
+DEFAULT_BATCH_SIZE = 200
+
+
+def default_db_url() -> str:
+    return os.environ.get(DB_URL_ENV) or DEFAULT_DB_URL
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationConfig:
+    db_url: str = DEFAULT_DB_URL
+    contract: Path | None = None  # None: the shipped provenir_cc contract
+    batch_size: int = DEFAULT_BATCH_SIZE
+    limit: int | None = None  # at most this many records in this run
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.limit is not None and self.limit < 0:
+            raise ValueError(f"limit must be >= 0, got {self.limit}")

@@ -1,0 +1,21 @@
+"""Mapping contracts: the file format, its validation and its compiled form."""
+
+from xmlmigrate.contract.compiled import (
+    CompiledColumn,
+    CompiledContract,
+    CompiledTable,
+    ContractError,
+    compile_contract,
+    default_contract_path,
+    load_contract,
+)
+
+__all__ = [
+    "CompiledColumn",
+    "CompiledContract",
+    "CompiledTable",
+    "ContractError",
+    "compile_contract",
+    "default_contract_path",
+    "load_contract",
+]

@@ -1,0 +1,41 @@
+"""The bulk-writer interface every dialect implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+from xmlmigrate.model import MappedApp
+
+
+class LogRow(NamedTuple):
+    app_id: int
+    run_id: str
+    attempt: int
+    status: str
+    stage: str | None
+    reason: str | None
+    warnings: str | None
+    logged_at: datetime
+
+
+LOG_COLUMNS = LogRow._fields
+
+
+class WriteError(Exception):
+    """A batch could not be written; the transaction was rolled back. ``reason`` is readable."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BulkWriter(Protocol):
+    def write(self, apps: Sequence[MappedApp], log_rows: Sequence[LogRow]) -> None:
+        """Insert every row of ``apps`` (parents first) and ``log_rows`` in ONE transaction.
+
+        Either all of it commits or none of it does; on failure raise :class:`WriteError`.
+        """
+
+    def close(self) -> None: ...

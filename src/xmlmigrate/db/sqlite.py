@@ -1,0 +1,84 @@
+"""SQLite: stdlib ``executemany`` per table inside one transaction per batch."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from xmlmigrate.contract import CompiledContract
+from xmlmigrate.db.base import LOG_COLUMNS, LogRow, WriteError
+from xmlmigrate.model import MappedApp
+from xmlmigrate.schema import LOG_TABLE
+
+Adapter = Callable[[Any], Any]
+
+
+def _adapter(col_type: str) -> Adapter | None:
+    """Values SQLite cannot store natively become the text SQLAlchemy reads back."""
+    if col_type == "date":
+        return lambda v: v.isoformat() if isinstance(v, date) else v
+    if col_type == "datetime":
+        return lambda v: v.isoformat(sep=" ") if isinstance(v, datetime) else v
+    if col_type == "decimal":
+        return lambda v: str(v) if isinstance(v, Decimal) else v
+    if col_type == "bit":
+        return lambda v: None if v is None else int(v)
+    return None
+
+
+class SqliteWriter:
+    def __init__(self, engine: Engine, contract: CompiledContract) -> None:
+        self._raw = engine.raw_connection()
+        conn = self._raw.driver_connection
+        assert isinstance(conn, sqlite3.Connection)
+        self._conn = conn
+        self._tables: list[tuple[str, str, tuple[str, ...], list[tuple[int, Adapter]]]] = []
+        for t in contract.tables:
+            names = t.column_names
+            cols = ", ".join(names)
+            marks = ", ".join("?" * len(names))
+            adapters = [
+                (i, a) for i, c in enumerate(t.columns) if (a := _adapter(c.type)) is not None
+            ]
+            self._tables.append(
+                (t.name, f"INSERT INTO {t.name} ({cols}) VALUES ({marks})", names, adapters)
+            )
+        log_cols = ", ".join(LOG_COLUMNS)
+        self._log_sql = (
+            f"INSERT INTO {LOG_TABLE} ({log_cols}) VALUES ({', '.join('?' * len(LOG_COLUMNS))})"
+        )
+        self.statements = 0
+
+    def write(self, apps: Sequence[MappedApp], log_rows: Sequence[LogRow]) -> None:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN")
+            for name, sql, names, adapters in self._tables:
+                params: list[tuple[Any, ...]] = []
+                for app in apps:
+                    for row in app.rows.get(name, ()):
+                        values = [row[c] for c in names]
+                        for i, adapt in adapters:
+                            values[i] = adapt(values[i])
+                        params.append(tuple(values))
+                if params:
+                    conn.executemany(sql, params)
+                    self.statements += 1
+            conn.executemany(
+                self._log_sql,
+                [(*r[:-1], r.logged_at.isoformat(sep=" ")) for r in log_rows],
+            )
+            self.statements += 1
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise WriteError(f"{type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        self._raw.close()

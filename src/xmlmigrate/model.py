@@ -1,0 +1,125 @@
+"""The vocabulary every stage shares.
+
+A record flows one way: ``RawRecord`` (from a source) → ``MappedApp`` or
+``Rejection`` (from the pure transform) → an ``Outcome`` per app (from the
+loader, which writes it to ``processing_log`` in the same transaction as the
+app's rows). ``RunStats`` sums a run up.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Row = dict[str, Any]
+Status = Literal["success", "failed", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One source document: the key it is stored under and its bytes (or text)."""
+
+    app_id: int
+    xml: bytes | str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A document that must not be migrated, with a machine code and a human reason."""
+
+    app_id: int
+    code: str
+    detail: str
+    stage: str = "validate"
+
+    @property
+    def reason(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
+@dataclass(slots=True)
+class MappedApp:
+    """The rows one document produces, per table, in the contract's table order."""
+
+    app_id: int
+    rows: dict[str, list[Row]]
+    warnings: list[str] = field(default_factory=list)
+    truncated: int = 0
+    defaulted: int = 0
+
+    def row_count(self) -> int:
+        return sum(len(r) for r in self.rows.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one app in a run; one ``processing_log`` row."""
+
+    app_id: int
+    status: Status
+    stage: str | None = None
+    reason: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+STAGES = ("read", "parse", "validate", "map", "write")
+
+
+@dataclass(slots=True)
+class RunStats:
+    """Counts and timings of one run. Stage times are seconds of wall time spent in each stage."""
+
+    run_id: str = ""
+    records: int = 0
+    success: int = 0
+    failed: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    truncated_values: int = 0
+    defaulted_values: int = 0
+    rows_per_table: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    elapsed: float = 0.0
+    batches: int = 0
+
+    def add_outcome(self, outcome: Outcome) -> None:
+        self.records += 1
+        if outcome.status == "success":
+            self.success += 1
+        elif outcome.status == "failed":
+            self.failed += 1
+        else:
+            self.rejected += 1
+        if outcome.reason and outcome.status != "success":
+            self.reasons[f"{outcome.status}: {_reason_key(outcome.reason)}"] += 1
+        self.warnings += len(outcome.warnings)
+
+    @property
+    def rec_per_min(self) -> float:
+        return self.records / self.elapsed * 60.0 if self.elapsed > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "records": self.records,
+            "success": self.success,
+            "failed": self.failed,
+            "rejected": self.rejected,
+            "warnings": self.warnings,
+            "truncated_values": self.truncated_values,
+            "defaulted_values": self.defaulted_values,
+            "rows_per_table": dict(self.rows_per_table),
+            "top_reasons": self.reasons.most_common(10),
+            "stage_seconds": dict(self.stage_seconds),
+            "elapsed_seconds": self.elapsed,
+            "rec_per_min": self.rec_per_min,
+            "batches": self.batches,
+        }
+
+
+def _reason_key(reason: str) -> str:
+    """Group reasons by their code (text before the first colon) so the summary's top list is short."""
+    head, sep, _ = reason.partition(":")
+    return head if sep else reason[:80]

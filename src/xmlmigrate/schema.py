@@ -1,0 +1,117 @@
+"""SQLAlchemy Core metadata built from a contract, plus the source and ledger tables.
+
+Every child table has a foreign key to its parent's key with ON DELETE
+CASCADE, so deleting from the root table (``app_base``) removes an app's rows
+everywhere: that is how ``clean`` and the benchmarks reset the target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from xmlmigrate.contract import CompiledContract, CompiledTable
+from xmlmigrate.contract.compiled import CompiledColumn
+
+SOURCE_TABLE = "app_xml"
+LOG_TABLE = "processing_log"
+
+
+def _sa_type(col: CompiledColumn) -> sa.types.TypeEngine[Any]:
+    t = col.type
+    if t == "int":
+        return sa.Integer()
+    if t == "bigint":
+        return sa.BigInteger()
+    if t == "decimal":
+        return sa.Numeric(col.precision, col.scale, asdecimal=True)
+    if t == "string":
+        return sa.String(col.length)
+    if t == "date":
+        return sa.Date()
+    if t == "datetime":
+        return sa.DateTime()
+    if t == "bit":
+        return sa.Boolean(create_constraint=False)
+    if t == "enum":
+        return sa.SmallInteger()
+    raise ValueError(f"unknown column type {t!r}")
+
+
+@dataclass(frozen=True)
+class Schema:
+    metadata: sa.MetaData
+    source: sa.Table
+    log: sa.Table
+    targets: tuple[sa.Table, ...]  # contract tables, parents first
+    root: sa.Table
+
+    def create(self, engine: Engine) -> None:
+        self.metadata.create_all(engine, checkfirst=True)
+
+    def drop_targets(self, engine: Engine) -> None:
+        self.metadata.drop_all(engine, tables=[*reversed(self.targets), self.log], checkfirst=True)
+
+    def missing_tables(self, engine: Engine) -> list[str]:
+        existing = set(sa.inspect(engine).get_table_names())
+        return [t.name for t in self.metadata.sorted_tables if t.name not in existing]
+
+
+def build_schema(contract: CompiledContract) -> Schema:
+    md = sa.MetaData()
+    source = sa.Table(
+        SOURCE_TABLE,
+        md,
+        sa.Column("app_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("xml", sa.Text, nullable=False),
+    )
+    log = sa.Table(
+        LOG_TABLE,
+        md,
+        sa.Column("log_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("app_id", sa.Integer, nullable=False, index=True),
+        sa.Column("run_id", sa.String(36), nullable=False),
+        sa.Column("attempt", sa.Integer, nullable=False, default=1),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("stage", sa.String(16)),
+        sa.Column("reason", sa.String(1000)),
+        sa.Column("warnings", sa.Text),
+        sa.Column("logged_at", sa.DateTime, nullable=False),
+    )
+    targets = tuple(_table(md, t, contract) for t in contract.tables)
+    return Schema(md, source, log, targets, targets[0])
+
+
+def _table(md: sa.MetaData, table: CompiledTable, contract: CompiledContract) -> sa.Table:
+    cols = [
+        sa.Column(
+            c.name,
+            _sa_type(c),
+            nullable=c.nullable,
+            primary_key=c.name in table.key,
+            autoincrement=False,
+        )
+        for c in table.columns
+    ]
+    constraints: list[sa.schema.SchemaItem] = []
+    if table.parent is not None:
+        parent = contract.table_by_name[table.parent]
+        child_cols = [
+            next(c.name for c in table.columns if c.kind == "parent" and c.parent_column == k)
+            for k in parent.key
+        ]
+        constraints.append(
+            sa.ForeignKeyConstraint(
+                child_cols,
+                [f"{parent.name}.{k}" for k in parent.key],
+                ondelete="CASCADE",
+                name=f"fk_{table.name}_{parent.name}",
+            )
+        )
+        # Cascading deletes scan the child by its foreign key: index it unless the PK covers it.
+        if tuple(table.key[: len(child_cols)]) != tuple(child_cols):
+            constraints.append(sa.Index(f"ix_{table.name}_{'_'.join(child_cols)}", *child_cols))
+    return sa.Table(table.name, md, *cols, *constraints)
