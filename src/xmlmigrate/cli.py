@@ -30,7 +30,7 @@ from xmlmigrate.model import RunStats
 from xmlmigrate.pipeline import SourceMissing, run_migration
 from xmlmigrate.schema import SOURCE_TABLE, build_schema
 
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
 
 MENU = (("small", 50), ("medium", 200), ("large", 500))
@@ -132,6 +132,7 @@ def _generate(db_url: str, count: int, seed: int, profile: str, quiet: bool) -> 
 
 
 def _run(config: MigrationConfig, quiet: bool) -> RunStats:
+    contract = load_contract(config.contract)  # errors here must not start a progress bar
     with _progress(quiet) as progress:
         task = progress.add_task("migrate", total=None, rate="")
 
@@ -141,7 +142,7 @@ def _run(config: MigrationConfig, quiet: bool) -> RunStats:
         def batch(stats: RunStats, done: int) -> None:
             progress.update(task, completed=done, rate=f"{stats.rec_per_min:,.0f} rec/min")
 
-        stats = run_migration(config, on_start=started, on_batch=batch)
+        stats = run_migration(config, contract, on_start=started, on_batch=batch)
     print_summary(stats, config.db_url, config.batch_size)
     return stats
 
@@ -296,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error(message: str) -> None:
+    """One line on stderr, never wrapped, so scripts and people can read it."""
+    print(f"error: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -303,19 +309,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except (UserError, ContractError, SourceMissing, UnsupportedDatabase) as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        _error(str(exc))
         return 2
     except sa.exc.ArgumentError as exc:
-        err_console.print(f"[red]error:[/red] bad database URL: {exc}", highlight=False)
+        _error(f"bad database URL: {exc}")
         return 2
     except sa.exc.SQLAlchemyError as exc:
         reason = str(exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc)
-        err_console.print(
-            f"[red]error:[/red] database error: {reason.splitlines()[0][:300]}", highlight=False
-        )
+        _error(f"database error: {reason.splitlines()[0][:300]}")
         return 1
     except KeyboardInterrupt:
-        err_console.print("interrupted: finished batches are committed, the rest stays pending")
+        _error("interrupted: finished batches are committed, the rest stays pending")
         return 130
 
 

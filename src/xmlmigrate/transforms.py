@@ -24,12 +24,15 @@ class InvalidValue(ValueError):
     """The text cannot be converted to the column's type."""
 
 
-_INT_RE = re.compile(r"-?\d+\Z")
+_INT_RE = re.compile(r"-?\d+\Z", re.ASCII)
 # MM/DD/YYYY and M/D/YYYY
-_US_DATE_RE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?\Z")
+_US_DATE_RE = re.compile(
+    r"(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?\Z", re.ASCII
+)
 # YYYY-MM-DD, YYYY-M-D, optionally followed by H:M[:S[.fff]] (separator space or T)
 _ISO_DATE_RE = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6}))?)?)?\Z"
+    r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6}))?)?)?\Z",
+    re.ASCII,
 )
 
 DEFAULT_TRUE = frozenset({"Y", "YES", "TRUE", "T", "1"})

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+DOCTYPE_SCAN_BYTES = 64 * 1024
 
 
 def _parser(encoding: str | None = None) -> etree.XMLParser:
@@ -80,6 +81,10 @@ def parse_document(data: bytes | str, max_bytes: int = MAX_DOCUMENT_BYTES) -> Pa
     try:
         root = etree.fromstring(raw, parser)
     except etree.XMLSyntaxError as exc:
+        if _has_doctype(raw):
+            raise XmlRejected(
+                "forbidden_dtd", f"documents with a DOCTYPE/DTD are not accepted ({exc})"
+            ) from None
         if forced_utf8 or not _is_encoding_error(exc, raw):
             raise XmlRejected("malformed", _syntax_message(exc)) from None
         # Declared (or defaulted) UTF-8 but carries windows-1252 bytes.
@@ -98,6 +103,11 @@ def parse_document(data: bytes | str, max_bytes: int = MAX_DOCUMENT_BYTES) -> Pa
     if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
         raise XmlRejected("forbidden_dtd", "documents with a DOCTYPE/DTD are not accepted")
     return ParsedDocument(root, warnings)
+
+
+def _has_doctype(raw: bytes) -> bool:
+    head = raw[:DOCTYPE_SCAN_BYTES]
+    return b"<!DOCTYPE" in head or b"<!ENTITY" in head
 
 
 def _is_encoding_error(exc: etree.XMLSyntaxError, raw: bytes) -> bool:

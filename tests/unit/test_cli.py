@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from xmlmigrate.cli import main
+from xmlmigrate.db import redact_url
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "120"}
+    env.pop("XMLMIGRATE_DB_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "xmlmigrate.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+
+
+def test_generate_run_clean(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    gen = run_cli("generate", "--count", "25", "--size-profile", "small", "--db", db, "-q")
+    assert gen.returncode == 0, gen.stderr
+    assert "Inserted 25 documents" in gen.stdout and "app ids 1–25" in gen.stdout
+
+    out = run_cli("run", "--db", db, "--batch-size", "10", "-q")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "Records: 25" in text and "success 25" in text
+    assert "rec/min" in text
+    for stage in ("parse", "validate", "map", "write"):
+        assert stage in text
+    assert "app_contact_base" in text
+
+    again = run_cli("run", "--db", db, "-q")
+    assert "Records: 0" in again.stdout
+
+    more = run_cli("generate", "--count", "5", "--size-profile", "small", "--db", db, "-q")
+    assert "app ids 26–30" in more.stdout
+    assert "Records: 5 " in run_cli("run", "--db", db, "-q").stdout
+
+    cleaned = run_cli("clean", "--db", db)
+    assert cleaned.returncode == 0
+    assert "kept 30 documents" in cleaned.stdout
+    engine = sa.create_engine(db)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from app_base")).scalar() == 0
+        assert conn.execute(sa.text("select count(*) from processing_log")).scalar() == 0
+    engine.dispose()
+
+
+def test_demo_creates_a_fresh_database(tmp_path: Path) -> None:
+    for _ in range(2):  # the second demo starts over instead of finding everything done
+        out = run_cli("demo", "--count", "40", "--size-profile", "small", "-q", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert "Records: 40" in out.stdout and "success 40" in out.stdout
+    assert (tmp_path / "xmlmigrate-demo.db").exists()
+
+
+def test_run_without_app_xml_says_how_to_create_it(tmp_path: Path) -> None:
+    out = run_cli("run", "--db", f"sqlite:///{tmp_path / 'nothing.db'}")
+    assert out.returncode == 2
+    assert "no table 'app_xml'" in out.stderr and "xmlmigrate generate" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_generate_needs_a_count_without_a_terminal(tmp_path: Path) -> None:
+    out = run_cli("generate", "--db", f"sqlite:///{tmp_path / 'x.db'}")
+    assert out.returncode == 2
+    assert "--count is required" in out.stderr
+
+
+def test_contract_error_is_one_line_with_its_location(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[contract]\nname="x"\nroot="P"\napp_id="R/@ID"\napplication="A"\nproduct_line="CC"\n'
+        '[tables.app_base]\nkey=["app_id"]\n[tables.app_base.columns]\n'
+        'app_id = { source = "app_id", type = "integer", nullable = false }\n'
+    )
+    out = run_cli("run", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--contract", str(bad))
+    assert out.returncode == 2
+    assert f"{bad}: table 'app_base', column 'app_id': type 'integer'" in out.stderr
+    assert len(out.stderr.strip().splitlines()) <= 2
+
+
+def test_bad_batch_size_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--batch-size", "0"])
+    assert info.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "--batch-size" in capsys.readouterr().out
+
+
+def test_bad_url_is_a_clear_error() -> None:
+    assert main(["run", "--db", "nosuchdialect://x"]) == 2
+
+
+def test_passwords_are_never_printed() -> None:
+    assert "s3cret" not in redact_url("postgresql+psycopg://user:s3cret@host/db")

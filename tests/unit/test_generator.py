@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from xmlmigrate.contract import load_contract
+from xmlmigrate.db import make_engine
+from xmlmigrate.mock import MockGenerator, insert_documents, next_app_id
+from xmlmigrate.mock.expected import expected_rows
+from xmlmigrate.model import MappedApp, RawRecord
+from xmlmigrate.schema import build_schema
+from xmlmigrate.transform import transform_record
+
+
+def test_reproducible_for_a_seed() -> None:
+    a = [d.xml for d in MockGenerator(seed=7).generate(5)]
+    b = [d.xml for d in MockGenerator(seed=7).generate(5)]
+    c = [d.xml for d in MockGenerator(seed=8).generate(5)]
+    assert a == b
+    assert a != c
+    # document i depends only on (seed, i): generating in pieces gives the same documents
+    pieces = [d.xml for d in MockGenerator(seed=7).generate(2)] + [
+        d.xml for d in MockGenerator(seed=7).generate(3, offset=2)
+    ]
+    assert pieces == a
+
+
+def test_unique_app_and_contact_ids() -> None:
+    docs = list(MockGenerator(seed=1, size_profile="small", start_app_id=500).generate(300))
+    assert [d.app_id for d in docs] == list(range(500, 800))
+    con_ids = [c.con_id for d in docs for c in d.model.contacts]
+    assert len(con_ids) == len(set(con_ids))
+    roles = {c.role for d in docs for c in d.model.contacts}
+    assert {"PR", "AUTHU"} <= roles
+
+
+def test_documents_have_the_real_shape() -> None:
+    doc = MockGenerator(seed=3).document(0)
+    assert doc.xml.startswith("\ufeff<?xml")
+    root = etree.fromstring(doc.xml.encode("utf-8"))
+    assert root.tag == "Provenir"
+    request = root.find("Request")
+    assert request is not None and request.get("ID") == str(doc.app_id)
+    application = root.find("Request/CustData/application")
+    assert application is not None
+    assert len(application.attrib) >= 70  # attribute-heavy like the real ones
+    for section in ("Journals", "Audits", "Reports", "Documents"):
+        assert root.find(f"Request/{section}") is not None
+
+
+@pytest.mark.parametrize(
+    ("profile", "low", "high"),
+    [("small", 7_000, 30_000), ("large", 450_000, 2_100_000)],
+)
+def test_size_profiles_bound_sizes(profile: str, low: int, high: int) -> None:
+    sizes = [len(d.xml.encode()) for d in MockGenerator(seed=2, size_profile=profile).generate(40)]
+    assert low <= min(sizes) and max(sizes) <= high
+
+
+def test_realistic_profile_follows_the_real_distribution() -> None:
+    sizes = [len(d.xml.encode()) for d in MockGenerator(seed=4).generate(400)]
+    median = statistics.median(sizes)
+    mean = statistics.mean(sizes)
+    assert 110_000 <= median <= 220_000, median  # real: ~145 KB
+    assert 190_000 <= mean <= 330_000, mean  # real: ~254 KB
+    assert max(sizes) > 1_000_000  # the tail (real: 4 of 165 over 1 MB)
+    assert min(sizes) < 12_000
+    # the mapped part is a small share of the bytes, as in production (~3 %)
+    custdata = [
+        len(d.xml[d.xml.find("<CustData>") : d.xml.find("</CustData>")])
+        for d in MockGenerator(seed=4).generate(50)
+    ]
+    assert statistics.median(custdata) < 15_000
+
+
+def test_generated_documents_map_to_exactly_what_the_model_implies() -> None:
+    contract = load_contract()
+    for doc in MockGenerator(seed=11, size_profile="small").generate(150):
+        result = transform_record(RawRecord(doc.app_id, doc.xml), contract)
+        assert isinstance(result, MappedApp), result
+        assert result.rows == expected_rows(doc.model), doc.app_id
+
+
+def test_ids_continue_after_the_highest_in_app_xml(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'g.db'}")
+    schema = build_schema(load_contract())
+    schema.create(engine)
+    assert next_app_id(engine, schema) == 1
+    gen = MockGenerator(seed=1, size_profile="small", start_app_id=1)
+    assert insert_documents(engine, schema, gen.generate(10))[0] == 10
+    assert next_app_id(engine, schema) == 11
+    engine.dispose()
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="size profile"):
+        MockGenerator(size_profile="huge")
+    with pytest.raises(ValueError, match="start_app_id"):
+        MockGenerator(start_app_id=0)

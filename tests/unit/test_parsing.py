@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from xmlmigrate.contract import load_contract
+from xmlmigrate.model import MappedApp, RawRecord, Rejection
+from xmlmigrate.transform import transform_record
+from xmlmigrate.xml import XmlRejected, parse_document
+
+CONTRACT = load_contract()
+
+
+def _transform(path: Path, app_id: int, as_text: bool = False) -> MappedApp | Rejection:
+    data: bytes | str = path.read_bytes()
+    if as_text:
+        data = data.decode("utf-8")
+    return transform_record(RawRecord(app_id, data), CONTRACT)
+
+
+def test_bom_document_parses_as_bytes_and_text(fixtures_dir: Path) -> None:
+    raw = (fixtures_dir / "bom.xml").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    for as_text in (False, True):
+        result = _transform(fixtures_dir / "bom.xml", 10, as_text)
+        assert isinstance(result, MappedApp), result
+        assert result.rows["app_contact_base"][0]["first_name"] == "ANA"
+
+
+def test_text_input_ignores_a_stale_declared_encoding() -> None:
+    doc = '<?xml version="1.0" encoding="windows-1252"?><Provenir a="Zoë"/>'
+    assert parse_document(doc).root.get("a") == "Zoë"
+
+
+def test_windows_1252_bytes_declared_utf8_are_repaired_with_a_warning(fixtures_dir: Path) -> None:
+    result = _transform(fixtures_dir / "cp1252_declared_utf8.xml", 11)
+    assert isinstance(result, MappedApp), result
+    contact = result.rows["app_contact_base"][0]
+    assert (contact["first_name"], contact["last_name"]) == ("JOSÉ", "MÜLLER")
+    assert any(w.startswith("encoding_repaired") for w in result.warnings)
+
+
+@pytest.mark.parametrize(
+    ("name", "app_id", "code"),
+    [
+        ("malformed.xml", 12, "malformed"),
+        ("not_provenir.xml", 13, "not_provenir"),
+        ("billion_laughs.xml", 14, "forbidden_dtd"),
+        ("external_entity.xml", 15, "forbidden_dtd"),
+        ("wrong_product_line.xml", 16, "wrong_product_line"),
+    ],
+)
+def test_bad_documents_become_rejections(
+    fixtures_dir: Path, name: str, app_id: int, code: str
+) -> None:
+    started = time.perf_counter()
+    result = _transform(fixtures_dir / name, app_id)
+    assert time.perf_counter() - started < 2.0  # no entity expansion, no network, no hang
+    assert isinstance(result, Rejection)
+    assert result.code == code
+    assert result.app_id == app_id
+    assert result.detail
+
+
+def test_external_entity_is_never_read(fixtures_dir: Path) -> None:
+    with pytest.raises(XmlRejected) as info:
+        parse_document((fixtures_dir / "external_entity.xml").read_bytes())
+    assert "root:" not in str(info.value)  # /etc/passwd content never appears
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"", "not_xml"),
+        (b"   \n", "not_xml"),
+        (b"hello, world", "not_xml"),
+        (b"\x00\x01\x02garbage", "not_xml"),
+        (b"<Provenir>", "malformed"),
+        (b"<a></b>", "malformed"),
+    ],
+)
+def test_garbage_is_rejected_not_raised(data: bytes, code: str) -> None:
+    result = transform_record(RawRecord(1, data), CONTRACT)
+    assert isinstance(result, Rejection)
+    assert result.code == code
+
+
+def test_size_limit() -> None:
+    with pytest.raises(XmlRejected, match="too_large"):
+        parse_document(b"<Provenir>" + b" " * 100 + b"</Provenir>", max_bytes=50)
+
+
+@pytest.mark.parametrize(
+    ("request_attrs", "expected_id", "code"),
+    [
+        ("", 5, "app_id_missing"),
+        ('ID=""', 5, "app_id_missing"),
+        ('ID="abc"', 5, "app_id_invalid"),
+        ('ID="0"', 5, "app_id_invalid"),
+        ('ID="-3"', 5, "app_id_invalid"),
+        ('ID="6"', 5, "app_id_mismatch"),
+    ],
+)
+def test_app_id_rules(request_attrs: str, expected_id: int, code: str) -> None:
+    doc = f"<Provenir><Request {request_attrs}><CustData><application/></CustData></Request></Provenir>"
+    result = transform_record(RawRecord(expected_id, doc), CONTRACT)
+    assert isinstance(result, Rejection)
+    assert result.code == code
+
+
+def test_no_application_element() -> None:
+    doc = '<Provenir><Request ID="5"><CustData/></Request></Provenir>'
+    result = transform_record(RawRecord(5, doc), CONTRACT)
+    assert isinstance(result, Rejection) and result.code == "no_application"
