@@ -108,3 +108,19 @@ def test_bad_url_is_a_clear_error() -> None:
 
 def test_passwords_are_never_printed() -> None:
     assert "s3cret" not in redact_url("postgresql+psycopg://user:s3cret@host/db")
+
+
+def test_generate_offers_a_menu_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xmlmigrate.cli as cli
+
+    answers = iter(["9", "4", "7"])  # a wrong choice, then "custom", then 7
+    monkeypatch.setattr(cli.sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr(cli.console, "input", lambda prompt="": next(answers))
+    db = f"sqlite:///{tmp_path / 'menu.db'}"
+    assert main(["generate", "--db", db, "--size-profile", "small", "-q"]) == 0
+    engine = sa.create_engine(db)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from app_xml")).scalar() == 7
+    engine.dispose()
