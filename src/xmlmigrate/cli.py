@@ -82,8 +82,17 @@ def print_summary(stats: RunStats, db_url: str, batch_size: int) -> None:
     console.print(
         f"Records: [bold]{stats.records:,}[/bold]   success {stats.success:,}   "
         f"failed {stats.failed:,}   rejected {stats.rejected:,}   "
-        f"warnings {stats.warnings:,}   truncated values {stats.truncated_values:,}"
+        f"warnings {stats.warnings:,}"
     )
+    console.print(
+        f"Values: truncated {stats.truncated_values:,}   defaulted {stats.defaulted_values:,}   "
+        f"invalid→NULL {stats.invalid_values:,}   clamped {stats.clamped_values:,}"
+    )
+    if stats.warning_codes:
+        console.print(
+            "Warnings by code: "
+            + ", ".join(f"{code} {n:,}" for code, n in stats.warning_codes.most_common())
+        )
     if stats.reasons:
         console.print("Top reasons:")
         for reason, n in stats.reasons.most_common(5):

@@ -43,7 +43,7 @@ def log_rows(outcomes: Iterable[Outcome], run_id: str, attempt: int = 1) -> list
             status=o.status,
             stage=o.stage,
             reason=o.reason[:REASON_LIMIT] if o.reason else None,
-            warnings=json.dumps(list(o.warnings)) if o.warnings else None,
+            warnings=json.dumps([w._asdict() for w in o.warnings]) if o.warnings else None,
             logged_at=now,
         )
         for o in outcomes

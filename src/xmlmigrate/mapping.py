@@ -3,23 +3,31 @@
 Tables are mapped in contract order (parents before children). Each table's
 rows come from its parent's rows: for every parent row, the parent's element
 itself (``rows = "."``) or each matching child element, filtered by ``where``
-and de-duplicated by ``dedup``. A value that cannot be converted becomes the
-column's default or NULL and is reported as a warning; a NOT NULL column left
-without a value rejects the whole application, naming table and column.
+and de-duplicated by ``dedup`` (unpivot tables make one row per non-blank
+listed attribute). Per value: blank → default or NULL; not convertible →
+warning and default/NULL, or a rejection when the column says
+``on_invalid = "reject"``; NULL in a NOT NULL column rejects the application,
+naming table, column and path. Checks run last and add warnings.
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from lxml import etree
 
 from xmlmigrate.contract import CompiledContract, CompiledTable
 from xmlmigrate.contract.compiled import CompiledColumn
-from xmlmigrate.model import MappedApp, Rejection, Row
-from xmlmigrate.transforms import InvalidValue
+from xmlmigrate.expressions import Env
+from xmlmigrate.model import MappedApp, Rejection, Row, Warn
+from xmlmigrate.transforms import Clamped, InvalidValue
 
 MAX_WARNINGS = 50
+
+Ancestors = dict[str, Row]
+Instance = tuple[etree._Element, Row, Ancestors]
 
 
 class _Reject(Exception):
@@ -30,17 +38,19 @@ class _Reject(Exception):
 
 
 class _Ctx:
-    __slots__ = ("app_id", "defaulted", "truncated", "warnings")
+    __slots__ = ("app_id", "clamped", "defaulted", "invalid", "truncated", "warnings")
 
     def __init__(self, app_id: int) -> None:
         self.app_id = app_id
-        self.warnings: list[str] = []
+        self.warnings: list[Warn] = []
         self.truncated = 0
         self.defaulted = 0
+        self.clamped = 0
+        self.invalid = 0
 
-    def warn(self, text: str) -> None:
+    def warn(self, code: str, detail: str) -> None:
         if len(self.warnings) < MAX_WARNINGS:
-            self.warnings.append(text)
+            self.warnings.append(Warn(code, detail))
 
 
 def map_application(
@@ -48,26 +58,56 @@ def map_application(
 ) -> MappedApp | Rejection:
     ctx = _Ctx(app_id)
     rows: dict[str, list[Row]] = {}
-    instances: dict[str, list[tuple[etree._Element, Row]]] = {}
+    instances: dict[str, list[Instance]] = {}
     try:
         for table in contract.tables:
-            parents: list[tuple[etree._Element, Row | None]]
-            if table.parent is None:
-                parents = [(application, None)]
-            else:
-                parents = list(instances[table.parent])
+            parents: list[Instance] = (
+                [(application, {}, {})] if table.parent is None else instances[table.parent]
+            )
             out_rows: list[Row] = []
-            out_inst: list[tuple[etree._Element, Row]] = []
-            for parent_el, parent_row in parents:
+            out_inst: list[Instance] = []
+            for parent_el, parent_row, parent_anc in parents:
+                ancestors = (
+                    parent_anc if table.parent is None else {**parent_anc, table.parent: parent_row}
+                )
                 for el in _row_elements(table, parent_el, ctx):
-                    row = _build_row(table, el, parent_row, ctx)
-                    out_rows.append(row)
-                    out_inst.append((el, row))
+                    if table.unpivot is None:
+                        row = _build_row(table, el, parent_row, ancestors, ctx, None)
+                        if row is not None:
+                            out_rows.append(row)
+                            out_inst.append((el, row, ancestors))
+                        continue
+                    for pair in table.unpivot.pairs(el):
+                        row = _build_row(table, el, parent_row, ancestors, ctx, pair)
+                        if row is not None:
+                            out_rows.append(row)
+                            out_inst.append((el, row, ancestors))
             rows[table.name] = out_rows
             instances[table.name] = out_inst
     except _Reject as exc:
         return Rejection(app_id, exc.code, exc.detail, stage="map")
-    return MappedApp(app_id, rows, ctx.warnings, ctx.truncated, ctx.defaulted)
+    _run_checks(contract, instances, ctx)
+    return MappedApp(
+        app_id, rows, ctx.warnings, ctx.truncated, ctx.defaulted, ctx.clamped, ctx.invalid
+    )
+
+
+def _run_checks(
+    contract: CompiledContract, instances: dict[str, list[Instance]], ctx: _Ctx
+) -> None:
+    for check in contract.checks:
+        matched = 0
+        for el, row, ancestors in instances[check.table]:
+            env = Env(row, ancestors, el)
+            if check.where is not None and check.where.evaluate(env) is not True:
+                continue
+            matched += 1
+            if check.when is not None and check.when.evaluate(env) is True:
+                table = contract.table_by_name[check.table]
+                key = ", ".join(f"{k}={row[k]}" for k in table.key)
+                ctx.warn(check.code, f"{check.message} ({check.table} {key})")
+        if check.min_rows is not None and matched < check.min_rows:
+            ctx.warn(check.code, check.message)
 
 
 def _row_elements(
@@ -85,8 +125,9 @@ def _row_elements(
                 kept.append(el)
             else:
                 ctx.warn(
+                    where.warn,
                     f"{table.name}: skipped <{table.rows}> with {where.attr}={code!r} "
-                    f"(allowed: {', '.join(sorted(where.allowed))})"
+                    f"(allowed: {', '.join(sorted(where.allowed))})",
                 )
         elements = kept
     dedup = table.dedup
@@ -99,17 +140,17 @@ def _row_elements(
             if current is None:
                 chosen[key] = el
                 continue
+            keep_new = True
             if dedup.prefer_attr is not None:
                 new_rank = dedup.prefer_rank.get((el.get(dedup.prefer_attr) or "").strip(), worst)
                 old_rank = dedup.prefer_rank.get(
                     (current.get(dedup.prefer_attr) or "").strip(), worst
                 )
                 keep_new = new_rank <= old_rank
-            else:
-                keep_new = True
             ctx.warn(
-                f"{table.name}: duplicate {dedup.by}={key!r} in one document, "
-                f"kept the {'later' if keep_new else 'earlier'} one"
+                f"duplicate_{dedup.by}",
+                f"{table.name}: {dedup.by}={key!r} appears more than once in the document, "
+                f"kept the {'later' if keep_new else 'earlier'} one",
             )
             if keep_new:
                 chosen[key] = el
@@ -117,58 +158,152 @@ def _row_elements(
     return elements
 
 
-def _build_row(table: CompiledTable, el: etree._Element, parent_row: Row | None, ctx: _Ctx) -> Row:
+def _build_row(
+    table: CompiledTable,
+    el: etree._Element,
+    parent_row: Row,
+    ancestors: Ancestors,
+    ctx: _Ctx,
+    pair: tuple[str, str] | None,
+) -> Row | None:
     row: Row = {}
-    for col in table.columns:
+    pending: list[CompiledColumn] = []
+    has_data = False
+    for col in table.fixed:
         kind = col.kind
         if kind == "parent":
-            assert parent_row is not None
             row[col.name] = parent_row[col.parent_column]  # type: ignore[index]
         elif kind == "const":
             row[col.name] = col.const
         elif kind == "app_id":
             row[col.name] = ctx.app_id
+        elif pair is not None:
+            text = pair[0] if kind == "unpivot_name" else pair[1]
+            value = _value(table, col, text, ctx, pending)
+            row[col.name] = value
+            has_data = has_data or (kind == "unpivot_value" and value is not None)
     for subpath, cols in table.by_subpath:
         holder = el if subpath is None else el.find(subpath)
         for col in cols:
             raw = holder.get(col.attr) if holder is not None else None  # type: ignore[arg-type]
-            row[col.name] = _value(table, col, raw, ctx)
+            value = _value(table, col, raw, ctx, pending)
+            row[col.name] = value
+            if value is not None:
+                has_data = True
+    if table.computed:
+        env = Env(row, ancestors, el)
+        for col in table.computed:
+            value = _expr_value(table, col, col.expr.evaluate(env), ctx)  # type: ignore[union-attr]
+            value = _finish(table, col, value, "", ctx, pending)
+            row[col.name] = value
+            if value is not None:
+                has_data = True
+    if pending:
+        for col in pending:
+            if has_data:
+                row[col.name] = col.default
+                ctx.defaulted += 1
+            if row[col.name] is None and not col.nullable:
+                _missing(table, col, "")
+    for name in table.skip_if_null:
+        if row[name] is None:
+            return None
     return row
 
 
-def _value(table: CompiledTable, col: CompiledColumn, raw: str | None, ctx: _Ctx) -> Any:
+def _value(
+    table: CompiledTable,
+    col: CompiledColumn,
+    raw: str | None,
+    ctx: _Ctx,
+    pending: list[CompiledColumn],
+) -> Any:
     text = raw.strip() if raw is not None else ""
     value: Any = None
     if text:
         try:
-            value = col.convert(text)
+            value = col.convert(col.extract(text) if col.extract is not None else text)
         except InvalidValue as exc:
-            ctx.warn(f"{table.name}.{col.name}: {exc}")
-            value = None
+            if col.on_invalid == "reject":
+                raise _Reject(
+                    "invalid_value", f"{table.name}.{col.name} at {col.where()}: {exc}"
+                ) from None
+            ctx.invalid += 1
+            ctx.warn("invalid_value", f"{table.name}.{col.name}: {exc}")
+        except Clamped as c:
+            value = c.value
+            ctx.clamped += 1
+            ctx.warn("clamped_value", f"{table.name}.{col.name}: {c}")
         else:
-            if col.length is not None and len(value) > col.length:
-                if col.on_overflow == "reject":
-                    raise _Reject(
-                        "value_too_long",
-                        f"{table.name}.{col.name}: {len(value)} characters, column holds "
-                        f"{col.length}",
-                    )
-                value = value[: col.length]
-                ctx.truncated += 1
-                ctx.warn(f"{table.name}.{col.name}: truncated to {col.length} characters")
+            if col.length is not None and value is not None and len(value) > col.length:
+                value = _overflow(table, col, value, ctx)
+    return _finish(table, col, value, text, ctx, pending)
+
+
+def _finish(
+    table: CompiledTable,
+    col: CompiledColumn,
+    value: Any,
+    text: str,
+    ctx: _Ctx,
+    pending: list[CompiledColumn],
+) -> Any:
     if value is None and col.default is not None:
-        value = col.default
-        ctx.defaulted += 1
+        if col.default_when == "always":
+            ctx.defaulted += 1
+            return col.default
+        pending.append(col)  # applied at the end only if the row has data
+        return None
     if value is None and not col.nullable:
-        what = f"invalid value {text[:40]!r}" if text else "no value"
-        raise _Reject(
-            "required_value_missing",
-            f"{table.name}.{col.name} is NOT NULL and the document has {what} at {_where(col)}",
-        )
+        _missing(table, col, text)
     return value
 
 
-def _where(col: CompiledColumn) -> str:
-    if col.subpath:
-        return f"{col.subpath}/@{col.attr}"
-    return f"@{col.attr}"
+def _missing(table: CompiledTable, col: CompiledColumn, text: str) -> None:
+    what = f"invalid value {text[:40]!r}" if text else "no value"
+    raise _Reject(
+        "required_value_missing",
+        f"{table.name}.{col.name} is NOT NULL and the document has {what} at {col.where()}",
+    )
+
+
+def _overflow(table: CompiledTable, col: CompiledColumn, value: str, ctx: _Ctx) -> str:
+    length = col.length or 0
+    if col.on_overflow == "reject":
+        raise _Reject(
+            "value_too_long",
+            f"{table.name}.{col.name}: {len(value)} characters, column holds {length}",
+        )
+    ctx.truncated += 1
+    ctx.warn("truncated", f"{table.name}.{col.name}: {len(value)} characters cut to {length}")
+    return value[:length]
+
+
+def _expr_value(table: CompiledTable, col: CompiledColumn, value: Any, ctx: _Ctx) -> Any:
+    """An expression's result in the column's type (the types were checked at load)."""
+    if value is None:
+        return None
+    t = col.type
+    try:
+        if t in ("int", "bigint", "enum"):
+            number = Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+            return col.convert(str(number)) if t != "enum" else int(number)
+        if t == "decimal":
+            return col.convert(str(value))
+        if t == "string":
+            text = str(value)
+            return _overflow(table, col, text, ctx) if len(text) > (col.length or 0) else text
+        if t == "date":
+            return value.date() if isinstance(value, datetime) else value
+        if t == "datetime":
+            if isinstance(value, datetime):
+                return value
+            if isinstance(value, date):
+                return datetime(value.year, value.month, value.day)
+        return value
+    except InvalidValue as exc:
+        if col.on_invalid == "reject":
+            raise _Reject("invalid_value", f"{table.name}.{col.name}: {exc}") from None
+        ctx.invalid += 1
+        ctx.warn("invalid_value", f"{table.name}.{col.name}: {exc}")
+        return None

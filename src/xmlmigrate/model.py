@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Row = dict[str, Any]
 Status = Literal["success", "failed", "rejected"]
@@ -22,6 +22,16 @@ class RawRecord:
 
     app_id: int
     xml: bytes | str
+
+
+class Warn(NamedTuple):
+    """Something odd about a migrated app: a stable code and a readable detail."""
+
+    code: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +54,11 @@ class MappedApp:
 
     app_id: int
     rows: dict[str, list[Row]]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Warn] = field(default_factory=list)
     truncated: int = 0
     defaulted: int = 0
+    clamped: int = 0
+    invalid: int = 0
 
     def row_count(self) -> int:
         return sum(len(r) for r in self.rows.values())
@@ -60,7 +72,7 @@ class Outcome:
     status: Status
     stage: str | None = None
     reason: str | None = None
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Warn, ...] = ()
 
 
 STAGES = ("read", "parse", "validate", "map", "write")
@@ -78,6 +90,9 @@ class RunStats:
     warnings: int = 0
     truncated_values: int = 0
     defaulted_values: int = 0
+    clamped_values: int = 0
+    invalid_values: int = 0
+    warning_codes: Counter[str] = field(default_factory=Counter)
     rows_per_table: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
@@ -95,6 +110,8 @@ class RunStats:
         if outcome.reason and outcome.status != "success":
             self.reasons[f"{outcome.status}: {_reason_key(outcome.reason)}"] += 1
         self.warnings += len(outcome.warnings)
+        for w in outcome.warnings:
+            self.warning_codes[w.code] += 1
 
     @property
     def rec_per_min(self) -> float:
@@ -110,6 +127,9 @@ class RunStats:
             "warnings": self.warnings,
             "truncated_values": self.truncated_values,
             "defaulted_values": self.defaulted_values,
+            "clamped_values": self.clamped_values,
+            "invalid_values": self.invalid_values,
+            "warning_codes": dict(self.warning_codes),
             "rows_per_table": dict(self.rows_per_table),
             "top_reasons": self.reasons.most_common(10),
             "stage_seconds": dict(self.stage_seconds),

@@ -79,6 +79,8 @@ def run_migration(
                     if app is not None:
                         stats.truncated_values += app.truncated
                         stats.defaulted_values += app.defaulted
+                        stats.clamped_values += app.clamped
+                        stats.invalid_values += app.invalid
                         for table, rows in app.rows.items():
                             stats.rows_per_table[table] += len(rows)
                 stats.batches += 1

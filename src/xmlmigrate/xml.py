@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from xmlmigrate.model import Warn
+
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 DOCTYPE_SCAN_BYTES = 64 * 1024
 
@@ -52,7 +54,7 @@ class XmlRejected(Exception):
 @dataclass(slots=True)
 class ParsedDocument:
     root: etree._Element
-    warnings: list[str]
+    warnings: list[Warn]
 
 
 def _looks_like_xml(head: bytes) -> bool:
@@ -76,7 +78,7 @@ def parse_document(data: bytes | str, max_bytes: int = MAX_DOCUMENT_BYTES) -> Pa
         raise XmlRejected("too_large", f"document is {len(raw):,} bytes, limit {max_bytes:,}")
     if not _looks_like_xml(raw[:64]):
         raise XmlRejected("not_xml", f"does not start with '<': {raw[:20]!r}")
-    warnings: list[str] = []
+    warnings: list[Warn] = []
     parser = _UTF8_PARSER if forced_utf8 else _BYTES_PARSER
     try:
         root = etree.fromstring(raw, parser)
@@ -93,7 +95,9 @@ def parse_document(data: bytes | str, max_bytes: int = MAX_DOCUMENT_BYTES) -> Pa
             root = etree.fromstring(repaired, _UTF8_PARSER)
         except etree.XMLSyntaxError as exc2:
             raise XmlRejected("malformed", _syntax_message(exc2)) from None
-        warnings.append("encoding_repaired: bytes were not valid UTF-8, read as windows-1252")
+        warnings.append(
+            Warn("encoding_repaired", "bytes were not valid UTF-8, read as windows-1252")
+        )
     except (ValueError, TypeError) as exc:  # e.g. NUL bytes, unsupported input
         raise XmlRejected("not_xml", str(exc)[:200]) from None
     if root is None:

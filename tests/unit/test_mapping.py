@@ -24,8 +24,8 @@ def test_contact_dedup_role_priority_then_last_wins(fixtures_dir: Path) -> None:
     assert contacts[180]["contact_type_enum"] == 281
     assert contacts[181]["first_name"] == "LATE"  # same role: last wins
     assert contacts[181]["contact_type_enum"] == 280
-    assert any("duplicate con_id='180'" in w for w in result.warnings)
-    assert any("ac_role_tp_c='SEC'" in w for w in result.warnings)
+    assert any(w.code == "duplicate_con_id" and "con_id='180'" in w.detail for w in result.warnings)
+    assert any("ac_role_tp_c='SEC'" in w for w in map(str, result.warnings))
 
 
 def test_addresses_filtered_typed_truncated(fixtures_dir: Path) -> None:
@@ -48,7 +48,7 @@ def test_addresses_filtered_typed_truncated(fixtures_dir: Path) -> None:
     }
     assert addresses[321]["state"] == "TE"  # 'TEXAS' truncated to the column's 2
     assert result.truncated == 1
-    assert any("address_tp_c=''" in w for w in result.warnings)
+    assert any("address_tp_c=''" in w for w in map(str, result.warnings))
 
 
 def test_values_coerced_and_defaults_applied(fixtures_dir: Path) -> None:
@@ -93,7 +93,7 @@ def test_invalid_optional_value_becomes_null_with_warning() -> None:
     assert result.rows["app_base"][0]["app_entry_date"] is None
     assert result.rows["app_base"][0]["decision_enum"] is None
     assert result.rows["app_pricing_cc"][0]["monthly_income"] is None
-    joined = " | ".join(result.warnings)
+    joined = " | ".join(map(str, result.warnings))
     assert "app_base.app_entry_date: impossible date" in joined
     assert "unknown decision code 'MAYBE'" in joined
     assert "app_pricing_cc.monthly_income: not a number" in joined

@@ -2,7 +2,8 @@
 
 A contract is a TOML file (see ``provenir_cc.toml`` for the shipped one and
 ``docs/contract.md`` for the format). Loading checks everything that can be
-checked without a document and reports the file, table, column and what is
+checked without a document — types, options, paths, enum names, expressions
+(parsed and type-checked) — and reports the file, table, column and what is
 wrong. Compilation turns every column into a converter closure and every path
 into pre-split steps, so mapping a document does O(1) work per field.
 """
@@ -18,12 +19,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
+
+from xmlmigrate import expressions as ex
 from xmlmigrate import transforms as tf
 
 COLUMN_TYPES = ("int", "bigint", "decimal", "string", "date", "datetime", "bit", "enum")
-SOURCE_KEYS = ("attr", "path", "const", "parent", "source")
+SOURCE_KEYS = ("attr", "path", "const", "parent", "source", "expr", "unpivot")
 SPECIAL_SOURCES = ("app_id",)
 OVERFLOW_POLICIES = ("truncate", "reject")
+INVALID_POLICIES = ("null", "reject")
+IMPOSSIBLE_POLICIES = ("invalid", "clamp")
+DEFAULT_WHEN = ("always", "row_has_values")
 COLUMN_KEYS = frozenset(
     {
         *SOURCE_KEYS,
@@ -34,11 +41,21 @@ COLUMN_KEYS = frozenset(
         "scale",
         "enum",
         "default",
+        "default_when",
         "on_overflow",
+        "on_invalid",
+        "on_impossible",
+        "formats",
+        "extract",
+        "true",
+        "false",
+        "null",
         "doc",
     }
 )
-TABLE_KEYS = frozenset({"parent", "rows", "key", "where", "dedup", "columns", "doc"})
+TABLE_KEYS = frozenset(
+    {"parent", "rows", "key", "where", "dedup", "columns", "doc", "unpivot", "skip_if_null"}
+)
 CONTRACT_KEYS = frozenset(
     {
         "name",
@@ -51,6 +68,27 @@ CONTRACT_KEYS = frozenset(
         "other_product_lines",
     }
 )
+CHECK_KEYS = frozenset({"code", "table", "message", "when", "where", "min_rows"})
+EXPR_TYPE_OF = {
+    "int": ex.NUMBER,
+    "bigint": ex.NUMBER,
+    "decimal": ex.NUMBER,
+    "enum": ex.NUMBER,
+    "string": ex.STRING,
+    "bit": ex.BOOL,
+    "date": ex.DATE,
+    "datetime": ex.DATETIME,
+}
+EXPR_RESULTS_FOR = {
+    "int": {ex.NUMBER},
+    "bigint": {ex.NUMBER},
+    "decimal": {ex.NUMBER},
+    "enum": {ex.NUMBER},
+    "string": {ex.STRING, ex.NUMBER},
+    "bit": {ex.BOOL},
+    "date": {ex.DATE, ex.DATETIME},
+    "datetime": {ex.DATE, ex.DATETIME},
+}
 
 
 class ContractError(ValueError):
@@ -75,24 +113,42 @@ class CompiledColumn:
     name: str
     type: str
     nullable: bool
-    kind: str  # "attr" | "const" | "parent" | "app_id"
+    # "attr" | "const" | "parent" | "app_id" | "expr" | "unpivot_name" | "unpivot_value"
+    kind: str
     subpath: str | None  # element path relative to the row element, for kind "attr"
     attr: str | None
     const: Any
     parent_column: str | None
     convert: tf.Converter
+    extract: Callable[[str], str] | None
     default: Any
+    default_when: str
     length: int | None
     precision: int | None
     scale: int | None
     enum: str | None
     on_overflow: str
+    on_invalid: str
+    expr: ex.Compiled | None
+
+    @property
+    def is_data(self) -> bool:
+        """Does the value come from the document (as opposed to keys and constants)?"""
+        return self.kind in ("attr", "expr", "unpivot_value")
+
+    def where(self) -> str:
+        if self.kind == "attr":
+            return f"{self.subpath}/@{self.attr}" if self.subpath else f"@{self.attr}"
+        if self.kind == "expr" and self.expr is not None:
+            return f"expr {self.expr.text!r}"
+        return self.kind
 
 
 @dataclass(frozen=True, slots=True)
 class RowFilter:
     attr: str
     allowed: frozenset[str]
+    warn: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,24 +159,61 @@ class Dedup:
 
 
 @dataclass(frozen=True, slots=True)
+class Unpivot:
+    attributes: tuple[str, ...] | None
+    prefix: str | None
+
+    def pairs(self, el: etree._Element) -> list[tuple[str, str]]:
+        """(name, text) for every non-blank attribute this table turns into a row."""
+        out = []
+        if self.attributes is not None:
+            for name in self.attributes:
+                text = el.get(name)
+                if text is not None and text.strip():
+                    out.append((name, text))
+        else:
+            prefix = self.prefix or ""
+            for key, value in el.items():
+                name, text = str(key), str(value)
+                if name.startswith(prefix) and text.strip():
+                    out.append((name[len(prefix) :], text))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledTable:
     name: str
     parent: str | None
+    ancestors: tuple[str, ...]  # nearest first
     rows: str  # "." for the parent's own element, else a child path
     key: tuple[str, ...]
     columns: tuple[CompiledColumn, ...]
     where: RowFilter | None
     dedup: Dedup | None
+    unpivot: Unpivot | None
+    skip_if_null: tuple[str, ...]
     # columns grouped by the sub-element they read, resolved once per row
     by_subpath: tuple[tuple[str | None, tuple[CompiledColumn, ...]], ...]
+    fixed: tuple[CompiledColumn, ...]  # parent / const / app_id / unpivot columns
+    computed: tuple[CompiledColumn, ...]  # expr columns, in order
+    deferred_defaults: bool
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    def foreign_key(self) -> tuple[str, ...]:
-        """Columns of this table that reference the parent's key (same names)."""
-        return tuple(c.name for c in self.columns if c.kind == "parent")
+    def column(self, name: str) -> CompiledColumn:
+        return next(c for c in self.columns if c.name == name)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledCheck:
+    code: str
+    table: str
+    message: str
+    when: ex.Compiled | None
+    where: ex.Compiled | None
+    min_rows: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +229,17 @@ class CompiledContract:
     other_product_lines: tuple[str, ...]
     enums: Mapping[str, Mapping[str, int]]
     tables: tuple[CompiledTable, ...]
+    checks: tuple[CompiledCheck, ...]
     table_by_name: Mapping[str, CompiledTable] = field(repr=False)
 
     @property
     def root_table(self) -> CompiledTable:
         return self.tables[0]
+
+    @property
+    def field_count(self) -> int:
+        """Columns whose values come from the document (attributes and calculations)."""
+        return sum(1 for t in self.tables for c in t.columns if c.is_data)
 
 
 def default_contract_path() -> Path:
@@ -166,13 +265,35 @@ def compile_contract(text: str, source: str = "<contract>") -> CompiledContract:
     return _Compiler(source, data).compile()
 
 
-def _split_path(path: str) -> tuple[str | None, str]:
-    """'a/b/@x' → ('a/b', 'x'); '@x' → (None, 'x')."""
-    head, sep, attr = path.rpartition("@")
-    if not sep or not attr or "/" in attr:
+def split_path(path: str) -> tuple[str | None, str]:
+    """'a/b[@x='1']/@y' → ("a/b[@x='1']", 'y'); '@y' → (None, 'y')."""
+    if path.startswith("@"):
+        head, attr = "", path[1:]
+    else:
+        head, sep, attr = path.rpartition("/@")
+        if not sep:
+            raise ValueError(f"path {path!r} must end in /@attribute")
+    if not attr or any(ch in attr for ch in "/@[]='\""):
         raise ValueError(f"path {path!r} must end in /@attribute")
-    head = head.rstrip("/")
+    if head:
+        check_element_path(head)
     return (head or None), attr
+
+
+_PROBE = etree.Element("probe")
+
+
+def check_element_path(path: str) -> None:
+    if path.startswith("/"):
+        raise ValueError(f"path {path!r} must be relative (no leading '/')")
+    try:
+        _PROBE.find(path)
+    except (SyntaxError, KeyError, TypeError) as exc:
+        raise ValueError(f"invalid element path {path!r}: {exc}") from None
+
+
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 class _Compiler:
@@ -196,16 +317,17 @@ class _Compiler:
             if not isinstance(head.get(required), str) or not head[required]:
                 raise self.err(f"[contract]: {required!r} is required and must be a string")
         try:
-            app_id_path, app_id_attr = _split_path(head["app_id"])
+            app_id_path, app_id_attr = split_path(head["app_id"])
+            check_element_path(head["application"])
         except ValueError as exc:
-            raise self.err(f"[contract]: app_id: {exc}") from None
+            raise self.err(f"[contract]: {exc}") from None
+        unknown_top = set(self.data) - {"contract", "enums", "tables", "checks"}
+        if unknown_top:
+            raise self.err(f"unknown top-level section(s) {sorted(unknown_top)}")
         enums = self._enums()
         tables_data = self.data.get("tables")
         if not isinstance(tables_data, dict) or not tables_data:
             raise self.err("no [tables.*] defined")
-        unknown_top = set(self.data) - {"contract", "enums", "tables"}
-        if unknown_top:
-            raise self.err(f"unknown top-level section(s) {sorted(unknown_top)}")
         tables: list[CompiledTable] = []
         by_name: dict[str, CompiledTable] = {}
         for tname, tdata in tables_data.items():
@@ -218,7 +340,7 @@ class _Compiler:
         if len(roots) != 1:
             raise self.err(f"exactly one table may have no parent, found {roots}")
         others = head.get("other_product_lines", [])
-        if not isinstance(others, list) or not all(isinstance(o, str) for o in others):
+        if not _str_list(others):
             raise self.err("[contract]: other_product_lines must be a list of element paths")
         version = head.get("version", 1)
         if not isinstance(version, int):
@@ -235,6 +357,7 @@ class _Compiler:
             other_product_lines=tuple(others),
             enums=enums,
             tables=tuple(tables),
+            checks=self._checks(by_name),
             table_by_name=by_name,
         )
 
@@ -243,14 +366,84 @@ class _Compiler:
         if not isinstance(raw, dict):
             raise self.err("[enums] must be a table of enum tables")
         enums: dict[str, dict[str, int]] = {}
+        owner: dict[int, str] = {}
         for ename, codes in raw.items():
             if not isinstance(codes, dict) or not codes:
                 raise self.err(f"enum {ename!r} must map codes to integers and be non-empty")
             for code, value in codes.items():
                 if not isinstance(value, int) or isinstance(value, bool):
                     raise self.err(f"enum {ename!r}: code {code!r} must map to an integer")
+                if not 0 < value < 32768:
+                    raise self.err(f"enum {ename!r}: code {code!r}: ids are small ints 1..32767")
+                other = owner.get(value)
+                if other is not None and other != ename:
+                    raise self.err(
+                        f"enum {ename!r}: id {value} of code {code!r} is already used by enum "
+                        f"{other!r} (app_enums ids are unique across enums)"
+                    )
+                owner[value] = ename
             enums[ename] = dict(codes)
         return enums
+
+    def _checks(self, tables: Mapping[str, CompiledTable]) -> tuple[CompiledCheck, ...]:
+        raw = self.data.get("checks", [])
+        if not isinstance(raw, list):
+            raise self.err("checks must be an array of tables ([[checks]])")
+        out = []
+        for i, check in enumerate(raw, 1):
+            where = f"check #{i}"
+            if not isinstance(check, dict):
+                raise self.err(f"{where} must be a table")
+            unknown = set(check) - CHECK_KEYS
+            if unknown:
+                raise self.err(f"{where}: unknown key(s) {sorted(unknown)}")
+            code, tname = check.get("code"), check.get("table")
+            if not isinstance(code, str) or not code:
+                raise self.err(f"{where}: code is required")
+            where = f"check {code!r}"
+            table = tables.get(tname) if isinstance(tname, str) else None
+            if table is None:
+                raise self.err(f"{where}: table {tname!r} is not defined")
+            min_rows = check.get("min_rows")
+            if "when" not in check and min_rows is None:
+                raise self.err(f"{where}: needs 'when' (per row) or 'min_rows' (per document)")
+            if min_rows is not None and (not isinstance(min_rows, int) or min_rows < 1):
+                raise self.err(f"{where}: min_rows must be a positive integer")
+            scope = self._scope(table.columns, table.ancestors, tables)
+            out.append(
+                CompiledCheck(
+                    code=code,
+                    table=table.name,
+                    message=str(check.get("message", code)),
+                    when=self._bool_expr(check.get("when"), scope, where + ": when"),
+                    where=self._bool_expr(check.get("where"), scope, where + ": where"),
+                    min_rows=min_rows,
+                )
+            )
+        return tuple(out)
+
+    def _bool_expr(self, text: Any, scope: ex.Scope, where: str) -> ex.Compiled | None:
+        if text is None:
+            return None
+        try:
+            compiled = ex.compile_expression(text, scope)
+        except ex.ExprError as exc:
+            raise self.err(f"{where}: {exc}") from None
+        if compiled.type not in (ex.BOOL, ex.NULL):
+            raise self.err(f"{where}: must be a condition, not a {compiled.type}")
+        return compiled
+
+    @staticmethod
+    def _scope(
+        columns: tuple[CompiledColumn, ...],
+        ancestors: tuple[str, ...],
+        known: Mapping[str, CompiledTable],
+    ) -> ex.Scope:
+        """What an expression in a table may read: the columns given, and its ancestors' rows."""
+        return ex.Scope(
+            {c.name: EXPR_TYPE_OF[c.type] for c in columns},
+            {a: {c.name: EXPR_TYPE_OF[c.type] for c in known[a].columns} for a in ancestors},
+        )
 
     def _table(
         self,
@@ -266,41 +459,61 @@ class _Compiler:
             raise self.err(f"unknown key(s) {sorted(unknown)}", tname)
         parent_name = tdata.get("parent")
         parent = None
+        ancestors: tuple[str, ...] = ()
         if parent_name is not None:
             parent = known.get(parent_name)
             if parent is None:
                 raise self.err(
                     f"parent {parent_name!r} is not a table defined above this one", tname
                 )
+            ancestors = (parent.name, *parent.ancestors)
         rows = tdata.get("rows", ".")
-        if not isinstance(rows, str) or not rows or "@" in rows:
+        if not isinstance(rows, str) or not rows or "/@" in rows or rows.startswith("@"):
             raise self.err("rows must be '.' or an element path (no attribute)", tname)
+        if rows != ".":
+            try:
+                check_element_path(rows)
+            except ValueError as exc:
+                raise self.err(f"rows: {exc}", tname) from None
+        unpivot = self._unpivot(tname, tdata.get("unpivot"))
         cols_data = tdata.get("columns")
         if not isinstance(cols_data, dict) or not cols_data:
             raise self.err("has no columns", tname)
-        columns = tuple(
-            self._column(tname, cname, cdata, enums, parent) for cname, cdata in cols_data.items()
-        )
-        names = {c.name for c in columns}
+        columns: list[CompiledColumn] = []
+        for cname, cdata in cols_data.items():
+            scope = self._scope(tuple(columns), ancestors, known)  # columns listed above
+            columns.append(self._column(tname, cname, cdata, enums, parent, unpivot, scope))
+        names = [c.name for c in columns]
+        kinds = {c.kind for c in columns}
+        if unpivot is not None and not {"unpivot_name", "unpivot_value"} <= kinds:
+            raise self.err(
+                "an unpivot table needs one column with unpivot = 'name' and one with "
+                "unpivot = 'value'",
+                tname,
+            )
+        if unpivot is None and kinds & {"unpivot_name", "unpivot_value"}:
+            raise self.err("unpivot columns need the table's unpivot = {...} setting", tname)
         key = tdata.get("key")
-        if not isinstance(key, list) or not key or not all(isinstance(k, str) for k in key):
+        if not _str_list(key) or not key:
             raise self.err("key must be a non-empty list of column names", tname)
         for k in key:
             if k not in names:
                 raise self.err(f"key column {k!r} is not a column of the table", tname)
-            col = next(c for c in columns if c.name == k)
-            if col.nullable:
+            if next(c for c in columns if c.name == k).nullable:
                 raise self.err("key columns must be nullable = false", tname, k)
         if parent is not None:
             fk = [c.name for c in columns if c.kind == "parent"]
-            if sorted(fk) != sorted(parent.key):
+            if sorted(fk) != sorted(parent.key) or any(
+                c.parent_column != c.name for c in columns if c.kind == "parent"
+            ):
                 raise self.err(
-                    f"must carry the parent's key {list(parent.key)} as columns with "
-                    f"parent = '<column>' (found {fk})",
+                    f"must carry the parent's key {list(parent.key)} as columns of the same "
+                    f"names with parent = '<column>' (found {fk})",
                     tname,
                 )
-        where = self._where(tname, tdata.get("where"))
-        dedup = self._dedup(tname, tdata.get("dedup"))
+        skip = tdata.get("skip_if_null", [])
+        if not _str_list(skip) or any(s not in names for s in skip):
+            raise self.err("skip_if_null must list columns of the table", tname)
         groups: dict[str | None, list[CompiledColumn]] = {}
         for c in columns:
             if c.kind == "attr":
@@ -308,25 +521,51 @@ class _Compiler:
         return CompiledTable(
             name=tname,
             parent=parent_name,
+            ancestors=ancestors,
             rows=rows,
             key=tuple(key),
-            columns=columns,
-            where=where,
-            dedup=dedup,
+            columns=tuple(columns),
+            where=self._where(tname, tdata.get("where")),
+            dedup=self._dedup(tname, tdata.get("dedup")),
+            unpivot=unpivot,
+            skip_if_null=tuple(skip),
             by_subpath=tuple((p, tuple(cs)) for p, cs in groups.items()),
+            fixed=tuple(c for c in columns if c.kind not in ("attr", "expr")),
+            computed=tuple(c for c in columns if c.kind == "expr"),
+            deferred_defaults=any(c.default_when == "row_has_values" for c in columns),
         )
+
+    def _unpivot(self, tname: str, data: Any) -> Unpivot | None:
+        if data is None:
+            return None
+        if (
+            not isinstance(data, dict)
+            or len(data) != 1
+            or not (_str_list(data.get("attributes")) or isinstance(data.get("prefix"), str))
+        ):
+            raise self.err(
+                "unpivot must be { attributes = ['a', 'b'] } or { prefix = 'hist_' }", tname
+            )
+        if "attributes" in data:
+            return Unpivot(tuple(data["attributes"]), None)
+        return Unpivot(None, data["prefix"])
 
     def _where(self, tname: str, data: Any) -> RowFilter | None:
         if data is None:
             return None
         if (
             not isinstance(data, dict)
-            or set(data) != {"attr", "in"}
+            or not {"attr", "in"} <= set(data) <= {"attr", "in", "warn"}
             or not isinstance(data["attr"], str)
             or not isinstance(data["in"], list)
         ):
-            raise self.err("where must be { attr = '<name>', in = ['A', 'B'] }", tname)
-        return RowFilter(data["attr"], frozenset(str(v) for v in data["in"]))
+            raise self.err(
+                "where must be { attr = '<name>', in = ['A', 'B'], warn = '<code>' }", tname
+            )
+        warn = data.get("warn", "row_skipped")
+        if not isinstance(warn, str) or not warn:
+            raise self.err("where.warn must be a warning code", tname)
+        return RowFilter(data["attr"], frozenset(str(v) for v in data["in"]), warn)
 
     def _dedup(self, tname: str, data: Any) -> Dedup | None:
         if data is None:
@@ -358,6 +597,8 @@ class _Compiler:
         cdata: Any,
         enums: Mapping[str, Mapping[str, int]],
         parent: CompiledTable | None,
+        unpivot: Unpivot | None,
+        scope: ex.Scope,
     ) -> CompiledColumn:
         def err(message: str) -> ContractError:
             return self.err(message, tname, cname)
@@ -376,57 +617,38 @@ class _Compiler:
         nullable = cdata.get("nullable", True)
         if not isinstance(nullable, bool):
             raise err("nullable must be true or false")
+
+        def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
+            value = cdata.get(key, default)
+            if value not in allowed:
+                raise err(f"{key} must be one of {list(allowed)}, got {value!r}")
+            return str(value)
+
+        on_overflow = choice("on_overflow", OVERFLOW_POLICIES, "truncate")
+        on_invalid = choice("on_invalid", INVALID_POLICIES, "null")
+        on_impossible = choice("on_impossible", IMPOSSIBLE_POLICIES, "invalid")
+        default_when = choice("default_when", DEFAULT_WHEN, "always")
+        convert = self._converter(ctype, cdata, enums, err, on_impossible)
         length = cdata.get("length")
-        precision = cdata.get("precision")
-        scale = cdata.get("scale")
-        enum_name = cdata.get("enum")
-        on_overflow = cdata.get("on_overflow", "truncate")
-        if on_overflow not in OVERFLOW_POLICIES:
-            raise err(f"on_overflow must be one of {list(OVERFLOW_POLICIES)}")
-        convert: tf.Converter
-        if ctype == "string":
-            if not isinstance(length, int) or length <= 0:
-                raise err("string columns need a positive integer length")
-            convert = tf.to_string()
-        elif length is not None:
-            raise err("length applies only to string columns")
-        if ctype == "decimal":
-            if not isinstance(precision, int) or not isinstance(scale, int):
-                raise err("decimal columns need integer precision and scale")
-            if not 0 <= scale <= precision <= 38:
-                raise err("decimal needs 0 <= scale <= precision <= 38")
-            convert = tf.to_decimal(precision, scale)
-        elif precision is not None or scale is not None:
-            raise err("precision/scale apply only to decimal columns")
-        if ctype == "enum":
-            if not isinstance(enum_name, str) or enum_name not in enums:
-                raise err(f"enum {enum_name!r} is not defined in [enums]")
-            convert = tf.to_enum(enums[enum_name], enum_name)
-        elif enum_name is not None:
-            raise err("enum applies only to type = 'enum'")
-        if ctype == "int":
-            convert = tf.to_int(tf.INT32)
-        elif ctype == "bigint":
-            convert = tf.to_int(tf.INT64)
-        elif ctype == "date":
-            convert = tf.to_date()
-        elif ctype == "datetime":
-            convert = tf.to_datetime()
-        elif ctype == "bit":
-            convert = tf.to_bit()
+        extract = None
+        if "extract" in cdata:
+            extract = tf.EXTRACTORS.get(cdata["extract"])
+            if extract is None:
+                raise err(f"extract must be one of {sorted(tf.EXTRACTORS)}")
 
         kind = sources[0]
         subpath: str | None = None
         attr: str | None = None
         const: Any = None
         parent_column: str | None = None
+        compiled_expr: ex.Compiled | None = None
         if kind == "attr":
             attr = cdata["attr"]
-            if not isinstance(attr, str) or not attr or "/" in attr or "@" in attr:
+            if not isinstance(attr, str) or not attr or any(ch in attr for ch in "/@[]"):
                 raise err("attr must be a bare attribute name (use path = 'a/b/@x' for others)")
         elif kind == "path":
             try:
-                subpath, attr = _split_path(str(cdata["path"]))
+                subpath, attr = split_path(str(cdata["path"]))
             except ValueError as exc:
                 raise err(str(exc)) from None
             kind = "attr"
@@ -438,6 +660,20 @@ class _Compiler:
                 raise err("parent = ... needs the table to have a parent")
             if parent_column not in parent.column_names:
                 raise err(f"parent table {parent.name!r} has no column {parent_column!r}")
+        elif kind == "expr":
+            try:
+                compiled_expr = ex.compile_expression(cdata["expr"], scope)
+            except ex.ExprError as exc:
+                raise err(f"expr: {exc}") from None
+            if compiled_expr.type != ex.NULL and compiled_expr.type not in EXPR_RESULTS_FOR[ctype]:
+                raise err(f"expr gives a {compiled_expr.type}, the column is {ctype}")
+        elif kind == "unpivot":
+            if unpivot is None:
+                raise err("unpivot = ... needs the table's unpivot = {...} setting")
+            role = cdata["unpivot"]
+            if role not in ("name", "value"):
+                raise err("unpivot must be 'name' or 'value'")
+            kind = f"unpivot_{role}"
         else:
             special = cdata["source"]
             if special not in SPECIAL_SOURCES:
@@ -446,6 +682,10 @@ class _Compiler:
         default = None
         if "default" in cdata:
             default = self._typed(cdata["default"], convert, err, "default")
+            if isinstance(default, str) and length is not None and len(default) > length:
+                raise err(f"default {default!r} is longer than the column's length {length}")
+        if isinstance(const, str) and length is not None and len(const) > length:
+            raise err(f"const {const!r} is longer than the column's length {length}")
         return CompiledColumn(
             name=cname,
             type=ctype,
@@ -456,13 +696,92 @@ class _Compiler:
             const=const,
             parent_column=parent_column,
             convert=convert,
+            extract=extract,
             default=default,
+            default_when=default_when,
             length=length,
-            precision=precision,
-            scale=scale,
-            enum=enum_name,
+            precision=cdata.get("precision"),
+            scale=cdata.get("scale"),
+            enum=cdata.get("enum"),
             on_overflow=on_overflow,
+            on_invalid=on_invalid,
+            expr=compiled_expr,
         )
+
+    @staticmethod
+    def _converter(
+        ctype: str,
+        cdata: dict[str, Any],
+        enums: Mapping[str, Mapping[str, int]],
+        err: Callable[[str], ContractError],
+        on_impossible: str,
+    ) -> tf.Converter:
+        def only_for(keys: tuple[str, ...], types: tuple[str, ...]) -> None:
+            for key in keys:
+                if key in cdata and ctype not in types:
+                    raise err(f"{key} applies only to {'/'.join(types)} columns")
+
+        only_for(("length",), ("string",))
+        only_for(("precision", "scale"), ("decimal",))
+        only_for(("enum",), ("enum",))
+        only_for(("formats",), ("date", "datetime"))
+        only_for(("true", "false", "null"), ("bit",))
+        if "on_impossible" in cdata and ctype not in ("date", "datetime"):
+            raise err("on_impossible applies only to date/datetime columns")
+        if ctype == "string":
+            length = cdata.get("length")
+            if not isinstance(length, int) or length <= 0:
+                raise err("string columns need a positive integer length")
+            return tf.to_string()
+        if ctype == "decimal":
+            precision, scale = cdata.get("precision"), cdata.get("scale")
+            if not isinstance(precision, int) or not isinstance(scale, int):
+                raise err("decimal columns need integer precision and scale")
+            if not 0 <= scale <= precision <= 38:
+                raise err("decimal needs 0 <= scale <= precision <= 38")
+            return tf.to_decimal(precision, scale)
+        if ctype == "enum":
+            enum_name = cdata.get("enum")
+            if not isinstance(enum_name, str) or enum_name not in enums:
+                raise err(f"enum {enum_name!r} is not defined in [enums]")
+            return tf.to_enum(enums[enum_name], enum_name)
+        if ctype in ("date", "datetime"):
+            formats = cdata.get("formats")
+            if formats is not None:
+                if not _str_list(formats) or not formats:
+                    raise err("formats must be a non-empty list like ['MM/DD/YYYY']")
+                for fmt in formats:
+                    try:
+                        tf.compile_date_format(fmt)
+                    except ValueError as exc:
+                        raise err(str(exc)) from None
+            clamp = on_impossible == "clamp"
+            return (tf.to_date if ctype == "date" else tf.to_datetime)(formats, clamp)
+        if ctype == "bit":
+            tables = {}
+            for key, fallback in (
+                ("true", tf.DEFAULT_TRUE),
+                ("false", tf.DEFAULT_FALSE),
+                ("null", frozenset()),
+            ):
+                values = cdata.get(key)
+                if values is None:
+                    tables[key] = fallback if not {"true", "false"} & set(cdata) else frozenset()
+                    continue
+                if not _str_list(values):
+                    raise err(f"{key} must be a list of codes")
+                tables[key] = frozenset(v.upper() for v in values)
+            if {"true", "false"} & set(cdata) and not (tables["true"] and tables["false"]):
+                raise err("a truth table needs both true = [...] and false = [...]")
+            overlap = (tables["true"] & tables["false"]) | (
+                (tables["true"] | tables["false"]) & tables["null"]
+            )
+            if overlap:
+                raise err(f"codes {sorted(overlap)} appear in more than one of true/false/null")
+            return tf.to_bit(tables["true"], tables["false"], tables["null"])
+        if ctype == "int":
+            return tf.to_int(tf.INT32)
+        return tf.to_int(tf.INT64)
 
     @staticmethod
     def _typed(
@@ -477,5 +796,5 @@ class _Compiler:
             raise err(f"{what} must be a string or number")
         try:
             return convert(value)
-        except tf.InvalidValue as exc:
+        except (tf.InvalidValue, tf.Clamped) as exc:
             raise err(f"{what} {value!r} is not valid for the column type: {exc}") from None
