@@ -15,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from xmlmigrate.db.base import LogRow
+from xmlmigrate.db.base import LogRow, WarningRow
 from xmlmigrate.model import MappedApp, Outcome, Rejection, Status
 from xmlmigrate.schema import Schema
 
@@ -50,11 +50,20 @@ def log_rows(outcomes: Iterable[Outcome], run_id: str, attempt: int = 1) -> list
     ]
 
 
+def warning_rows(outcomes: Iterable[Outcome], run_id: str) -> list[WarningRow]:
+    return [
+        WarningRow(o.app_id, run_id, w.code[:50], w.detail[:500])
+        for o in outcomes
+        for w in o.warnings
+    ]
+
+
 def reset_target(engine: Engine, schema: Schema) -> None:
     """Delete every migrated row (cascading from the root table) and the whole log; keep the source."""
     with engine.begin() as conn:
         conn.execute(sa.delete(schema.root))
         conn.execute(sa.delete(schema.log))
+        conn.execute(sa.delete(schema.warnings))
 
 
 def status_counts(engine: Engine, schema: Schema) -> dict[str, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xmlmigrate.db.base import BulkWriter, WriteError
-from xmlmigrate.ledger import log_rows, outcome_for
+from xmlmigrate.ledger import log_rows, outcome_for, warning_rows
 from xmlmigrate.model import MappedApp, Outcome, Rejection
 
 
@@ -52,4 +52,6 @@ class Loader:
 
     def _write(self, apps: list[MappedApp], outcomes: list[Outcome]) -> None:
         self.transactions += 1
-        self.writer.write(apps, log_rows(outcomes, self.run_id, self.attempt))
+        self.writer.write(
+            apps, log_rows(outcomes, self.run_id, self.attempt), warning_rows(outcomes, self.run_id)
+        )

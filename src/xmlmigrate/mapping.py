@@ -24,7 +24,7 @@ from xmlmigrate.expressions import Env
 from xmlmigrate.model import MappedApp, Rejection, Row, Warn
 from xmlmigrate.transforms import Clamped, InvalidValue
 
-MAX_WARNINGS = 50
+MAX_WARNINGS_PER_CODE = 5  # every code is reported; repeats of one code are capped
 
 Ancestors = dict[str, Row]
 Instance = tuple[etree._Element, Row, Ancestors]
@@ -38,18 +38,21 @@ class _Reject(Exception):
 
 
 class _Ctx:
-    __slots__ = ("app_id", "clamped", "defaulted", "invalid", "truncated", "warnings")
+    __slots__ = ("app_id", "clamped", "defaulted", "invalid", "per_code", "truncated", "warnings")
 
     def __init__(self, app_id: int) -> None:
         self.app_id = app_id
         self.warnings: list[Warn] = []
+        self.per_code: dict[str, int] = {}
         self.truncated = 0
         self.defaulted = 0
         self.clamped = 0
         self.invalid = 0
 
     def warn(self, code: str, detail: str) -> None:
-        if len(self.warnings) < MAX_WARNINGS:
+        seen = self.per_code.get(code, 0)
+        self.per_code[code] = seen + 1
+        if seen < MAX_WARNINGS_PER_CODE:
             self.warnings.append(Warn(code, detail))
 
 
@@ -179,25 +182,24 @@ def _build_row(
             row[col.name] = ctx.app_id
         elif pair is not None:
             text = pair[0] if kind == "unpivot_name" else pair[1]
-            value = _value(table, col, text, ctx, pending)
-            row[col.name] = value
+            value = _convert(table, col, text, ctx)
             has_data = has_data or (kind == "unpivot_value" and value is not None)
+            row[col.name] = _finish(table, col, value, text, ctx, pending)
     for subpath, cols in table.by_subpath:
         holder = el if subpath is None else el.find(subpath)
         for col in cols:
             raw = holder.get(col.attr) if holder is not None else None  # type: ignore[arg-type]
-            value = _value(table, col, raw, ctx, pending)
-            row[col.name] = value
+            value = _convert(table, col, raw, ctx)
             if value is not None:
                 has_data = True
+            row[col.name] = _finish(table, col, value, raw, ctx, pending)
     if table.computed:
         env = Env(row, ancestors, el)
         for col in table.computed:
             value = _expr_value(table, col, col.expr.evaluate(env), ctx)  # type: ignore[union-attr]
-            value = _finish(table, col, value, "", ctx, pending)
-            row[col.name] = value
             if value is not None:
                 has_data = True
+            row[col.name] = _finish(table, col, value, None, ctx, pending)
     if pending:
         for col in pending:
             if has_data:
@@ -211,43 +213,42 @@ def _build_row(
     return row
 
 
-def _value(
-    table: CompiledTable,
-    col: CompiledColumn,
-    raw: str | None,
-    ctx: _Ctx,
-    pending: list[CompiledColumn],
-) -> Any:
+def _convert(table: CompiledTable, col: CompiledColumn, raw: str | None, ctx: _Ctx) -> Any:
+    """The typed value the document gives (None if blank, or invalid and not rejected)."""
     text = raw.strip() if raw is not None else ""
+    if not text:
+        return None
     value: Any = None
-    if text:
-        try:
-            value = col.convert(col.extract(text) if col.extract is not None else text)
-        except InvalidValue as exc:
-            if col.on_invalid == "reject":
-                raise _Reject(
-                    "invalid_value", f"{table.name}.{col.name} at {col.where()}: {exc}"
-                ) from None
-            ctx.invalid += 1
-            ctx.warn("invalid_value", f"{table.name}.{col.name}: {exc}")
-        except Clamped as c:
-            value = c.value
-            ctx.clamped += 1
-            ctx.warn("clamped_value", f"{table.name}.{col.name}: {c}")
-        else:
-            if col.length is not None and value is not None and len(value) > col.length:
-                value = _overflow(table, col, value, ctx)
-    return _finish(table, col, value, text, ctx, pending)
+    try:
+        if col.pattern is not None and col.pattern.fullmatch(text) is None:
+            raise InvalidValue(f"{text[:40]!r} does not match the pattern {col.pattern.pattern!r}")
+        value = col.convert(col.extract(text) if col.extract is not None else text)
+    except InvalidValue as exc:
+        if col.on_invalid == "reject":
+            raise _Reject(
+                "invalid_value", f"{table.name}.{col.name} at {col.where()}: {exc}"
+            ) from None
+        ctx.invalid += 1
+        ctx.warn("invalid_value", f"{table.name}.{col.name}: {exc}")
+    except Clamped as c:
+        value = c.value
+        ctx.clamped += 1
+        ctx.warn("clamped_value", f"{table.name}.{col.name}: {c}")
+    else:
+        if col.length is not None and value is not None and len(value) > col.length:
+            value = _overflow(table, col, value, ctx)
+    return value
 
 
 def _finish(
     table: CompiledTable,
     col: CompiledColumn,
     value: Any,
-    text: str,
+    raw: str | None,
     ctx: _Ctx,
     pending: list[CompiledColumn],
 ) -> Any:
+    """Apply the default, or reject when a NOT NULL column is left without a value."""
     if value is None and col.default is not None:
         if col.default_when == "always":
             ctx.defaulted += 1
@@ -255,7 +256,7 @@ def _finish(
         pending.append(col)  # applied at the end only if the row has data
         return None
     if value is None and not col.nullable:
-        _missing(table, col, text)
+        _missing(table, col, (raw or "").strip())
     return value
 
 

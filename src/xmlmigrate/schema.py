@@ -18,6 +18,8 @@ from xmlmigrate.contract.compiled import CompiledColumn
 
 SOURCE_TABLE = "app_xml"
 LOG_TABLE = "processing_log"
+WARNING_TABLE = "processing_warning"
+ENUM_TABLE = "app_enums"
 
 
 def _sa_type(col: CompiledColumn) -> sa.types.TypeEngine[Any]:
@@ -46,14 +48,26 @@ class Schema:
     metadata: sa.MetaData
     source: sa.Table
     log: sa.Table
+    warnings: sa.Table
+    enums: sa.Table
     targets: tuple[sa.Table, ...]  # contract tables, parents first
     root: sa.Table
+    enum_rows: tuple[dict[str, object], ...]
 
     def create(self, engine: Engine) -> None:
+        """Create what is missing and (re)seed ``app_enums`` from the contract. Idempotent."""
         self.metadata.create_all(engine, checkfirst=True)
+        with engine.begin() as conn:
+            conn.execute(sa.delete(self.enums))
+            if self.enum_rows:
+                conn.execute(sa.insert(self.enums), list(self.enum_rows))
 
     def drop_targets(self, engine: Engine) -> None:
-        self.metadata.drop_all(engine, tables=[*reversed(self.targets), self.log], checkfirst=True)
+        self.metadata.drop_all(
+            engine,
+            tables=[*reversed(self.targets), self.log, self.warnings, self.enums],
+            checkfirst=True,
+        )
 
     def missing_tables(self, engine: Engine) -> list[str]:
         existing = set(sa.inspect(engine).get_table_names())
@@ -81,8 +95,30 @@ def build_schema(contract: CompiledContract) -> Schema:
         sa.Column("warnings", sa.Text),
         sa.Column("logged_at", sa.DateTime, nullable=False),
     )
+    warnings = sa.Table(
+        WARNING_TABLE,
+        md,
+        sa.Column("warning_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("app_id", sa.Integer, nullable=False, index=True),
+        sa.Column("run_id", sa.String(36), nullable=False),
+        sa.Column("code", sa.String(50), nullable=False, index=True),
+        sa.Column("detail", sa.String(500)),
+    )
+    enums = sa.Table(
+        ENUM_TABLE,
+        md,
+        sa.Column("enum_id", sa.SmallInteger, primary_key=True, autoincrement=False),
+        sa.Column("enum_type", sa.String(50), nullable=False),
+        sa.Column("code", sa.String(30), nullable=False),
+        sa.UniqueConstraint("enum_type", "code", name="uq_app_enums_type_code"),
+    )
+    enum_rows = tuple(
+        {"enum_id": value, "enum_type": name, "code": code}
+        for name, codes in contract.enums.items()
+        for code, value in codes.items()
+    )
     targets = tuple(_table(md, t, contract) for t in contract.tables)
-    return Schema(md, source, log, targets, targets[0])
+    return Schema(md, source, log, warnings, enums, targets, targets[0], enum_rows)
 
 
 def _table(md: sa.MetaData, table: CompiledTable, contract: CompiledContract) -> sa.Table:

@@ -37,7 +37,7 @@ def table_rows(engine: sa.Engine, schema: Schema) -> dict[str, list[dict[str, An
 def expected_tables(docs: list[GeneratedDoc]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {t.name: [] for t in SCHEMA.targets}
     for doc in docs:
-        for name, rows in expected_rows(doc.model).items():
+        for name, rows in expected_rows(doc.model, CONTRACT).items():
             out[name].extend(rows)
     return {t.name: sorted(out[t.name], key=lambda r, t=t: _key(t, r)) for t in SCHEMA.targets}
 
@@ -118,7 +118,7 @@ def test_bad_documents_are_logged_once_and_good_ones_migrate(tmp_path: Path) -> 
     docs = list(MockGenerator(seed=5, size_profile="small").generate(6))
     good = {d.app_id: d.xml for d in docs}
     # app 2 reuses app 1's contact id: the database rejects it on the key, nothing else is lost
-    good[2] = good[2].replace(f'con_id="{2 * 4}"', f'con_id="{1 * 4}"')
+    good[2] = good[2].replace(f'con_id="{2 * 8}"', f'con_id="{1 * 8}"')
     good[3] = "<Provenir><Request"  # not well-formed
     good[4] = (
         good[4]

@@ -9,8 +9,8 @@ from lxml import etree
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.mock import MockGenerator, insert_documents, next_app_id
-from xmlmigrate.mock.expected import expected_rows
-from xmlmigrate.model import MappedApp, RawRecord
+from xmlmigrate.mock.expected import expected_outcome, expected_rows
+from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.schema import build_schema
 from xmlmigrate.transform import transform_record
 
@@ -31,9 +31,9 @@ def test_reproducible_for_a_seed() -> None:
 def test_unique_app_and_contact_ids() -> None:
     docs = list(MockGenerator(seed=1, size_profile="small", start_app_id=500).generate(300))
     assert [d.app_id for d in docs] == list(range(500, 800))
-    con_ids = [c.con_id for d in docs for c in d.model.contacts]
+    con_ids = [c.value("con_id") for d in docs for c in d.model.contacts]
     assert len(con_ids) == len(set(con_ids))
-    roles = {c.role for d in docs for c in d.model.contacts}
+    roles = {c.value("ac_role_tp_c") for d in docs for c in d.model.contacts}
     assert {"PR", "AUTHU"} <= roles
 
 
@@ -81,7 +81,30 @@ def test_generated_documents_map_to_exactly_what_the_model_implies() -> None:
     for doc in MockGenerator(seed=11, size_profile="small").generate(150):
         result = transform_record(RawRecord(doc.app_id, doc.xml), contract)
         assert isinstance(result, MappedApp), result
-        assert result.rows == expected_rows(doc.model), doc.app_id
+        assert result.rows == expected_rows(doc.model, contract), doc.app_id
+
+
+def test_edge_cases_have_the_outcome_the_model_predicts() -> None:
+    contract = load_contract()
+    statuses = set()
+    for doc in MockGenerator(seed=12, size_profile="small", edge_rate=0.2).generate(150):
+        assert doc.model.edges
+        expected = expected_outcome(doc.model, contract)
+        result = transform_record(RawRecord(doc.app_id, doc.xml), contract)
+        statuses.add(expected.code or "success")
+        if expected.status == "success":
+            assert isinstance(result, MappedApp), (doc.model.edges, result)
+            assert result.rows == expected.rows, doc.model.edges
+            checks = {w.code for w in result.warnings} & {
+                "no_contacts",
+                "no_primary_contact",
+                "primary_without_names",
+            }
+            assert checks == expected.check_codes
+        else:
+            assert isinstance(result, Rejection), doc.model.edges
+            assert result.code == expected.code
+    assert {"success", "invalid_value", "required_value_missing"} <= statuses
 
 
 def test_ids_continue_after_the_highest_in_app_xml(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from xmlmigrate.db.base import LogRow, WriteError
+from xmlmigrate.db.base import LogRow, WarningRow, WriteError
 from xmlmigrate.loader import Loader
 from xmlmigrate.model import MappedApp, Rejection
 
@@ -18,7 +18,12 @@ class FakeWriter:
         self.committed_apps: list[int] = []
         self.committed_log: list[tuple[int, str]] = []
 
-    def write(self, apps: Sequence[MappedApp], log_rows: Sequence[LogRow]) -> None:
+    def write(
+        self,
+        apps: Sequence[MappedApp],
+        log_rows: Sequence[LogRow],
+        warning_rows: Sequence[WarningRow] = (),
+    ) -> None:
         if self.broken or any(a.app_id in self.poisoned for a in apps):
             raise WriteError(f"bad key in {sorted(a.app_id for a in apps)}")
         self.committed_apps += [a.app_id for a in apps]

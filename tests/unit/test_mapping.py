@@ -1,22 +1,293 @@
+"""Every mapping kind of the contract format, each with asserted values."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from xmlmigrate.contract import compile_contract, load_contract
+import pytest
+
+from xmlmigrate.contract import CompiledContract, compile_contract, load_contract
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.transform import transform_record
 
-CONTRACT = load_contract()
+DEFAULT = load_contract()
+
+HEAD = """
+[contract]
+name = "t"
+root = "Provenir"
+app_id = "Request/@ID"
+application = "Request/CustData/application"
+product_line = "CC"
+
+[enums.kind]
+A = 1
+B = 2
+
+[enums.role]
+PR = 10
+AUTHU = 11
+"""
 
 
-def _map(doc: str | bytes, app_id: int) -> MappedApp | Rejection:
-    return transform_record(RawRecord(app_id, doc), CONTRACT)
+def contract(columns: str, more: str = "") -> CompiledContract:
+    return compile_contract(
+        HEAD
+        + '[tables.app_base]\nrows = "."\nkey = ["app_id"]\n[tables.app_base.columns]\n'
+        + 'app_id = { source = "app_id", type = "int", nullable = false }\n'
+        + columns
+        + more
+    )
+
+
+def doc(app_attrs: str = "", inner: str = "", app_id: int = 7) -> str:
+    return (
+        f'<Provenir><Request ID="{app_id}"><CustData><application {app_attrs}>{inner}'
+        "</application></CustData></Request></Provenir>"
+    )
+
+
+def mapped(c: CompiledContract, xml: str, app_id: int = 7) -> MappedApp:
+    result = transform_record(RawRecord(app_id, xml), c)
+    assert isinstance(result, MappedApp), result
+    return result
+
+
+def rejected(c: CompiledContract, xml: str, app_id: int = 7) -> Rejection:
+    result = transform_record(RawRecord(app_id, xml), c)
+    assert isinstance(result, Rejection), result
+    return result
+
+
+def base(result: MappedApp) -> dict[str, object]:
+    return result.rows["app_base"][0]
+
+
+def codes(result: MappedApp) -> list[str]:
+    return [w.code for w in result.warnings]
+
+
+# -- enums -------------------------------------------------------------------
+
+
+def test_enum_unknown_code_policies() -> None:
+    c = contract(
+        'k_null = { attr = "k1", type = "enum", enum = "kind" }\n'
+        'k_default = { attr = "k2", type = "enum", enum = "kind", default = "B" }\n'
+    )
+    r = mapped(c, doc('k1="WEIRD" k2="WEIRD"'))
+    assert base(r)["k_null"] is None
+    assert base(r)["k_default"] == 2
+    assert codes(r).count("invalid_value") == 2
+    assert r.invalid == 2 and r.defaulted == 1
+    ok = mapped(c, doc('k1="a" k2="A"'))  # codes match case-insensitively
+    assert (base(ok)["k_null"], base(ok)["k_default"]) == (1, 1)
+
+    strict = contract('k = { attr = "k", type = "enum", enum = "kind", nullable = false }\n')
+    rej = rejected(strict, doc('k="WEIRD"'))
+    assert rej.code == "required_value_missing"
+    assert "app_base.k is NOT NULL" in rej.detail and "'WEIRD'" in rej.detail
+    loud = contract('k = { attr = "k", type = "enum", enum = "kind", on_invalid = "reject" }\n')
+    rej = rejected(loud, doc('k="WEIRD"'))
+    assert rej.code == "invalid_value" and "unknown kind code 'WEIRD'" in rej.detail
+
+
+# -- bits ----------------------------------------------------------------------
+
+
+def test_bit_default_truth_table() -> None:
+    c = contract("".join(f'f{i} = {{ attr = "f{i}", type = "bit" }}\n' for i in range(8)))
+    r = mapped(c, doc('f0="Y" f1="n" f2="true" f3="FALSE" f4="1" f5="0" f6="yes" f7="maybe"'))
+    assert [base(r)[f"f{i}"] for i in range(8)] == [
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+        True,
+        None,
+    ]
+    assert codes(r) == ["invalid_value"]
+
+
+def test_bit_configurable_truth_table_with_unknown_codes() -> None:
+    c = contract(
+        "".join(
+            f'f{i} = {{ attr = "f{i}", type = "bit", true = ["Y", "R"], false = ["N", "D"], '
+            f'null = ["U", "P"] }}\n'
+            for i in range(7)
+        )
+    )
+    r = mapped(c, doc('f0="Y" f1="R" f2="N" f3="D" f4="U" f5="P" f6="1"'))
+    assert [base(r)[f"f{i}"] for i in range(7)] == [True, True, False, False, None, None, None]
+    assert codes(r) == ["invalid_value"]  # only "1": U and P mean unknown, quietly
+
+
+# -- extraction ----------------------------------------------------------------
+
+
+def test_digits_only_and_number_from_text() -> None:
+    c = contract(
+        'ssn = { attr = "ssn", type = "string", length = 9, extract = "digits" }\n'
+        'phone = { attr = "phone", type = "string", length = 15, extract = "digits" }\n'
+        'fee = { attr = "fee", type = "decimal", precision = 8, scale = 2, extract = "number" }\n'
+        'fee2 = { attr = "fee2", type = "int", extract = "number" }\n'
+        'none = { attr = "none", type = "string", length = 5, extract = "digits" }\n'
+    )
+    r = mapped(
+        c,
+        doc(
+            'ssn="664-50-2346" phone="(555) 555-5555 ext. 21" fee="Up to $40" '
+            'fee2="approx. 1,250 per year" none="N/A"'
+        ),
+    )
+    assert base(r)["ssn"] == "664502346"
+    assert base(r)["phone"] == "555555555521"
+    assert base(r)["fee"] == Decimal("40.00")
+    assert base(r)["fee2"] == 1250
+    assert base(r)["none"] is None and "no digits in 'N/A'" in str(r.warnings[0])
+
+
+def test_pattern_rejects_values_that_do_not_look_right() -> None:
+    c = contract(
+        'ssn = { attr = "ssn", type = "string", length = 9, extract = "digits", '
+        'pattern = "[0-9]{3}-?[0-9]{2}-?[0-9]{4}", on_invalid = "reject" }\n'
+    )
+    assert base(mapped(c, doc('ssn="664-50-2346"')))["ssn"] == "664502346"
+    rej = rejected(c, doc('ssn="U2FsdGVkX1+vupppZksvRf5pq5g5XjFRlipRkwB0K1Y="'))
+    assert rej.code == "invalid_value" and "does not match the pattern" in rej.detail
+
+
+# -- dates -----------------------------------------------------------------------
+
+
+def test_dates_from_a_list_of_formats_and_impossible_components() -> None:
+    c = contract(
+        'd1 = { attr = "d1", type = "date", formats = ["MM/DD/YYYY"] }\n'
+        'd2 = { attr = "d2", type = "date", formats = ["MM/DD/YYYY", "YYYY-M-D"] }\n'
+        'dt_null = { attr = "dt1", type = "datetime" }\n'
+        'dt_clamp = { attr = "dt2", type = "datetime", on_impossible = "clamp" }\n'
+        'd_clamp = { attr = "d3", type = "date", on_impossible = "clamp" }\n'
+        'd_bad = { attr = "d4", type = "date", formats = ["MM/DD/YYYY"] }\n'
+    )
+    r = mapped(
+        c,
+        doc(
+            'd1="05/10/1978" d2="2016-1-5" dt1="2016-1-25 11:21:88.000" '
+            'dt2="2016-1-25 11:21:88.000" d3="02/30/2016" d4="1978-05-10"'
+        ),
+    )
+    row = base(r)
+    assert row["d1"] == date(1978, 5, 10)
+    assert row["d2"] == date(2016, 1, 5)
+    assert row["dt_null"] is None  # impossible → invalid → NULL (counted)
+    assert row["dt_clamp"] == datetime(2016, 1, 25, 11, 21, 59)
+    assert row["d_clamp"] == date(2016, 2, 29)
+    assert row["d_bad"] is None  # not in the column's formats
+    assert (r.clamped, r.invalid) == (2, 2)
+    assert codes(r).count("clamped_value") == 2
+
+
+# -- over-length -------------------------------------------------------------------
+
+
+def test_over_length_truncate_and_count_or_reject() -> None:
+    c = contract(
+        'short = { attr = "s", type = "string", length = 3 }\n'
+        'strict = { attr = "t", type = "string", length = 3, on_overflow = "reject" }\n'
+    )
+    r = mapped(c, doc('s="ABCDEF" t="XYZ"'))
+    assert base(r)["short"] == "ABC" and r.truncated == 1 and "truncated" in codes(r)
+    rej = rejected(c, doc('s="A" t="WXYZ"'))
+    assert rej.code == "value_too_long"
+    assert "app_base.strict: 4 characters, column holds 3" in rej.detail
+
+
+# -- defaults ------------------------------------------------------------------------
+
+
+def test_defaults_and_not_when_the_row_would_be_empty() -> None:
+    c = contract(
+        'flag = { attr = "f", type = "bit", default = "N" }\n',
+        '[tables.child]\nparent = "app_base"\nrows = "."\nkey = ["app_id"]\n'
+        "[tables.child.columns]\n"
+        'app_id = { parent = "app_id", type = "int", nullable = false }\n'
+        'a = { attr = "a", type = "int" }\n'
+        'tier = { attr = "tier", type = "string", length = 4, default = "NONE", '
+        'default_when = "row_has_values" }\n',
+    )
+    r = mapped(c, doc('a="5"'))
+    assert base(r)["flag"] is False  # always applied
+    assert r.rows["child"][0] == {"app_id": 7, "a": 5, "tier": "NONE"}
+    empty = mapped(c, doc(""))
+    assert empty.rows["child"][0] == {"app_id": 7, "a": None, "tier": None}
+
+
+# -- calculated fields ----------------------------------------------------------------
+
+
+def test_calculated_fields() -> None:
+    c = contract(
+        'received = { attr = "r", type = "date" }\n'
+        'years = { attr = "y", type = "int" }\n'
+        'months = { attr = "m", type = "int" }\n'
+        'total_months = { expr = "years * 12 + COALESCE(months, 0)", type = "int" }\n'
+        "band = { expr = \"CASE WHEN total_months >= 24 THEN 'LONG' WHEN total_months IS NULL "
+        "THEN 'UNK' ELSE 'SHORT' END\", type = \"string\", length = 5 }\n"
+        'due = { expr = "DATEADD(MONTH, 1, received)", type = "date" }\n'
+        'vip = { expr = "@tier LIKE \'gold%\' AND NOT (years IS NULL)", type = "bit" }\n',
+        '[tables.child]\nparent = "app_base"\nrows = "person"\nkey = ["pid"]\n'
+        "[tables.child.columns]\n"
+        'pid = { attr = "pid", type = "int", nullable = false }\n'
+        'app_id = { parent = "app_id", type = "int", nullable = false }\n'
+        'born = { attr = "born", type = "date" }\n'
+        'age = { expr = "DATEDIFF(YEAR, born, app_base.received)", type = "int" }\n',
+    )
+    r = mapped(
+        c,
+        doc('r="01/31/2016" y="3" m="" tier="GOLD-PLUS"', '<person pid="1" born="5/10/1978"/>'),
+    )
+    row = base(r)
+    assert row["total_months"] == 36
+    assert row["band"] == "LONG"
+    assert row["due"] == date(2016, 2, 29)
+    assert row["vip"] is True
+    assert r.rows["child"][0]["age"] == 38
+    blank = base(mapped(c, doc('r="01/31/2016"')))
+    assert (blank["total_months"], blank["band"], blank["vip"]) == (None, "UNK", False)
+
+
+# -- related elements, selectors, dedup ------------------------------------------------
+
+
+def test_values_from_related_elements() -> None:
+    c = contract(
+        'pr_name = { path = "contact[@role=\'PR\']/@name", type = "string", length = 20 }\n'
+        "pr_city = { path = \"contact[@role='PR']/address[@type='CURR']/@city\", "
+        'type = "string", length = 20 }\n'
+        'au_name = { path = "contact[@role=\'AUTHU\']/@name", type = "string", length = 20 }\n'
+    )
+    r = mapped(
+        c,
+        doc(
+            "",
+            '<contact role="AUTHU" name="AL"><address type="CURR" city="RENO"/></contact>'
+            '<contact role="PR" name="PAT"><address type="PREV" city="OMAHA"/>'
+            '<address type="CURR" city="TULSA"/></contact>',
+        ),
+    )
+    assert (base(r)["pr_name"], base(r)["pr_city"], base(r)["au_name"]) == ("PAT", "TULSA", "AL")
+    none = mapped(c, doc("", '<contact role="AUTHU" name="AL"/>'))
+    assert base(none)["pr_name"] is None and base(none)["pr_city"] is None
 
 
 def test_contact_dedup_role_priority_then_last_wins(fixtures_dir: Path) -> None:
-    result = _map((fixtures_dir / "duplicate_contacts.xml").read_bytes(), 18)
+    result = transform_record(
+        RawRecord(18, (fixtures_dir / "duplicate_contacts.xml").read_bytes()), DEFAULT
+    )
     assert isinstance(result, MappedApp), result
     contacts = {r["con_id"]: r for r in result.rows["app_contact_base"]}
     assert set(contacts) == {180, 181}  # SEC contact 182 filtered out
@@ -24,119 +295,117 @@ def test_contact_dedup_role_priority_then_last_wins(fixtures_dir: Path) -> None:
     assert contacts[180]["contact_type_enum"] == 281
     assert contacts[181]["first_name"] == "LATE"  # same role: last wins
     assert contacts[181]["contact_type_enum"] == 280
-    assert any(w.code == "duplicate_con_id" and "con_id='180'" in w.detail for w in result.warnings)
-    assert any("ac_role_tp_c='SEC'" in w for w in map(str, result.warnings))
-
-
-def test_addresses_filtered_typed_truncated(fixtures_dir: Path) -> None:
-    result = _map((fixtures_dir / "duplicate_contacts.xml").read_bytes(), 18)
-    assert isinstance(result, MappedApp)
+    assert contacts[180]["ssn"] == "664502346"
+    assert contacts[180]["birth_date"] == date(1978, 5, 10)
+    assert "duplicate_con_id" in codes(result)
+    assert "invalid_contact_role" in codes(result)
     addresses = {r["address_type_enum"]: r for r in result.rows["app_contact_address"]}
-    assert set(addresses) == {320, 321}  # blank address type skipped
-    curr = addresses[320]
-    assert curr == {
-        "con_id": 180,
-        "address_type_enum": 320,
-        "street_line_1": None,
-        "city": "DALLAS",
-        "state": "TX",
-        "zip": "750010000",
-        "years_at_residence": 3,
-        "months_at_residence": 2,
-        "residence_type": None,
-        "monthly_housing_payment": None,
-    }
-    assert addresses[321]["state"] == "TE"  # 'TEXAS' truncated to the column's 2
-    assert result.truncated == 1
-    assert any("address_tp_c=''" in w for w in map(str, result.warnings))
-
-
-def test_values_coerced_and_defaults_applied(fixtures_dir: Path) -> None:
-    result = _map((fixtures_dir / "duplicate_contacts.xml").read_bytes(), 18)
-    assert isinstance(result, MappedApp)
-    base = result.rows["app_base"][0]
-    assert base["app_id"] == 18
-    assert base["product_line_enum"] == 600
-    assert base["receive_date"] == date(2016, 1, 5)
-    assert base["decision_enum"] == 50
-    assert base["decision_date"] == datetime(2016, 1, 25, 11, 21, 37, 976000)
-    pricing = result.rows["app_pricing_cc"][0]
-    assert pricing["monthly_income"] == Decimal("6250.00")
-    assert pricing["debt_to_income_ratio"] == Decimal("13.60")
-    operational = result.rows["app_operational_cc"][0]
-    assert operational["signature_flag"] is False  # absent → contract default "N"
-    assert operational["fraud_review_flag"] is None  # absent, no default
-    assert result.defaulted == 1
+    assert set(addresses) == {320, 321}  # the address without a type is skipped
+    assert "address_without_type" in codes(result)
+    assert addresses[320]["zip"] == "750010000"
+    assert addresses[320]["months_at_address"] == 38
+    assert addresses[321]["state"] == "TE"  # 'TEXAS' truncated to 2
     employment = result.rows["app_contact_employment"][0]
     assert employment["salary"] == Decimal("52000.00")
-    assert employment["salary_basis_enum"] == 360
-    assert result.rows["app_contact_base"][0]["birth_date"] == date(1978, 5, 10)
-    assert result.rows["app_contact_base"][0]["ssn"] == "664-50-2346"
+    assert employment["annual_salary"] == Decimal("52000.00")
+    app = result.rows["app_base"][0]
+    assert app["decision_enum"] == 50 and app["approved_flag"] is True
+    assert app["decision_date"] == datetime(2016, 1, 25, 11, 21, 37, 976000)
+    assert app["primary_first_name"] == "FIRST"
+    assert app["days_to_decision"] == 20
+    pricing = result.rows["app_pricing_cc"][0]
+    assert pricing["monthly_income"] == Decimal("6250.00")
+    assert pricing["annual_income"] == Decimal("75000.00")
 
 
-def test_all_blank_except_id_is_rejected_naming_the_column(fixtures_dir: Path) -> None:
-    result = _map((fixtures_dir / "all_blank_except_id.xml").read_bytes(), 17)
-    assert isinstance(result, Rejection)
-    assert result.code == "required_value_missing"
-    assert "app_base.receive_date" in result.detail
-    assert result.stage == "map"
+# -- unpivot and repeated elements ---------------------------------------------------
 
 
-def test_invalid_optional_value_becomes_null_with_warning() -> None:
-    doc = (
-        '<Provenir><Request ID="3"><CustData><application app_receive_date="1/2/2016" '
-        'app_entry_date="2016-1-25 11:21:88.000"><app_product decision_tp_c="MAYBE" '
-        'monthly_income="Up to $40"/></application></CustData></Request></Provenir>'
+KV = (
+    '[tables.{name}]\nparent = "app_base"\nrows = "{rows}"\nkey = ["app_id", "name"]\n{extra}\n'
+    "[tables.{name}.columns]\n"
+    'app_id = {{ parent = "app_id", type = "int", nullable = false }}\n'
+    'name = {{ {name_src}, type = "string", length = 30, nullable = false }}\n'
+    'value = {{ {value_src}, type = "string", length = 30 }}\n'
+)
+
+
+def test_unpivot_tables_skip_empty_values() -> None:
+    c = contract(
+        "",
+        KV.format(
+            name="by_list",
+            rows="hist",
+            extra='unpivot = { attributes = ["a", "b", "c"] }',
+            name_src='unpivot = "name"',
+            value_src='unpivot = "value"',
+        )
+        + KV.format(
+            name="by_prefix",
+            rows="hist",
+            extra='unpivot = { prefix = "h_" }',
+            name_src='unpivot = "name"',
+            value_src='unpivot = "value"',
+        )
+        + KV.format(
+            name="repeated",
+            rows="results/result",
+            extra='dedup = { by = "name" }\nskip_if_null = ["value"]',
+            name_src='attr = "name"',
+            value_src='attr = "value"',
+        ),
     )
-    result = _map(doc, 3)
-    assert isinstance(result, MappedApp), result
-    assert result.rows["app_base"][0]["app_entry_date"] is None
-    assert result.rows["app_base"][0]["decision_enum"] is None
-    assert result.rows["app_pricing_cc"][0]["monthly_income"] is None
-    joined = " | ".join(map(str, result.warnings))
-    assert "app_base.app_entry_date: impossible date" in joined
-    assert "unknown decision code 'MAYBE'" in joined
-    assert "app_pricing_cc.monthly_income: not a number" in joined
-
-
-def test_invalid_required_value_rejects() -> None:
-    doc = (
-        '<Provenir><Request ID="4"><CustData><application app_receive_date="05-10-1978"/>'
-        "</CustData></Request></Provenir>"
+    r = mapped(
+        c,
+        doc(
+            "",
+            '<hist a="1" b="" c="x" h_one="10" h_two="" h_three="30" other="no"/>'
+            '<results><result name="INQ" value="3"/><result name="UTIL" value=""/>'
+            '<result name="INQ" value="4"/></results>',
+        ),
     )
-    result = _map(doc, 4)
-    assert isinstance(result, Rejection)
-    assert "invalid value '05-10-1978'" in result.detail
+    assert r.rows["by_list"] == [
+        {"app_id": 7, "name": "a", "value": "1"},
+        {"app_id": 7, "name": "c", "value": "x"},
+    ]
+    assert r.rows["by_prefix"] == [
+        {"app_id": 7, "name": "one", "value": "10"},
+        {"app_id": 7, "name": "three", "value": "30"},
+    ]
+    assert r.rows["repeated"] == [{"app_id": 7, "name": "INQ", "value": "4"}]
 
 
-def test_contact_with_blank_con_id_rejects_the_app() -> None:
-    doc = (
-        '<Provenir><Request ID="4"><CustData><application app_receive_date="1/1/2016">'
-        '<contact con_id="" ac_role_tp_c="PR" first_name="A" last_name="B" birth_date="1/1/1980" '
-        'ssn="1"/></application></CustData></Request></Provenir>'
+# -- checks ----------------------------------------------------------------------------
+
+
+def test_checks_add_coded_warnings_to_migrated_apps() -> None:
+    xml = (
+        '<Provenir><Request ID="9"><CustData><application app_receive_date="1/2/2016">'
+        '<contact con_id="90" ac_role_tp_c="AUTHU" first_name="A" last_name="B" '
+        'birth_date="1/1/1980" ssn="123456789"/></application></CustData></Request></Provenir>'
     )
-    result = _map(doc, 4)
-    assert isinstance(result, Rejection)
-    assert "app_contact_base.con_id is NOT NULL" in result.detail
-
-
-def test_over_length_policy_reject() -> None:
-    text = CONTRACT_TEXT.replace(
-        'campaign_num = { attr = "campaign_num", type = "string", length = 10 }',
-        'campaign_num = { attr = "campaign_num", type = "string", length = 10, on_overflow = "reject" }',
+    r = mapped(DEFAULT, xml, 9)
+    assert "no_primary_contact" in codes(r) and "no_contacts" not in codes(r)
+    empty = mapped(
+        DEFAULT,
+        xml.replace('ac_role_tp_c="AUTHU"', 'ac_role_tp_c="PR"').replace(
+            'first_name="A"', 'first_name=""'
+        ),
+        9,
     )
-    strict = compile_contract(text)
-    doc = (
-        '<Provenir><Request ID="4"><CustData><application app_receive_date="1/1/2016" '
-        'campaign_num="ABCDEFGHIJKL"/></CustData></Request></Provenir>'
-    )
-    result = transform_record(RawRecord(4, doc), strict)
-    assert isinstance(result, Rejection)
-    assert result.code == "value_too_long"
-    assert "app_base.campaign_num: 12 characters, column holds 10" in result.detail
-    lenient = _map(doc, 4)
-    assert isinstance(lenient, MappedApp)
-    assert lenient.rows["app_base"][0]["campaign_num"] == "ABCDEFGHIJ"
+    assert "primary_without_names" in codes(empty)
+    assert empty.rows["app_contact_base"][0]["first_name"] == ""  # NOT NULL: default ''
 
 
-CONTRACT_TEXT = Path(CONTRACT.source).read_text(encoding="utf-8")
+def test_invalid_required_value_rejects_with_location() -> None:
+    rej = rejected(DEFAULT, doc('app_receive_date="05-10-1978"', app_id=4), 4)
+    assert rej.code == "invalid_value"
+    assert "app_base.receive_date at @app_receive_date" in rej.detail
+    assert "'05-10-1978'" in rej.detail
+
+
+@pytest.mark.parametrize("missing", ["", 'app_receive_date=""'])
+def test_missing_required_value_rejects(missing: str) -> None:
+    rej = rejected(DEFAULT, doc(missing, app_id=4), 4)
+    assert rej.code == "required_value_missing"
+    assert "app_base.receive_date is NOT NULL" in rej.detail

@@ -10,6 +10,7 @@ into pre-split steps, so mapping a document does O(1) work per field.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ COLUMN_KEYS = frozenset(
         "true",
         "false",
         "null",
+        "pattern",
         "doc",
     }
 )
@@ -130,6 +132,7 @@ class CompiledColumn:
     on_overflow: str
     on_invalid: str
     expr: ex.Compiled | None
+    pattern: re.Pattern[str] | None
 
     @property
     def is_data(self) -> bool:
@@ -636,6 +639,14 @@ class _Compiler:
             if extract is None:
                 raise err(f"extract must be one of {sorted(tf.EXTRACTORS)}")
 
+        pattern = None
+        if "pattern" in cdata:
+            try:
+                pattern = re.compile(str(cdata["pattern"]))
+            except re.error as exc:
+                raise err(
+                    f"pattern {cdata['pattern']!r} is not a valid regular expression: {exc}"
+                ) from None
         kind = sources[0]
         subpath: str | None = None
         attr: str | None = None
@@ -706,6 +717,7 @@ class _Compiler:
             on_overflow=on_overflow,
             on_invalid=on_invalid,
             expr=compiled_expr,
+            pattern=pattern,
         )
 
     @staticmethod

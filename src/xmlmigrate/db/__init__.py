@@ -4,8 +4,16 @@ The loader only talks to :class:`~xmlmigrate.db.base.BulkWriter`; each dialect
 module owns its fast path (SQLite: stdlib ``executemany`` in one transaction).
 """
 
-from xmlmigrate.db.base import BulkWriter, LogRow, WriteError
+from xmlmigrate.db.base import BulkWriter, LogRow, WarningRow, WriteError
 from xmlmigrate.db.engine import make_engine, redact_url
 from xmlmigrate.db.factory import open_writer
 
-__all__ = ["BulkWriter", "LogRow", "WriteError", "make_engine", "open_writer", "redact_url"]
+__all__ = [
+    "BulkWriter",
+    "LogRow",
+    "WarningRow",
+    "WriteError",
+    "make_engine",
+    "open_writer",
+    "redact_url",
+]

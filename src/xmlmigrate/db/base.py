@@ -23,6 +23,16 @@ class LogRow(NamedTuple):
 LOG_COLUMNS = LogRow._fields
 
 
+class WarningRow(NamedTuple):
+    app_id: int
+    run_id: str
+    code: str
+    detail: str
+
+
+WARNING_COLUMNS = WarningRow._fields
+
+
 class WriteError(Exception):
     """A batch could not be written; the transaction was rolled back. ``reason`` is readable."""
 
@@ -32,8 +42,13 @@ class WriteError(Exception):
 
 
 class BulkWriter(Protocol):
-    def write(self, apps: Sequence[MappedApp], log_rows: Sequence[LogRow]) -> None:
-        """Insert every row of ``apps`` (parents first) and ``log_rows`` in ONE transaction.
+    def write(
+        self,
+        apps: Sequence[MappedApp],
+        log_rows: Sequence[LogRow],
+        warning_rows: Sequence[WarningRow] = (),
+    ) -> None:
+        """Insert every row of ``apps`` (parents first), the log and warning rows in ONE transaction.
 
         Either all of it commits or none of it does; on failure raise :class:`WriteError`.
         """

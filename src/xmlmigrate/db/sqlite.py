@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.contract import CompiledContract
-from xmlmigrate.db.base import LOG_COLUMNS, LogRow, WriteError
+from xmlmigrate.db.base import LOG_COLUMNS, WARNING_COLUMNS, LogRow, WarningRow, WriteError
 from xmlmigrate.model import MappedApp
-from xmlmigrate.schema import LOG_TABLE
+from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE
 
 Adapter = Callable[[Any], Any]
 
@@ -52,9 +52,18 @@ class SqliteWriter:
         self._log_sql = (
             f"INSERT INTO {LOG_TABLE} ({log_cols}) VALUES ({', '.join('?' * len(LOG_COLUMNS))})"
         )
+        self._warning_sql = (
+            f"INSERT INTO {WARNING_TABLE} ({', '.join(WARNING_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(WARNING_COLUMNS))})"
+        )
         self.statements = 0
 
-    def write(self, apps: Sequence[MappedApp], log_rows: Sequence[LogRow]) -> None:
+    def write(
+        self,
+        apps: Sequence[MappedApp],
+        log_rows: Sequence[LogRow],
+        warning_rows: Sequence[WarningRow] = (),
+    ) -> None:
         conn = self._conn
         try:
             conn.execute("BEGIN")
@@ -74,6 +83,9 @@ class SqliteWriter:
                 [(*r[:-1], r.logged_at.isoformat(sep=" ")) for r in log_rows],
             )
             self.statements += 1
+            if warning_rows:
+                conn.executemany(self._warning_sql, warning_rows)
+                self.statements += 1
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:

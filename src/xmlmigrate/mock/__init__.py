@@ -1,16 +1,16 @@
-"""The Provenir mock-data generator: seeded, realistic sizes, and the model it rendered."""
+"""The Provenir mock-data generator: seeded, realistic sizes, edge cases, and the model it rendered."""
 
 from xmlmigrate.mock.generator import SIZE_PROFILES, GeneratedDoc, MockGenerator
-from xmlmigrate.mock.model import AddressModel, AppModel, ContactModel, EmploymentModel
+from xmlmigrate.mock.model import INVALID, AppModel, ClampTo, MockElement
 from xmlmigrate.mock.store import insert_documents, next_app_id
 
 __all__ = [
+    "INVALID",
     "SIZE_PROFILES",
-    "AddressModel",
     "AppModel",
-    "ContactModel",
-    "EmploymentModel",
+    "ClampTo",
     "GeneratedDoc",
+    "MockElement",
     "MockGenerator",
     "insert_documents",
     "next_app_id",

@@ -1,131 +1,301 @@
-"""The rows the shipped ``provenir_cc`` contract must produce from a generated model.
+"""What a contract must produce from a generated model: the oracle of the end-to-end tests.
 
-Written independently of the mapping code, from the contract's meaning: it is
-the other side of every end-to-end equality check (a migrated database must
-hold exactly these rows, no more, no fewer).
+It walks the contract's declarations (tables, row paths, filters, dedup,
+unpivot, column types and policies) over the generator's *typed* model — the
+values the generator chose before rendering them as text in one of the real
+formats — so it never parses a document and shares no conversion code with
+the mapper. Calculated fields are recomputed by hand-written Python
+(:data:`CALCULATED`), independent of the expression engine.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from xmlmigrate.mock.model import AppModel
-
-PRODUCT_LINE = {"CC": 600, "RL": 602}
-CONTACT_TYPE = {"PR": 281, "AUTHU": 280}
-ADDRESS_TYPE = {"CURR": 320, "PREV": 321}
-EMPLOYMENT_TYPE = {"CURR": 350, "PREV": 351}
-DECISION = {"APPRV": 50, "DECLN": 51, "PEND": 52, "WITHD": 53, "CNTR": 54}
-SALARY_BASIS = {"ANNUM": 360, "MONTH": 361, "WEEK": 362, "HOUR": 363}
-ROLE_RANK = {"PR": 0, "AUTHU": 1}
+from xmlmigrate.contract import CompiledContract, CompiledTable
+from xmlmigrate.contract.compiled import CompiledColumn
+from xmlmigrate.mock.model import INVALID, AppModel, ClampTo, MockElement
 
 Row = dict[str, Any]
+_STEP = re.compile(r"([A-Za-z_][\w\-]*)((?:\[@[\w\-]+='[^']*'\])*)\Z")
+_PRED = re.compile(r"\[@([\w\-]+)='([^']*)'\]")
 
 
-def _q(value: Decimal | None, scale: int) -> Decimal | None:
-    return None if value is None else value.quantize(Decimal(1).scaleb(-scale))
+class _Reject(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
 
 
-def _cut(value: str | None, length: int) -> str | None:
-    return None if value is None else value[:length]
+@dataclass
+class Expected:
+    status: str  # "success" | "rejected"
+    code: str | None = None  # the rejection code
+    rows: dict[str, list[Row]] = field(default_factory=dict)
+    check_codes: set[str] = field(default_factory=set)
 
 
-def expected_rows(app: AppModel) -> dict[str, list[Row]]:
-    rows: dict[str, list[Row]] = {
-        "app_base": [
-            {
-                "app_id": app.app_id,
-                "product_line_enum": PRODUCT_LINE["CC"],
-                "receive_date": app.receive_date,
-                "app_type_code": app.app_type_code,
-                "campaign_num": app.campaign_num,
-                "population_assignment": app.population_assignment,
-                "app_entry_date": app.app_entry_date,
-                "ip_address": app.ip_address,
-                "decision_enum": DECISION[app.decision] if app.decision else None,
-                "decision_date": app.decision_date,
-            }
-        ],
-        "app_operational_cc": [
-            {
-                "app_id": app.app_id,
-                "assigned_to": _cut(app.assigned_to, 50),
-                "queue_name": app.queue_name,
-                "regb_start_date": app.regb_start_date,
-                "signature_flag": bool(app.signature_flag),  # blank → the contract default N
-                "fraud_review_flag": app.fraud_review,
-                "backend_fico_score": app.backend_fico_score,
-            }
-        ],
-        "app_pricing_cc": [
-            {
-                "app_id": app.app_id,
-                "monthly_income": _q(app.monthly_income, 2),
-                "debt_to_income_ratio": _q(app.debt_to_income_ratio, 2),
-                "credit_line": _q(app.credit_line, 2),
-                "purchase_apr": _q(app.purchase_apr, 3),
-                "pricing_tier": app.pricing_tier,
-            }
-        ],
-        "app_contact_base": [],
-        "app_contact_address": [],
-        "app_contact_employment": [],
+def _days(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    da = a.date() if isinstance(a, datetime) else a
+    db = b.date() if isinstance(b, datetime) else b
+    return (db - da).days
+
+
+def _annual(row: Row) -> Any:
+    salary, basis = row["salary"], row["salary_basis_enum"]
+    if salary is None:
+        return None
+    factor = {360: 1, 361: 12, 362: 52, 363: 2080}.get(basis)
+    return None if factor is None else salary * factor
+
+
+CALCULATED: dict[tuple[str, str], Callable[[Row, dict[str, Row]], Any]] = {
+    ("app_base", "days_to_decision"): lambda r, a: _days(r["receive_date"], r["decision_date"]),
+    ("app_base", "approved_flag"): lambda r, a: (
+        None if r["decision_enum"] is None else r["decision_enum"] == 50
+    ),
+    ("app_base", "expiration_date"): lambda r, a: (
+        None if r["receive_date"] is None else r["receive_date"] + timedelta(days=30)
+    ),
+    ("app_pricing_cc", "annual_income"): lambda r, a: (
+        None if r["monthly_income"] is None else r["monthly_income"] * 12
+    ),
+    ("app_solicited_cc", "days_to_respond"): lambda r, a: _days(r["mail_date"], r["response_date"]),
+    ("app_contact_base", "age_at_application"): lambda r, a: (
+        None
+        if r["birth_date"] is None
+        else a["app_base"]["receive_date"].year - r["birth_date"].year
+    ),
+    ("app_contact_address", "months_at_address"): lambda r, a: (
+        None
+        if r["years_at_residence"] is None
+        else r["years_at_residence"] * 12 + (r["months_at_residence"] or 0)
+    ),
+    ("app_contact_employment", "annual_salary"): lambda r, a: _annual(r),
+}
+
+
+def _navigate(el: MockElement, path: str) -> list[MockElement]:
+    current = [el]
+    for step in path.split("/"):
+        m = _STEP.match(step)
+        if m is None:
+            raise ValueError(f"path step {step!r} is beyond what the oracle models")
+        tag, preds = m.group(1), _PRED.findall(m.group(2))
+        current = [
+            c
+            for e in current
+            for c in e.children
+            if c.tag == tag and all(c.text(a) == v for a, v in preds)
+        ]
+    return current
+
+
+def _typed(col: CompiledColumn, text: str | None, value: Any, enums: Any) -> Any:
+    """The column value a blank/invalid/typed model value gives, before defaults."""
+    if text is None or not text.strip():
+        return None
+    if value is INVALID:
+        return INVALID
+    if value is None:  # a "null" code of a truth table
+        return None
+    t = col.type
+    if t == "enum":
+        return enums[col.enum].get(value, INVALID)
+    if t == "decimal":
+        return Decimal(value).quantize(Decimal(1).scaleb(-(col.scale or 0)), ROUND_HALF_UP)
+    if t == "date" and isinstance(value, datetime):
+        return value.date()
+    return value
+
+
+class _Oracle:
+    def __init__(self, contract: CompiledContract) -> None:
+        self.contract = contract
+        self.clamp_columns = _clamp_columns(contract)
+
+    def finish(self, table: CompiledTable, col: CompiledColumn, value: Any) -> Any:
+        if value is INVALID:
+            if col.on_invalid == "reject":
+                raise _Reject("invalid_value")
+            value = None
+        if isinstance(value, str) and col.length is not None and len(value) > col.length:
+            if col.on_overflow == "reject":
+                raise _Reject("value_too_long")
+            value = value[: col.length]
+        return value
+
+    def column(self, table: CompiledTable, col: CompiledColumn, el: MockElement) -> Any:
+        holder: MockElement | None = el
+        if col.subpath is not None:
+            found = _navigate(el, col.subpath)
+            holder = found[0] if found else None
+        if holder is None:
+            return None
+        text, value = holder.attrs.get(col.attr or "", (None, None))
+        if isinstance(value, ClampTo):
+            value = value.value if (table.name, col.name) in self.clamp_columns else INVALID
+        # for digits/number extraction the model already holds the extracted value
+        return self.finish(table, col, _typed(col, text, value, self.contract.enums))
+
+    def rows_for(
+        self, table: CompiledTable, el: MockElement, parent: Row, ancestors: dict[str, Row]
+    ) -> list[Row]:
+        pairs: list[tuple[str, str] | None] = [None]
+        if table.unpivot is not None:
+            prefix = table.unpivot.prefix or ""
+            names = table.unpivot.attributes
+            pairs = [
+                (name[len(prefix) :] if names is None else name, text)
+                for name, (text, _) in el.attrs.items()
+                if text is not None
+                and text.strip()
+                and (name in names if names is not None else name.startswith(prefix))
+            ]
+        out = []
+        for pair in pairs:
+            row: Row = {}
+            deferred: list[CompiledColumn] = []
+            has_data = False
+            for col in table.columns:
+                if col.kind == "parent":
+                    row[col.name] = parent[col.parent_column or ""]
+                    continue
+                if col.kind == "const":
+                    row[col.name] = col.const
+                    continue
+                if col.kind == "app_id":
+                    row[col.name] = None  # filled by the caller
+                    continue
+                if col.kind in ("unpivot_name", "unpivot_value"):
+                    assert pair is not None
+                    text = (pair[0] if col.kind == "unpivot_name" else pair[1]).strip()
+                    value = self.finish(table, col, text)
+                elif col.kind == "expr":
+                    value = CALCULATED[(table.name, col.name)](row, ancestors)
+                    if value is not None and col.type == "decimal":
+                        value = Decimal(value).quantize(
+                            Decimal(1).scaleb(-(col.scale or 0)), ROUND_HALF_UP
+                        )
+                    if value is not None and col.type == "int":
+                        value = int(value)
+                    value = self.finish(table, col, value)
+                else:
+                    value = self.column(table, col, el)
+                if col.is_data and value is not None:
+                    has_data = True
+                if value is None and col.default is not None:
+                    if col.default_when == "always":
+                        value = col.default
+                    else:
+                        deferred.append(col)
+                row[col.name] = value
+            for col in deferred:
+                if has_data:
+                    row[col.name] = col.default
+            for col in table.columns:
+                if row[col.name] is None and not col.nullable and col.kind != "app_id":
+                    raise _Reject("required_value_missing")
+            if any(row[name] is None for name in table.skip_if_null):
+                continue
+            out.append(row)
+        return out
+
+    def elements(self, table: CompiledTable, parent_el: MockElement) -> list[MockElement]:
+        if table.rows == ".":
+            return [parent_el]
+        elements = _navigate(parent_el, table.rows)
+        if table.where is not None:
+            attr = table.where.attr
+            elements = [e for e in elements if (e.text(attr) or "").strip() in table.where.allowed]
+        dedup = table.dedup
+        if dedup is not None:
+            chosen: dict[str, MockElement] = {}
+            worst = len(dedup.prefer_rank)
+            for e in elements:
+                key = (e.text(dedup.by) or "").strip()
+                old = chosen.get(key)
+                if old is not None and dedup.prefer_attr is not None:
+                    new_rank = dedup.prefer_rank.get(
+                        (e.text(dedup.prefer_attr) or "").strip(), worst
+                    )
+                    old_rank = dedup.prefer_rank.get(
+                        (old.text(dedup.prefer_attr) or "").strip(), worst
+                    )
+                    if new_rank > old_rank:
+                        continue
+                chosen[key] = e
+            elements = list(chosen.values())
+        return elements
+
+
+def _clamp_columns(contract: CompiledContract) -> set[tuple[str, str]]:
+    """Columns declared with on_impossible = "clamp", read from the contract file itself."""
+    import tomllib
+    from pathlib import Path
+
+    data = tomllib.loads(Path(contract.source).read_text(encoding="utf-8"))
+    return {
+        (tname, cname)
+        for tname, table in data["tables"].items()
+        for cname, col in table["columns"].items()
+        if col.get("on_impossible") == "clamp"
     }
-    # One contact per con_id among valid roles: PR over AUTHU, then the last one wins.
-    chosen: dict[int, Any] = {}
-    for c in app.contacts:
-        if c.role not in ROLE_RANK:
-            continue
-        old = chosen.get(c.con_id)
-        if old is None or ROLE_RANK[c.role] <= ROLE_RANK[old.role]:
-            chosen[c.con_id] = c
-    for c in chosen.values():
-        rows["app_contact_base"].append(
-            {
-                "con_id": c.con_id,
-                "app_id": app.app_id,
-                "contact_type_enum": CONTACT_TYPE[c.role],
-                "first_name": _cut(c.first_name, 50),
-                "last_name": _cut(c.last_name, 50),
-                "middle_initial": c.middle_initial,
-                "suffix": c.suffix,
-                "birth_date": c.birth_date,
-                "ssn": c.ssn,
-                "email": _cut(c.email, 100),
-                "home_phone": c.home_phone,
-                "cell_phone": c.cell_phone,
-            }
-        )
-        addresses = {a.type: a for a in c.addresses if a.type in ADDRESS_TYPE}
-        for a in addresses.values():
-            rows["app_contact_address"].append(
-                {
-                    "con_id": c.con_id,
-                    "address_type_enum": ADDRESS_TYPE[a.type],
-                    "street_line_1": a.street_line_1,
-                    "city": _cut(a.city, 50),
-                    "state": _cut(a.state, 2),
-                    "zip": _cut(a.zip, 10),
-                    "years_at_residence": a.years_at_residence,
-                    "months_at_residence": a.months_at_residence,
-                    "residence_type": a.residence_type,
-                    "monthly_housing_payment": _q(a.housing_payment, 2),
-                }
+
+
+def expected_outcome(model: AppModel, contract: CompiledContract) -> Expected:
+    oracle = _Oracle(contract)
+    rows: dict[str, list[Row]] = {}
+    instances: dict[str, list[tuple[MockElement, Row, dict[str, Row]]]] = {}
+    try:
+        for table in contract.tables:
+            parents = (
+                [(model.application, {}, {})] if table.parent is None else instances[table.parent]
             )
-        employments = {e.type: e for e in c.employments if e.type in EMPLOYMENT_TYPE}
-        for e in employments.values():
-            rows["app_contact_employment"].append(
-                {
-                    "con_id": c.con_id,
-                    "employment_type_enum": EMPLOYMENT_TYPE[e.type],
-                    "employer_name": e.employer_name,
-                    "job_title": e.job_title,
-                    "salary": _q(e.salary, 2),
-                    "salary_basis_enum": SALARY_BASIS[e.salary_basis] if e.salary_basis else None,
-                    "years_employed": e.years,
-                    "months_employed": e.months,
-                    "work_phone": e.phone,
-                }
-            )
-    return rows
+            out_rows: list[Row] = []
+            out_inst = []
+            for parent_el, parent_row, parent_anc in parents:
+                ancestors = (
+                    parent_anc if table.parent is None else {**parent_anc, table.parent: parent_row}
+                )
+                for el in oracle.elements(table, parent_el):
+                    for row in oracle.rows_for(table, el, parent_row, ancestors):
+                        for col in table.columns:
+                            if col.kind == "app_id":
+                                row[col.name] = model.app_id
+                        out_rows.append(row)
+                        out_inst.append((el, row, ancestors))
+            rows[table.name] = out_rows
+            instances[table.name] = out_inst
+    except _Reject as exc:
+        return Expected("rejected", exc.code)
+    return Expected("success", None, rows, _check_codes(rows))
+
+
+def _check_codes(rows: dict[str, list[Row]]) -> set[str]:
+    """The default contract's [[checks]], recomputed."""
+    contacts = rows.get("app_contact_base", [])
+    codes = set()
+    if not contacts:
+        codes.add("no_contacts")
+    primaries = [c for c in contacts if c["contact_type_enum"] == 281]
+    if not primaries:
+        codes.add("no_primary_contact")
+    if any(not c["first_name"] or not c["last_name"] for c in primaries):
+        codes.add("primary_without_names")
+    return codes
+
+
+def expected_rows(model: AppModel, contract: CompiledContract) -> dict[str, list[Row]]:
+    """The rows of a document the contract migrates; raises if it would be rejected."""
+    outcome = expected_outcome(model, contract)
+    if outcome.status != "success":
+        raise AssertionError(f"app {model.app_id} is expected to be rejected ({outcome.code})")
+    return outcome.rows

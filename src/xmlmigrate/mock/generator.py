@@ -1,17 +1,25 @@
-"""Seeded Provenir credit-card documents in the real shape, fast.
+"""Seeded Provenir credit-card documents in the real shape, fast, with the model they render.
 
-The mapped part (``CustData``) is rendered per document from a typed model
-(returned with the XML). The unmapped bulk (``Journals``, ``Audits``,
-``Reports``, ``Documents``) is assembled from blocks pre-rendered once per
-generator, which is what makes hundreds of MB/s possible; sizes follow the
-real distribution (median ~145 KB, tail to ~2 MB) under the ``realistic``
-profile.
+The mapped part (``CustData``) is drawn per document as a typed tree
+(:class:`~xmlmigrate.mock.model.MockElement`) from the attribute catalogue and
+rendered with the value formats real documents use. The unmapped bulk
+(``Journals``, ``Audits``, ``Reports``, ``Documents``) is assembled from blocks
+pre-rendered once per generator, which is what makes hundreds of MB/s
+possible; sizes follow the real distribution (median ~145 KB, tail to ~2 MB)
+under the ``realistic`` profile.
 
-Document *i* of a generator depends only on ``(seed, i, start_app_id)``.
+``edge_rate`` injects the edge cases of real data at that rate: per value
+(blank required values, over-long text, impossible dates, unknown codes,
+garbage numbers, encrypted SSNs) and per document (duplicate ``con_id``,
+contacts with invalid roles, addresses without a type, a PR without names, no
+contacts). The model records each, so the expected outcome stays exact.
+
+Document *i* of a generator depends only on ``(seed, i, start_app_id, edge_rate)``.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 import random
 import re
@@ -19,11 +27,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any
 
-from xmlmigrate.mock.model import AddressModel, AppModel, ContactModel, EmploymentModel
-
-T = TypeVar("T")
+from xmlmigrate.mock import catalog as cat
+from xmlmigrate.mock.model import INVALID, AppModel, Attr, ClampTo, MockElement
 
 SIZE_PROFILES = ("small", "realistic", "large")
 # Real sample of 165 CC documents: (low, high, count) in bytes.
@@ -40,105 +47,22 @@ SMALL_RANGE = (8_000, 20_000)
 LARGE_RANGE = (500_000, 2_000_000)
 BLOCK_TARGET = 6_000
 # How the unmapped bulk splits between sections. Base64 attachments parse ~20x faster than the
-# attribute-dense journals and reports; this mix parses at the rate measured on real documents.
+# attribute-dense journals and reports; this mix parses at about the rate of real documents.
 SECTION_SHARES = (("Journals", 0.15), ("Audits", 0.15), ("Reports", 0.32), ("Documents", 0.38))
-CONTACT_IDS_PER_APP = 4
-
-FIRST = [
-    "JAMES",
-    "MARY",
-    "ROBERT",
-    "PATRICIA",
-    "JOHN",
-    "JENNIFER",
-    "MICHAEL",
-    "LINDA",
-    "DAVID",
-    "ELIZABETH",
-    "WILLIAM",
-    "BARBARA",
-    "RICHARD",
-    "SUSAN",
-    "JOSEPH",
-    "JESSICA",
-    "THOMAS",
-    "SARAH",
-    "CARLOS",
-    "MARIA",
-    "JOSÉ",
-    "ZOË",
-]
-LAST = [
-    "SMITH",
-    "JOHNSON",
-    "WILLIAMS",
-    "BROWN",
-    "JONES",
-    "GARCIA",
-    "MILLER",
-    "DAVIS",
-    "RODRIGUEZ",
-    "MARTINEZ",
-    "HERNANDEZ",
-    "LOPEZ",
-    "GONZALEZ",
-    "WILSON",
-    "ANDERSON",
-    "THOMAS",
-    "TAYLOR",
-    "MOORE",
-    "JACKSON",
-    "MARTIN",
-    "O'BRIEN",
-    "MÜLLER",
-]
-CITIES = [
-    "DALLAS",
-    "HOUSTON",
-    "AUSTIN",
-    "PLANO",
-    "IRVING",
-    "FRISCO",
-    "DENVER",
-    "PHOENIX",
-    "TULSA",
-    "OMAHA",
-    "BOISE",
-    "RENO",
-    "FARGO",
-]
-STATES = ["TX", "TX", "TX", "CA", "NY", "FL", "IL", "OK", "CO", "AZ", "NE", "ID", "NV", "ND"]
-STREETS = ["MAIN", "OAK", "ELM", "MAPLE", "CEDAR", "PINE", "LAKE", "HILL", "PARK", "WASHINGTON"]
-EMPLOYERS = (
-    "ACME CORP",
-    "GLOBEX",
-    "INITECH",
-    "UMBRELLA LLC",
-    "STARK & SONS",
-    "WAYNE ENT",
-    "CITY OF DALLAS",
-    "SELF EMPLOYED",
+CONTACT_IDS_PER_APP = 8
+BLANK_RATE = 0.08
+DOCUMENT_EDGES = (
+    "duplicate_con_id",
+    "invalid_role",
+    "address_without_type",
+    "employment_without_type",
+    "primary_without_names",
+    "no_contacts",
+    "encrypted_ssn",
+    "no_primary_contact",
+    "blank_receive_date",
 )
-TITLES = ("ENGINEER", "MANAGER", "NURSE", "TEACHER", "CLERK", "DRIVER", "ANALYST", "OWNER")
-APP_TYPES = ("PRODB", "PRODA", "PREAPP", "INSTNT")
-CAMPAIGNS = ("P1B", "P2A", "DM7", "WEB1", "BR22")
-POPULATIONS = ("EV", "CM", "NW", "XX")
-DECISIONS = ("APPRV", "APPRV", "APPRV", "DECLN", "DECLN", "PEND", "WITHD", "CNTR")
-QUEUES = ("UNDERWRITING", "FRAUD", "VERIFY", "BOOKING")
-TIERS = ("T1", "T2", "T3", "PRIME", "SUB")
-BASES = ("ANNUM", "ANNUM", "ANNUM", "MONTH", "WEEK", "HOUR")
-RESIDENCE = ("OWN", "RENT", "FAMILY", "OTHER")
-
-# Number of unmapped attributes per element, so elements carry the real attribute load.
-FILLER_COUNTS = {
-    "application": 69,
-    "app_product": 115,
-    "rmts_info": 86,
-    "contact": 26,
-    "contact_address": 31,
-    "contact_employment": 32,
-    "app_prod_bcard": 24,
-}
+FLAG_STYLES = (("Y", "N"),) * 6 + (("yes", "no"), ("true", "false"), ("1", "0"), ("T", "F"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,18 +111,27 @@ def _fmt_datetime(dt: datetime) -> str:
 
 
 class MockGenerator:
-    def __init__(self, seed: int = 0, size_profile: str = "realistic", start_app_id: int = 1):
+    def __init__(
+        self,
+        seed: int = 0,
+        size_profile: str = "realistic",
+        start_app_id: int = 1,
+        edge_rate: float = 0.0,
+    ):
         if size_profile not in SIZE_PROFILES:
             raise ValueError(f"size profile must be one of {SIZE_PROFILES}, got {size_profile!r}")
         if start_app_id < 1:
             raise ValueError("start_app_id must be >= 1")
+        if not 0.0 <= edge_rate <= 1.0:
+            raise ValueError("edge_rate must be between 0 and 1")
         self.seed = seed
         self.size_profile = size_profile
         self.start_app_id = start_app_id
+        self.edge_rate = edge_rate
         pool_rng = random.Random(f"pool:{seed}")
         self._fillers = {
             el: [self._filler_attrs(pool_rng, el, n) for _ in range(16)]
-            for el, n in FILLER_COUNTS.items()
+            for el, n in cat.FILLER_COUNTS.items()
         }
         self._blocks = {
             "Journals": [self._journal_block(pool_rng) for _ in range(24)],
@@ -216,18 +149,17 @@ class MockGenerator:
         rng = random.Random(self.seed * 1_000_003 + index)
         app_id = self.start_app_id + index
         model = self._model(rng, app_id)
-        custdata = self._render_custdata(rng, model)
-        target = self._target_size(rng)
-        head = (
+        parts = [
             '\ufeff<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<Provenir Version="4.0.0" Server="PRVNR{rng.randint(1, 9)}">'
-            f'<Request ID="{app_id}" Process="99000" Workflow="1" Trans="WEBAPP" '
-            f'User="SYSTEM" Date="{_fmt_datetime(datetime(2016, 1, 1) + timedelta(seconds=app_id))}">'
-        )
-        parts = [head, "<CustData>", custdata, "</CustData>"]
+            f'<Request ID="{app_id}" Process="99000" Workflow="1" Trans="WEBAPP" User="SYSTEM">'
+            "<CustData>",
+        ]
+        self._render(rng, model.application, parts)
+        parts.append("</CustData>")
+        target = self._target_size(rng)
         bulk = max(0, target - sum(len(p) for p in parts) - 80)
-        shares = SECTION_SHARES
-        for section, share in shares:
+        for section, share in SECTION_SHARES:
             parts.append(f"<{section}>")
             want = bulk * share
             blocks = self._blocks[section]
@@ -253,269 +185,309 @@ class MockGenerator:
         return int(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
     # -- model ------------------------------------------------------------
-    @staticmethod
-    def _maybe(rng: random.Random, value: T, blank: float = 0.08) -> T | None:
-        return None if rng.random() < blank else value
-
     def _model(self, rng: random.Random, app_id: int) -> AppModel:
-        m = self._maybe
+        edges: list[str] = []
+        doc_edges = (
+            {e for e in DOCUMENT_EDGES if rng.random() < self.edge_rate}
+            if self.edge_rate
+            else set()
+        )
         received = date(2015, 1, 1) + timedelta(days=rng.randrange(2200))
-        entered = datetime(
-            received.year,
-            received.month,
-            received.day,
-            rng.randrange(24),
-            rng.randrange(60),
-            rng.randrange(60),
-            rng.randrange(1000) * 1000,
-        )
-        decided = entered + timedelta(
-            seconds=rng.randrange(1, 86400 * 3), microseconds=rng.randrange(1000) * 1000
-        )
-        decided = decided.replace(microsecond=decided.microsecond // 1000 * 1000)
+        application = MockElement("application")
+        application.attrs["app_receive_date"] = (_fmt_date(rng, received), received)
+        self._fill(rng, application, cat.APPLICATION, edges)
+        product = MockElement("app_product")
+        self._fill(rng, product, cat.APP_PRODUCT, edges)
+        rmts = MockElement("rmts_info")
+        self._fill(rng, rmts, cat.RMTS_INFO, edges)
+        application.children += [product, rmts]
+
         n_contacts = rng.choices((1, 2, 3), weights=(88, 9, 3))[0]
-        contacts = []
-        for k in range(n_contacts):
-            if k == 0:
-                role = "PR"
-            elif k == 1:
-                role = "AUTHU"
-            else:
-                role = rng.choice(("AUTHU", "SEC"))
-            contacts.append(self._contact(rng, app_id * CONTACT_IDS_PER_APP + k, role))
-        return AppModel(
-            app_id=app_id,
-            receive_date=received,
-            app_type_code=m(rng, rng.choice(APP_TYPES)),
-            campaign_num=m(rng, rng.choice(CAMPAIGNS)),
-            population_assignment=m(rng, rng.choice(POPULATIONS)),
-            app_entry_date=m(rng, entered),
-            ip_address=m(rng, ".".join(str(rng.randrange(1, 255)) for _ in range(4))),
-            decision=m(rng, rng.choice(DECISIONS)),
-            decision_date=m(rng, decided),
-            assigned_to=m(rng, f"{rng.choice(FIRST)} {rng.choice(LAST)}", 0.3),
-            queue_name=m(rng, rng.choice(QUEUES)),
-            regb_start_date=m(rng, received + timedelta(days=rng.randrange(30))),
-            signature_flag=m(rng, rng.random() < 0.5, 0.2),
-            fraud_review=m(rng, rng.random() < 0.1, 0.2),
-            backend_fico_score=m(rng, rng.randrange(450, 850)),
-            monthly_income=m(
-                rng,
-                Decimal(rng.randrange(1500, 25000))
-                if rng.random() < 0.7
-                else Decimal(rng.randrange(150000, 2500000)) / 100,
-            ),
-            debt_to_income_ratio=m(rng, Decimal(rng.randrange(0, 900)) / 10),
-            credit_line=m(rng, Decimal(rng.randrange(5, 300) * 100)),
-            purchase_apr=m(rng, Decimal(rng.randrange(999, 2999)) / 100),
-            pricing_tier=m(rng, rng.choice(TIERS)),
-            contacts=contacts,
-        )
+        roles = ["PR", "AUTHU", rng.choice(("AUTHU", "AUTHU", "SEC"))][:n_contacts]
+        if "no_primary_contact" in doc_edges:
+            roles[0] = "AUTHU"
+        if "invalid_role" in doc_edges:
+            roles.append(rng.choice(("SEC", "WEIRD", "")))
+        contacts = [
+            self._contact(rng, app_id * CONTACT_IDS_PER_APP + k, role, edges)
+            for k, role in enumerate(roles)
+        ]
+        if "duplicate_con_id" in doc_edges:
+            twin = self._contact(rng, app_id * CONTACT_IDS_PER_APP, "AUTHU", edges)
+            contacts.insert(rng.randrange(len(contacts) + 1), twin)
+        first = contacts[0]
+        if "primary_without_names" in doc_edges and first.value("ac_role_tp_c") == "PR":
+            first.attrs["first_name"] = ("", None)
+        if "encrypted_ssn" in doc_edges:
+            secret = base64.b64encode(rng.randbytes(18)).decode()
+            first.attrs["ssn"] = (
+                (secret, INVALID) if any(c.isdigit() for c in secret) else ("U2FsdGVkX1+=", INVALID)
+            )
+        if "address_without_type" in doc_edges:
+            first.children.insert(0, self._address(rng, rng.choice(("", " ")), edges))
+        if "employment_without_type" in doc_edges:
+            first.children.append(self._employment(rng, "", edges))
+        if "blank_receive_date" in doc_edges:
+            application.attrs["app_receive_date"] = ("", None)
+        if "no_contacts" in doc_edges:
+            contacts = []
+        application.children += contacts
+        edges += sorted(doc_edges)
 
-    def _contact(self, rng: random.Random, con_id: int, role: str) -> ContactModel:
-        m = self._maybe
-        first, last = rng.choice(FIRST), rng.choice(LAST)
-        addresses = []
-        if rng.random() < 0.95:
-            addresses.append(self._address(rng, "CURR"))
-        if rng.random() < 0.4:
-            addresses.append(self._address(rng, "PREV"))
-        if rng.random() < 0.03:
-            addresses.append(self._address(rng, ""))
-        employments = []
-        if rng.random() < 0.85:
-            employments.append(self._employment(rng, "CURR"))
-        if rng.random() < 0.25:
-            employments.append(self._employment(rng, "PREV"))
-        area = rng.randrange(200, 999)
-        ssn = f"{rng.randrange(1, 899):03d}{rng.randrange(1, 99):02d}{rng.randrange(1, 9999):04d}"
-        if rng.random() < 0.3:
-            ssn = f"{ssn[:3]}-{ssn[3:5]}-{ssn[5:]}"
-        return ContactModel(
-            con_id=con_id,
-            role=role,
-            first_name=first,
-            last_name=last,
-            middle_initial=m(rng, rng.choice("ABCDEFGHJKLMNPRSTW"), 0.4),
-            suffix=m(rng, rng.choice(("JR", "SR", "III")), 0.9),
-            birth_date=date(1940, 1, 1) + timedelta(days=rng.randrange(23000)),
-            ssn=ssn,
-            email=m(rng, f"{first.lower()}.{last.lower()}{rng.randrange(100)}@example.com"),
-            home_phone=m(rng, f"({area}) 555-{rng.randrange(10000):04d}", 0.3),
-            cell_phone=m(
-                rng,
-                f"{area}555{rng.randrange(10000):04d}"
-                + (" ext. 21" if rng.random() < 0.05 else ""),
-            ),
-            addresses=addresses,
-            employments=employments,
-        )
-
-    def _address(self, rng: random.Random, kind: str) -> AddressModel:
-        m = self._maybe
-        city = rng.choice(CITIES)
-        if rng.random() < 0.02:  # over-long: the contract truncates to 50
-            city = ("NORTH " * 12) + city
-        return AddressModel(
-            type=kind,
-            street_line_1=m(rng, f"{rng.randrange(1, 9999)} {rng.choice(STREETS)} ST"),
-            city=city,
-            state=rng.choice(STATES),
-            zip=rng.choice(
-                (
-                    f"{rng.randrange(10000, 99999)}",
-                    f"{rng.randrange(10000, 99999)}{rng.randrange(10000):04d}",
-                    f"{rng.randrange(10000, 99999)}-{rng.randrange(10000):04d}",
+        scores = MockElement("scores")
+        for model_id in rng.sample(cat.SCORE_MODELS, rng.randrange(2, 6)):
+            blank = rng.random() < 0.05
+            value = rng.randrange(300, 850)
+            scores.children.append(
+                MockElement(
+                    "score",
+                    {
+                        "score_identifier": (model_id, model_id),
+                        "score": ("", None) if blank else (str(value), value),
+                    },
                 )
-            ),
-            years_at_residence=m(rng, rng.randrange(0, 40)),
-            months_at_residence=m(rng, rng.randrange(0, 12)),
-            residence_type=m(rng, rng.choice(RESIDENCE)),
-            housing_payment=m(rng, Decimal(rng.randrange(0, 500000)) / 100, 0.2),
-        )
+            )
+        indicators = MockElement("Indicators")
+        for ind in rng.sample(cat.INDICATORS, rng.randrange(3, 12)):
+            flag = rng.choice(("Y", "N", "Y", "N", "")) if rng.random() < 0.9 else "MAYBE"
+            indicators.children.append(
+                MockElement(
+                    "Indicator",
+                    {
+                        "ID": (ind, ind),
+                        "value": (flag, flag or None),
+                    },
+                )
+            )
+        results = MockElement("report_results")
+        for name in rng.sample(cat.REPORT_RESULTS, rng.randrange(3, 8)):
+            text = "" if rng.random() < 0.05 else str(rng.randrange(0, 5000))
+            results.children.append(
+                MockElement(
+                    "result",
+                    {
+                        "name": (name, name),
+                        "value": (text, text or None),
+                    },
+                )
+            )
+        application.children += [scores, indicators, results]
+        return AppModel(app_id, application, edges)
 
-    def _employment(self, rng: random.Random, kind: str) -> EmploymentModel:
-        m = self._maybe
-        return EmploymentModel(
-            type=kind,
-            employer_name=m(rng, rng.choice(EMPLOYERS)),
-            job_title=m(rng, rng.choice(TITLES)),
-            salary=m(rng, Decimal(rng.randrange(15, 400) * 1000)),
-            salary_basis=m(rng, rng.choice(BASES)),
-            years=m(rng, rng.randrange(0, 30)),
-            months=m(rng, rng.randrange(0, 12)),
-            phone=m(rng, f"({rng.randrange(200, 999)}) 555-{rng.randrange(10000):04d}"),
+    def _contact(self, rng: random.Random, con_id: int, role: str, edges: list[str]) -> MockElement:
+        first, last = rng.choice(cat.FIRST), rng.choice(cat.LAST)
+        birth = date(1940, 1, 1) + timedelta(days=rng.randrange(23000))
+        contact = MockElement(
+            "contact",
+            {
+                "con_id": (str(con_id), con_id),
+                "ac_role_tp_c": (role, role),
+                "first_name": (first, first),
+                "last_name": (last, last),
+                "birth_date": (_fmt_date(rng, birth), birth),
+                "ssn": self._digits(rng, "ssn", 9),
+            },
         )
+        self._fill(rng, contact, cat.CONTACT, edges)
+        if rng.random() < 0.95:
+            contact.children.append(self._address(rng, "CURR", edges))
+        if rng.random() < 0.4:
+            contact.children.append(self._address(rng, "PREV", edges))
+        if rng.random() < 0.85:
+            contact.children.append(self._employment(rng, "CURR", edges))
+        if rng.random() < 0.25:
+            contact.children.append(self._employment(rng, "PREV", edges))
+        bcard = MockElement("app_prod_bcard")
+        self._fill(rng, bcard, cat.BCARD, edges)
+        contact.children.append(bcard)
+        return contact
+
+    def _address(self, rng: random.Random, kind: str, edges: list[str]) -> MockElement:
+        el = MockElement("contact_address", {"address_tp_c": (kind, kind.strip() or None)})
+        self._fill(rng, el, cat.ADDRESS, edges)
+        return el
+
+    def _employment(self, rng: random.Random, kind: str, edges: list[str]) -> MockElement:
+        el = MockElement("contact_employment", {"employment_tp_c": (kind, kind or None)})
+        self._fill(rng, el, cat.EMPLOYMENT, edges)
+        return el
+
+    def _fill(
+        self, rng: random.Random, el: MockElement, specs: list[cat.Spec], edges: list[str]
+    ) -> None:
+        edge_rate = self.edge_rate
+        for attr, kind, arg in specs:
+            r = rng.random()
+            if r < BLANK_RATE:
+                el.attrs[attr] = (None if r < BLANK_RATE / 5 else "", None)
+            elif edge_rate and rng.random() < edge_rate:
+                el.attrs[attr] = self._edge(rng, kind, arg)
+                edges.append(f"{el.tag}.{attr}")
+            else:
+                el.attrs[attr] = self._draw(rng, kind, arg)
+
+    # -- values -----------------------------------------------------------
+    def _draw(self, rng: random.Random, kind: str, arg: Any) -> Attr:
+        if kind == "date":
+            start, span = arg
+            d = start + timedelta(days=rng.randrange(span))
+            return _fmt_date(rng, d), d
+        if kind == "datetime":
+            start, span = arg
+            dt = datetime(start.year, start.month, start.day) + timedelta(
+                seconds=rng.randrange(span * 86400), milliseconds=rng.randrange(1000)
+            )
+            return _fmt_datetime(dt), dt
+        if kind == "int":
+            n = rng.randint(*arg)
+            return str(n), n
+        if kind == "money":
+            lo, hi = arg
+            value = Decimal(rng.randint(lo, hi))
+            if rng.random() < 0.3:
+                value += Decimal(rng.randrange(100)) / 100
+            return str(value), value
+        if kind == "rate":
+            lo, hi, places = arg
+            value = Decimal(rng.randint(lo * 10**places, hi * 10**places)).scaleb(-places)
+            return str(value), value
+        if kind == "flag":
+            yes, no = rng.choice(FLAG_STYLES)
+            truth = rng.random() < 0.5
+            return (yes if truth else no), truth
+        if kind == "tri":
+            true_codes, false_codes, null_codes = arg
+            choices: tuple[tuple[tuple[str, ...], bool | None], ...] = (
+                (true_codes, True),
+                (false_codes, False),
+                (null_codes, None),
+            )
+            group, tri = rng.choice(choices)
+            return rng.choice(group), tri
+        if kind == "code":
+            code = rng.choice(arg)
+            return code, code
+        if kind == "text":
+            text = self._text(rng, arg)
+            return text, text
+        if kind == "digits":
+            style, n = arg
+            return self._digits(rng, style, n)
+        if kind == "money_text":
+            lo, hi = arg
+            amount = Decimal(rng.randint(lo, hi))
+            text = rng.choice((f"Up to ${amount}", f"${amount}.00 per occurrence", str(amount)))
+            return text, amount
+        raise ValueError(f"unknown kind {kind!r}")
+
+    def _edge(self, rng: random.Random, kind: str, arg: Any) -> Attr:
+        """A value real documents carry that no column accepts as-is."""
+        if kind in ("date", "datetime"):
+            _, value = self._draw(rng, kind, arg)
+            if kind == "datetime":
+                clamped = value.replace(second=59, microsecond=0)
+                bad = (
+                    f"{value.year}-{value.month}-{value.day} {value.hour}:{value.minute:02d}:88.000"
+                )
+                return bad, ClampTo(clamped)
+            clamped_date = value.replace(month=12)
+            return f"13/{value.day:02d}/{value.year}", ClampTo(clamped_date)
+        if kind == "text":
+            long = ("OVERLONG " * 20).strip()
+            return long, long
+        if kind in ("int", "money", "rate"):
+            return "12abc", INVALID
+        if kind == "flag":
+            return "MAYBE", INVALID
+        if kind == "code":
+            return "WEIRD", INVALID
+        if kind == "digits":
+            return "N/A", INVALID
+        if kind == "money_text":
+            return "waived", INVALID
+        if kind == "tri":
+            return "Q", INVALID
+        raise ValueError(f"unknown kind {kind!r}")
+
+    @staticmethod
+    def _text(rng: random.Random, arg: Any) -> str:
+        if isinstance(arg, tuple):
+            return str(rng.choice(arg))
+        if arg == "ip":
+            return ".".join(str(rng.randrange(1, 255)) for _ in range(4))
+        if arg == "person":
+            return f"{rng.choice(cat.FIRST)} {rng.choice(cat.LAST)}"
+        if arg == "embossed":
+            return f"{rng.choice(cat.FIRST)} {rng.choice(cat.LAST)}"[:26]
+        if arg == "email":
+            return f"{rng.choice(cat.FIRST).lower()}.{rng.randrange(1000)}@example.com"
+        if arg == "last":
+            return rng.choice(cat.LAST)
+        if arg == "street":
+            return f"{rng.randrange(1, 9999)} {rng.choice(cat.STREETS)} ST"
+        if arg == "city":
+            return rng.choice(cat.CITIES)
+        raise ValueError(f"unknown text pool {arg!r}")
+
+    @staticmethod
+    def _digits(rng: random.Random, style: str, n: int) -> Attr:
+        digits = "".join(str(rng.randrange(10)) for _ in range(n))
+        if style == "ssn":
+            digits = str(rng.randrange(1, 9)) + digits[1:]
+            text = rng.choice((digits, f"{digits[:3]}-{digits[3:5]}-{digits[5:]}"))
+        elif style == "phone":
+            text = rng.choice(
+                (
+                    f"({digits[:3]}) {digits[3:6]}-{digits[6:]}",
+                    f"{digits[:3]}-{digits[3:6]}-{digits[6:]}",
+                    digits,
+                )
+            )
+            if rng.random() < 0.05:
+                text += " ext. 21"
+                digits += "21"
+        elif style == "zip":
+            r = rng.random()
+            if r < 0.5:
+                digits = digits[:5]
+                text = digits
+            elif r < 0.8:
+                text = f"{digits[:5]}-{digits[5:]}"
+            elif r < 0.95:
+                text = digits
+            else:
+                digits = digits[:5]
+                text = f"{digits}-XYZ"
+        elif style == "account":
+            text = rng.choice(
+                (
+                    " ".join(digits[i : i + 4] for i in range(0, n, 4)),
+                    "-".join(digits[i : i + 4] for i in range(0, n, 4)),
+                    digits,
+                )
+            )
+        else:
+            text = digits
+        return text, digits
 
     # -- rendering --------------------------------------------------------
-    def _opt(self, rng: random.Random, value: object) -> str | None:
-        """An optional value: None renders as a blank attribute or (rarely) as an absent one."""
-        if value is None:
-            return None if rng.random() < 0.2 else ""
-        if isinstance(value, bool):
-            return "Y" if value else "N"
-        if isinstance(value, datetime):
-            return _fmt_datetime(value)
-        if isinstance(value, date):
-            return _fmt_date(rng, value)
-        return str(value)
-
-    def _attrs(self, rng: random.Random, pairs: list[tuple[str, object]]) -> str:
-        out = []
-        for name, value in pairs:
-            text = self._opt(rng, value)
+    def _render(self, rng: random.Random, el: MockElement, out: list[str]) -> None:
+        out.append(f"<{el.tag}")
+        for name, (text, _) in el.attrs.items():
             if text is not None:
                 out.append(_a(name, text))
-        return "".join(out)
-
-    def _filler(self, rng: random.Random, element: str) -> str:
-        pool = self._fillers[element]
-        return pool[rng.randrange(len(pool))]
-
-    def _render_custdata(self, rng: random.Random, m: AppModel) -> str:
-        app_attrs = self._attrs(
-            rng,
-            [
-                ("app_receive_date", m.receive_date),
-                ("app_type_code", m.app_type_code),
-                ("campaign_num", m.campaign_num),
-                ("population_assignment", m.population_assignment),
-                ("app_entry_date", m.app_entry_date),
-                ("ip_address", m.ip_address),
-            ],
-        )
-        product = self._attrs(
-            rng,
-            [
-                ("decision_tp_c", m.decision),
-                ("decision_date", m.decision_date),
-                ("signature_flag", m.signature_flag),
-                ("backend_fico_score", m.backend_fico_score),
-                ("monthly_income", m.monthly_income),
-                ("debt_to_income_ratio", m.debt_to_income_ratio),
-                ("credit_line", m.credit_line),
-                ("purchase_apr", m.purchase_apr),
-                ("pricing_tier", m.pricing_tier),
-            ],
-        )
-        rmts = self._attrs(
-            rng,
-            [
-                ("assigned_to", m.assigned_to),
-                ("queue_name", m.queue_name),
-                ("regb_start_date", m.regb_start_date),
-                ("fraud_review_ind", m.fraud_review),
-            ],
-        )
-        out = [
-            f"<application{app_attrs}{self._filler(rng, 'application')}>",
-            f"<app_product{product}{self._filler(rng, 'app_product')}/>",
-            f"<rmts_info{rmts}{self._filler(rng, 'rmts_info')}/>",
-        ]
-        for c in m.contacts:
-            out.append(self._render_contact(rng, c))
-        n_scores = rng.randrange(2, 6)
-        out.append("<scores>")
-        for s in range(n_scores):
-            out.append(f'<score score_identifier="MODEL{s}" score="{rng.randrange(300, 850)}"/>')
-        out.append("</scores><Indicators>")
-        for s in range(rng.randrange(3, 12)):
-            out.append(f'<Indicator ID="IND{s:03d}" value="{rng.choice("YN")}"/>')
-        out.append("</Indicators><comments/><communications/><TempVariables/></application>")
-        return "".join(out)
-
-    def _render_contact(self, rng: random.Random, c: ContactModel) -> str:
-        attrs = (
-            _a("con_id", c.con_id)
-            + _a("ac_role_tp_c", c.role)
-            + self._attrs(
-                rng,
-                [
-                    ("first_name", c.first_name),
-                    ("last_name", c.last_name),
-                    ("middle_initial", c.middle_initial),
-                    ("suffix", c.suffix),
-                    ("birth_date", c.birth_date),
-                    ("ssn", c.ssn),
-                    ("email", c.email),
-                    ("home_phone", c.home_phone),
-                    ("cell_phone", c.cell_phone),
-                ],
-            )
-        )
-        out = [f"<contact{attrs}{self._filler(rng, 'contact')}>"]
-        for a in c.addresses:
-            a_attrs = _a("address_tp_c", a.type) + self._attrs(
-                rng,
-                [
-                    ("street_line_1", a.street_line_1),
-                    ("city", a.city),
-                    ("state", a.state),
-                    ("zip", a.zip),
-                    ("years_at_residence", a.years_at_residence),
-                    ("months_at_residence", a.months_at_residence),
-                    ("residence_tp_c", a.residence_type),
-                    ("housing_payment", a.housing_payment),
-                ],
-            )
-            out.append(f"<contact_address{a_attrs}{self._filler(rng, 'contact_address')}/>")
-        for e in c.employments:
-            e_attrs = _a("employment_tp_c", e.type) + self._attrs(
-                rng,
-                [
-                    ("b_name", e.employer_name),
-                    ("b_job_title", e.job_title),
-                    ("b_salary", e.salary),
-                    ("b_salary_basis_tp_c", e.salary_basis),
-                    ("b_years", e.years),
-                    ("b_months", e.months),
-                    ("b_phone", e.phone),
-                ],
-            )
-            out.append(f"<contact_employment{e_attrs}{self._filler(rng, 'contact_employment')}/>")
-        out.append(f"<app_prod_bcard{self._filler(rng, 'app_prod_bcard')}/>")
-        out.append("</contact>")
-        return "".join(out)
+        filler = self._fillers.get(el.tag)
+        if filler is not None:
+            out.append(filler[rng.randrange(len(filler))])
+        if not el.children and el.tag != "application":
+            out.append("/>")
+            return
+        out.append(">")
+        for child in el.children:
+            self._render(rng, child, out)
+        if el.tag == "application":
+            out.append("<comments/><communications/><TempVariables/>")
+        out.append(f"</{el.tag}>")
 
     # -- pre-rendered pools -------------------------------------------------
     @staticmethod

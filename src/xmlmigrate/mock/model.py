@@ -1,80 +1,66 @@
-"""What the generator rendered, as typed values: the ground truth tests compare migrated rows with.
+"""What the generator rendered: a typed tree mirroring the document's ``CustData``.
 
-Each field holds the value a correct migration must produce from the
-rendered attribute (``None`` where the attribute was blank or absent), so a
-test can derive the expected rows without running any of the mapping code.
-String fields hold the text exactly as rendered (before any truncation).
+Every attribute is stored as ``(text, value)``: the exact text written into
+the document (``None`` when the attribute is absent, ``""`` when blank) and
+the typed value a correct migration must recover from it — ``None`` for
+blank, :data:`INVALID` for text that no column type accepts (an impossible
+date, an unknown code, encrypted bytes). An impossible date also records, in
+:class:`ClampTo`, what a contract that clamps must produce.
+
+Tests derive the expected rows from these typed values
+(:mod:`xmlmigrate.mock.expected`) without running any of the mapping code.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from typing import Any
+
+
+class _Invalid:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID: Any = _Invalid()
+
+
+@dataclass(frozen=True, slots=True)
+class ClampTo:
+    """An impossible date (seconds 88, month 13): invalid, or ``value`` when clamped."""
+
+    value: Any
+
+
+Attr = tuple[str | None, Any]  # (rendered text or None if absent, intended value)
 
 
 @dataclass(slots=True)
-class AddressModel:
-    type: str  # CURR / PREV, or "" for an address without a type
-    street_line_1: str | None
-    city: str | None
-    state: str | None
-    zip: str | None
-    years_at_residence: int | None
-    months_at_residence: int | None
-    residence_type: str | None
-    housing_payment: Decimal | None
+class MockElement:
+    tag: str
+    attrs: dict[str, Attr] = field(default_factory=dict)
+    children: list[MockElement] = field(default_factory=list)
 
+    def text(self, name: str) -> str | None:
+        slot = self.attrs.get(name)
+        return None if slot is None else slot[0]
 
-@dataclass(slots=True)
-class EmploymentModel:
-    type: str
-    employer_name: str | None
-    job_title: str | None
-    salary: Decimal | None
-    salary_basis: str | None
-    years: int | None
-    months: int | None
-    phone: str | None
+    def value(self, name: str) -> Any:
+        slot = self.attrs.get(name)
+        return None if slot is None else slot[1]
 
-
-@dataclass(slots=True)
-class ContactModel:
-    con_id: int
-    role: str  # PR / AUTHU, or an invalid role such as SEC
-    first_name: str
-    last_name: str
-    middle_initial: str | None
-    suffix: str | None
-    birth_date: date
-    ssn: str
-    email: str | None
-    home_phone: str | None
-    cell_phone: str | None
-    addresses: list[AddressModel] = field(default_factory=list)
-    employments: list[EmploymentModel] = field(default_factory=list)
+    def find_all(self, tag: str) -> list[MockElement]:
+        return [c for c in self.children if c.tag == tag]
 
 
 @dataclass(slots=True)
 class AppModel:
     app_id: int
-    receive_date: date
-    app_type_code: str | None
-    campaign_num: str | None
-    population_assignment: str | None
-    app_entry_date: datetime | None
-    ip_address: str | None
-    decision: str | None
-    decision_date: datetime | None
-    assigned_to: str | None
-    queue_name: str | None
-    regb_start_date: date | None
-    signature_flag: bool | None
-    fraud_review: bool | None
-    backend_fico_score: int | None
-    monthly_income: Decimal | None
-    debt_to_income_ratio: Decimal | None
-    credit_line: Decimal | None
-    purchase_apr: Decimal | None
-    pricing_tier: str | None
-    contacts: list[ContactModel] = field(default_factory=list)
+    application: MockElement
+    edges: list[str] = field(default_factory=list)  # which edge cases were injected
+
+    @property
+    def contacts(self) -> list[MockElement]:
+        return self.application.find_all("contact")
