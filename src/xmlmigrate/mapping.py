@@ -38,16 +38,33 @@ class _Reject(Exception):
 
 
 class _Ctx:
-    __slots__ = ("app_id", "clamped", "defaulted", "invalid", "per_code", "truncated", "warnings")
+    __slots__ = (
+        "app_id",
+        "clamped",
+        "defaulted",
+        "events",
+        "invalid",
+        "per_code",
+        "row_events",
+        "truncated",
+        "warnings",
+    )
 
-    def __init__(self, app_id: int) -> None:
+    def __init__(self, app_id: int, explain: bool = False) -> None:
         self.app_id = app_id
+        # (table, row key, column, what happened) — collected only when explaining a document
+        self.events: list[tuple[str, str, str, str]] | None = [] if explain else None
+        self.row_events: list[tuple[str, str]] = []
         self.warnings: list[Warn] = []
         self.per_code: dict[str, int] = {}
         self.truncated = 0
         self.defaulted = 0
         self.clamped = 0
         self.invalid = 0
+
+    def event(self, col: CompiledColumn, what: str) -> None:
+        if self.events is not None:
+            self.row_events.append((col.name, what))
 
     def warn(self, code: str, detail: str) -> None:
         seen = self.per_code.get(code, 0)
@@ -57,9 +74,11 @@ class _Ctx:
 
 
 def map_application(
-    app_id: int, application: etree._Element, contract: CompiledContract
+    app_id: int, application: etree._Element, contract: CompiledContract, explain: bool = False
 ) -> MappedApp | Rejection:
-    ctx = _Ctx(app_id)
+    """Map one application element. With ``explain``, record which columns took defaults,
+    were truncated, clamped or invalid (``MappedApp.events``); the hot path never pays for it."""
+    ctx = _Ctx(app_id, explain)
     rows: dict[str, list[Row]] = {}
     instances: dict[str, list[Instance]] = {}
     try:
@@ -91,7 +110,14 @@ def map_application(
         return Rejection(app_id, exc.code, exc.detail, stage="map")
     _run_checks(contract, instances, ctx)
     return MappedApp(
-        app_id, rows, ctx.warnings, ctx.truncated, ctx.defaulted, ctx.clamped, ctx.invalid
+        app_id,
+        rows,
+        ctx.warnings,
+        ctx.truncated,
+        ctx.defaulted,
+        ctx.clamped,
+        ctx.invalid,
+        events=ctx.events or [],
     )
 
 
@@ -205,8 +231,13 @@ def _build_row(
             if has_data:
                 row[col.name] = col.default
                 ctx.defaulted += 1
+                ctx.event(col, "default")
             if row[col.name] is None and not col.nullable:
                 _missing(table, col, "")
+    if ctx.events is not None:
+        key = ", ".join(f"{k}={row.get(k)}" for k in table.key)
+        ctx.events.extend((table.name, key, c, what) for c, what in ctx.row_events)
+        ctx.row_events = []
     for name in table.skip_if_null:
         if row[name] is None:
             return None
@@ -229,10 +260,12 @@ def _convert(table: CompiledTable, col: CompiledColumn, raw: str | None, ctx: _C
                 "invalid_value", f"{table.name}.{col.name} at {col.where()}: {exc}"
             ) from None
         ctx.invalid += 1
+        ctx.event(col, "invalid → NULL")
         ctx.warn("invalid_value", f"{table.name}.{col.name}: {exc}")
     except Clamped as c:
         value = c.value
         ctx.clamped += 1
+        ctx.event(col, "clamped")
         ctx.warn("clamped_value", f"{table.name}.{col.name}: {c}")
     else:
         if col.length is not None and value is not None and len(value) > col.length:
@@ -252,6 +285,7 @@ def _finish(
     if value is None and col.default is not None:
         if col.default_when == "always":
             ctx.defaulted += 1
+            ctx.event(col, "default")
             return col.default
         pending.append(col)  # applied at the end only if the row has data
         return None
@@ -276,6 +310,7 @@ def _overflow(table: CompiledTable, col: CompiledColumn, value: str, ctx: _Ctx) 
             f"{table.name}.{col.name}: {len(value)} characters, column holds {length}",
         )
     ctx.truncated += 1
+    ctx.event(col, "truncated")
     ctx.warn("truncated", f"{table.name}.{col.name}: {len(value)} characters cut to {length}")
     return value[:length]
 

@@ -59,6 +59,7 @@ class MappedApp:
     defaulted: int = 0
     clamped: int = 0
     invalid: int = 0
+    events: list[tuple[str, str, str, str]] = field(default_factory=list)  # explain only
 
     def row_count(self) -> int:
         return sum(len(r) for r in self.rows.values())

@@ -18,7 +18,10 @@ from xmlmigrate.xml import XmlRejected, parse_document
 
 
 def transform_record(
-    record: RawRecord, contract: CompiledContract, times: dict[str, float] | None = None
+    record: RawRecord,
+    contract: CompiledContract,
+    times: dict[str, float] | None = None,
+    explain: bool = False,
 ) -> MappedApp | Rejection:
     t0 = perf_counter()
     try:
@@ -32,7 +35,7 @@ def transform_record(
         if isinstance(valid, Rejection):
             result: MappedApp | Rejection = valid
         else:
-            result = map_application(valid.app_id, valid.application, contract)
+            result = map_application(valid.app_id, valid.application, contract, explain)
             if parsed.warnings and isinstance(result, MappedApp):
                 result.warnings[:0] = parsed.warnings
             del valid

@@ -1,0 +1,92 @@
+"""Which parts of a contract a set of documents actually exercises.
+
+``contract check --corpus`` uses it to list the row paths and attribute paths
+that never matched anything: usually a typo in the contract, or a field the
+source system stopped writing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from xmlmigrate.contract.compiled import CompiledContract
+from xmlmigrate.model import Rejection
+from xmlmigrate.validate import validate_document
+from xmlmigrate.xml import XmlRejected, parse_document
+
+
+@dataclass
+class Coverage:
+    documents: int = 0
+    unreadable: int = 0
+    row_hits: Counter[str] = field(default_factory=Counter)  # table → elements matched
+    column_hits: Counter[tuple[str, str]] = field(default_factory=Counter)  # attribute present
+
+    def never_matched(self, contract: CompiledContract) -> list[str]:
+        """'table' or 'table.column (path)' for every row path / attribute path never seen."""
+        out = []
+        for table in contract.tables:
+            if table.rows != "." and self.row_hits[table.name] == 0:
+                out.append(f"{table.name}: rows '{table.rows}'")
+                continue
+            for col in table.columns:
+                if (
+                    col.kind in ("attr", "unpivot_value")
+                    and self.column_hits[(table.name, col.name)] == 0
+                ):
+                    out.append(f"{table.name}.{col.name}: {col.where()}")
+        return out
+
+
+def measure(
+    contract: CompiledContract, documents: Iterable[tuple[int | None, bytes | str]]
+) -> Coverage:
+    """Walk each readable document's application element the way the mapper does."""
+    cov = Coverage()
+    for app_id, data in documents:
+        cov.documents += 1
+        try:
+            root = parse_document(data).root
+        except XmlRejected:
+            cov.unreadable += 1
+            continue
+        expected = app_id if app_id is not None else _document_app_id(root, contract)
+        valid = validate_document(root, contract, expected or 0)
+        if isinstance(valid, Rejection):
+            cov.unreadable += 1
+            continue
+        _walk(contract, valid.application, cov)
+    return cov
+
+
+def _document_app_id(root: etree._Element, contract: CompiledContract) -> int | None:
+    holder = root if contract.app_id_path == "." else root.find(contract.app_id_path)
+    text = (holder.get(contract.app_id_attr) or "") if holder is not None else ""
+    return int(text) if text.strip().isdigit() else None
+
+
+def _walk(contract: CompiledContract, application: etree._Element, cov: Coverage) -> None:
+    elements: dict[str, list[etree._Element]] = {}
+    for table in contract.tables:
+        parents = [application] if table.parent is None else elements[table.parent]
+        mine: list[etree._Element] = []
+        for parent in parents:
+            mine.extend([parent] if table.rows == "." else parent.findall(table.rows))
+        elements[table.name] = mine
+        cov.row_hits[table.name] += len(mine)
+        for el in mine:
+            for col in table.columns:
+                if col.kind == "attr":
+                    holder = el if col.subpath is None else el.find(col.subpath)
+                    if holder is not None and holder.get(col.attr or "") is not None:
+                        cov.column_hits[(table.name, col.name)] += 1
+                elif (
+                    col.kind == "unpivot_value"
+                    and table.unpivot is not None
+                    and table.unpivot.pairs(el)
+                ):
+                    cov.column_hits[(table.name, col.name)] += 1
