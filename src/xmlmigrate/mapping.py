@@ -13,7 +13,7 @@ naming table, column and path. Checks run last and add warnings.
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from lxml import etree
@@ -337,7 +337,7 @@ def _expr_value(table: CompiledTable, col: CompiledColumn, value: Any, ctx: _Ctx
             if isinstance(value, date):
                 return datetime(value.year, value.month, value.day)
         return value
-    except InvalidValue as exc:
+    except (InvalidValue, InvalidOperation, OverflowError) as exc:
         if col.on_invalid == "reject":
             raise _Reject("invalid_value", f"{table.name}.{col.name}: {exc}") from None
         ctx.invalid += 1

@@ -65,8 +65,10 @@ def to_decimal(precision: int, scale: int) -> Converter:
             raise InvalidValue(f"not a number: {text[:40]!r}") from None
         if not value.is_finite():
             raise InvalidValue(f"not a finite number: {text[:40]!r}")
+        if abs(value) >= limit:  # checked first: quantizing a huge value overflows
+            raise InvalidValue(f"number too large for decimal({precision},{scale}): {text[:40]!r}")
         value = value.quantize(quantum, rounding=ROUND_HALF_UP)
-        if abs(value) >= limit:
+        if abs(value) >= limit:  # 999.995 rounds up to 1000.00
             raise InvalidValue(f"number too large for decimal({precision},{scale}): {text[:40]!r}")
         return value
 

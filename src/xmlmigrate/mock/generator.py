@@ -50,6 +50,8 @@ BLOCK_TARGET = 6_000
 # attribute-dense journals and reports; this mix parses at about the rate of real documents.
 SECTION_SHARES = (("Journals", 0.15), ("Audits", 0.15), ("Reports", 0.32), ("Documents", 0.38))
 CONTACT_IDS_PER_APP = 8
+# con_id = app_id * 8 + k must fit the 32-bit con_id column
+MAX_APP_ID = (2**31 - 1) // CONTACT_IDS_PER_APP
 BLANK_RATE = 0.08
 DOCUMENT_EDGES = (
     "duplicate_con_id",
@@ -148,6 +150,8 @@ class MockGenerator:
     def document(self, index: int) -> GeneratedDoc:
         rng = random.Random(self.seed * 1_000_003 + index)
         app_id = self.start_app_id + index
+        if app_id > MAX_APP_ID:
+            raise ValueError(f"app id {app_id} is above {MAX_APP_ID}: contact ids would overflow")
         model = self._model(rng, app_id)
         parts = [
             '\ufeff<?xml version="1.0" encoding="UTF-8"?>\n'
