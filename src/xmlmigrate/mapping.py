@@ -213,12 +213,26 @@ def _build_row(
             row[col.name] = _finish(table, col, value, text, ctx, pending)
     for subpath, cols in table.by_subpath:
         holder = el if subpath is None else el.find(subpath)
+        if holder is None:
+            for col in cols:
+                row[col.name] = _finish(table, col, None, None, ctx, pending)
+            continue
+        get = holder.get
         for col in cols:
-            raw = holder.get(col.attr) if holder is not None else None  # type: ignore[arg-type]
-            value = _convert(table, col, raw, ctx)
-            if value is not None:
-                has_data = True
-            row[col.name] = _finish(table, col, value, raw, ctx, pending)
+            raw = get(col.attr)  # type: ignore[arg-type]
+            if raw:
+                # the hot path: plain strings need no conversion, only a length check
+                value = raw.strip() if col.plain else _convert(table, col, raw, ctx)
+                if value is not None and value != "":
+                    if col.plain and len(value) > col.length:  # type: ignore[operator]
+                        value = _overflow(table, col, value, ctx)
+                    has_data = True
+                    row[col.name] = value
+                    continue
+            if col.simple_null:
+                row[col.name] = None
+            else:
+                row[col.name] = _finish(table, col, None, raw, ctx, pending)
     if table.computed:
         env = Env(row, ancestors, el)
         for col in table.computed:

@@ -22,11 +22,19 @@ def transform_record(
     contract: CompiledContract,
     times: dict[str, float] | None = None,
     explain: bool = False,
+    scoped: bool = True,
+    check_well_formed: bool = True,
 ) -> MappedApp | Rejection:
+    """``scoped``: build a tree of only the part of the document the contract reads (when the
+    contract says which); ``check_well_formed``: still prove the whole document well-formed."""
     t0 = perf_counter()
     try:
         try:
-            parsed = parse_document(record.xml)
+            parsed = parse_document(
+                record.xml,
+                scope=contract.scope if scoped else None,
+                check_well_formed=check_well_formed,
+            )
         except XmlRejected as exc:
             return Rejection(record.app_id, exc.code, exc.detail, stage="parse")
         t1 = perf_counter()

@@ -24,6 +24,7 @@ from lxml import etree
 
 from xmlmigrate import expressions as ex
 from xmlmigrate import transforms as tf
+from xmlmigrate.xml import Scope
 
 COLUMN_TYPES = ("int", "bigint", "decimal", "string", "date", "datetime", "bit", "enum")
 SOURCE_KEYS = ("attr", "path", "const", "parent", "source", "expr", "unpivot")
@@ -133,6 +134,8 @@ class CompiledColumn:
     on_invalid: str
     expr: ex.Compiled | None
     pattern: re.Pattern[str] | None
+    plain: bool  # a string read as is: no extraction, no pattern (the mapper's fast path)
+    simple_null: bool  # blank means NULL: nullable, no default
 
     @property
     def is_data(self) -> bool:
@@ -176,10 +179,12 @@ class Unpivot:
                     out.append((name, text))
         else:
             prefix = self.prefix or ""
-            for key, value in el.items():
-                name, text = str(key), str(value)
-                if name.startswith(prefix) and text.strip():
-                    out.append((name[len(prefix) :], text))
+            cut = len(prefix)
+            out = [
+                (str(k)[cut:], str(v))
+                for k, v in el.items()
+                if str(k).startswith(prefix) and str(v).strip()
+            ]
         return out
 
 
@@ -234,6 +239,7 @@ class CompiledContract:
     tables: tuple[CompiledTable, ...]
     checks: tuple[CompiledCheck, ...]
     table_by_name: Mapping[str, CompiledTable] = field(repr=False)
+    scope: Scope | None = None  # the only part of a document the contract reads, if known
 
     @property
     def root_table(self) -> CompiledTable:
@@ -293,6 +299,25 @@ def check_element_path(path: str) -> None:
         _PROBE.find(path)
     except (SyntaxError, KeyError, TypeError) as exc:
         raise ValueError(f"invalid element path {path!r}: {exc}") from None
+
+
+def _scope_of(
+    root: str, application: str, app_id_path: str | None, others: list[str]
+) -> Scope | None:
+    """Root/prefix/fragment when everything the contract reads lies in the application's parent
+    element plus the attributes of its ancestors (Provenir: Request/CustData); else None."""
+    steps = application.split("/")
+    plain = re.compile(r"[A-Za-z_][\w.\-]*\Z")
+    if len(steps) < 2 or not all(plain.match(s) for s in steps):
+        return None
+    prefix, fragment = tuple(steps[:-2]), steps[-2]
+    ancestors = {"/".join(prefix[:n]) for n in range(1, len(prefix) + 1)}
+    if app_id_path is not None and app_id_path not in ancestors:
+        return None
+    parent = "/".join(steps[:-1]) + "/"
+    if any(not o.startswith(parent) for o in others):
+        return None
+    return Scope(root, prefix, fragment)
 
 
 def _str_list(value: Any) -> bool:
@@ -362,6 +387,7 @@ class _Compiler:
             tables=tuple(tables),
             checks=self._checks(by_name),
             table_by_name=by_name,
+            scope=_scope_of(head["root"], head["application"], app_id_path, others),
         )
 
     def _enums(self) -> dict[str, dict[str, int]]:
@@ -718,6 +744,8 @@ class _Compiler:
             on_invalid=on_invalid,
             expr=compiled_expr,
             pattern=pattern,
+            plain=ctype == "string" and extract is None and pattern is None,
+            simple_null=nullable and default is None,
         )
 
     @staticmethod
