@@ -6,6 +6,7 @@ import argparse
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -278,6 +279,16 @@ def cmd_contract_check(args: argparse.Namespace) -> int:
     return 1
 
 
+def _show(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, date):  # datetime too
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    return str(value)
+
+
 def cmd_contract_explain(args: argparse.Namespace) -> int:
     contract = load_contract(args.file)
     data = Path(args.xml).read_bytes()
@@ -302,7 +313,7 @@ def cmd_contract_explain(args: argparse.Namespace) -> int:
             grid.add_column("value")
             grid.add_column("note")
             for name, value in row.items():
-                grid.add_row(name, repr(value), ", ".join(notes.get((table.name, key, name), [])))
+                grid.add_row(name, _show(value), ", ".join(notes.get((table.name, key, name), [])))
             console.print(grid)
     console.print(
         f"\nDefaults applied: {result.defaulted}   truncated: {result.truncated}   "

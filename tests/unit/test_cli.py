@@ -124,3 +124,36 @@ def test_generate_offers_a_menu_on_a_terminal(
     with engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from app_xml")).scalar() == 7
     engine.dispose()
+
+
+def test_contract_check_on_a_generated_corpus(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'corpus.db'}"
+    run_cli("generate", "--count", "150", "--size-profile", "small", "--db", db, "-q")
+    out = run_cli("contract", "check", "--db", db)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "provenir_cc v2" in out.stdout and "valid" in out.stdout
+    assert "Every row path and attribute path matched at least once." in out.stdout
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "one.xml").write_text(
+        '<Provenir><Request ID="1"><CustData><application app_receive_date="1/1/2016"/>'
+        "</CustData></Request></Provenir>"
+    )
+    sparse = run_cli("contract", "check", "--corpus", str(corpus))
+    assert sparse.returncode == 1
+    assert "paths never matched anything" in sparse.stdout
+    assert "app_contact_base: rows 'contact'" in sparse.stdout
+    assert "app_base.campaign_num: @campaign_num" in sparse.stdout
+
+
+def test_contract_explain_shows_rows_defaults_truncations_and_warnings() -> None:
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    out = run_cli("contract", "explain", "--xml", str(fixtures / "over_long_values.xml"))
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "app_contact_base: 1 row(s)" in text
+    assert "truncated" in text and "default" in text
+    assert "Warnings:" in text and "app_base.campaign_num" in text
+    rejected = run_cli("contract", "explain", "--xml", str(fixtures / "malformed.xml"))
+    assert rejected.returncode == 1 and "rejected" in rejected.stdout

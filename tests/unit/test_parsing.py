@@ -114,3 +114,69 @@ def test_no_application_element() -> None:
     doc = '<Provenir><Request ID="5"><CustData/></Request></Provenir>'
     result = transform_record(RawRecord(5, doc), CONTRACT)
     assert isinstance(result, Rejection) and result.code == "no_application"
+
+
+# -- scoped parsing: only CustData becomes a tree, the whole document is still checked ----------
+
+SCOPE = CONTRACT.scope
+
+
+def test_the_default_contract_reads_only_custdata() -> None:
+    assert SCOPE is not None
+    assert (SCOPE.root, SCOPE.prefix, SCOPE.fragment) == ("Provenir", ("Request",), "CustData")
+
+
+def test_scoped_and_full_parsing_give_the_same_rows() -> None:
+    from xmlmigrate.mock import MockGenerator
+
+    for doc in MockGenerator(seed=21, size_profile="small", edge_rate=0.1).generate(60):
+        scoped = transform_record(RawRecord(doc.app_id, doc.xml), CONTRACT)
+        full = transform_record(RawRecord(doc.app_id, doc.xml), CONTRACT, scoped=False)
+        assert type(scoped) is type(full)
+        if isinstance(scoped, MappedApp) and isinstance(full, MappedApp):
+            assert scoped.rows == full.rows
+            assert scoped.warnings == full.warnings
+
+
+def _doc(head: str = "", tail: str = "<Journals><J a='1'/></Journals>") -> str:
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><Provenir>{head}<Request ID="5">'
+        '<CustData><application app_receive_date="1/2/2016"/></CustData>'
+        f"{tail}</Request></Provenir>"
+    )
+
+
+def test_scoped_parse_keeps_root_and_request_attributes() -> None:
+    parsed = parse_document(_doc(), scope=SCOPE)
+    assert parsed.root.tag == "Provenir"
+    assert parsed.root.find("Request").get("ID") == "5"  # type: ignore[union-attr]
+    assert parsed.root.find("Request/Journals") is None  # never built
+    assert parsed.root.find("Request/CustData/application") is not None
+
+
+def test_malformed_bulk_is_still_rejected_unless_the_check_is_off() -> None:
+    broken = _doc(tail="<Journals><J a='1'></Journals>")
+    result = transform_record(RawRecord(5, broken), CONTRACT)
+    assert isinstance(result, Rejection) and result.code == "malformed"
+    unchecked = transform_record(RawRecord(5, broken), CONTRACT, check_well_formed=False)
+    assert isinstance(unchecked, MappedApp)  # the documented opt-out
+
+
+@pytest.mark.parametrize(
+    "decoy",
+    [
+        "<!-- <CustData><application app_receive_date='9/9/1999'/></CustData> -->",
+        "<![CDATA[ <CustData> ]]>".join(["<Note>", "</Note>"]),
+        "<Other><CustData><application app_receive_date='9/9/1999'/></CustData></Other>",
+    ],
+)
+def test_a_decoy_custdata_is_not_taken_for_the_real_one(decoy: str) -> None:
+    result = transform_record(RawRecord(5, _doc(head=decoy)), CONTRACT)
+    assert isinstance(result, MappedApp), result
+    assert result.rows["app_base"][0]["receive_date"].year == 2016
+
+
+def test_other_encodings_fall_back_to_the_full_parse() -> None:
+    doc = _doc().replace("UTF-8", "ISO-8859-1").replace("<Journals>", "<Journals n='Zoë'>")
+    result = transform_record(RawRecord(5, doc.encode("latin-1")), CONTRACT)
+    assert isinstance(result, MappedApp), result

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
 
@@ -180,11 +180,8 @@ class Unpivot:
         else:
             prefix = self.prefix or ""
             cut = len(prefix)
-            out = [
-                (str(k)[cut:], str(v))
-                for k, v in el.items()
-                if str(k).startswith(prefix) and str(v).strip()
-            ]
+            items = cast(list[tuple[str, str]], el.items())  # lxml gives str for str input
+            out = [(k[cut:], v) for k, v in items if k.startswith(prefix) and v.strip()]
         return out
 
 
