@@ -27,7 +27,7 @@ from xmlmigrate.contract import ContractError, load_contract
 from xmlmigrate.contract.coverage import measure
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.db.factory import UnsupportedDatabase
-from xmlmigrate.ledger import reset_target
+from xmlmigrate.ledger import ledger_status, reset_target
 from xmlmigrate.mock import SIZE_PROFILES, MockGenerator, insert_documents, next_app_id
 from xmlmigrate.model import RawRecord, Rejection, RunStats
 from xmlmigrate.pipeline import SourceMissing, run_migration
@@ -176,10 +176,81 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    config = MigrationConfig(
-        db_url=args.db, contract=args.contract, batch_size=args.batch_size, limit=args.limit
-    )
+    modulo, instance = args.modulo, args.modulo_instance
+    if (modulo is None) != (instance is None):
+        raise UserError("--modulo and --modulo-instance go together")
+    try:
+        config = MigrationConfig(
+            db_url=args.db,
+            contract=args.contract,
+            batch_size=args.batch_size,
+            limit=args.limit,
+            app_id_start=args.app_id_start,
+            app_id_end=args.app_id_end,
+            modulo=modulo,
+            modulo_instance=instance or 0,
+            retry_failed=args.retry_failed,
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     _run(config, args.quiet)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    schema = build_schema(load_contract(args.contract))
+    engine = make_engine(args.db)
+    try:
+        if args.drop:
+            schema.drop_targets(engine)
+        schema.create(engine)
+    finally:
+        engine.dispose()
+    what = "recreated" if args.drop else "ready"
+    console.print(
+        f"Schema {what} in {redact_url(args.db)}: {len(schema.metadata.tables)} tables "
+        f"({SOURCE_TABLE} kept{'' if not args.drop else ', its documents too'})"
+    )
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    schema = build_schema(load_contract(args.contract))
+    engine = make_engine(args.db)
+    try:
+        missing = set(schema.missing_tables(engine))
+        if SOURCE_TABLE in missing or schema.log.name in missing:
+            raise UserError(
+                f"no migration tables in {redact_url(args.db)}: run 'xmlmigrate init' or "
+                "'xmlmigrate generate' first"
+            )
+        st = ledger_status(engine, schema)
+    finally:
+        engine.dispose()
+    console.print(
+        f"[bold]{redact_url(args.db)}[/bold]: {st.apps_in_source:,} documents in {SOURCE_TABLE}"
+    )
+    counts = "   ".join(f"{s} {n:,}" for s, n in sorted(st.by_status.items()))
+    console.print(f"Apps by latest outcome: {counts or 'none yet'}   pending {st.pending:,}")
+    if st.top_failures:
+        console.print("Top failure / rejection reasons:")
+        for reason, n in st.top_failures:
+            console.print(f"  {n:>6,}  {reason[:160]}", highlight=False)
+    if st.recent_runs:
+        runs = Table(title="Recent runs", show_edge=False)
+        for heading in ("run", "started", "records", "success", "failed", "rejected", "rec/min"):
+            runs.add_column(heading)
+        for r in st.recent_runs:
+            runs.add_row(
+                str(r["run_id"])[:12],
+                _show(r["started_at"])[:19],
+                str(r["records"] or 0),
+                str(r["success"] or 0),
+                str(r["failed"] or 0),
+                str(r["rejected"] or 0),
+                f"{r['rec_per_min'] or 0:,.0f}" if r["finished_at"] else "unfinished",
+            )
+        console.print(runs)
     return 0
 
 
@@ -398,6 +469,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="apps per transaction (default %(default)s)",
     )
     r.add_argument("--limit", type=_positive, help="migrate at most N apps in this run")
+    r.add_argument("--app-id-start", type=int, metavar="ID", help="only apps with app_id >= ID")
+    r.add_argument("--app-id-end", type=int, metavar="ID", help="only apps with app_id <= ID")
+    r.add_argument(
+        "--modulo",
+        type=_positive,
+        metavar="N",
+        help="split app_xml in N partitions by app_id %% N (several processes or machines)",
+    )
+    r.add_argument(
+        "--modulo-instance", type=int, metavar="I", help="the partition this run takes, 0..N-1"
+    )
+    r.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="also take apps whose earlier attempts failed (rejected ones stay rejected)",
+    )
+
+    i = add("init", "create the schema (idempotent) and seed app_enums", cmd_init)
+    db_option(i)
+    contract_option(i)
+    i.add_argument(
+        "--drop",
+        action="store_true",
+        help="drop and recreate the migrated tables and the log (keeps app_xml)",
+    )
+
+    s = add("status", "counts by outcome, top failure reasons, recent runs", cmd_status)
+    db_option(s)
+    contract_option(s)
 
     c = add(
         "clean",

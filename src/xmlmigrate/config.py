@@ -21,9 +21,24 @@ class MigrationConfig:
     contract: Path | None = None  # None: the shipped provenir_cc contract
     batch_size: int = DEFAULT_BATCH_SIZE
     limit: int | None = None  # at most this many records in this run
+    app_id_start: int | None = None  # inclusive
+    app_id_end: int | None = None  # inclusive
+    modulo: int | None = None  # split the table: this process takes app_id % modulo == instance
+    modulo_instance: int = 0
+    retry_failed: bool = False  # take apps whose only log entries are failures again
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.limit is not None and self.limit < 0:
             raise ValueError(f"limit must be >= 0, got {self.limit}")
+        if self.modulo is not None and not 0 <= self.modulo_instance < self.modulo:
+            raise ValueError(
+                f"modulo instance must be in 0..{self.modulo - 1}, got {self.modulo_instance}"
+            )
+        if (
+            self.app_id_start is not None
+            and self.app_id_end is not None
+            and self.app_id_start > self.app_id_end
+        ):
+            raise ValueError("app_id_start is after app_id_end")

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.db.base import LogRow, WarningRow
-from xmlmigrate.model import MappedApp, Outcome, Rejection, Status
+from xmlmigrate.model import MappedApp, Outcome, Rejection, RunStats, Status
 from xmlmigrate.schema import Schema
 
 REASON_LIMIT = 1000
+WARNING_SUMMARY_LIMIT = 1000
 
 
 def new_run_id() -> str:
@@ -33,21 +36,31 @@ def outcome_for(item: MappedApp | Rejection) -> Outcome:
     return Outcome(item.app_id, status, stage=item.stage, reason=item.reason)
 
 
-def log_rows(outcomes: Iterable[Outcome], run_id: str, attempt: int = 1) -> list[LogRow]:
+def log_rows(
+    outcomes: Iterable[Outcome], run_id: str, attempts: Mapping[int, int] | None = None
+) -> list[LogRow]:
     now = datetime.now()
+    attempts = attempts or {}
     return [
         LogRow(
             app_id=o.app_id,
             run_id=run_id,
-            attempt=attempt,
+            attempt=attempts.get(o.app_id, 1),
             status=o.status,
             stage=o.stage,
             reason=o.reason[:REASON_LIMIT] if o.reason else None,
-            warnings=json.dumps([w._asdict() for w in o.warnings]) if o.warnings else None,
+            warnings=_warning_summary(o),
             logged_at=now,
         )
         for o in outcomes
     ]
+
+
+def _warning_summary(outcome: Outcome) -> str | None:
+    """Warning codes with counts, e.g. {"truncated": 2}; the details are in processing_warning."""
+    if not outcome.warnings:
+        return None
+    return json.dumps(dict(Counter(w.code for w in outcome.warnings)))[:WARNING_SUMMARY_LIMIT]
 
 
 def warning_rows(outcomes: Iterable[Outcome], run_id: str) -> list[WarningRow]:
@@ -64,10 +77,106 @@ def reset_target(engine: Engine, schema: Schema) -> None:
         conn.execute(sa.delete(schema.root))
         conn.execute(sa.delete(schema.log))
         conn.execute(sa.delete(schema.warnings))
+        conn.execute(sa.delete(schema.runs))
 
 
-def status_counts(engine: Engine, schema: Schema) -> dict[str, int]:
-    log = schema.log
+def ledger_problems(engine: Engine, schema: Schema) -> list[str]:
+    """Violations of the ledger's invariants (empty when all hold):
+    every app with rows has a success entry, every success entry has its rows, no app
+    succeeds twice, no app is logged twice in one run."""
+    log, root = schema.log, schema.root
+    key = root.c[root.primary_key.columns.keys()[0]]
+    success = sa.select(log.c.app_id).where(log.c.status == "success")
+    checks = {
+        "apps with rows but no success entry": sa.select(key).where(key.not_in(success)),
+        "success entries without rows": success.where(log.c.app_id.not_in(sa.select(key))),
+        "apps that succeeded more than once": sa.select(log.c.app_id)
+        .where(log.c.status == "success")
+        .group_by(log.c.app_id)
+        .having(sa.func.count() > 1),
+        "apps logged twice in one run": sa.select(log.c.app_id)
+        .group_by(log.c.app_id, log.c.run_id)
+        .having(sa.func.count() > 1),
+    }
+    problems = []
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(log.c.status, sa.func.count()).group_by(log.c.status))
-        return {str(s): int(n) for s, n in rows}
+        for what, stmt in checks.items():
+            ids = [int(r[0]) for r in conn.execute(stmt.limit(10))]
+            if ids:
+                problems.append(f"{what}: {ids}")
+    return problems
+
+
+def reason_group(reason: str) -> str:
+    """A reason without the quoted values in it, so the same problem counts as one."""
+    head = reason.split("'", 1)[0].rstrip(" :")
+    return head or reason[:80]
+
+
+def start_run(engine: Engine, schema: Schema, run_id: str, config: dict[str, object]) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(schema.runs),
+            {"run_id": run_id, "started_at": datetime.now(), "config": json.dumps(config)},
+        )
+
+
+def finish_run(engine: Engine, schema: Schema, stats: RunStats) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(schema.runs)
+            .where(schema.runs.c.run_id == stats.run_id)
+            .values(
+                finished_at=datetime.now(),
+                records=stats.records,
+                success=stats.success,
+                failed=stats.failed,
+                rejected=stats.rejected,
+                rec_per_min=round(stats.rec_per_min, 1),
+            )
+        )
+
+
+@dataclass
+class LedgerStatus:
+    apps_in_source: int
+    by_status: dict[str, int]  # apps by their latest outcome
+    pending: int
+    top_failures: list[tuple[str, int]]
+    recent_runs: list[dict[str, object]]
+
+
+def ledger_status(engine: Engine, schema: Schema, runs: int = 10) -> LedgerStatus:
+    log, src = schema.log, schema.source
+    latest = (
+        sa.select(log.c.app_id, sa.func.max(log.c.log_id).label("log_id"))
+        .group_by(log.c.app_id)
+        .subquery()
+    )
+    with engine.connect() as conn:
+        total = int(conn.execute(sa.select(sa.func.count()).select_from(src)).scalar_one())
+        by_status = {
+            str(s): int(n)
+            for s, n in conn.execute(
+                sa.select(log.c.status, sa.func.count())
+                .join(latest, latest.c.log_id == log.c.log_id)
+                .group_by(log.c.status)
+            )
+        }
+        grouped: Counter[str] = Counter(
+            reason_group(str(r))
+            for (r,) in conn.execute(
+                sa.select(log.c.reason)
+                .join(latest, latest.c.log_id == log.c.log_id)
+                .where(log.c.status != "success")
+            )
+        )
+        failures = grouped.most_common(5)
+        recent = [
+            dict(r._mapping)
+            for r in conn.execute(
+                sa.select(schema.runs).order_by(schema.runs.c.started_at.desc()).limit(runs)
+            )
+        ]
+    done = sum(by_status.values())
+    return LedgerStatus(total, by_status, max(0, total - done), failures, recent)

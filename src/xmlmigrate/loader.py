@@ -9,7 +9,7 @@ apps of that batch stay pending for the next run).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from xmlmigrate.db.base import BulkWriter, WriteError
 from xmlmigrate.ledger import log_rows, outcome_for, warning_rows
@@ -17,17 +17,20 @@ from xmlmigrate.model import MappedApp, Outcome, Rejection
 
 
 class Loader:
-    def __init__(self, writer: BulkWriter, run_id: str, attempt: int = 1) -> None:
+    def __init__(self, writer: BulkWriter, run_id: str) -> None:
         self.writer = writer
         self.run_id = run_id
-        self.attempt = attempt
         self.transactions = 0
         self.bisections = 0
+        self._attempts: Mapping[int, int] = {}
 
     def commit(
-        self, items: Sequence[MappedApp | Rejection]
+        self, items: Sequence[MappedApp | Rejection], attempts: Mapping[int, int] | None = None
     ) -> list[tuple[Outcome, MappedApp | None]]:
-        """Write a batch; return every item's outcome (with its app when it committed)."""
+        """Write a batch; return every item's outcome (with its app when it committed).
+
+        ``attempts`` gives each app's attempt number for the log (default 1)."""
+        self._attempts = attempts or {}
         apps = [i for i in items if isinstance(i, MappedApp)]
         rejected = [outcome_for(i) for i in items if isinstance(i, Rejection)]
         return self._commit(apps, rejected)
@@ -53,5 +56,7 @@ class Loader:
     def _write(self, apps: list[MappedApp], outcomes: list[Outcome]) -> None:
         self.transactions += 1
         self.writer.write(
-            apps, log_rows(outcomes, self.run_id, self.attempt), warning_rows(outcomes, self.run_id)
+            apps,
+            log_rows(outcomes, self.run_id, self._attempts),
+            warning_rows(outcomes, self.run_id),
         )

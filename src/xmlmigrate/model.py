@@ -22,6 +22,7 @@ class RawRecord:
 
     app_id: int
     xml: bytes | str
+    attempt: int = 1  # 1 + earlier failed attempts (a retry of failed apps counts up)
 
 
 class Warn(NamedTuple):

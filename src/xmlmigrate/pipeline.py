@@ -14,7 +14,8 @@ from time import perf_counter
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import CompiledContract, load_contract
 from xmlmigrate.db import make_engine, open_writer
-from xmlmigrate.ledger import new_run_id
+from xmlmigrate.db.engine import redact_url
+from xmlmigrate.ledger import finish_run, new_run_id, start_run
 from xmlmigrate.loader import Loader
 from xmlmigrate.model import MappedApp, Rejection, RunStats
 from xmlmigrate.schema import SOURCE_TABLE, build_schema
@@ -53,7 +54,8 @@ def run_migration(
         if missing:
             schema.create(engine)
         stats = RunStats(run_id=new_run_id())
-        source = TableSource(engine, schema, config.batch_size, config.limit)
+        start_run(engine, schema, stats.run_id, _describe(config))
+        source = TableSource(engine, schema, config)
         if on_start is not None:
             on_start(source.pending_count())
         writer = open_writer(engine, contract)
@@ -72,7 +74,7 @@ def run_migration(
                     transform_record(rec, contract, times) for rec in page
                 ]
                 t1 = perf_counter()
-                committed = loader.commit(results)
+                committed = loader.commit(results, {rec.app_id: rec.attempt for rec in page})
                 times["write"] += perf_counter() - t1
                 for outcome, app in committed:
                     stats.add_outcome(outcome)
@@ -90,6 +92,20 @@ def run_migration(
         finally:
             writer.close()
         stats.elapsed = perf_counter() - started
+        finish_run(engine, schema, stats)
         return stats
     finally:
         engine.dispose()
+
+
+def _describe(config: MigrationConfig) -> dict[str, object]:
+    """The config as stored with the run: every knob, the URL without its password."""
+    described: dict[str, object] = {}
+    for name in config.__dataclass_fields__:
+        value = getattr(config, name)
+        described[name] = (
+            redact_url(value)
+            if name == "db_url"
+            else (str(value) if value is not None and not isinstance(value, int | bool) else value)
+        )
+    return described

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mssql, mysql
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.contract import CompiledContract, CompiledTable
@@ -19,7 +20,18 @@ from xmlmigrate.contract.compiled import CompiledColumn
 SOURCE_TABLE = "app_xml"
 LOG_TABLE = "processing_log"
 WARNING_TABLE = "processing_warning"
+RUN_TABLE = "migration_run"
 ENUM_TABLE = "app_enums"
+
+
+# Dialect details that matter for correctness: MySQL/MariaDB TEXT holds only 64 KB and its
+# DATETIME drops fractions; SQL Server's DATETIME rounds to 3.33 ms and VARCHAR is not Unicode.
+DOCUMENT_TEXT = sa.UnicodeText().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+TIMESTAMP = (
+    sa.DateTime()
+    .with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+    .with_variant(mssql.DATETIME2(), "mssql")  # type: ignore[no-untyped-call]
+)
 
 
 def _sa_type(col: CompiledColumn) -> sa.types.TypeEngine[Any]:
@@ -31,11 +43,11 @@ def _sa_type(col: CompiledColumn) -> sa.types.TypeEngine[Any]:
     if t == "decimal":
         return sa.Numeric(col.precision, col.scale, asdecimal=True)
     if t == "string":
-        return sa.String(col.length)
+        return sa.Unicode(col.length)
     if t == "date":
         return sa.Date()
     if t == "datetime":
-        return sa.DateTime()
+        return TIMESTAMP
     if t == "bit":
         return sa.Boolean(create_constraint=False)
     if t == "enum":
@@ -50,6 +62,7 @@ class Schema:
     log: sa.Table
     warnings: sa.Table
     enums: sa.Table
+    runs: sa.Table
     targets: tuple[sa.Table, ...]  # contract tables, parents first
     root: sa.Table
     enum_rows: tuple[dict[str, object], ...]
@@ -65,7 +78,7 @@ class Schema:
     def drop_targets(self, engine: Engine) -> None:
         self.metadata.drop_all(
             engine,
-            tables=[*reversed(self.targets), self.log, self.warnings, self.enums],
+            tables=[*reversed(self.targets), self.log, self.warnings, self.enums, self.runs],
             checkfirst=True,
         )
 
@@ -80,7 +93,7 @@ def build_schema(contract: CompiledContract) -> Schema:
         SOURCE_TABLE,
         md,
         sa.Column("app_id", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("xml", sa.Text, nullable=False),
+        sa.Column("xml", DOCUMENT_TEXT, nullable=False),
     )
     log = sa.Table(
         LOG_TABLE,
@@ -91,9 +104,9 @@ def build_schema(contract: CompiledContract) -> Schema:
         sa.Column("attempt", sa.Integer, nullable=False, default=1),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("stage", sa.String(16)),
-        sa.Column("reason", sa.String(1000)),
-        sa.Column("warnings", sa.Text),
-        sa.Column("logged_at", sa.DateTime, nullable=False),
+        sa.Column("reason", sa.Unicode(1000)),
+        sa.Column("warnings", sa.Unicode(1000)),  # {"code": count, ...}
+        sa.Column("logged_at", TIMESTAMP, nullable=False),
     )
     warnings = sa.Table(
         WARNING_TABLE,
@@ -102,7 +115,7 @@ def build_schema(contract: CompiledContract) -> Schema:
         sa.Column("app_id", sa.Integer, nullable=False, index=True),
         sa.Column("run_id", sa.String(36), nullable=False),
         sa.Column("code", sa.String(50), nullable=False, index=True),
-        sa.Column("detail", sa.String(500)),
+        sa.Column("detail", sa.Unicode(500)),
     )
     enums = sa.Table(
         ENUM_TABLE,
@@ -112,13 +125,26 @@ def build_schema(contract: CompiledContract) -> Schema:
         sa.Column("code", sa.String(30), nullable=False),
         sa.UniqueConstraint("enum_type", "code", name="uq_app_enums_type_code"),
     )
+    runs = sa.Table(
+        RUN_TABLE,
+        md,
+        sa.Column("run_id", sa.String(36), primary_key=True),
+        sa.Column("started_at", TIMESTAMP, nullable=False),
+        sa.Column("finished_at", TIMESTAMP),
+        sa.Column("records", sa.Integer),
+        sa.Column("success", sa.Integer),
+        sa.Column("failed", sa.Integer),
+        sa.Column("rejected", sa.Integer),
+        sa.Column("rec_per_min", sa.Float),
+        sa.Column("config", sa.UnicodeText),
+    )
     enum_rows = tuple(
         {"enum_id": value, "enum_type": name, "code": code}
         for name, codes in contract.enums.items()
         for code, value in codes.items()
     )
     targets = tuple(_table(md, t, contract) for t in contract.tables)
-    return Schema(md, source, log, warnings, enums, targets, targets[0], enum_rows)
+    return Schema(md, source, log, warnings, enums, runs, targets, targets[0], enum_rows)
 
 
 def _table(md: sa.MetaData, table: CompiledTable, contract: CompiledContract) -> sa.Table:

@@ -1,4 +1,5 @@
-"""Reading ``app_xml``: keyset pages by ``app_id``, skipping every app already in the log."""
+"""Reading ``app_xml``: keyset pages by ``app_id`` (never OFFSET), skipping every app the log
+already accounts for, optionally restricted to an id range or to one of N modulo partitions."""
 
 from __future__ import annotations
 
@@ -7,21 +8,32 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from xmlmigrate.config import MigrationConfig
 from xmlmigrate.model import RawRecord
 from xmlmigrate.schema import Schema
 
 
 class TableSource:
-    def __init__(self, engine: Engine, schema: Schema, page_size: int, limit: int | None = None):
+    def __init__(self, engine: Engine, schema: Schema, config: MigrationConfig) -> None:
         self.engine = engine
-        self.page_size = page_size
-        self.limit = limit
+        self.page_size = config.batch_size
+        self.limit = config.limit
         src, log = schema.source, schema.log
-        done = sa.select(sa.literal(1)).where(log.c.app_id == src.c.app_id).exists()
-        self._pending = ~done
+        logged = sa.select(sa.literal(1)).where(log.c.app_id == src.c.app_id)
+        if config.retry_failed:  # anything but a failure closes an app
+            logged = logged.where(log.c.status != "failed")
+        conditions: list[sa.ColumnElement[bool]] = [~logged.exists()]
+        if config.app_id_start is not None:
+            conditions.append(src.c.app_id >= config.app_id_start)
+        if config.app_id_end is not None:
+            conditions.append(src.c.app_id <= config.app_id_end)
+        if config.modulo is not None:
+            conditions.append(src.c.app_id % config.modulo == config.modulo_instance)
+        self._pending = sa.and_(*conditions)
         self._src = src
+        attempts = sa.select(sa.func.count()).where(log.c.app_id == src.c.app_id).scalar_subquery()
         self._page = (
-            sa.select(src.c.app_id, src.c.xml)
+            sa.select(src.c.app_id, src.c.xml, (attempts + 1).label("attempt"))
             .where(src.c.app_id > sa.bindparam("after"), self._pending)
             .order_by(src.c.app_id)
             .limit(sa.bindparam("n"))
@@ -37,7 +49,7 @@ class TableSource:
         return n if self.limit is None else min(n, self.limit)
 
     def pages(self) -> Iterator[list[RawRecord]]:
-        after = -(2**63)
+        after = -(2**31)  # below any INT key
         remaining = self.limit
         while remaining is None or remaining > 0:
             n = self.page_size if remaining is None else min(self.page_size, remaining)
@@ -45,7 +57,7 @@ class TableSource:
                 rows = conn.execute(self._page, {"after": after, "n": n}).all()
             if not rows:
                 return
-            page = [RawRecord(int(r[0]), r[1]) for r in rows]
+            page = [RawRecord(int(r[0]), r[1], int(r[2])) for r in rows]
             after = page[-1].app_id
             if remaining is not None:
                 remaining -= len(page)

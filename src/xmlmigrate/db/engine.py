@@ -1,16 +1,82 @@
-"""Engines from SQLAlchemy URLs, with the per-dialect settings the tool relies on."""
+"""Targets from SQLAlchemy URLs: the engine for schema, source and ledger work, and how the
+bulk writer connects.
+
+``postgresql+pyodbc://`` has no SQLAlchemy dialect: its engine uses psycopg, while the bulk
+writer goes through pyodbc and psqlODBC — the same code path SQL Server users run, exercised
+against a real server. ODBC URLs without ``?driver=`` get the driver this platform installs.
+"""
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
+
+DEFAULT_ODBC_DRIVERS = {
+    "postgresql": "PostgreSQL Unicode",
+    "mysql": "MariaDB Unicode",
+    "mariadb": "MariaDB Unicode",
+    "mssql": "ODBC Driver 18 for SQL Server",
+}
 
 
-def make_engine(url: str) -> Engine:
-    engine = sa.create_engine(url)
+@dataclass(frozen=True)
+class Target:
+    url: URL  # what the user gave
+    backend: str  # sqlite | postgresql | mysql | mariadb | mssql
+    driver: str  # pysqlite | psycopg | pyodbc | ...
+    engine_url: URL  # what SQLAlchemy connects with
+
+    @property
+    def uses_odbc(self) -> bool:
+        return self.driver == "pyodbc"
+
+    def odbc_connection_string(self) -> str:
+        """A DSN-less ODBC connection string for the bulk writer."""
+        u = self.url
+        query = dict(u.query)
+        if "odbc_connect" in query:
+            return str(query["odbc_connect"])
+        driver = str(query.get("driver") or DEFAULT_ODBC_DRIVERS.get(self.backend, ""))
+        parts = {"DRIVER": "{" + driver + "}", "SERVER": u.host or "localhost"}
+        if u.port and self.backend == "mssql":
+            parts["SERVER"] += f",{u.port}"  # SQL Server drivers take host,port
+        elif u.port:
+            parts["PORT"] = str(u.port)
+        if u.database:
+            parts["DATABASE"] = u.database
+        if u.username:
+            parts["UID"] = u.username
+        if u.password is not None:
+            parts["PWD"] = str(u.password)
+        if self.backend == "mssql":
+            parts["TrustServerCertificate"] = str(query.get("TrustServerCertificate", "yes"))
+        return ";".join(f"{k}={v}" for k, v in parts.items())
+
+
+def resolve_target(url: str | URL) -> Target:
+    u = make_url(url)
+    backend = u.get_backend_name()
+    driver = u.get_driver_name()
+    engine_url = u
+    if driver == "pyodbc":
+        if backend == "postgresql":
+            engine_url = u.set(drivername="postgresql+psycopg", query={})
+        elif "driver" not in u.query and "odbc_connect" not in u.query:
+            engine_url = u.update_query_dict({"driver": DEFAULT_ODBC_DRIVERS.get(backend, "")})
+    return Target(u, backend, driver, engine_url)
+
+
+def make_engine(url: str | URL) -> Engine:
+    target = resolve_target(url)
+    kwargs: dict[str, Any] = {}
+    if target.backend == "mssql":
+        kwargs["fast_executemany"] = True
+    engine = sa.create_engine(target.engine_url, **kwargs)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -22,7 +88,16 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+    _TARGETS[engine] = target
     return engine
+
+
+_TARGETS: weakref.WeakKeyDictionary[Engine, Target] = weakref.WeakKeyDictionary()
+
+
+def engine_target(engine: Engine) -> Target:
+    """The target an engine was made for (its URL may differ: postgresql+pyodbc)."""
+    return _TARGETS.get(engine) or resolve_target(engine.url)
 
 
 def redact_url(url: str | sa.URL) -> str:

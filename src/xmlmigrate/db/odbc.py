@@ -1,0 +1,191 @@
+"""pyodbc: SQL Server in production, and PostgreSQL (psqlODBC) / MariaDB (Connector/ODBC) here.
+
+One ``executemany`` per table inside one transaction per batch. Parameter types and sizes are
+set explicitly (``setinputsizes``) from the contract, so strings bind as NVARCHAR(n) instead of
+NVARCHAR(max) and decimals with their precision — the traps that make ``fast_executemany`` slow
+or wrong on SQL Server. Keys from the XML are inserted as given; on SQL Server, a target
+column that is an IDENTITY gets ``SET IDENTITY_INSERT ... ON`` around its inserts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pyodbc
+
+from xmlmigrate.contract import CompiledContract
+from xmlmigrate.contract.compiled import CompiledColumn
+from xmlmigrate.db.base import LOG_COLUMNS, WARNING_COLUMNS, LogRow, WarningRow, WriteError
+from xmlmigrate.model import MappedApp
+from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE
+
+InputSize = tuple[int, int, int]  # (SQL type, column size, decimal digits)
+
+
+TIMESTAMP_AS_TEXT: InputSize = (pyodbc.SQL_WVARCHAR, 26, 0)
+
+
+def input_size(col: CompiledColumn, timestamps_as_text: bool = False) -> InputSize:
+    t = col.type
+    if t == "datetime" and timestamps_as_text:
+        return TIMESTAMP_AS_TEXT
+    if t == "string":
+        return (pyodbc.SQL_WVARCHAR, col.length or 1, 0)
+    if t == "decimal":
+        return (pyodbc.SQL_DECIMAL, col.precision or 18, col.scale or 0)
+    if t == "int":
+        return (pyodbc.SQL_INTEGER, 0, 0)
+    if t == "bigint":
+        return (pyodbc.SQL_BIGINT, 0, 0)
+    if t == "enum":
+        return (pyodbc.SQL_SMALLINT, 0, 0)
+    if t == "bit":
+        return (pyodbc.SQL_BIT, 0, 0)
+    if t == "date":
+        return (pyodbc.SQL_TYPE_DATE, 0, 0)
+    if t == "datetime":
+        return (pyodbc.SQL_TYPE_TIMESTAMP, 27, 6)
+    raise ValueError(f"no ODBC type for {t!r}")
+
+
+LOG_SIZES: list[InputSize] = [
+    (pyodbc.SQL_INTEGER, 0, 0),
+    (pyodbc.SQL_WVARCHAR, 36, 0),
+    (pyodbc.SQL_INTEGER, 0, 0),
+    (pyodbc.SQL_WVARCHAR, 16, 0),
+    (pyodbc.SQL_WVARCHAR, 16, 0),
+    (pyodbc.SQL_WVARCHAR, 1000, 0),
+    (pyodbc.SQL_WVARCHAR, 1000, 0),
+    (pyodbc.SQL_TYPE_TIMESTAMP, 27, 6),
+]
+WARNING_SIZES: list[InputSize] = [
+    (pyodbc.SQL_INTEGER, 0, 0),
+    (pyodbc.SQL_WVARCHAR, 36, 0),
+    (pyodbc.SQL_WVARCHAR, 50, 0),
+    (pyodbc.SQL_WVARCHAR, 500, 0),
+]
+
+
+def insert_sql(table: str, columns: Sequence[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def identity_columns(conn: Any, table: str) -> set[str]:
+    """SQL Server: the IDENTITY columns of a table (empty if it has none or does not exist)."""
+    cur = conn.cursor()
+    try:
+        cur.execute("SELECT name FROM sys.identity_columns WHERE object_id = OBJECT_ID(?)", table)
+        return {str(r[0]) for r in cur.fetchall()}
+    finally:
+        cur.close()
+
+
+class OdbcWriter:
+    def __init__(
+        self,
+        conn: Any,
+        contract: CompiledContract,
+        backend: str,
+        fast_executemany: bool = True,
+    ) -> None:
+        self._conn = conn
+        conn.autocommit = False
+        self.backend = backend
+        self.fast_executemany = fast_executemany
+        # MariaDB's driver keeps microseconds of a bound timestamp only with parameter arrays;
+        # as ISO text they always survive.
+        self.timestamps_as_text = backend in ("mysql", "mariadb")
+        self.statements = 0
+        self._tables: list[tuple[str, str, tuple[str, ...], list[InputSize], bool, list[int]]] = []
+        for t in contract.tables:
+            identity = bool(
+                backend == "mssql" and identity_columns(conn, t.name) & set(t.column_names)
+            )
+            as_text = [
+                i
+                for i, c in enumerate(t.columns)
+                if self.timestamps_as_text and c.type == "datetime"
+            ]
+            self._tables.append(
+                (
+                    t.name,
+                    insert_sql(t.name, t.column_names),
+                    t.column_names,
+                    [input_size(c, self.timestamps_as_text) for c in t.columns],
+                    identity,
+                    as_text,
+                )
+            )
+        log_sizes = list(LOG_SIZES)
+        if self.timestamps_as_text:
+            log_sizes[-1] = TIMESTAMP_AS_TEXT
+        self._log = (insert_sql(LOG_TABLE, LOG_COLUMNS), log_sizes)
+        self._warning = (insert_sql(WARNING_TABLE, WARNING_COLUMNS), WARNING_SIZES)
+
+    def write(
+        self,
+        apps: Sequence[MappedApp],
+        log_rows: Sequence[LogRow],
+        warning_rows: Sequence[WarningRow] = (),
+    ) -> None:
+        conn = self._conn
+        try:
+            cur = conn.cursor()
+            cur.fast_executemany = self.fast_executemany
+            for name, sql, names, sizes, identity, as_text in self._tables:
+                rows = [
+                    tuple(row[c] for c in names) for app in apps for row in app.rows.get(name, ())
+                ]
+                if not rows:
+                    continue
+                if as_text:
+                    rows = [_timestamps_as_text(r, as_text) for r in rows]
+                if identity:
+                    cur.execute(f"SET IDENTITY_INSERT {name} ON")
+                self._executemany(cur, sql, sizes, rows)
+                if identity:
+                    cur.execute(f"SET IDENTITY_INSERT {name} OFF")
+            log = [tuple(r) for r in log_rows]
+            if self.timestamps_as_text:
+                log = [_timestamps_as_text(r, [len(r) - 1]) for r in log]
+            self._executemany(cur, *self._log, log)
+            if warning_rows:
+                self._executemany(cur, *self._warning, [tuple(r) for r in warning_rows])
+            cur.close()
+            conn.commit()
+        except pyodbc.Error as exc:
+            conn.rollback()
+            raise WriteError(_reason(exc)) from exc
+
+    def _executemany(
+        self, cur: Any, sql: str, sizes: list[InputSize], rows: list[tuple[Any, ...]]
+    ) -> None:
+        cur.setinputsizes(sizes)
+        cur.executemany(sql, rows)
+        self.statements += 1
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _timestamps_as_text(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in positions:
+        v = values[i]
+        if isinstance(v, datetime):
+            values[i] = v.isoformat(sep=" ", timespec="microseconds")
+    return tuple(values)
+
+
+def _reason(exc: pyodbc.Error) -> str:
+    args = exc.args
+    text = str(args[1]) if len(args) > 1 else str(exc)
+    # drop the driver-manager prefixes: "[unixODBC][Driver]ERROR: duplicate key ..."
+    while text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            break
+        text = text[end + 1 :]
+    return f"{args[0] if args else 'ODBC'}: {text.strip().splitlines()[0][:400]}"
