@@ -26,12 +26,19 @@ ENUM_TABLE = "app_enums"
 
 # Dialect details that matter for correctness: MySQL/MariaDB TEXT holds only 64 KB and its
 # DATETIME drops fractions; SQL Server's DATETIME rounds to 3.33 ms and VARCHAR is not Unicode.
-DOCUMENT_TEXT = sa.UnicodeText().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+DOCUMENT_TEXT = (
+    sa.UnicodeText()
+    .with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+    .with_variant(mssql.NVARCHAR(None), "mssql")  # NVARCHAR(max), not the deprecated NTEXT
+)
 TIMESTAMP = (
     sa.DateTime()
     .with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
     .with_variant(mssql.DATETIME2(), "mssql")  # type: ignore[no-untyped-call]
 )
+
+
+DATE = sa.Date().with_variant(mssql.DATE(), "mssql")  # not DATETIME, whatever the server
 
 
 def _sa_type(col: CompiledColumn) -> sa.types.TypeEngine[Any]:
@@ -45,7 +52,7 @@ def _sa_type(col: CompiledColumn) -> sa.types.TypeEngine[Any]:
     if t == "string":
         return sa.Unicode(col.length)
     if t == "date":
-        return sa.Date()
+        return DATE
     if t == "datetime":
         return TIMESTAMP
     if t == "bit":
@@ -136,7 +143,7 @@ def build_schema(contract: CompiledContract) -> Schema:
         sa.Column("failed", sa.Integer),
         sa.Column("rejected", sa.Integer),
         sa.Column("rec_per_min", sa.Float),
-        sa.Column("config", sa.UnicodeText),
+        sa.Column("config", sa.UnicodeText().with_variant(mssql.NVARCHAR(None), "mssql")),
     )
     enum_rows = tuple(
         {"enum_id": value, "enum_type": name, "code": code}

@@ -23,7 +23,10 @@ from xmlmigrate.schema import Schema, build_schema
 
 PG = os.environ.get("XMLMIGRATE_TEST_PG", "postgres@127.0.0.1:5432")
 MARIADB = os.environ.get("XMLMIGRATE_TEST_MARIADB", "root@127.0.0.1:3306")
-BACKENDS = ("sqlite", "postgresql+psycopg", "postgresql+pyodbc", "mysql+pyodbc")
+MSSQL = os.environ.get("XMLMIGRATE_MSSQL_URL")  # e.g. mssql+pyodbc://sa:pw@host:1433/db
+BACKENDS = ("sqlite", "postgresql+psycopg", "postgresql+pyodbc", "mysql+pyodbc") + (
+    ("mssql+pyodbc",) if MSSQL else ()
+)
 CONTRACT = load_contract()
 SCHEMA = build_schema(CONTRACT)
 
@@ -61,6 +64,8 @@ _reachable: dict[str, str | None] = {}
 
 def target_url(backend: str, worker_id: str, tmp_dir: Path) -> str:
     name = _worker_db(worker_id)
+    if backend == "mssql+pyodbc" and MSSQL:
+        return MSSQL  # a database the user gave: tests drop and create their tables in it
     if backend == "sqlite":
         return f"sqlite:///{tmp_dir / (name + '.db')}"
     if backend not in _reachable:
