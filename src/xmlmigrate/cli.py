@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -30,7 +31,7 @@ from xmlmigrate.db.factory import UnsupportedDatabase
 from xmlmigrate.ledger import ledger_status, reset_target
 from xmlmigrate.mock import SIZE_PROFILES, MockGenerator, insert_documents, next_app_id
 from xmlmigrate.model import RawRecord, Rejection, RunStats
-from xmlmigrate.pipeline import SourceMissing, run_migration
+from xmlmigrate.pipeline import SourceMissing, describe_config, run_migration
 from xmlmigrate.schema import SOURCE_TABLE, build_schema
 from xmlmigrate.transform import transform_record
 
@@ -109,15 +110,46 @@ def print_summary(stats: RunStats, db_url: str, batch_size: int) -> None:
             rows.add_row(table, f"{n:,}")
         console.print(rows)
     console.print(f"Elapsed {stats.elapsed:.2f} s   [bold]{stats.rec_per_min:,.0f} rec/min[/bold]")
-    total = sum(stats.stage_seconds.values())
-    other = max(0.0, stats.elapsed - total)
+    console.print(
+        f"Workers {stats.workers or 'none (in-process)'}   connections opened "
+        f"{stats.connections_opened}   transactions {stats.transactions} "
+        f"({stats.failed_transactions} refused by the database)   duplicate keys caught "
+        f"before the database {stats.cache_duplicates}"
+    )
+    print_stage_split(stats)
+    if stats.interrupted:
+        console.print(
+            "[yellow]Interrupted:[/yellow] finished batches were committed; the rest "
+            "stays pending for the next run."
+        )
+    if stats.crash:
+        console.print(
+            f"[red]A worker crashed:[/red] {stats.crash}; batches it held were not "
+            "logged and stay pending for the next run.",
+            highlight=False,
+        )
+
+
+def print_stage_split(stats: RunStats) -> None:
+    """Where the time went. Read, write and wait are the coordinator's wall time; parse,
+    validate and map are summed over the workers (they overlap each other and the writes)."""
+    coordinator = ("read", "write", "wait")
+    busy = sum(v for k, v in stats.stage_seconds.items() if k not in coordinator)
     split = Table(title="Time by stage", show_edge=False)
     split.add_column("stage")
     split.add_column("seconds", justify="right")
     split.add_column("share", justify="right")
-    for stage, secs in [*stats.stage_seconds.items(), ("other", other)]:
-        share = secs / stats.elapsed * 100 if stats.elapsed else 0.0
-        split.add_row(stage, f"{secs:.2f}", f"{share:.0f} %")
+    split.add_column("where")
+    for stage, secs in stats.stage_seconds.items():
+        if stage in coordinator:
+            base, where = stats.elapsed, "coordinator, share of elapsed"
+        else:
+            base = busy if stats.workers else stats.elapsed
+            where = (
+                "workers, share of transform" if stats.workers else "in-process, share of elapsed"
+            )
+        share = secs / base * 100 if base else 0.0
+        split.add_row(stage, f"{secs:.2f}", f"{share:.0f} %", where)
     console.print(split)
 
 
@@ -144,7 +176,7 @@ def _generate(db_url: str, count: int, seed: int, profile: str, quiet: bool) -> 
     )
 
 
-def _run(config: MigrationConfig, quiet: bool) -> RunStats:
+def _run(config: MigrationConfig, quiet: bool, metrics_out: Path | None = None) -> RunStats:
     contract = load_contract(config.contract)  # errors here must not start a progress bar
     with _progress(quiet) as progress:
         task = progress.add_task("migrate", total=None, rate="")
@@ -157,6 +189,9 @@ def _run(config: MigrationConfig, quiet: bool) -> RunStats:
 
         stats = run_migration(config, contract, on_start=started, on_batch=batch)
     print_summary(stats, config.db_url, config.batch_size)
+    if metrics_out is not None:
+        metrics = {"config": describe_config(config), **stats.to_dict()}
+        metrics_out.write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
     return stats
 
 
@@ -190,11 +225,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             modulo=modulo,
             modulo_instance=instance or 0,
             retry_failed=args.retry_failed,
+            workers=args.workers,
+            pooling=args.pooling,
+            pipelined=args.pipelined,
+            dedup_cache=args.dedup_cache,
+            check_well_formed=args.check_well_formed,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    _run(config, args.quiet)
-    return 0
+    stats = _run(config, args.quiet, args.metrics_out)
+    if stats.crash:
+        return 1
+    return 130 if stats.interrupted else 0
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -484,6 +526,48 @@ def build_parser() -> argparse.ArgumentParser:
         "--retry-failed",
         action="store_true",
         help="also take apps whose earlier attempts failed (rejected ones stay rejected)",
+    )
+
+    tuning = r.add_argument_group("tuning (the perf suite sweeps these)")
+    tuning.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="transform processes; 0 = in the main process (default: in-process for runs of "
+        "up to 4 batches, else one per CPU core)",
+    )
+    bool_flag = argparse.BooleanOptionalAction
+    tuning.add_argument(
+        "--pooling",
+        action=bool_flag,
+        default=True,
+        help="one long-lived database connection (--no-pooling: a new one per batch)",
+    )
+    tuning.add_argument(
+        "--pipelined",
+        action=bool_flag,
+        default=True,
+        help="transform the next batches while one is written (--no-pipelined: strictly serial)",
+    )
+    tuning.add_argument(
+        "--dedup-cache",
+        action=bool_flag,
+        default=True,
+        help="remember keys written in this run so known duplicates fail before reaching the "
+        "database (--no-dedup-cache: always let the database find them)",
+    )
+    tuning.add_argument(
+        "--check-well-formed",
+        action=bool_flag,
+        default=True,
+        help="prove every whole document well-formed; --no-check-well-formed parses only the "
+        "part the contract reads and does NOT reject documents broken elsewhere",
+    )
+    r.add_argument(
+        "--metrics-out",
+        type=Path,
+        metavar="FILE",
+        help="write the run's config, counts, rows per table and stage times as JSON",
     )
 
     i = add("init", "create the schema (idempotent) and seed app_enums", cmd_init)

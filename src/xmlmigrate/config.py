@@ -9,6 +9,7 @@ from pathlib import Path
 DEFAULT_DB_URL = "sqlite:///xmlmigrate.db"
 DB_URL_ENV = "XMLMIGRATE_DB_URL"
 DEFAULT_BATCH_SIZE = 200
+IN_PROCESS_BATCHES = 4  # automatic workers: runs of up to this many batches stay in-process
 
 
 def default_db_url() -> str:
@@ -26,8 +27,26 @@ class MigrationConfig:
     modulo: int | None = None  # split the table: this process takes app_id % modulo == instance
     modulo_instance: int = 0
     retry_failed: bool = False  # take apps whose only log entries are failures again
+    # -- Phase II tuning knobs -------------------------------------------------------------
+    # transform processes; 0 = in the main process; None = automatic: in-process for runs of a
+    # few batches (starting processes costs ~1 s), else one per CPU core
+    workers: int | None = None
+    pooling: bool = True  # one long-lived writer connection (False: a new one per batch)
+    pipelined: bool = True  # transform batch N+1.. while batch N is written (False: serial)
+    dedup_cache: bool = True  # catch keys already written in this run before the database does
+    scoped_parse: bool = True  # build a tree of only the part of a document the contract reads
+    check_well_formed: bool = True  # with scoped_parse: still prove the whole document well-formed
+
+    def resolved_workers(self, pending: int) -> int:
+        if self.workers is not None:
+            return self.workers
+        if pending <= IN_PROCESS_BATCHES * self.batch_size:
+            return 0
+        return os.cpu_count() or 1
 
     def __post_init__(self) -> None:
+        if self.workers is not None and self.workers < 0:
+            raise ValueError(f"workers must be >= 0, got {self.workers}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.limit is not None and self.limit < 0:

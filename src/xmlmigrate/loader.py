@@ -5,23 +5,114 @@ the good apps commit, each bad app is logged ``failed`` with the database's
 reason, and nothing is half-written. If even a log-only write fails, the
 database itself is in trouble and the error propagates (the run stops, and the
 apps of that batch stay pending for the next run).
+
+Two tuning knobs live here. ``pooling``: one long-lived writer connection, or a new
+connection for every batch. The duplicate-key cache: keys that come from the documents
+(``con_id``) and were written in this run are remembered, so an app reusing one fails
+before its batch reaches the database — no failed transaction, no bisection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
+
+from xmlmigrate.contract import CompiledContract
+from xmlmigrate.db import make_engine, open_writer
 from xmlmigrate.db.base import BulkWriter, WriteError
+from xmlmigrate.db.engine import engine_target
 from xmlmigrate.ledger import log_rows, outcome_for, warning_rows
 from xmlmigrate.model import MappedApp, Outcome, Rejection
 
 
+class Writers:
+    """Hands out the bulk writer for a batch: the same one (pooling) or a new connection."""
+
+    def __init__(self, engine: Engine, contract: CompiledContract, pooling: bool) -> None:
+        self.contract = contract
+        self.pooling = pooling
+        # without pooling every batch must really connect: a pool-less engine of the same URL
+        self._engine = engine if pooling else make_engine(engine_target(engine).url, NullPool)
+        self._writer: BulkWriter | None = None
+        self.opened = 0
+
+    def acquire(self) -> BulkWriter:
+        if self._writer is None:
+            self._writer = open_writer(self._engine, self.contract)
+            self.opened += 1
+        return self._writer
+
+    def release(self) -> None:
+        if not self.pooling:
+            self.close()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class KeyCache:
+    """Keys taken from documents (not derived from the parent) written in this run."""
+
+    def __init__(self, contract: CompiledContract) -> None:
+        self.tables = [
+            (t.name, t.key)
+            for t in contract.tables
+            if all(t.column(k).kind not in ("parent", "app_id") for k in t.key)
+        ]
+        self.owner: dict[tuple[Any, ...], int] = {}
+        self.hits = 0
+
+    def _keys(self, app: MappedApp) -> list[tuple[Any, ...]]:
+        return [
+            (name, *(row[k] for k in key))
+            for name, key in self.tables
+            for row in app.rows.get(name, ())
+        ]
+
+    def screen(self, apps: list[MappedApp]) -> tuple[list[MappedApp], list[Outcome]]:
+        """Apps whose keys are free, and a failure for each app reusing a known key."""
+        ok: list[MappedApp] = []
+        duplicates: list[Outcome] = []
+        claimed: dict[tuple[Any, ...], int] = {}
+        for app in apps:
+            keys = self._keys(app)
+            hit = next((k for k in keys if k in self.owner or k in claimed), None)
+            if hit is None:
+                claimed.update(dict.fromkeys(keys, app.app_id))
+                ok.append(app)
+                continue
+            self.hits += 1
+            owner = self.owner.get(hit, claimed.get(hit))
+            table, *values = hit
+            key = dict(zip(dict(self.tables)[table], values, strict=True))
+            duplicates.append(
+                Outcome(
+                    app.app_id,
+                    "failed",
+                    stage="write",
+                    reason=f"duplicate_key: {table} {key} was already written by app {owner} "
+                    "in this run",
+                )
+            )
+        return ok, duplicates
+
+    def remember(self, app: MappedApp) -> None:
+        for k in self._keys(app):
+            self.owner[k] = app.app_id
+
+
 class Loader:
-    def __init__(self, writer: BulkWriter, run_id: str) -> None:
-        self.writer = writer
+    def __init__(self, writers: Writers, run_id: str, key_cache: KeyCache | None = None) -> None:
+        self.writers = writers
         self.run_id = run_id
+        self.key_cache = key_cache
         self.transactions = 0
-        self.bisections = 0
+        self.failed_transactions = 0  # refused by the database (each one costs a bisection step)
         self._attempts: Mapping[int, int] = {}
 
     def commit(
@@ -32,8 +123,19 @@ class Loader:
         ``attempts`` gives each app's attempt number for the log (default 1)."""
         self._attempts = attempts or {}
         apps = [i for i in items if isinstance(i, MappedApp)]
-        rejected = [outcome_for(i) for i in items if isinstance(i, Rejection)]
-        return self._commit(apps, rejected)
+        others = [outcome_for(i) for i in items if isinstance(i, Rejection)]
+        if self.key_cache is not None:
+            apps, duplicates = self.key_cache.screen(apps)
+            others += duplicates
+        try:
+            committed = self._commit(apps, others)
+        finally:
+            self.writers.release()
+        if self.key_cache is not None:
+            for _, app in committed:
+                if app is not None:
+                    self.key_cache.remember(app)
+        return committed
 
     def _commit(
         self, apps: list[MappedApp], others: list[Outcome]
@@ -42,20 +144,20 @@ class Loader:
         try:
             self._write(apps, [*outcomes, *others])
         except WriteError as exc:
+            self.failed_transactions += 1
             if not apps:
                 raise
             if len(apps) == 1:
                 failed = Outcome(apps[0].app_id, "failed", stage="write", reason=exc.reason)
                 self._write([], [failed, *others])
                 return [(failed, None), *((o, None) for o in others)]
-            self.bisections += 1
             mid = len(apps) // 2
             return self._commit(apps[:mid], others) + self._commit(apps[mid:], [])
         return [*zip(outcomes, apps, strict=True), *((o, None) for o in others)]
 
     def _write(self, apps: list[MappedApp], outcomes: list[Outcome]) -> None:
         self.transactions += 1
-        self.writer.write(
+        self.writers.acquire().write(
             apps,
             log_rows(outcomes, self.run_id, self._attempts),
             warning_rows(outcomes, self.run_id),

@@ -23,6 +23,9 @@ class RawRecord:
     app_id: int
     xml: bytes | str
     attempt: int = 1  # 1 + earlier failed attempts (a retry of failed apps counts up)
+    # bytes that are the UTF-8 encoding of text a database already decoded: whatever the
+    # document's declaration says, they are read as UTF-8
+    utf8_text: bool = False
 
 
 class Warn(NamedTuple):
@@ -77,7 +80,9 @@ class Outcome:
     warnings: tuple[Warn, ...] = ()
 
 
-STAGES = ("read", "parse", "validate", "map", "write")
+# read and write happen in the coordinator; parse, validate and map in the workers (summed over
+# them); wait is the coordinator waiting for a worker's batch
+STAGES = ("read", "parse", "validate", "map", "write", "wait")
 
 
 @dataclass(slots=True)
@@ -100,6 +105,13 @@ class RunStats:
     stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     elapsed: float = 0.0
     batches: int = 0
+    workers: int = 0
+    connections_opened: int = 0
+    transactions: int = 0
+    failed_transactions: int = 0  # refused by the database, each a bisection step
+    cache_duplicates: int = 0  # duplicate keys caught by the in-run cache, before the database
+    interrupted: bool = False
+    crash: str | None = None
 
     def add_outcome(self, outcome: Outcome) -> None:
         self.records += 1
@@ -138,6 +150,13 @@ class RunStats:
             "elapsed_seconds": self.elapsed,
             "rec_per_min": self.rec_per_min,
             "batches": self.batches,
+            "workers": self.workers,
+            "connections_opened": self.connections_opened,
+            "transactions": self.transactions,
+            "failed_transactions": self.failed_transactions,
+            "cache_duplicates": self.cache_duplicates,
+            "interrupted": self.interrupted,
+            "crash": self.crash,
         }
 
 

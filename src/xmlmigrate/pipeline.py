@@ -1,32 +1,70 @@
-"""The coordinator: source pages → transform → loader, with stats and progress.
+"""The coordinator: source pages → transform (worker processes) → loader, with stats.
 
-This is the serial pipeline (one process): read a page of ``batch_size``
-records, transform each, commit the batch with its log rows, repeat until the
-source has nothing pending. Stage times are measured here so every run can
-say where its time went.
+The main process reads ``app_xml`` in keyset pages of ``batch_size`` records and hands each
+page to the transform: in-process (``workers = 0``) or to worker processes. With
+``pipelined`` (the default) up to ``2 × workers`` batches are in flight, so documents are
+transformed while earlier batches are written; without it each batch is split across the
+workers and written before the next one is read. Batches always commit in source order, so
+the outcome does not depend on the number of workers or on timing.
+
+Ctrl-C: reading stops, batches already transformed are committed (in order), the run ends;
+nothing uncommitted is logged. A second Ctrl-C aborts at once. A crashed worker stops the
+run the same way: what finished commits, the rest stays pending for the next run.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Callable
 from time import perf_counter
+from types import FrameType
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import CompiledContract, load_contract
-from xmlmigrate.db import make_engine, open_writer
+from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import redact_url
 from xmlmigrate.ledger import finish_run, new_run_id, start_run
-from xmlmigrate.loader import Loader
-from xmlmigrate.model import MappedApp, Rejection, RunStats
+from xmlmigrate.loader import KeyCache, Loader, Writers
+from xmlmigrate.model import MappedApp, RawRecord, Rejection, RunStats
 from xmlmigrate.schema import SOURCE_TABLE, build_schema
 from xmlmigrate.sources import TableSource
-from xmlmigrate.transform import transform_record
+from xmlmigrate.workers import (
+    BatchResult,
+    TransformOptions,
+    TransformPool,
+    WorkerCrashed,
+    transform_batch,
+)
 
 ProgressCallback = Callable[[RunStats, int], None]
+DRAIN_SECONDS = 10.0  # after Ctrl-C or a crash: how long to wait for batches still in flight
 
 
 class SourceMissing(RuntimeError):
     pass
+
+
+class _StopFlag:
+    """First SIGINT asks the run to stop between batches; a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: object = None
+
+    def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
 
 
 def run_migration(
@@ -53,52 +91,170 @@ def run_migration(
             )
         if missing:
             schema.create(engine)
-        stats = RunStats(run_id=new_run_id())
-        start_run(engine, schema, stats.run_id, _describe(config))
         source = TableSource(engine, schema, config)
+        pending = source.pending_count()
+        workers = config.resolved_workers(pending)
+        stats = RunStats(run_id=new_run_id(), workers=workers)
+        start_run(engine, schema, stats.run_id, {**describe_config(config), "workers": workers})
         if on_start is not None:
-            on_start(source.pending_count())
-        writer = open_writer(engine, contract)
-        loader = Loader(writer, stats.run_id)
-        times = stats.stage_seconds
-        started = perf_counter()
+            on_start(pending)
+        writers = Writers(engine, contract, config.pooling)
+        loader = Loader(writers, stats.run_id, KeyCache(contract) if config.dedup_cache else None)
+        run = _Run(config, workers, contract, source, loader, stats, on_batch)
         try:
-            pages = source.pages()
-            while True:
-                t0 = perf_counter()
-                page = next(pages, None)
-                times["read"] += perf_counter() - t0
-                if page is None:
-                    break
-                results: list[MappedApp | Rejection] = [
-                    transform_record(rec, contract, times) for rec in page
-                ]
-                t1 = perf_counter()
-                committed = loader.commit(results, {rec.app_id: rec.attempt for rec in page})
-                times["write"] += perf_counter() - t1
-                for outcome, app in committed:
-                    stats.add_outcome(outcome)
-                    if app is not None:
-                        stats.truncated_values += app.truncated
-                        stats.defaulted_values += app.defaulted
-                        stats.clamped_values += app.clamped
-                        stats.invalid_values += app.invalid
-                        for table, rows in app.rows.items():
-                            stats.rows_per_table[table] += len(rows)
-                stats.batches += 1
-                stats.elapsed = perf_counter() - started
-                if on_batch is not None:
-                    on_batch(stats, stats.records)
+            with _StopFlag() as stop:
+                run.execute(stop)
         finally:
-            writer.close()
-        stats.elapsed = perf_counter() - started
+            writers.close()
+            stats.connections_opened = writers.opened
+            stats.transactions = loader.transactions
+            stats.failed_transactions = loader.failed_transactions
+            stats.cache_duplicates = loader.key_cache.hits if loader.key_cache else 0
         finish_run(engine, schema, stats)
         return stats
     finally:
         engine.dispose()
 
 
-def _describe(config: MigrationConfig) -> dict[str, object]:
+class _Run:
+    def __init__(
+        self,
+        config: MigrationConfig,
+        workers: int,
+        contract: CompiledContract,
+        source: TableSource,
+        loader: Loader,
+        stats: RunStats,
+        on_batch: ProgressCallback | None,
+    ) -> None:
+        self.config = config
+        self.workers = workers
+        self.contract = contract
+        self.loader = loader
+        self.stats = stats
+        self.on_batch = on_batch
+        self.options = TransformOptions(config.scoped_parse, config.check_well_formed)
+        self.times = stats.stage_seconds
+        self._pages = source.pages()
+        self.started = perf_counter()
+
+    def read(self) -> list[RawRecord] | None:
+        t0 = perf_counter()
+        page = next(self._pages, None)
+        self.times["read"] += perf_counter() - t0
+        return page
+
+    def execute(self, stop: _StopFlag) -> None:
+        try:
+            if self.workers == 0:
+                self._in_process(stop)
+            elif self.config.pipelined:
+                self._pipelined(stop)
+            else:
+                self._serial_parallel(stop)
+        finally:
+            self.stats.elapsed = perf_counter() - self.started
+            self.stats.interrupted = stop.requested
+
+    # -- modes ------------------------------------------------------------------------------
+    def _in_process(self, stop: _StopFlag) -> None:
+        while not stop.requested and (page := self.read()) is not None:
+            results, times = transform_batch(page, self.contract, self.options)
+            self.commit(page, BatchResult(0, results, times))
+
+    def _pool(self) -> TransformPool:
+        return TransformPool(self.workers, self.config.contract, self.options, self.workers * 2)
+
+    def _pipelined(self, stop: _StopFlag) -> None:
+        pool = self._pool()
+        inflight: dict[int, list[RawRecord]] = {}
+        done: dict[int, BatchResult] = {}
+        next_seq = next_commit = 0
+        exhausted = failed = False
+        try:
+            while True:
+                while not (exhausted or stop.requested) and len(inflight) < self.workers * 2:
+                    page = self.read()
+                    if page is None:
+                        exhausted = True
+                        break
+                    pool.submit(next_seq, page)
+                    inflight[next_seq] = page
+                    next_seq += 1
+                if len(done) == len(inflight):  # nothing outstanding
+                    break
+                t0 = perf_counter()
+                result = pool.get()
+                self.times["wait"] += perf_counter() - t0
+                done[result.seq] = result
+                next_commit = self._commit_ready(inflight, done, next_commit)
+                if stop.requested and next_commit == next_seq:
+                    break
+        except WorkerCrashed as exc:
+            failed = True
+            self.stats.crash = str(exc)
+            for result in pool.drain(timeout=1.0):  # what the live workers still finish
+                done[result.seq] = result
+            self._commit_ready(inflight, done, next_commit)
+        finally:
+            pool.close(force=failed or stop.requested)
+
+    def _commit_ready(
+        self, inflight: dict[int, list[RawRecord]], done: dict[int, BatchResult], next_commit: int
+    ) -> int:
+        """Commit finished batches in source order; return the next sequence to commit."""
+        while next_commit in done:
+            self.commit(inflight.pop(next_commit), done.pop(next_commit))
+            next_commit += 1
+        return next_commit
+
+    def _serial_parallel(self, stop: _StopFlag) -> None:
+        pool = self._pool()
+        failed = False
+        try:
+            while not stop.requested and (page := self.read()) is not None:
+                n = self.workers
+                chunks = [page[i::n] for i in range(n)]
+                chunks = [c for c in chunks if c]
+                for i, chunk in enumerate(chunks):
+                    pool.submit(i, chunk)
+                t0 = perf_counter()
+                parts = sorted((pool.get() for _ in chunks), key=lambda r: r.seq)
+                self.times["wait"] += perf_counter() - t0
+                by_app = {r.app_id: r for part in parts for r in part.results}
+                times = {k: sum(p.times.get(k, 0.0) for p in parts) for k in parts[0].times}
+                self.commit(page, BatchResult(0, [by_app[rec.app_id] for rec in page], times))
+        except WorkerCrashed as exc:
+            failed = True
+            self.stats.crash = str(exc)
+        finally:
+            pool.close(force=failed or stop.requested)
+
+    # -- committing ---------------------------------------------------------------------------
+    def commit(self, page: list[RawRecord], result: BatchResult) -> None:
+        for stage, seconds in result.times.items():
+            self.times[stage] += seconds
+        t1 = perf_counter()
+        results: list[MappedApp | Rejection] = result.results
+        committed = self.loader.commit(results, {rec.app_id: rec.attempt for rec in page})
+        self.times["write"] += perf_counter() - t1
+        stats = self.stats
+        for outcome, app in committed:
+            stats.add_outcome(outcome)
+            if app is not None:
+                stats.truncated_values += app.truncated
+                stats.defaulted_values += app.defaulted
+                stats.clamped_values += app.clamped
+                stats.invalid_values += app.invalid
+                for table, rows in app.rows.items():
+                    stats.rows_per_table[table] += len(rows)
+        stats.batches += 1
+        stats.elapsed = perf_counter() - self.started
+        if self.on_batch is not None:
+            self.on_batch(stats, stats.records)
+
+
+def describe_config(config: MigrationConfig) -> dict[str, object]:
     """The config as stored with the run: every knob, the URL without its password."""
     described: dict[str, object] = {}
     for name in config.__dataclass_fields__:

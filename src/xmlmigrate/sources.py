@@ -4,6 +4,7 @@ already accounts for, optionally restricted to an id range or to one of N modulo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -11,6 +12,22 @@ from sqlalchemy.engine import Engine
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.model import RawRecord
 from xmlmigrate.schema import Schema
+
+
+def _document(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement[Any]:
+    """The document as UTF-8 bytes where the database can hand them over as such: no decoding
+    into a Python str only to encode it again for the parser (~0.5 ms per 250 KB document)."""
+    name = engine.dialect.name
+    if name == "sqlite":
+        return sa.cast(column, sa.LargeBinary)  # CAST(x AS BLOB): the stored UTF-8 bytes
+    if name == "postgresql":
+        return sa.func.convert_to(column, "UTF8", type_=sa.LargeBinary)
+    if name in ("mysql", "mariadb"):  # whatever the table's charset: UTF-8 bytes
+        return sa.literal_column(
+            f"CAST(CONVERT({column.table.name}.{column.key} USING utf8mb4) AS BINARY)",
+            type_=sa.LargeBinary,
+        )
+    return column  # SQL Server hands NVARCHAR over as str
 
 
 class TableSource:
@@ -32,8 +49,9 @@ class TableSource:
         self._pending = sa.and_(*conditions)
         self._src = src
         attempts = sa.select(sa.func.count()).where(log.c.app_id == src.c.app_id).scalar_subquery()
+        self._as_bytes = engine.dialect.name in ("sqlite", "postgresql", "mysql", "mariadb")
         self._page = (
-            sa.select(src.c.app_id, src.c.xml, (attempts + 1).label("attempt"))
+            sa.select(src.c.app_id, _document(src.c.xml, engine), (attempts + 1).label("attempt"))
             .where(src.c.app_id > sa.bindparam("after"), self._pending)
             .order_by(src.c.app_id)
             .limit(sa.bindparam("n"))
@@ -57,7 +75,7 @@ class TableSource:
                 rows = conn.execute(self._page, {"after": after, "n": n}).all()
             if not rows:
                 return
-            page = [RawRecord(int(r[0]), r[1], int(r[2])) for r in rows]
+            page = [RawRecord(int(r[0]), r[1], int(r[2]), self._as_bytes) for r in rows]
             after = page[-1].app_id
             if remaining is not None:
                 remaining -= len(page)

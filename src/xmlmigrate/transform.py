@@ -34,6 +34,7 @@ def transform_record(
                 record.xml,
                 scope=contract.scope if scoped else None,
                 check_well_formed=check_well_formed,
+                utf8_text=record.utf8_text,
             )
         except XmlRejected as exc:
             return Rejection(record.app_id, exc.code, exc.detail, stage="parse")

@@ -64,11 +64,11 @@ def _looks_like_xml(head: bytes) -> bool:
     return head.startswith(b"<")
 
 
-def to_bytes(data: bytes | str) -> tuple[bytes, bool]:
+def to_bytes(data: bytes | str, utf8_text: bool = False) -> tuple[bytes, bool]:
     """Bytes to hand to libxml2, and whether they must be read as UTF-8 whatever they declare."""
     if isinstance(data, str):
         return data.encode("utf-8", errors="surrogatepass"), True
-    return data, False
+    return data, utf8_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +91,7 @@ def parse_document(
     max_bytes: int = MAX_DOCUMENT_BYTES,
     scope: Scope | None = None,
     check_well_formed: bool = True,
+    utf8_text: bool = False,
 ) -> ParsedDocument:
     """Parse one document or raise :class:`XmlRejected`. Never raises anything else for bad input.
 
@@ -98,7 +99,7 @@ def parse_document(
     small tree holding the root and prefix elements (with their attributes) and the parsed
     fragment element; anything unusual falls back to parsing the whole document.
     """
-    raw, forced_utf8 = to_bytes(data)
+    raw, forced_utf8 = to_bytes(data, utf8_text)
     if not raw.strip():
         raise XmlRejected("not_xml", "document is empty")
     if len(raw) > max_bytes:
@@ -107,8 +108,8 @@ def parse_document(
         raise XmlRejected("not_xml", f"does not start with '<': {raw[:20]!r}")
     if (
         scope is not None
-        and _is_utf8_document(raw)
-        and (not check_well_formed or _well_formed(raw))
+        and (forced_utf8 or _is_utf8_document(raw))
+        and (not check_well_formed or _well_formed(raw, forced_utf8))
     ):
         scoped = _parse_scope(raw, scope)
         if scoped is not None:
@@ -164,10 +165,10 @@ def _refuse(*_args: object) -> None:
     raise _Refused
 
 
-def _well_formed(raw: bytes) -> bool:
+def _well_formed(raw: bytes, utf8: bool = False) -> bool:
     """expat checks the whole document without building anything (about twice libxml2's
     speed). Any DTD, error or oddity answers False: the full parse then decides."""
-    parser = expat.ParserCreate()
+    parser = expat.ParserCreate("UTF-8" if utf8 else None)
     parser.StartDoctypeDeclHandler = _refuse
     parser.EntityDeclHandler = _refuse
     try:

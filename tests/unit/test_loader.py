@@ -33,13 +33,26 @@ class FakeWriter:
         pass
 
 
+class FakeWriters:
+    """The loader's view of writers: always this one."""
+
+    def __init__(self, writer: FakeWriter) -> None:
+        self.writer = writer
+
+    def acquire(self) -> FakeWriter:
+        return self.writer
+
+    def release(self) -> None:
+        pass
+
+
 def _apps(ids: range) -> list[MappedApp | Rejection]:
     return [MappedApp(i, {"t": [{"k": i}]}) for i in ids]
 
 
 def test_bisect_isolates_bad_apps_and_commits_the_rest() -> None:
     writer = FakeWriter({3, 11})
-    loader = Loader(writer, "run")
+    loader = Loader(FakeWriters(writer), "run")  # type: ignore[arg-type]
     items = [*_apps(range(1, 17)), Rejection(99, "malformed", "x")]
     outcomes = loader.commit(items)
     assert sorted(writer.committed_apps) == [i for i in range(1, 17) if i not in (3, 11)]
@@ -52,10 +65,10 @@ def test_bisect_isolates_bad_apps_and_commits_the_rest() -> None:
     assert sorted(logged) == sorted([*range(1, 17), 99])
     failed = next(o for o, _ in outcomes if o.app_id == 3)
     assert failed.stage == "write" and failed.reason == "bad key in [3]"
-    assert loader.bisections > 0
+    assert loader.failed_transactions > 0
 
 
 def test_a_dead_database_stops_the_run_instead_of_failing_every_app() -> None:
-    loader = Loader(FakeWriter(set(), broken=True), "run")
+    loader = Loader(FakeWriters(FakeWriter(set(), broken=True)), "run")  # type: ignore[arg-type]
     with pytest.raises(WriteError):
         loader.commit(_apps(range(1, 5)))

@@ -71,9 +71,11 @@ def resolve_target(url: str | URL) -> Target:
     return Target(u, backend, driver, engine_url)
 
 
-def make_engine(url: str | URL) -> Engine:
+def make_engine(url: str | URL, poolclass: Any = None) -> Engine:
     target = resolve_target(url)
     kwargs: dict[str, Any] = {}
+    if poolclass is not None:
+        kwargs["poolclass"] = poolclass
     if target.backend == "mssql":
         kwargs["fast_executemany"] = True
     engine = sa.create_engine(target.engine_url, **kwargs)

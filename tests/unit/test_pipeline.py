@@ -1,0 +1,192 @@
+"""The parallel pipeline and its knobs: same tables whatever the settings, counters that prove
+each knob acts, Ctrl-C and crashed workers lose nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from xmlmigrate.config import MigrationConfig
+from xmlmigrate.contract import load_contract
+from xmlmigrate.db import make_engine
+from xmlmigrate.ledger import ledger_problems, reset_target
+from xmlmigrate.mock import MockGenerator, insert_documents
+from xmlmigrate.model import RunStats
+from xmlmigrate.pipeline import run_migration
+from xmlmigrate.schema import build_schema
+
+CONTRACT = load_contract()
+SCHEMA = build_schema(CONTRACT)
+DUPLICATES = 4
+
+
+def make_corpus(url: str, count: int = 60, profile: str = "small") -> sa.Engine:
+    """Edge cases, plus apps reusing an earlier app's con_id and a malformed document."""
+    engine = make_engine(url)
+    SCHEMA.create(engine)
+    docs = list(MockGenerator(seed=77, size_profile=profile, edge_rate=0.03).generate(count))
+    insert_documents(engine, SCHEMA, docs)
+    clean = list(
+        MockGenerator(seed=78, size_profile="small", start_app_id=9001).generate(DUPLICATES + 1)
+    )
+    insert_documents(engine, SCHEMA, clean[:1])
+    owner = clean[0].model.contacts[0].value("con_id")
+    extra = []
+    for i, doc in enumerate(clean[1:], start=1):
+        xml = doc.xml.replace(f'con_id="{doc.app_id * 8}"', f'con_id="{owner}"', 1)
+        extra.append(
+            {
+                "app_id": 9100 + i,
+                "xml": xml.replace(f'Request ID="{doc.app_id}"', f'Request ID="{9100 + i}"', 1),
+            }
+        )
+    extra.append({"app_id": 9200, "xml": docs[0].xml[: len(docs[0].xml) // 2]})
+    with engine.begin() as conn:
+        conn.execute(sa.insert(SCHEMA.source), extra)
+    return engine
+
+
+def snapshot(engine: sa.Engine) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with engine.connect() as conn:
+        for table in SCHEMA.targets:
+            out[table.name] = sorted(repr(tuple(r)) for r in conn.execute(sa.select(table)))
+        out["log"] = sorted(
+            (int(r.app_id), str(r.status))
+            for r in conn.execute(sa.select(SCHEMA.log.c.app_id, SCHEMA.log.c.status))
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('pipe') / 'pipe.db'}"
+    make_corpus(url).dispose()
+    return url
+
+
+def run(url: str, **knobs: Any) -> tuple[RunStats, dict[str, Any]]:
+    engine = make_engine(url)
+    reset_target(engine, SCHEMA)
+    stats = run_migration(MigrationConfig(db_url=url, **knobs), CONTRACT)
+    assert ledger_problems(engine, SCHEMA) == []
+    snap = snapshot(engine)
+    engine.dispose()
+    return stats, snap
+
+
+@pytest.fixture(scope="module")
+def reference(corpus_url: str) -> dict[str, Any]:
+    stats, snap = run(corpus_url, workers=0, batch_size=200)
+    assert stats.failed == DUPLICATES and stats.rejected >= 1
+    return snap
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [
+        {"workers": 1},
+        {"workers": 2},
+        {"workers": 2, "pipelined": False},
+        {"workers": 0, "dedup_cache": False},
+        {"workers": 2, "dedup_cache": False, "batch_size": 7},
+        {"workers": 0, "batch_size": 1},
+        {"workers": 2, "batch_size": 1},
+        {"workers": 2, "batch_size": 2000},
+        {"workers": 1, "pipelined": False, "pooling": False, "batch_size": 13},
+        {"workers": 0, "scoped_parse": False},
+    ],
+    ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()),
+)
+def test_same_tables_whatever_the_knobs(
+    corpus_url: str, reference: dict[str, Any], knobs: dict[str, Any]
+) -> None:
+    stats, snap = run(corpus_url, **knobs)
+    assert stats.workers == knobs["workers"]
+    assert snap == reference
+
+
+def test_pooling_knob_changes_connections(corpus_url: str) -> None:
+    pooled, _ = run(corpus_url, workers=0, batch_size=10)
+    fresh, _ = run(corpus_url, workers=0, batch_size=10, pooling=False)
+    assert pooled.connections_opened == 1
+    assert fresh.connections_opened == fresh.batches > 1
+
+
+def test_dedup_cache_knob_changes_database_round_trips(corpus_url: str) -> None:
+    cached, _ = run(corpus_url, workers=0)
+    uncached, _ = run(corpus_url, workers=0, dedup_cache=False)
+    assert cached.cache_duplicates == DUPLICATES and cached.failed_transactions == 0
+    assert uncached.cache_duplicates == 0 and uncached.failed_transactions > DUPLICATES
+    assert uncached.transactions > cached.transactions
+
+
+def test_automatic_workers() -> None:
+    config = MigrationConfig(batch_size=100)
+    assert config.resolved_workers(300) == 0  # a few batches: starting processes costs more
+    assert config.resolved_workers(100_000) == (os.cpu_count() or 1)
+    assert MigrationConfig(workers=3).resolved_workers(10) == 3
+
+
+def _cli(url: str, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "xmlmigrate.cli", "run", "--db", url, "-q", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _logged(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(SCHEMA.log)).scalar_one())
+
+
+def test_ctrl_c_commits_finished_batches_and_loses_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'int.db'}"
+    engine = make_corpus(url, count=600, profile="realistic")
+    total = 600 + DUPLICATES + 2
+    proc = _cli(url, "--workers", "2", "--batch-size", "20")
+    deadline = time.monotonic() + 120
+    while _logged(engine) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Interrupted" in out
+    done = _logged(engine)
+    assert 0 < done < total
+    assert ledger_problems(engine, SCHEMA) == []
+    resumed = run_migration(MigrationConfig(db_url=url, workers=0), CONTRACT)
+    assert resumed.records == total - done
+    assert ledger_problems(engine, SCHEMA) == []
+    engine.dispose()
+
+
+def test_a_crashed_worker_is_reported_and_its_apps_stay_pending(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'crash.db'}"
+    engine = make_corpus(url, count=200)
+    proc = _cli(
+        url, "--workers", "2", "--batch-size", "10", env={"XMLMIGRATE_TEST_CRASH_ON_APP": "95"}
+    )
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 1, out + err
+    assert "worker" in out and "crashed" in out
+    with engine.connect() as conn:
+        logged = {int(r[0]) for r in conn.execute(sa.select(SCHEMA.log.c.app_id))}
+    assert 95 not in logged
+    assert ledger_problems(engine, SCHEMA) == []
+    rest = run_migration(MigrationConfig(db_url=url, workers=0), CONTRACT)
+    assert rest.records == 200 + DUPLICATES + 2 - len(logged)
+    assert ledger_problems(engine, SCHEMA) == []
+    engine.dispose()
