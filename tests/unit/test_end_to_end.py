@@ -134,7 +134,7 @@ def test_bad_documents_are_logged_once_and_good_ones_migrate(tmp_path: Path) -> 
         base_ids = {r[0] for r in conn.execute(sa.select(SCHEMA.root.c.app_id))}
     assert sorted(log) == [1, 2, 3, 4, 5, 6]
     assert log[2].status == "failed" and log[2].stage == "write"
-    assert "UNIQUE constraint failed: app_contact_base.con_id" in log[2].reason
+    assert "app_contact_base" in log[2].reason and "con_id" in log[2].reason
     assert log[3].status == "rejected" and log[3].reason.startswith("malformed")
     assert log[4].status == "rejected" and log[4].reason.startswith("wrong_product_line")
     assert base_ids == {1, 5, 6}
