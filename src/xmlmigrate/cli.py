@@ -211,11 +211,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    stats = _run(_tuning_config(args), args.quiet, args.metrics_out)
+    if stats.crash:
+        return 1
+    return 130 if stats.interrupted else 0
+
+
+def _tuning_config(args: argparse.Namespace) -> MigrationConfig:
     modulo, instance = args.modulo, args.modulo_instance
     if (modulo is None) != (instance is None):
         raise UserError("--modulo and --modulo-instance go together")
     try:
-        config = MigrationConfig(
+        return MigrationConfig(
             db_url=args.db,
             contract=args.contract,
             batch_size=args.batch_size,
@@ -233,10 +240,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    stats = _run(config, args.quiet, args.metrics_out)
-    if stats.crash:
-        return 1
-    return 130 if stats.interrupted else 0
+
+
+def cmd_bench_pipeline(args: argparse.Namespace) -> int:
+    from xmlmigrate.bench.speed import measure
+
+    config = _tuning_config(args)
+    console.print(f"Measuring on {redact_url(config.db_url)}: lxml parse-only pass, then the run")
+    report = measure(config)
+    print_summary(report.stats, config.db_url, config.batch_size)
+    console.print(
+        f"\n[bold]{report.pipeline_per_min:,.0f} rec/min[/bold] pipeline "
+        f"({report.stats.workers or 'no'} workers, well-formedness check "
+        f"{'on' if config.check_well_formed else 'OFF'}) on {report.records:,} documents "
+        f"({report.megabytes:,.0f} MB)\n"
+        f"{report.parse_only_per_min:,.0f} rec/min reading + lxml parse-only, one process\n"
+        f"ratio {report.ratio:.2f}   first tenth {report.first_tenth_per_min:,.0f} rec/min, "
+        f"last tenth {report.last_tenth_per_min:,.0f} rec/min ({report.decay:.2f}x)"
+    )
+    if args.metrics_out is not None:
+        data = {"config": describe_config(config), **report.to_dict()}
+        args.metrics_out.write_text(
+            json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8"
+        )
+    return 1 if report.stats.crash else 0
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -501,74 +528,89 @@ def build_parser() -> argparse.ArgumentParser:
         "up to 2 MB), large (0.5-2 MB); default %(default)s",
     )
 
-    r = add("run", "migrate every app of app_xml not yet in processing_log", cmd_run)
-    db_option(r)
-    contract_option(r)
-    r.add_argument(
-        "--batch-size",
-        type=_positive,
-        default=DEFAULT_BATCH_SIZE,
-        help="apps per transaction (default %(default)s)",
-    )
-    r.add_argument("--limit", type=_positive, help="migrate at most N apps in this run")
-    r.add_argument("--app-id-start", type=int, metavar="ID", help="only apps with app_id >= ID")
-    r.add_argument("--app-id-end", type=int, metavar="ID", help="only apps with app_id <= ID")
-    r.add_argument(
-        "--modulo",
-        type=_positive,
-        metavar="N",
-        help="split app_xml in N partitions by app_id %% N (several processes or machines)",
-    )
-    r.add_argument(
-        "--modulo-instance", type=int, metavar="I", help="the partition this run takes, 0..N-1"
-    )
-    r.add_argument(
-        "--retry-failed",
-        action="store_true",
-        help="also take apps whose earlier attempts failed (rejected ones stay rejected)",
-    )
+    def run_arguments(r: argparse.ArgumentParser) -> None:
+        db_option(r)
+        contract_option(r)
+        r.add_argument(
+            "--batch-size",
+            type=_positive,
+            default=DEFAULT_BATCH_SIZE,
+            help="apps per transaction (default %(default)s)",
+        )
+        r.add_argument("--limit", type=_positive, help="migrate at most N apps in this run")
+        r.add_argument("--app-id-start", type=int, metavar="ID", help="only apps with app_id >= ID")
+        r.add_argument("--app-id-end", type=int, metavar="ID", help="only apps with app_id <= ID")
+        r.add_argument(
+            "--modulo",
+            type=_positive,
+            metavar="N",
+            help="split app_xml in N partitions by app_id %% N (several processes or machines)",
+        )
+        r.add_argument(
+            "--modulo-instance", type=int, metavar="I", help="the partition this run takes, 0..N-1"
+        )
+        r.add_argument(
+            "--retry-failed",
+            action="store_true",
+            help="also take apps whose earlier attempts failed (rejected ones stay rejected)",
+        )
 
-    tuning = r.add_argument_group("tuning (the perf suite sweeps these)")
-    tuning.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="transform processes; 0 = in the main process (default: in-process for runs of "
-        "up to 4 batches, else one per CPU core)",
+        tuning = r.add_argument_group("tuning (the perf suite sweeps these)")
+        tuning.add_argument(
+            "--workers",
+            type=int,
+            metavar="N",
+            help="transform processes; 0 = in the main process (default: in-process for runs of "
+            "up to 4 batches, else one per CPU core)",
+        )
+        bool_flag = argparse.BooleanOptionalAction
+        tuning.add_argument(
+            "--pooling",
+            action=bool_flag,
+            default=True,
+            help="one long-lived database connection (--no-pooling: a new one per batch)",
+        )
+        tuning.add_argument(
+            "--pipelined",
+            action=bool_flag,
+            default=True,
+            help="transform the next batches while one is written (--no-pipelined: strictly serial)",
+        )
+        tuning.add_argument(
+            "--dedup-cache",
+            action=bool_flag,
+            default=True,
+            help="remember keys written in this run so known duplicates fail before reaching the "
+            "database (--no-dedup-cache: always let the database find them)",
+        )
+        tuning.add_argument(
+            "--check-well-formed",
+            action=bool_flag,
+            default=True,
+            help="prove every whole document well-formed; --no-check-well-formed parses only the "
+            "part the contract reads and does NOT reject documents broken elsewhere",
+        )
+        r.add_argument(
+            "--metrics-out",
+            type=Path,
+            metavar="FILE",
+            help="write the run's config, counts, rows per table and stage times as JSON",
+        )
+
+    run_arguments(add("run", "migrate every app of app_xml not yet in processing_log", cmd_run))
+
+    bench = sub.add_parser("bench", help="measure the migration on this machine")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+    pipe = bench_sub.add_parser(
+        "pipeline",
+        help="lxml parse-only reference, then a full run on an emptied target; rates and ratio",
+        description="Read every pending document and parse it with lxml alone (the reference), "
+        "empty the target, run the migration with the given knobs, and print both rates, their "
+        "ratio and the rate of the first and last tenth of the run. DELETES migrated rows.",
     )
-    bool_flag = argparse.BooleanOptionalAction
-    tuning.add_argument(
-        "--pooling",
-        action=bool_flag,
-        default=True,
-        help="one long-lived database connection (--no-pooling: a new one per batch)",
-    )
-    tuning.add_argument(
-        "--pipelined",
-        action=bool_flag,
-        default=True,
-        help="transform the next batches while one is written (--no-pipelined: strictly serial)",
-    )
-    tuning.add_argument(
-        "--dedup-cache",
-        action=bool_flag,
-        default=True,
-        help="remember keys written in this run so known duplicates fail before reaching the "
-        "database (--no-dedup-cache: always let the database find them)",
-    )
-    tuning.add_argument(
-        "--check-well-formed",
-        action=bool_flag,
-        default=True,
-        help="prove every whole document well-formed; --no-check-well-formed parses only the "
-        "part the contract reads and does NOT reject documents broken elsewhere",
-    )
-    r.add_argument(
-        "--metrics-out",
-        type=Path,
-        metavar="FILE",
-        help="write the run's config, counts, rows per table and stage times as JSON",
-    )
+    pipe.set_defaults(func=cmd_bench_pipeline)
+    pipe.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
+    run_arguments(pipe)
 
     i = add("init", "create the schema (idempotent) and seed app_enums", cmd_init)
     db_option(i)

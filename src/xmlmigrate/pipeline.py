@@ -14,9 +14,10 @@ run the same way: what finished commits, the rest stays pending for the next run
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from time import perf_counter
 from types import FrameType
 
@@ -116,6 +117,57 @@ def run_migration(
         engine.dispose()
 
 
+class _Prefetch:
+    """Reads the next pages in a thread while the coordinator writes: the database driver
+    waits on the network and the server with the GIL released, so reading overlaps writing.
+    Bounded: at most ``depth`` pages wait here."""
+
+    _END = object()
+
+    def __init__(self, pages: Iterator[list[RawRecord]], depth: int) -> None:
+        self._pages = pages
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="xmlmigrate-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for page in self._pages:
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(page, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+            self._put_final(self._END)
+        except BaseException as exc:  # handed to the coordinator, raised there
+            self._put_final(exc)
+
+    def _put_final(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def next(self) -> list[RawRecord] | None:
+        item = self._queue.get()
+        if item is self._END:
+            self._queue.put(item)  # later calls see the end too
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item  # type: ignore[return-value]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
 class _Run:
     def __init__(
         self,
@@ -135,16 +187,23 @@ class _Run:
         self.on_batch = on_batch
         self.options = TransformOptions(config.scoped_parse, config.check_well_formed)
         self.times = stats.stage_seconds
-        self._pages = source.pages()
+        self._reader = _Prefetch(source.pages(), depth=2)
         self.started = perf_counter()
 
     def read(self) -> list[RawRecord] | None:
+        """The next page; ``read`` time is how long the coordinator waited for it."""
         t0 = perf_counter()
-        page = next(self._pages, None)
+        page = self._reader.next()
         self.times["read"] += perf_counter() - t0
         return page
 
     def execute(self, stop: _StopFlag) -> None:
+        try:
+            self._execute(stop)
+        finally:
+            self._reader.close()
+
+    def _execute(self, stop: _StopFlag) -> None:
         try:
             if self.workers == 0:
                 self._in_process(stop)

@@ -1,0 +1,1 @@
+"""Measuring the migration: throughput against the hardware's reference, run statistics."""
