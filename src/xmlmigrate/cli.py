@@ -116,6 +116,11 @@ def print_summary(stats: RunStats, db_url: str, batch_size: int) -> None:
         f"({stats.failed_transactions} refused by the database)   duplicate keys caught "
         f"before the database {stats.cache_duplicates}"
     )
+    if stats.peak_rss_mb:
+        console.print(
+            "Peak memory (RSS): "
+            + "   ".join(f"{k} {v:,.0f} MB" for k, v in sorted(stats.peak_rss_mb.items()))
+        )
     print_stage_split(stats)
     if stats.interrupted:
         console.print(

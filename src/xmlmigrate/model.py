@@ -112,6 +112,7 @@ class RunStats:
     cache_duplicates: int = 0  # duplicate keys caught by the in-run cache, before the database
     interrupted: bool = False
     crash: str | None = None
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)  # coordinator, worker (max)
 
     def add_outcome(self, outcome: Outcome) -> None:
         self.records += 1
@@ -157,6 +158,7 @@ class RunStats:
             "cache_duplicates": self.cache_duplicates,
             "interrupted": self.interrupted,
             "crash": self.crash,
+            "peak_rss_mb": {k: round(v, 1) for k, v in self.peak_rss_mb.items()},
         }
 
 

@@ -35,6 +35,7 @@ from xmlmigrate.workers import (
     TransformOptions,
     TransformPool,
     WorkerCrashed,
+    peak_rss_mb,
     transform_batch,
 )
 
@@ -214,6 +215,7 @@ class _Run:
         finally:
             self.stats.elapsed = perf_counter() - self.started
             self.stats.interrupted = stop.requested
+            self.stats.peak_rss_mb["coordinator"] = peak_rss_mb()
 
     # -- modes ------------------------------------------------------------------------------
     def _in_process(self, stop: _StopFlag) -> None:
@@ -291,6 +293,9 @@ class _Run:
 
     # -- committing ---------------------------------------------------------------------------
     def commit(self, page: list[RawRecord], result: BatchResult) -> None:
+        if result.peak_rss_mb:
+            rss = self.stats.peak_rss_mb
+            rss["worker"] = max(rss.get("worker", 0.0), result.peak_rss_mb)
         for stage, seconds in result.times.items():
             self.times[stage] += seconds
         t1 = perf_counter()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import resource
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,12 @@ class BatchResult:
     seq: int
     results: list[MappedApp | Rejection]
     times: dict[str, float]
+    peak_rss_mb: float = 0.0  # of the process that transformed the batch
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class WorkerCrashed(RuntimeError):
@@ -73,7 +80,7 @@ def _worker_main(
         if crash_on and any(str(r.app_id) == crash_on for r in records):
             os._exit(70)
         out, times = transform_batch(records, contract, options)
-        results.put(BatchResult(seq, out, times))
+        results.put(BatchResult(seq, out, times, peak_rss_mb()))
 
 
 class TransformPool:
