@@ -221,14 +221,15 @@ class _Run:
     def _in_process(self, stop: _StopFlag) -> None:
         while not stop.requested and (page := self.read()) is not None:
             results, times = transform_batch(page, self.contract, self.options)
-            self.commit(page, BatchResult(0, results, times))
+            self.commit(_attempts(page), BatchResult(0, results, times))
 
     def _pool(self) -> TransformPool:
         return TransformPool(self.workers, self.config.contract, self.options, self.workers * 2)
 
     def _pipelined(self, stop: _StopFlag) -> None:
         pool = self._pool()
-        inflight: dict[int, list[RawRecord]] = {}
+        # per batch in flight only the attempt numbers stay here, not the documents
+        inflight: dict[int, dict[int, int]] = {}
         done: dict[int, BatchResult] = {}
         next_seq = next_commit = 0
         exhausted = failed = False
@@ -240,7 +241,7 @@ class _Run:
                         exhausted = True
                         break
                     pool.submit(next_seq, page)
-                    inflight[next_seq] = page
+                    inflight[next_seq] = _attempts(page)
                     next_seq += 1
                 if len(done) == len(inflight):  # nothing outstanding
                     break
@@ -261,7 +262,7 @@ class _Run:
             pool.close(force=failed or stop.requested)
 
     def _commit_ready(
-        self, inflight: dict[int, list[RawRecord]], done: dict[int, BatchResult], next_commit: int
+        self, inflight: dict[int, dict[int, int]], done: dict[int, BatchResult], next_commit: int
     ) -> int:
         """Commit finished batches in source order; return the next sequence to commit."""
         while next_commit in done:
@@ -284,7 +285,8 @@ class _Run:
                 self.times["wait"] += perf_counter() - t0
                 by_app = {r.app_id: r for part in parts for r in part.results}
                 times = {k: sum(p.times.get(k, 0.0) for p in parts) for k in parts[0].times}
-                self.commit(page, BatchResult(0, [by_app[rec.app_id] for rec in page], times))
+                results = [by_app[rec.app_id] for rec in page]
+                self.commit(_attempts(page), BatchResult(0, results, times))
         except WorkerCrashed as exc:
             failed = True
             self.stats.crash = str(exc)
@@ -292,7 +294,7 @@ class _Run:
             pool.close(force=failed or stop.requested)
 
     # -- committing ---------------------------------------------------------------------------
-    def commit(self, page: list[RawRecord], result: BatchResult) -> None:
+    def commit(self, attempts: dict[int, int], result: BatchResult) -> None:
         if result.peak_rss_mb:
             rss = self.stats.peak_rss_mb
             rss["worker"] = max(rss.get("worker", 0.0), result.peak_rss_mb)
@@ -300,7 +302,7 @@ class _Run:
             self.times[stage] += seconds
         t1 = perf_counter()
         results: list[MappedApp | Rejection] = result.results
-        committed = self.loader.commit(results, {rec.app_id: rec.attempt for rec in page})
+        committed = self.loader.commit(results, attempts)
         self.times["write"] += perf_counter() - t1
         stats = self.stats
         for outcome, app in committed:
@@ -316,6 +318,10 @@ class _Run:
         stats.elapsed = perf_counter() - self.started
         if self.on_batch is not None:
             self.on_batch(stats, stats.records)
+
+
+def _attempts(page: list[RawRecord]) -> dict[int, int]:
+    return {rec.app_id: rec.attempt for rec in page}
 
 
 def describe_config(config: MigrationConfig) -> dict[str, object]:
