@@ -2,7 +2,7 @@
 
 The main process reads ``app_xml`` in keyset pages of ``batch_size`` records and hands each
 page to the transform: in-process (``workers = 0``) or to worker processes. With
-``pipelined`` (the default) up to ``2 × workers`` batches are in flight, so documents are
+``pipelined`` (the default) up to ``workers + 1`` batches are in flight, so documents are
 transformed while earlier batches are written; without it each batch is split across the
 workers and written before the next one is read. Batches always commit in source order, so
 the outcome does not depend on the number of workers or on timing.
@@ -40,7 +40,6 @@ from xmlmigrate.workers import (
 )
 
 ProgressCallback = Callable[[RunStats, int], None]
-DRAIN_SECONDS = 10.0  # after Ctrl-C or a crash: how long to wait for batches still in flight
 
 
 class SourceMissing(RuntimeError):
@@ -182,13 +181,16 @@ class _Run:
     ) -> None:
         self.config = config
         self.workers = workers
+        # batches in flight: one per worker plus one waiting, so no worker idles while the
+        # coordinator writes, and at most a few pages of documents are in memory at once
+        self._depth = workers + 1
         self.contract = contract
         self.loader = loader
         self.stats = stats
         self.on_batch = on_batch
         self.options = TransformOptions(config.scoped_parse, config.check_well_formed)
         self.times = stats.stage_seconds
-        self._reader = _Prefetch(source.pages(), depth=2)
+        self._reader = _Prefetch(source.pages(), depth=1)
         self.started = perf_counter()
 
     def read(self) -> list[RawRecord] | None:
@@ -224,7 +226,7 @@ class _Run:
             self.commit(_attempts(page), BatchResult(0, results, times))
 
     def _pool(self) -> TransformPool:
-        return TransformPool(self.workers, self.config.contract, self.options, self.workers * 2)
+        return TransformPool(self.workers, self.config.contract, self.options, self._depth)
 
     def _pipelined(self, stop: _StopFlag) -> None:
         pool = self._pool()
@@ -235,7 +237,7 @@ class _Run:
         exhausted = failed = False
         try:
             while True:
-                while not (exhausted or stop.requested) and len(inflight) < self.workers * 2:
+                while not (exhausted or stop.requested) and len(inflight) < self._depth:
                     page = self.read()
                     if page is None:
                         exhausted = True
