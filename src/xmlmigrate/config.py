@@ -8,7 +8,7 @@ from pathlib import Path
 
 DEFAULT_DB_URL = "sqlite:///xmlmigrate.db"
 DB_URL_ENV = "XMLMIGRATE_DB_URL"
-DEFAULT_BATCH_SIZE = 200
+DEFAULT_BATCH_SIZE = 100  # measured faster than 200 on PostgreSQL, and half the memory
 IN_PROCESS_BATCHES = 4  # automatic workers: runs of up to this many batches stay in-process
 
 
