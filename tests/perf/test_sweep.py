@@ -1,0 +1,92 @@
+"""Sweeps of the tuning knobs, grouped so --benchmark-group-by=group puts each side by side.
+
+Every round starts from an empty target (checked); extra_info carries rec/min, records, rows
+and transactions (statements to the database, one per batch plus bisections).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from xmlmigrate.config import MigrationConfig
+from xmlmigrate.model import RunStats
+from xmlmigrate.pipeline import run_migration
+
+from .conftest import PerfSource
+
+BATCH_SIZES = (50, 100, 200, 500, 1000, 2000)
+FLAGS = ("pooling", "pipelined", "dedup_cache")
+
+
+def _measure(
+    benchmark: BenchmarkFixture,
+    source: PerfSource,
+    reset: Callable[[], None],
+    rounds: int,
+    **knobs: Any,
+) -> RunStats:
+    config = MigrationConfig(db_url=source.db_url, **knobs)
+    stats: RunStats = benchmark.pedantic(
+        lambda: run_migration(config, source.contract), setup=reset, rounds=rounds, warmup_rounds=0
+    )
+    assert stats.success + stats.rejected + stats.failed == source.records
+    median = benchmark.stats.stats.median
+    benchmark.extra_info.update(
+        knobs={k: v for k, v in knobs.items()},
+        records=source.records,
+        rows=sum(stats.rows_per_table.values()),
+        transactions=stats.transactions,
+        connections=stats.connections_opened,
+        rec_per_min=round(source.records / median * 60),
+    )
+    return stats
+
+
+@pytest.mark.parametrize("batch_size", BATCH_SIZES)
+@pytest.mark.benchmark(group="sweep: batch size (2 workers)")
+def test_batch_size(
+    benchmark: BenchmarkFixture,
+    perf_source: PerfSource,
+    clean_target: Callable[[], None],
+    request: pytest.FixtureRequest,
+    batch_size: int,
+) -> None:
+    rounds = int(request.config.getoption("--perf-rounds"))
+    stats = _measure(benchmark, perf_source, clean_target, rounds, batch_size=batch_size, workers=2)
+    assert stats.transactions == -(-perf_source.records // batch_size)  # no bisections
+
+
+@pytest.mark.parametrize("flag", [None, *FLAGS], ids=["all on", *(f"no {f}" for f in FLAGS)])
+@pytest.mark.benchmark(group="sweep: feature flags (2 workers, batch 100)")
+def test_feature_flags(
+    benchmark: BenchmarkFixture,
+    perf_source: PerfSource,
+    clean_target: Callable[[], None],
+    request: pytest.FixtureRequest,
+    flag: str | None,
+) -> None:
+    rounds = int(request.config.getoption("--perf-rounds"))
+    knobs: dict[str, Any] = {"workers": 2, "batch_size": 100}
+    if flag is not None:
+        knobs[flag] = False
+    stats = _measure(benchmark, perf_source, clean_target, rounds, **knobs)
+    batches = -(-perf_source.records // 100)
+    assert stats.connections_opened == (batches if flag == "pooling" else 1)
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+@pytest.mark.benchmark(group="sweep: workers (batch 100)")
+def test_workers(
+    benchmark: BenchmarkFixture,
+    perf_source: PerfSource,
+    clean_target: Callable[[], None],
+    request: pytest.FixtureRequest,
+    workers: int,
+) -> None:
+    rounds = int(request.config.getoption("--perf-rounds"))
+    stats = _measure(benchmark, perf_source, clean_target, rounds, workers=workers, batch_size=100)
+    assert stats.workers == workers
