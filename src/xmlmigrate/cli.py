@@ -271,6 +271,43 @@ def cmd_bench_pipeline(args: argparse.Namespace) -> int:
     return 1 if report.stats.crash else 0
 
 
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from xmlmigrate.bench import baseline as bl
+
+    if args.runs < 2:
+        raise UserError("--runs must be at least 2 to measure spread")
+    old = bl.load(args.compare) if args.compare is not None else None
+    config = _tuning_config(args)
+    console.print(f"{args.runs} clean runs on {redact_url(config.db_url)} ...")
+    try:
+        result = bl.run_baseline(config, args.runs)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    table = Table(show_edge=False)
+    for heading in ("run", "seconds", "rec/min"):
+        table.add_column(heading, justify="right")
+    for i, (s, r) in enumerate(zip(result["seconds"], result["rec_per_min"], strict=True), 1):
+        table.add_row(str(i), f"{s:.3f}", f"{r:,.0f}")
+    console.print(table)
+    console.print(
+        f"{result['records']:,} records per run: median {result['median_seconds']:.3f} s "
+        f"({result['median_rec_per_min']:,.0f} rec/min), mean {result['mean_seconds']:.3f} s, "
+        f"std dev {result['stdev_seconds']:.3f} s, min {result['min_seconds']:.3f}, "
+        f"max {result['max_seconds']:.3f}, CV {result['cv'] * 100:.1f} % — confidence "
+        f"{result['confidence']}"
+    )
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    console.print(f"Saved to {args.out}")
+    if old is not None:
+        cmp = bl.compare(old, result)
+        console.print(
+            f"Against {args.compare}: median {cmp.old_median:.3f} s → {cmp.new_median:.3f} s "
+            f"({cmp.change * 100:+.1f} %), Mann-Whitney p = {cmp.p_value:.4f}: "
+            f"[bold]{cmp.verdict}[/bold]"
+        )
+    return 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     schema = build_schema(load_contract(args.contract))
     engine = make_engine(args.db)
@@ -616,6 +653,26 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.set_defaults(func=cmd_bench_pipeline)
     pipe.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
     run_arguments(pipe)
+
+    base = sub.add_parser(
+        "baseline",
+        help="N clean runs: median, spread, confidence; --compare with an earlier baseline",
+        description="Run the migration --runs times, each on an emptied target (DELETES "
+        "migrated rows), print per-run times and their statistics, save them with the config "
+        "to --out, and with --compare say whether this is faster, slower or no detectable "
+        "change (Mann-Whitney U on the per-run seconds, alpha 0.05).",
+    )
+    base.set_defaults(func=cmd_baseline)
+    base.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
+    base.add_argument("--runs", type=_positive, default=10, help="clean runs (default %(default)s)")
+    base.add_argument(
+        "--records", dest="limit", type=_positive, metavar="N", help="records per run (default all)"
+    )
+    base.add_argument(
+        "--out", type=Path, default=Path("baseline_metrics.json"), help="default %(default)s"
+    )
+    base.add_argument("--compare", type=Path, metavar="OLD.json", help="an earlier baseline file")
+    run_arguments(base)
 
     i = add("init", "create the schema (idempotent) and seed app_enums", cmd_init)
     db_option(i)
