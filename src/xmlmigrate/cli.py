@@ -7,6 +7,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from xmlmigrate.ledger import ledger_status, reset_target
 from xmlmigrate.mock import SIZE_PROFILES, MockGenerator, insert_documents, next_app_id
 from xmlmigrate.model import RawRecord, Rejection, RunStats
 from xmlmigrate.pipeline import SourceMissing, describe_config, run_migration
-from xmlmigrate.schema import SOURCE_TABLE, build_schema
+from xmlmigrate.schema import SOURCE_TABLE, Schema, build_schema
 from xmlmigrate.transform import transform_record
 
 console = Console(soft_wrap=True)
@@ -308,15 +309,22 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_init(args: argparse.Namespace) -> int:
+@contextmanager
+def _database(args: argparse.Namespace) -> Iterator[tuple[Schema, sa.Engine]]:
+    """The schema of --contract and an engine for --db, disposed of afterwards."""
     schema = build_schema(load_contract(args.contract))
     engine = make_engine(args.db)
     try:
+        yield schema, engine
+    finally:
+        engine.dispose()
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    with _database(args) as (schema, engine):
         if args.drop:
             schema.drop_targets(engine)
         schema.create(engine)
-    finally:
-        engine.dispose()
     what = "recreated" if args.drop else "ready"
     console.print(
         f"Schema {what} in {redact_url(args.db)}: {len(schema.metadata.tables)} tables "
@@ -326,9 +334,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    schema = build_schema(load_contract(args.contract))
-    engine = make_engine(args.db)
-    try:
+    with _database(args) as (schema, engine):
         missing = set(schema.missing_tables(engine))
         if SOURCE_TABLE in missing or schema.log.name in missing:
             raise UserError(
@@ -336,8 +342,6 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "'xmlmigrate generate' first"
             )
         st = ledger_status(engine, schema)
-    finally:
-        engine.dispose()
     console.print(
         f"[bold]{redact_url(args.db)}[/bold]: {st.apps_in_source:,} documents in {SOURCE_TABLE}"
     )
@@ -366,9 +370,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    schema = build_schema(load_contract(args.contract))
-    engine = make_engine(args.db)
-    try:
+    with _database(args) as (schema, engine):
         missing = set(schema.missing_tables(engine))
         if schema.root.name in missing or schema.log.name in missing:
             console.print(f"Nothing to clean: no migrated tables in {redact_url(args.db)}")
@@ -376,8 +378,6 @@ def cmd_clean(args: argparse.Namespace) -> int:
         reset_target(engine, schema)
         with engine.connect() as conn:
             kept = conn.execute(sa.select(sa.func.count()).select_from(schema.source)).scalar_one()
-    finally:
-        engine.dispose()
     console.print(
         f"Deleted every migrated row and the processing log in {redact_url(args.db)}; "
         f"kept {kept:,} documents in {SOURCE_TABLE}"

@@ -157,3 +157,19 @@ def test_contract_explain_shows_rows_defaults_truncations_and_warnings() -> None
     assert "Warnings:" in text and "app_base.campaign_num" in text
     rejected = run_cli("contract", "explain", "--xml", str(fixtures / "malformed.xml"))
     assert rejected.returncode == 1 and "rejected" in rejected.stdout
+
+
+def test_init_and_status(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'st.db'}"
+    missing = run_cli("status", "--db", db)
+    assert missing.returncode == 2 and "xmlmigrate init" in missing.stderr
+    init = run_cli("init", "--db", db)
+    assert init.returncode == 0 and "Schema ready" in init.stdout
+    assert run_cli("init", "--db", db).returncode == 0  # idempotent
+    run_cli("generate", "--count", "12", "--size-profile", "small", "--db", db, "-q")
+    run_cli("run", "--db", db, "--limit", "5", "-q")
+    status = run_cli("status", "--db", db)
+    assert status.returncode == 0, status.stderr
+    assert "12 documents in app_xml" in status.stdout
+    assert "success 5" in status.stdout and "pending 7" in status.stdout
+    assert "Recent runs" in status.stdout
