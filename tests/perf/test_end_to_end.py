@@ -12,8 +12,7 @@ from xmlmigrate.config import MigrationConfig
 from xmlmigrate.mock import MockGenerator
 from xmlmigrate.model import RunStats
 from xmlmigrate.pipeline import run_migration
-
-from .conftest import PerfSource, count_target_rows
+from xmlmigrate.pytest_plugin import PerfSource, count_target_rows
 
 
 @pytest.mark.benchmark(group="end-to-end")

@@ -16,9 +16,8 @@ from xmlmigrate.ledger import ledger_problems, log_rows, outcome_for, reset_targ
 from xmlmigrate.mock import insert_documents
 from xmlmigrate.model import MappedApp, RawRecord
 from xmlmigrate.pipeline import run_migration
+from xmlmigrate.pytest_plugin import PerfSource
 from xmlmigrate.transform import transform_record
-
-from .conftest import PerfSource
 
 PG = os.environ.get("XMLMIGRATE_TEST_PG", "postgres@127.0.0.1:5432")
 MARIADB = os.environ.get("XMLMIGRATE_TEST_MARIADB", "root@127.0.0.1:3306")
