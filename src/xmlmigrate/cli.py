@@ -320,6 +320,22 @@ def _database(args: argparse.Namespace) -> Iterator[tuple[Schema, sa.Engine]]:
         engine.dispose()
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from xmlmigrate.bench.report import best_batch_size, build_report, load_cases
+
+    try:
+        table, images = build_report(args.bench, args.baseline or [], args.out)
+    except (ValueError, KeyError, OSError) as exc:
+        raise UserError(f"cannot build the report: {exc}") from None
+    console.print(f"Wrote {table}")
+    for image in images:
+        console.print(f"Wrote {image}")
+    best = best_batch_size(load_cases(args.bench))
+    if best is not None:
+        console.print(f"Best batch size: {best[0]} ({best[1]:,.0f} rec/min)")
+    return 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     with _database(args) as (schema, engine):
         if args.drop:
@@ -673,6 +689,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     base.add_argument("--compare", type=Path, metavar="OLD.json", help="an earlier baseline file")
     run_arguments(base)
+
+    rep = sub.add_parser(
+        "report",
+        help="Markdown results table and PNG plots from pytest-benchmark and baseline JSON",
+        description="Turn pytest-benchmark JSON (e.g. --benchmark-json or a file under "
+        ".benchmarks/) and 'xmlmigrate baseline' files into RESULTS.md (optimization, before, "
+        "after, gain, std dev per group; the best batch size) and PNG plots.",
+    )
+    rep.set_defaults(func=cmd_report)
+    rep.add_argument("bench", nargs="*", type=Path, help="pytest-benchmark JSON files")
+    rep.add_argument("--baseline", nargs="*", type=Path, help="xmlmigrate baseline JSON files")
+    rep.add_argument("--out", type=Path, default=Path("perf-report"), help="default %(default)s")
 
     i = add("init", "create the schema (idempotent) and seed app_enums", cmd_init)
     db_option(i)

@@ -41,6 +41,7 @@ def _measure(
         transactions=stats.transactions,
         connections=stats.connections_opened,
         rec_per_min=round(source.records / median * 60),
+        stage_seconds={k: round(v, 3) for k, v in stats.stage_seconds.items()},
     )
     return stats
 
