@@ -46,35 +46,24 @@ def _measure(
     return stats
 
 
+@pytest.mark.parametrize("flag", [None, *FLAGS], ids=["all on", *(f"no {f}" for f in FLAGS)])
 @pytest.mark.parametrize("batch_size", BATCH_SIZES)
-@pytest.mark.benchmark(group="sweep: batch size (2 workers)")
-def test_batch_size(
+@pytest.mark.benchmark(group="sweep: batch size x feature flags (2 workers)")
+def test_batch_size_and_flags(
     benchmark: BenchmarkFixture,
     perf_source: PerfSource,
     clean_target: Callable[[], None],
     request: pytest.FixtureRequest,
     batch_size: int,
-) -> None:
-    rounds = int(request.config.getoption("--perf-rounds"))
-    stats = _measure(benchmark, perf_source, clean_target, rounds, batch_size=batch_size, workers=2)
-    assert stats.transactions == -(-perf_source.records // batch_size)  # no bisections
-
-
-@pytest.mark.parametrize("flag", [None, *FLAGS], ids=["all on", *(f"no {f}" for f in FLAGS)])
-@pytest.mark.benchmark(group="sweep: feature flags (2 workers, batch 100)")
-def test_feature_flags(
-    benchmark: BenchmarkFixture,
-    perf_source: PerfSource,
-    clean_target: Callable[[], None],
-    request: pytest.FixtureRequest,
     flag: str | None,
 ) -> None:
     rounds = int(request.config.getoption("--perf-rounds"))
-    knobs: dict[str, Any] = {"workers": 2, "batch_size": 100}
+    knobs: dict[str, Any] = {"workers": 2, "batch_size": batch_size}
     if flag is not None:
         knobs[flag] = False
     stats = _measure(benchmark, perf_source, clean_target, rounds, **knobs)
-    batches = -(-perf_source.records // 100)
+    batches = -(-perf_source.records // batch_size)
+    assert stats.transactions == batches  # the corpus has no duplicates: no bisections
     assert stats.connections_opened == (batches if flag == "pooling" else 1)
 
 

@@ -27,6 +27,13 @@ def _bench(path: Path) -> Path:
             case("test_batch_size[500]", {"batch_size": 500}, 0.8, 7500),
             case("test_feature_flags[all on]", {"flag": None}, 1.0, 6000),
             case("test_feature_flags[no pooling]", {"flag": "pooling"}, 1.25, 4800),
+            # faster, but not with all flags on: not the best batch size
+            case(
+                "test_batch_size_and_flags[2000-no pooling]",
+                {"batch_size": 2000, "flag": "pooling"},
+                0.5,
+                9000,
+            ),
         ]
     }
     path.write_text(json.dumps(data))

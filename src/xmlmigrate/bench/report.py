@@ -56,7 +56,12 @@ def _reference(cases: list[Case]) -> Case:
 
 
 def best_batch_size(cases: list[Case]) -> tuple[int, float] | None:
-    sweep = [c for c in cases if "batch_size" in c.params and c.rec_per_min]
+    """The batch size of the fastest case with all flags on."""
+    sweep = [
+        c
+        for c in cases
+        if "batch_size" in c.params and c.rec_per_min and c.params.get("flag") is None
+    ]
     if not sweep:
         return None
     best = max(sweep, key=lambda c: c.rec_per_min or 0.0)
@@ -119,8 +124,9 @@ def plots(cases: list[Case], out: Path) -> list[Path]:
     if sweep:
         fig, ax = plt.subplots(figsize=(7, 4))
         by_group: dict[str, list[Case]] = {}
-        for c in sweep:
-            by_group.setdefault(c.group, []).append(c)
+        for c in sweep:  # one line per flag combination
+            label = "all on" if c.params.get("flag") is None else f"no {c.params['flag']}"
+            by_group.setdefault(label, []).append(c)
         for group, members in by_group.items():
             ax.plot(
                 [int(c.params["batch_size"]) for c in members],
@@ -131,22 +137,24 @@ def plots(cases: list[Case], out: Path) -> list[Path]:
         ax.set_xscale("log")
         ax.set_xlabel("batch size")
         ax.set_ylabel("rec/min")
-        ax.set_title("Throughput against batch size")
+        ax.set_title("Throughput against batch size, per flag combination")
         ax.legend(fontsize=8)
         fig.tight_layout()
         path = out / "throughput_vs_batch_size.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)
-    flags = [c for c in cases if "flag" in c.params and c.rec_per_min]
+    flags = [
+        c
+        for c in cases
+        if "flag" in c.params and c.rec_per_min and c.params.get("batch_size", 100) == 100
+    ]
     if flags:
         fig, ax = plt.subplots(figsize=(7, 4))
-        ax.bar(
-            [c.name.split("[")[-1].rstrip("]") for c in flags],
-            [float(c.rec_per_min or 0) for c in flags],
-        )
+        labels = ["all on" if c.params["flag"] is None else f"no {c.params['flag']}" for c in flags]
+        ax.bar(labels, [float(c.rec_per_min or 0) for c in flags])
         ax.set_ylabel("rec/min")
-        ax.set_title("Throughput by flag combination")
+        ax.set_title("Throughput by flag combination (batch size 100)")
         fig.tight_layout()
         path = out / "throughput_by_flags.png"
         fig.savefig(path, dpi=110)
