@@ -104,6 +104,15 @@ def map_application(
                         if row is not None:
                             out_rows.append(row)
                             out_inst.append((el, row, ancestors))
+            keep = last_per_key(table.key, out_rows)
+            if keep is not None:
+                ctx.warn(
+                    "duplicate_key",
+                    f"{table.name}: {len(out_rows) - len(keep)} row(s) had the key of a later "
+                    "row once converted (e.g. truncated); the later one is kept",
+                )
+                out_rows = [out_rows[i] for i in keep]
+                out_inst = [out_inst[i] for i in keep]
             rows[table.name] = out_rows
             instances[table.name] = out_inst
     except _Reject as exc:
@@ -119,6 +128,16 @@ def map_application(
         ctx.invalid,
         events=ctx.events or [],
     )
+
+
+def last_per_key(key: tuple[str, ...], rows: list[Row]) -> list[int] | None:
+    """Indexes of the rows to keep so no two share a primary key (the last one wins), or None
+    when all keys are distinct. Dedup by attribute happens before conversion; values that
+    differ in the document can still meet once truncated, and must not reach the database."""
+    if len(rows) < 2:
+        return None
+    last = {tuple(row[k] for k in key): i for i, row in enumerate(rows)}
+    return sorted(last.values()) if len(last) < len(rows) else None
 
 
 def _run_checks(

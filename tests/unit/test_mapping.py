@@ -409,3 +409,19 @@ def test_missing_required_value_rejects(missing: str) -> None:
     rej = rejected(DEFAULT, doc(missing, app_id=4), 4)
     assert rej.code == "required_value_missing"
     assert "app_base.receive_date is NOT NULL" in rej.detail
+
+
+def test_rows_whose_keys_meet_after_truncation_keep_the_last() -> None:
+    first, second = "X" * 51, "X" * 52  # distinct in the document, equal once cut to 30
+    xml = (
+        '<Provenir><Request ID="3"><CustData><application app_receive_date="1/2/2016">'
+        f'<Indicators><Indicator ID="{first}" value="N"/><Indicator ID="A" value="Y"/>'
+        f'<Indicator ID="{second}" value="Y"/></Indicators></application></CustData></Request>'
+        "</Provenir>"
+    )
+    result = mapped(DEFAULT, xml, 3)
+    assert [(r["indicator"], r["value"]) for r in result.rows["indicators"]] == [
+        ("A", "Y"),
+        ("X" * 30, "Y"),
+    ]
+    assert "duplicate_key" in codes(result)

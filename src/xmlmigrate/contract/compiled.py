@@ -132,6 +132,7 @@ class CompiledColumn:
     enum: str | None
     on_overflow: str
     on_invalid: str
+    on_impossible: str  # date/datetime: "invalid" or "clamp" (also bound into convert)
     expr: ex.Compiled | None
     pattern: re.Pattern[str] | None
     plain: bool  # a string read as is: no extraction, no pattern (the mapper's fast path)
@@ -739,6 +740,7 @@ class _Compiler:
             enum=cdata.get("enum"),
             on_overflow=on_overflow,
             on_invalid=on_invalid,
+            on_impossible=on_impossible,
             expr=compiled_expr,
             pattern=pattern,
             plain=ctype == "string" and extract is None and pattern is None,

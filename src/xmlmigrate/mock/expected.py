@@ -19,6 +19,7 @@ from typing import Any
 
 from xmlmigrate.contract import CompiledContract, CompiledTable
 from xmlmigrate.contract.compiled import CompiledColumn
+from xmlmigrate.mapping import last_per_key
 from xmlmigrate.mock.model import INVALID, AppModel, ClampTo, MockElement
 
 Row = dict[str, Any]
@@ -119,7 +120,6 @@ def _typed(col: CompiledColumn, text: str | None, value: Any, enums: Any) -> Any
 class _Oracle:
     def __init__(self, contract: CompiledContract) -> None:
         self.contract = contract
-        self.clamp_columns = _clamp_columns(contract)
 
     def finish(self, table: CompiledTable, col: CompiledColumn, value: Any) -> Any:
         if value is INVALID:
@@ -141,7 +141,7 @@ class _Oracle:
             return None
         text, value = holder.attrs.get(col.attr or "", (None, None))
         if isinstance(value, ClampTo):
-            value = value.value if (table.name, col.name) in self.clamp_columns else INVALID
+            value = value.value if col.on_impossible == "clamp" else INVALID
         # for digits/number extraction the model already holds the extracted value
         return self.finish(table, col, _typed(col, text, value, self.contract.enums))
 
@@ -236,20 +236,6 @@ class _Oracle:
         return elements
 
 
-def _clamp_columns(contract: CompiledContract) -> set[tuple[str, str]]:
-    """Columns declared with on_impossible = "clamp", read from the contract file itself."""
-    import tomllib
-    from pathlib import Path
-
-    data = tomllib.loads(Path(contract.source).read_text(encoding="utf-8"))
-    return {
-        (tname, cname)
-        for tname, table in data["tables"].items()
-        for cname, col in table["columns"].items()
-        if col.get("on_impossible") == "clamp"
-    }
-
-
 def expected_outcome(model: AppModel, contract: CompiledContract) -> Expected:
     oracle = _Oracle(contract)
     rows: dict[str, list[Row]] = {}
@@ -272,6 +258,10 @@ def expected_outcome(model: AppModel, contract: CompiledContract) -> Expected:
                                 row[col.name] = model.app_id
                         out_rows.append(row)
                         out_inst.append((el, row, ancestors))
+            keep = last_per_key(table.key, out_rows)  # the documented rule: the last one wins
+            if keep is not None:
+                out_rows = [out_rows[i] for i in keep]
+                out_inst = [out_inst[i] for i in keep]
             rows[table.name] = out_rows
             instances[table.name] = out_inst
     except _Reject as exc:
