@@ -14,8 +14,11 @@ import os
 import queue
 import resource
 import signal
+import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -63,47 +66,73 @@ def transform_batch(
     return results, times
 
 
+def _send_results(outbox: queue.Queue[BatchResult | None], results: Connection) -> None:
+    """Worker-side sender: pickles and writes results while the worker transforms the next
+    batch (the coordinator may be busy writing and not reading for a while)."""
+    while (item := outbox.get()) is not None:
+        try:
+            results.send(item)
+        except OSError:  # the coordinator is gone or closed its end: nothing left to do
+            os._exit(0)
+
+
 def _worker_main(
     contract_path: str | None,
     options: TransformOptions,
     tasks: mp.Queue[tuple[int, list[RawRecord]] | None],
-    results: mp.Queue[BatchResult],
+    results: Connection,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     contract = load_contract(contract_path)
     crash_on = os.environ.get("XMLMIGRATE_TEST_CRASH_ON_APP")  # test hook: die on this app
+    outbox: queue.Queue[BatchResult | None] = queue.Queue(maxsize=1)
+    sender = threading.Thread(target=_send_results, args=(outbox, results), daemon=True)
+    sender.start()
     while True:
         task = tasks.get()
         if task is None:
+            outbox.put(None)
+            sender.join()
+            results.close()
             return
         seq, records = task
         if crash_on and any(str(r.app_id) == crash_on for r in records):
-            os._exit(70)
+            os._exit(70)  # possibly halfway through sending the previous batch: that is the point
         out, times = transform_batch(records, contract, options)
-        results.put(BatchResult(seq, out, times, peak_rss_mb()))
+        outbox.put(BatchResult(seq, out, times, peak_rss_mb()))
 
 
 class TransformPool:
-    """N worker processes; submit batches, receive results (in completion order)."""
+    """N worker processes; submit batches, receive results (in completion order).
+
+    Tasks go through one bounded queue shared by the workers. Results come back on one pipe
+    per worker whose only writing end is in that worker: if the worker dies, even halfway
+    through sending a batch, its pipe reads as closed (EOF) instead of blocking the
+    coordinator on a message that will never be completed.
+    """
 
     def __init__(
         self, workers: int, contract_path: Path | None, options: TransformOptions, depth: int
     ) -> None:
         ctx = mp.get_context("spawn")
         self._tasks: mp.Queue[tuple[int, list[RawRecord]] | None] = ctx.Queue(maxsize=depth)
-        self._results: mp.Queue[BatchResult] = ctx.Queue()
         path = str(contract_path) if contract_path is not None else None
-        self._procs: list[BaseProcess] = [
-            ctx.Process(
+        self._procs: list[BaseProcess] = []
+        self._pipes: dict[Connection, BaseProcess] = {}
+        self._ready: deque[BatchResult] = deque()
+        self._dead: list[BaseProcess] = []
+        for i in range(workers):
+            reader, writer = ctx.Pipe(duplex=False)
+            proc = ctx.Process(
                 target=_worker_main,
-                args=(path, options, self._tasks, self._results),
+                args=(path, options, self._tasks, writer),
                 name=f"xmlmigrate-worker-{i}",
                 daemon=True,
             )
-            for i in range(workers)
-        ]
-        for p in self._procs:
-            p.start()
+            proc.start()
+            writer.close()  # the worker holds the only writing end now
+            self._procs.append(proc)
+            self._pipes[reader] = proc
 
     def submit(self, seq: int, records: list[RawRecord]) -> None:
         while True:
@@ -111,29 +140,48 @@ class TransformPool:
                 self._tasks.put((seq, records), timeout=0.5)
                 return
             except queue.Full:
+                self._receive(0)
                 self._check_alive()
 
     def get(self) -> BatchResult:
         """The next finished batch; raises WorkerCrashed if a worker died meanwhile."""
-        while True:
-            try:
-                return self._results.get(timeout=0.5)
-            except queue.Empty:
+        while not self._ready:
+            if not self._receive(0.5):
                 self._check_alive()
+        return self._ready.popleft()
 
     def drain(self, timeout: float) -> Iterator[BatchResult]:
         """Results still arriving from live workers, until none comes for ``timeout`` seconds."""
         while True:
-            try:
-                yield self._results.get(timeout=timeout)
-            except queue.Empty:
+            while self._ready:
+                yield self._ready.popleft()
+            if not self._receive(timeout):
                 return
 
+    def _receive(self, timeout: float) -> bool:
+        """Read what the pipes hold within ``timeout``; False if nothing happened."""
+        if not self._pipes:
+            return False
+        ready = wait(list(self._pipes), timeout)
+        for conn in ready:
+            assert isinstance(conn, Connection)
+            try:
+                self._ready.append(conn.recv())
+            except (EOFError, OSError):
+                proc = self._pipes.pop(conn)
+                conn.close()
+                proc.join(timeout=5)
+                self._dead.append(proc)
+        return bool(ready)
+
     def _check_alive(self) -> None:
-        for p in self._procs:
-            if not p.is_alive() and p.exitcode not in (0, None):
+        for proc in self._procs:
+            if proc not in self._dead and not proc.is_alive():
+                self._dead.append(proc)
+        for proc in self._dead:
+            if proc.exitcode != 0:
                 raise WorkerCrashed(
-                    f"worker {p.name} (pid {p.pid}) died with exit code {p.exitcode}"
+                    f"worker {proc.name} (pid {proc.pid}) died with exit code {proc.exitcode}"
                 )
 
     def close(self, force: bool = False) -> None:
@@ -144,11 +192,15 @@ class TransformPool:
                 except queue.Full:
                     force = True
                     break
-        for p in self._procs:
-            if force and p.is_alive():
-                p.terminate()
-            p.join(timeout=10)
-            if p.is_alive():
-                p.kill()
+        for proc in self._procs:
+            if force and proc.is_alive():
+                proc.terminate()
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=5)
+        for conn in self._pipes:
+            conn.close()
+        self._pipes.clear()
         self._tasks.cancel_join_thread()
-        self._results.cancel_join_thread()
+        self._tasks.close()

@@ -190,3 +190,45 @@ def test_a_crashed_worker_is_reported_and_its_apps_stay_pending(tmp_path: Path) 
     assert rest.records == 200 + DUPLICATES + 2 - len(logged)
     assert ledger_problems(engine, SCHEMA) == []
     engine.dispose()
+
+
+def test_a_worker_dying_halfway_through_sending_a_result_does_not_hang_the_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker finishes batch 0 and starts sending it while nobody reads, so the send
+    blocks on a full pipe; then it dies on batch 1. The coordinator must see a crash, not wait
+    for the rest of a message that will never come."""
+    import pickle
+    import threading
+
+    from xmlmigrate.model import RawRecord
+    from xmlmigrate.workers import TransformOptions, TransformPool, WorkerCrashed, transform_batch
+
+    docs = list(MockGenerator(seed=3, size_profile="realistic").generate(121))
+    first = [RawRecord(d.app_id, d.xml.encode()) for d in docs[:120]]
+    results, _ = transform_batch(first, CONTRACT, TransformOptions())
+    assert len(pickle.dumps(results)) > 4 * 65536  # far more than a pipe holds
+    monkeypatch.setenv("XMLMIGRATE_TEST_CRASH_ON_APP", str(docs[120].app_id))
+    pool = TransformPool(1, None, TransformOptions(), depth=2)
+    try:
+        pool.submit(0, first)
+        pool.submit(1, [RawRecord(docs[120].app_id, docs[120].xml.encode())])
+        worker = pool._procs[0]
+        worker.join(timeout=120)
+        assert worker.exitcode == 70
+        outcome: list[object] = []
+
+        def collect() -> None:
+            try:
+                outcome.append(pool.get())
+            except WorkerCrashed as exc:
+                outcome.append(exc)
+
+        reader = threading.Thread(target=collect, daemon=True)
+        reader.start()
+        reader.join(timeout=30)
+        assert not reader.is_alive(), "the pool hung on a half-sent result"
+        assert len(outcome) == 1 and isinstance(outcome[0], WorkerCrashed), outcome
+        assert "exit code 70" in str(outcome[0])
+    finally:
+        pool.close(force=True)
