@@ -309,6 +309,97 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_perf_gate(args: argparse.Namespace) -> int:
+    from xmlmigrate.bench import gate as g
+
+    if args.threshold <= 0:
+        raise UserError("--threshold must be a positive percentage")
+    cfg = g.GateConfig(
+        base=args.base,
+        threshold=args.threshold / 100,
+        blocks=args.blocks,
+        max_blocks=max(args.max_blocks, args.blocks),
+        db_url=args.db,
+        records=args.records,
+        rounds=args.rounds,
+        profile=args.size_profile,
+        max_wait=args.max_wait / 100,
+        inject_head=args.inject_head / 100,
+        targets=tuple(args.targets) or ("tests/perf",),
+        confirm=not args.no_confirm,
+    )
+    where = redact_url(cfg.db_url) if cfg.db_url else "a temporary SQLite file per side"
+    alpha = g.FAMILY_ALPHA
+    console.print(
+        f"Gate: base {cfg.base} against the working tree, {cfg.blocks} blocks (A B / B A), "
+        f"{cfg.records} {cfg.profile} documents x {cfg.rounds} rounds per side, on {where}; "
+        f"fail on CPU > +{args.threshold:g} % or wall > +{2 * args.threshold:g} % "
+        f"({1 - alpha:.0%} family-wise confidence)"
+        + (f"; head slowed by {args.inject_head:g} % on purpose" if cfg.inject_head else "")
+    )
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            err_console.print(f"  {message}", highlight=False)
+
+    try:
+        result = g.run_gate(cfg, progress)
+    except g.GateError as exc:
+        _error(str(exc))
+        return 2
+    print_gate(result)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+        console.print(f"Saved {args.json}")
+    return 1 if result.verdict == "fail" else 0
+
+
+def print_gate(result: object) -> None:
+    from xmlmigrate.bench.gate import GateResult
+
+    assert isinstance(result, GateResult)
+    conf = 1 - result.alpha
+    table = Table(show_edge=False, title=f"head / base, {conf:.2%} intervals per benchmark")
+    for heading in ("benchmark", "metric", "base s", "head s", "ratio", "interval", "n"):
+        table.add_column(heading, justify="left" if heading in ("benchmark", "metric") else "right")
+    table.add_column("verdict")
+    colour = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+    for bench in result.benchmarks:
+        name = bench.name.split("::")[-1]
+        for i, d in enumerate(bench.decisions):
+            interval = f"{d.low:.3f} - {d.high:.3f}" if d.low is not None else "n/a"
+            verdict = d.verdict.upper() + f" (>{d.threshold:.0%})"
+            table.add_row(
+                name if i == 0 else "",
+                d.metric,
+                f"{d.base:.4f}",
+                f"{d.head:.4f}",
+                f"{d.ratio:.3f}",
+                interval,
+                str(d.n),
+                f"[{colour[d.verdict]}]{verdict}[/]",
+            )
+        if bench.confirmed is not None:
+            again = ", ".join(
+                f"{d.metric} {d.ratio:.3f} {d.verdict.upper()}" for d in bench.confirmed
+            )
+            table.add_row("", "again", "", "", "", "", "", again)
+    console.print(table)
+    for bench in result.benchmarks:
+        name = bench.name.split("::")[-1]
+        for key, (old, new) in bench.counter_changes.items():
+            console.print(f"[yellow]counter changed[/yellow] {name}: {key} {old} -> {new}")
+        if bench.discarded_rounds:
+            console.print(f"{name}: {bench.discarded_rounds} rounds discarded (waiting for a CPU)")
+    for note in result.notes:
+        console.print(f"note: {note}")
+    console.print(
+        f"[{colour[result.verdict]}]Gate {result.verdict.upper()}[/] in {result.seconds:.0f} s "
+        f"({result.blocks} blocks; base {result.base_commit[:12]}, head {result.head_commit[:12]})"
+    )
+
+
 @contextmanager
 def _database(args: argparse.Namespace) -> Iterator[tuple[Schema, sa.Engine]]:
     """The schema of --contract and an engine for --db, disposed of afterwards."""
@@ -701,6 +792,69 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("bench", nargs="*", type=Path, help="pytest-benchmark JSON files")
     rep.add_argument("--baseline", nargs="*", type=Path, help="xmlmigrate baseline JSON files")
     rep.add_argument("--out", type=Path, default=Path("perf-report"), help="default %(default)s")
+
+    perf = sub.add_parser("perf", help="performance checks for CI")
+    perf_sub = perf.add_subparsers(dest="perf_command", required=True)
+    gate = perf_sub.add_parser(
+        "gate",
+        help="A/B the gate benchmarks of a base commit and the working tree; exit 1 on a "
+        "regression",
+        description="Check REF out in a temporary git worktree and run the benchmarks marked "
+        "'gate' under tests/perf for the base and the working tree alternately (A B, B A, ...), "
+        "each side in its own process, against the same database. Per benchmark: paired log "
+        "ratios of CPU time (client processes plus PostgreSQL backends) and wall time, their "
+        "median and a Wilcoxon signed-rank interval at 99 %% family-wise confidence. FAIL (exit "
+        "1) when CPU time grew by more than --threshold (wall time: twice that) and the "
+        "interval's lower bound is above 1, confirmed by a second measurement; WARN when "
+        "inconclusive after --max-blocks. Counters (rows, statements, transactions) must match.",
+    )
+    gate.set_defaults(func=cmd_perf_gate)
+    gate.add_argument("--base", required=True, metavar="REF", help="git commit, tag or branch")
+    gate.add_argument(
+        "--threshold", type=float, default=5.0, metavar="PCT", help="default %(default)s %%"
+    )
+    gate.add_argument(
+        "--blocks", type=_positive, default=10, help="A/B blocks (default %(default)s)"
+    )
+    gate.add_argument(
+        "--max-blocks",
+        type=_positive,
+        default=16,
+        help="blocks at most when inconclusive (default %(default)s)",
+    )
+    gate.add_argument(
+        "--db",
+        metavar="URL",
+        help="target database for both sides (default: a temporary SQLite file per side)",
+    )
+    gate.add_argument(
+        "--records", type=_positive, default=60, help="documents per side (default %(default)s)"
+    )
+    gate.add_argument(
+        "--rounds", type=_positive, default=3, help="rounds per benchmark (default %(default)s)"
+    )
+    gate.add_argument("--size-profile", choices=SIZE_PROFILES, default="realistic")
+    gate.add_argument(
+        "--max-wait",
+        type=float,
+        default=25.0,
+        metavar="PCT",
+        help="discard a round that waited for a CPU more than this share of its wall time "
+        "(default %(default)s %%)",
+    )
+    gate.add_argument(
+        "--inject-head",
+        type=float,
+        default=0.0,
+        metavar="PCT",
+        help="add this much CPU work to every head round: shows what the gate detects",
+    )
+    gate.add_argument("--no-confirm", action="store_true", help="do not re-measure a failure")
+    gate.add_argument("--json", type=Path, metavar="FILE", help="write the verdicts as JSON")
+    gate.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    gate.add_argument(
+        "targets", nargs="*", help="where the gate benchmarks are (default tests/perf)"
+    )
 
     i = add("init", "create the schema (idempotent) and seed app_enums", cmd_init)
     db_option(i)

@@ -1,0 +1,70 @@
+"""The CI gate's subset (``-m gate``): what ``xmlmigrate perf gate`` times on base and head.
+
+Each test records per-round wall time, CPU time (this process, its workers, the PostgreSQL
+backends) and run-queue wait through ``xmlmigrate.bench.probe.measured``, plus counters that
+must not change unless the work changed (records, rows, statements, transactions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from xmlmigrate.bench.probe import measured
+from xmlmigrate.config import MigrationConfig
+from xmlmigrate.model import MappedApp, RawRecord, RunStats
+from xmlmigrate.pipeline import run_migration
+from xmlmigrate.pytest_plugin import PerfSource
+from xmlmigrate.transform import transform_record
+
+pytestmark = pytest.mark.gate
+
+
+def _rounds(request: pytest.FixtureRequest) -> int:
+    return int(request.config.getoption("--perf-rounds"))
+
+
+def _run_counters(stats: RunStats) -> dict[str, int]:
+    return {
+        "records": stats.records,
+        "success": stats.success,
+        "rows": sum(stats.rows_per_table.values()),
+        "transactions": stats.transactions,
+        "connections": stats.connections_opened,
+    }
+
+
+@pytest.mark.benchmark(group="gate")
+def test_gate_transform(
+    benchmark: BenchmarkFixture, perf_source: PerfSource, request: pytest.FixtureRequest
+) -> None:
+    records = [RawRecord(d.app_id, d.xml.encode("utf-8")) for d in perf_source.docs]
+    contract = perf_source.contract
+
+    def run() -> int:
+        return sum(isinstance(transform_record(r, contract), MappedApp) for r in records)
+
+    mapped = measured(benchmark, run, rounds=_rounds(request), counters=lambda n: {"mapped": n})
+    assert mapped == perf_source.records
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.benchmark(group="gate")
+def test_gate_end_to_end(
+    benchmark: BenchmarkFixture,
+    perf_source: PerfSource,
+    clean_target: Callable[[], None],
+    request: pytest.FixtureRequest,
+    workers: int,
+) -> None:
+    config = MigrationConfig(db_url=perf_source.db_url, workers=workers, batch_size=100)
+
+    def run() -> RunStats:
+        return run_migration(config, perf_source.contract)
+
+    stats = measured(
+        benchmark, run, rounds=_rounds(request), setup=clean_target, counters=_run_counters
+    )
+    assert stats.success == perf_source.records

@@ -1,0 +1,131 @@
+"""The gate's decision rule on synthetic samples, and the signed-rank interval it rests on."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+
+import pytest
+
+from xmlmigrate.bench.gate import (
+    BenchRun,
+    GateConfig,
+    _Collector,
+    combine,
+    decide,
+    min_blocks,
+    signed_rank_critical,
+    signed_rank_null,
+    wilcoxon_interval,
+)
+
+ALPHA = 0.01 / 3  # the gate's per-benchmark alpha with three benchmarks
+
+
+def test_the_null_distribution_matches_brute_force() -> None:
+    for n in range(1, 9):
+        counts = [0] * (n * (n + 1) // 2 + 1)
+        for signs in itertools.product((0, 1), repeat=n):
+            counts[sum(rank for rank, s in zip(range(1, n + 1), signs, strict=True) if s)] += 1
+        assert signed_rank_null(n) == counts
+
+
+def test_critical_values_match_the_published_table() -> None:
+    # two-sided alpha 0.05: n=6 -> 0, n=10 -> 8, n=20 -> 52; alpha 0.01: n=10 -> 3, n=20 -> 37
+    assert signed_rank_critical(6, 0.05) == 0
+    assert signed_rank_critical(10, 0.05) == 8
+    assert signed_rank_critical(20, 0.05) == 52
+    assert signed_rank_critical(10, 0.01) == 3
+    assert signed_rank_critical(20, 0.01) == 37
+    assert signed_rank_critical(5, 0.05) is None  # 2/32 > 0.05: no interval exists
+
+
+def test_the_interval_covers_the_true_shift_at_its_confidence() -> None:
+    rng = random.Random(1)
+    misses = 0
+    trials = 400
+    for _ in range(trials):
+        values = [0.1 + rng.gauss(0, 0.02) for _ in range(12)]
+        low, high = wilcoxon_interval(values, 0.05) or (math.inf, -math.inf)
+        misses += not (low <= 0.1 <= high)
+    assert misses / trials < 0.08  # nominal 5 %
+
+
+def test_too_few_blocks_is_inconclusive_not_a_pass() -> None:
+    d = decide([1.0] * 5, [1.0] * 5, 0.05, ALPHA)
+    assert d.verdict == "warn" and d.low is None
+    assert min_blocks(ALPHA) == 10
+
+
+def _samples(rng: random.Random, n: int, slowdown: float, cv: float) -> tuple[list[float], ...]:
+    base, head = [], []
+    for _ in range(n):
+        drift = rng.uniform(0.9, 1.2)  # the machine changes between blocks, both sides alike
+        base.append(drift * rng.lognormvariate(0, cv))
+        head.append(drift * (1 + slowdown) * rng.lognormvariate(0, cv))
+    return base, head
+
+
+@pytest.mark.parametrize(
+    ("slowdown", "expected"),
+    [(0.0, "pass"), (0.10, "fail"), (-0.10, "pass")],
+)
+def test_verdicts_on_synthetic_pairs(slowdown: float, expected: str) -> None:
+    rng = random.Random(7)
+    verdicts = [decide(*_samples(rng, 10, slowdown, 0.01), 0.05, ALPHA).verdict for _ in range(50)]
+    assert verdicts.count(expected) >= 48, verdicts
+
+
+def test_a_slowdown_below_the_threshold_never_fails() -> None:
+    """+3 % against a 5 % gate: PASS once the interval is below 1.05, WARN (more blocks) while
+    it is not, never FAIL."""
+    rng = random.Random(5)
+    verdicts = [decide(*_samples(rng, 10, 0.03, 0.01), 0.05, ALPHA).verdict for _ in range(200)]
+    assert verdicts.count("fail") == 0
+    assert verdicts.count("pass") > 0
+    more = [decide(*_samples(rng, 16, 0.03, 0.01), 0.05, ALPHA).verdict for _ in range(200)]
+    assert more.count("fail") == 0
+    assert more.count("pass") > verdicts.count("pass")  # more blocks settle more cases
+
+
+def test_noise_alone_never_fails_even_when_large() -> None:
+    rng = random.Random(11)
+    verdicts = [decide(*_samples(rng, 10, 0.0, 0.05), 0.05, ALPHA).verdict for _ in range(200)]
+    assert "fail" not in verdicts
+    assert "warn" in verdicts  # 5 % CV per side is too noisy to pass at 10 blocks every time
+
+
+def test_a_big_ratio_with_an_interval_reaching_below_one_is_inconclusive() -> None:
+    base = [1.0] * 10
+    head = [1.3, 1.3, 1.3, 1.3, 1.3, 1.3, 0.8, 0.8, 0.8, 0.8]
+    d = decide(base, head, 0.05, ALPHA)
+    assert d.ratio > 1.05 and d.low is not None and d.low < 1
+    assert d.verdict == "warn"
+
+
+def test_combine() -> None:
+    assert combine(["pass", "pass"]) == "pass"
+    assert combine(["pass", "warn"]) == "warn"
+    assert combine(["warn", "fail"]) == "fail"
+
+
+def _run(cpu: float, wait: float = 0.0, rows: int = 10) -> BenchRun:
+    rounds = [{"wall": cpu, "cpu": cpu, "wait": wait, "backends": 0}] * 3
+    return BenchRun(rounds=rounds, counters={"rows": rows}, counters_stable=True)
+
+
+def test_disturbed_rounds_are_discarded_and_the_block_is_not_used() -> None:
+    c = _Collector(GateConfig(base="x", max_wait=0.25))
+    assert c.add_block({"base": {"b": _run(1.0)}, "head": {"b": _run(1.0, wait=0.5)}}) is False
+    assert c.blocks() == 0 and c.discarded["b"] == 3
+    assert c.add_block({"base": {"b": _run(1.0)}, "head": {"b": _run(1.1)}}) is True
+    assert c.blocks() == 1
+    assert c.values["b"]["cpu"]["head"] == [1.1]
+
+
+def test_counters_are_kept_per_side_for_exact_comparison() -> None:
+    c = _Collector(GateConfig(base="x"))
+    c.add_block({"base": {"b": _run(1.0, rows=10)}, "head": {"b": _run(1.0, rows=11)}})
+    assert c.counters["b"]["base"] == {"rows": 10}
+    assert c.counters["b"]["head"] == {"rows": 11}
