@@ -831,7 +831,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--records", type=_positive, default=60, help="documents per side (default %(default)s)"
     )
     gate.add_argument(
-        "--rounds", type=_positive, default=3, help="rounds per benchmark (default %(default)s)"
+        "--rounds",
+        type=_positive,
+        default=5,
+        help="rounds per benchmark and side in a block (default %(default)s)",
     )
     gate.add_argument("--size-profile", choices=SIZE_PROFILES, default="realistic")
     gate.add_argument(

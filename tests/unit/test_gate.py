@@ -121,7 +121,8 @@ def test_disturbed_rounds_are_discarded_and_the_block_is_not_used() -> None:
     assert c.blocks() == 0 and c.discarded["b"] == 3
     assert c.add_block({"base": {"b": _run(1.0)}, "head": {"b": _run(1.1)}}) is True
     assert c.blocks() == 1
-    assert c.values["b"]["cpu"]["head"] == [1.1]
+    assert c.head["b"]["cpu"] == [1.1]
+    assert c.logs["b"]["cpu"] == [pytest.approx(math.log(1.1))]
 
 
 def test_counters_are_kept_per_side_for_exact_comparison() -> None:

@@ -28,6 +28,7 @@ import contextlib
 import json
 import math
 import os
+import select
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from xmlmigrate.bench.probe import BATON_ENV, INJECT_ENV
 
 FAMILY_ALPHA = 0.01
 METRICS = ("cpu", "wall")
@@ -110,12 +113,15 @@ class Decision:
     verdict: str  # "pass" | "fail" | "warn"
 
 
-def decide(
-    base: list[float], head: list[float], threshold: float, alpha: float, metric: str = "cpu"
+def decide_logs(
+    logs: list[float],
+    threshold: float,
+    alpha: float,
+    metric: str = "cpu",
+    base: float = float("nan"),
+    head: float = float("nan"),
 ) -> Decision:
-    """The verdict on paired per-block measurements (seconds; lower is better)."""
-    pairs = [(b, h) for b, h in zip(base, head, strict=True) if b > 0 and h > 0]
-    logs = [math.log(h / b) for b, h in pairs]
+    """The verdict on per-block log ratios head/base (of seconds: lower is better)."""
     ratio = math.exp(statistics.median(logs)) if logs else float("nan")
     interval = wilcoxon_interval(logs, alpha)
     low = high = None
@@ -126,16 +132,21 @@ def decide(
             verdict = "fail"
         elif high <= 1 + threshold:
             verdict = "pass"
-    return Decision(
-        metric=metric,
-        threshold=threshold,
-        n=len(pairs),
-        base=statistics.median([b for b, _ in pairs]) if pairs else float("nan"),
-        head=statistics.median([h for _, h in pairs]) if pairs else float("nan"),
-        ratio=ratio,
-        low=low,
-        high=high,
-        verdict=verdict,
+    return Decision(metric, threshold, len(logs), base, head, ratio, low, high, verdict)
+
+
+def decide(
+    base: list[float], head: list[float], threshold: float, alpha: float, metric: str = "cpu"
+) -> Decision:
+    """The verdict on paired measurements (seconds), one pair per block."""
+    pairs = [(b, h) for b, h in zip(base, head, strict=True) if b > 0 and h > 0]
+    return decide_logs(
+        [math.log(h / b) for b, h in pairs],
+        threshold,
+        alpha,
+        metric,
+        statistics.median([b for b, _ in pairs]) if pairs else float("nan"),
+        statistics.median([h for _, h in pairs]) if pairs else float("nan"),
     )
 
 
@@ -147,7 +158,7 @@ def combine(verdicts: list[str]) -> str:
     return "pass"
 
 
-# -- one side, one block ------------------------------------------------------------------------
+# -- one block: both sides side by side, rounds taking turns -----------------------------------
 
 
 @dataclass
@@ -158,7 +169,7 @@ class GateConfig:
     max_blocks: int = 16
     db_url: str | None = None
     records: int = 60
-    rounds: int = 3
+    rounds: int = 5
     profile: str = "realistic"
     max_wait: float = 0.25  # discard a round whose run-queue wait exceeds this share of wall
     inject_head: float = 0.0  # extra CPU work on the head side, to validate the gate
@@ -170,66 +181,183 @@ class GateConfig:
 
 @dataclass
 class BenchRun:
-    """One benchmark on one side in one block."""
+    """One benchmark on one side in one block: its rounds in order, its counters."""
 
     rounds: list[dict[str, float]]
     counters: dict[str, int]
     counters_stable: bool
 
-    def valid(self, max_wait: float) -> list[dict[str, float]]:
-        return [r for r in self.rounds if r["wall"] > 0 and r["wait"] <= max_wait * r["wall"]]
+
+def side_url(url: str | None, side: str) -> str | None:
+    """The database of one side on the same server: ``<database>_<side>`` (a SQLite file gets
+    the suffix before its extension). Each side recreates its own tables in it."""
+    if url is None:
+        return None
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite":
+        if not database or database == ":memory:":
+            return url
+        path = Path(database)
+        renamed = parsed.set(database=str(path.with_name(f"{path.stem}_{side}{path.suffix}")))
+    else:
+        renamed = parsed.set(database=f"{database}_{side}")
+    return renamed.render_as_string(hide_password=False)
 
 
-def _side_command(cfg: GateConfig, out: Path, selection: list[str] | None) -> list[str]:
+def ensure_database(url: str, database_url: str) -> None:
+    """Create the database of ``database_url`` on the server of ``url`` if it is missing."""
+    import sqlalchemy as sa
+
+    target = sa.engine.make_url(database_url)
+    backend = target.get_backend_name()
+    if backend == "sqlite":
+        return
+    name = target.database or ""
+    if backend not in ("postgresql", "mysql", "mariadb"):
+        raise GateError(
+            f"perf gate creates its per-side databases on PostgreSQL or MySQL only, not {backend}"
+        )
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if backend == "postgresql":
+                found = conn.execute(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+                ).first()
+                if found is None:
+                    conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            else:
+                conn.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS `{name}`"))
+    except sa.exc.SQLAlchemyError as exc:
+        raise GateError(f"cannot create database {name}: {exc}") from None
+    finally:
+        engine.dispose()
+
+
+def _side_command(cfg: GateConfig, side: str, out: Path, selection: list[str] | None) -> list[str]:
     cmd = [
         sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider",
         "-q", "--no-header", "-m", "gate", "--benchmark-only", f"--benchmark-json={out}",
         "--perf-records", str(cfg.records), "--perf-rounds", str(cfg.rounds),
         "--perf-profile", cfg.profile,
     ]  # fmt: skip
-    if cfg.db_url:
-        cmd += ["--db-url", cfg.db_url]
+    url = side_url(cfg.db_url, side)
+    if url:
+        cmd += ["--db-url", url]
     cmd += selection if selection else list(cfg.targets)
     return cmd
 
 
-def run_side(
-    cfg: GateConfig, side: str, directory: Path, selection: list[str] | None = None
-) -> dict[str, BenchRun]:
-    """Run the gate subset once in ``directory`` (its own ``src`` first on the path)."""
+def _side_env(cfg: GateConfig, side: str, directory: Path, baton: str) -> dict[str, str]:
     env = dict(os.environ)
     src = directory / "src"
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(src) if src.is_dir() else "", env.get("PYTHONPATH", "")) if p
     )
-    env.pop("XMLMIGRATE_PERF_INJECT", None)
+    env.pop(INJECT_ENV, None)
     if side == "head" and cfg.inject_head:
-        env["XMLMIGRATE_PERF_INJECT"] = str(cfg.inject_head)
+        env[INJECT_ENV] = str(cfg.inject_head)
+    env[BATON_ENV] = baton
+    return env
+
+
+@dataclass
+class _SideProcess:
+    side: str
+    proc: subprocess.Popen[bytes]
+    to_side: int
+    from_side: int
+    out: Path
+    log: Path
+
+
+def _read_byte(fd: int, deadline: float, side: str) -> bytes:
+    remaining = deadline - time.monotonic()
+    ready, _, _ = select.select([fd], [], [], max(remaining, 0))
+    if not ready:
+        raise GateError(f"{side}: no progress within the time limit")
+    return os.read(fd, 1)
+
+
+def _take_turns(sides: dict[str, _SideProcess], first: str, timeout: float) -> None:
+    """Grant rounds in the order first, other, other, first, ... until both sides finish."""
+    other = "head" if first == "base" else "base"
+    pattern = (first, other, other, first)
+    active = set(sides)
+    deadline = time.monotonic() + timeout
+    step = 0
+    while active:
+        name = pattern[step % 4]
+        if name not in active:
+            name = next(iter(active))
+        side = sides[name]
+        message = _read_byte(side.from_side, deadline, name)
+        if message == b"":
+            active.discard(name)  # this side ran all its rounds (or died: its exit code says)
+            continue
+        if message != b"r":
+            raise GateError(f"{name}: unexpected message {message!r}")
+        os.write(side.to_side, b"g")
+        if _read_byte(side.from_side, deadline, name) != b"d":
+            raise GateError(f"{name}: the process ended in the middle of a round")
+        step += 1
+
+
+def run_block(
+    cfg: GateConfig, dirs: dict[str, Path], first: str, selection: list[str] | None = None
+) -> dict[str, dict[str, BenchRun]]:
+    """Both sides started together, each in its own process; their rounds take turns."""
     with tempfile.TemporaryDirectory(prefix="xmlmigrate-gate-") as tmp:
-        out = Path(tmp) / "bench.json"
+        sides: dict[str, _SideProcess] = {}
         try:
-            proc = subprocess.run(
-                _side_command(cfg, out, selection),
-                cwd=directory,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=cfg.timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise GateError(f"{side}: the gate subset ran over {cfg.timeout:.0f} s") from exc
-        if proc.returncode != 0 or not out.exists():
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
-            raise GateError(f"{side}: the gate subset failed (exit {proc.returncode}):\n{tail}")
-        data = json.loads(out.read_text(encoding="utf-8"))
+            for name in ("base", "head"):
+                to_read, to_write = os.pipe()
+                from_read, from_write = os.pipe()
+                out = Path(tmp) / f"{name}.json"
+                log = Path(tmp) / f"{name}.log"
+                with log.open("wb") as handle:
+                    proc = subprocess.Popen(
+                        _side_command(cfg, name, out, selection),
+                        cwd=dirs[name],
+                        env=_side_env(cfg, name, dirs[name], f"{to_read},{from_write}"),
+                        stdout=handle,
+                        stderr=subprocess.STDOUT,
+                        pass_fds=(to_read, from_write),
+                    )
+                os.close(to_read)
+                os.close(from_write)
+                sides[name] = _SideProcess(name, proc, to_write, from_read, out, log)
+            _take_turns(sides, first, cfg.timeout)
+            for side in sides.values():
+                side.proc.wait(timeout=cfg.timeout)
+        finally:
+            for side in sides.values():
+                if side.proc.poll() is None:
+                    side.proc.kill()
+                    side.proc.wait()
+                os.close(side.to_side)
+                os.close(side.from_side)
+        return {name: _results(side) for name, side in sides.items()}
+
+
+def _results(side: _SideProcess) -> dict[str, BenchRun]:
+    if side.proc.returncode != 0 or not side.out.exists():
+        text = side.log.read_text(errors="replace").strip().splitlines()
+        tail = "\n".join(text[-25:])
+        raise GateError(
+            f"{side.side}: the gate subset failed (exit {side.proc.returncode}):\n{tail}"
+        )
+    data = json.loads(side.out.read_text(encoding="utf-8"))
     runs: dict[str, BenchRun] = {}
     for bench in data.get("benchmarks", []):
         gate = (bench.get("extra_info") or {}).get("gate")
         name = str(bench.get("fullname") or bench["name"])
         if not gate or not gate.get("rounds"):
             raise GateError(
-                f"{side}: benchmark {name} recorded no gate samples (it must time its rounds "
+                f"{side.side}: benchmark {name} recorded no gate samples (it must time its rounds "
                 "with xmlmigrate.bench.probe.measured; is the base older than the gate?)"
             )
         runs[name] = BenchRun(
@@ -238,7 +366,7 @@ def run_side(
             counters_stable=bool(gate.get("counters_stable", True)),
         )
     if not runs:
-        raise GateError(f"{side}: no benchmark is marked 'gate' under {', '.join(cfg.targets)}")
+        raise GateError(f"{side.side}: no benchmark is marked 'gate'")
     return runs
 
 
@@ -309,61 +437,69 @@ Progress = Callable[[str], None]
 
 
 class _Collector:
-    """Per benchmark, per side: the block medians of each metric, in block order."""
+    """Per benchmark and metric, one paired log ratio per block: the median over the block's
+    round pairs (round i of base against round i of head, taken in turn)."""
 
     def __init__(self, cfg: GateConfig) -> None:
         self.cfg = cfg
-        self.values: dict[str, dict[str, dict[str, list[float]]]] = {}
+        self.logs: dict[str, dict[str, list[float]]] = {}
+        self.base: dict[str, dict[str, list[float]]] = {}
+        self.head: dict[str, dict[str, list[float]]] = {}
         self.counters: dict[str, dict[str, dict[str, int]]] = {}
         self.unstable: set[str] = set()
         self.discarded: dict[str, int] = {}
         self.raw: dict[str, list[dict[str, list[dict[str, float]]]]] = {}
 
+    def _valid(self, r: dict[str, float]) -> bool:
+        return r["wall"] > 0 and r["cpu"] > 0 and r["wait"] <= self.cfg.max_wait * r["wall"]
+
     def add_block(self, block: dict[str, dict[str, BenchRun]]) -> bool:
-        """Add one block (side → runs); False if some benchmark has no valid round on a side
-        (the block is then not used and must be run again)."""
-        names = set(block["base"]) & set(block["head"])
-        medians: dict[str, dict[str, dict[str, float]]] = {}
-        complete = True
+        """Add one block (side → runs); False if a benchmark has no valid round pair (every
+        pair had a round that waited too long for a CPU): the block must be run again."""
+        names = sorted(set(block["base"]) & set(block["head"]))
+        pairs: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {}
         for name in names:
-            for side in ("base", "head"):
-                run = block[side][name]
-                valid = run.valid(self.cfg.max_wait)
-                self.discarded[name] = self.discarded.get(name, 0) + len(run.rounds) - len(valid)
-                if not valid:
-                    complete = False
-                    continue
-                medians.setdefault(name, {})[side] = {
-                    m: statistics.median(r[m] for r in valid) for m in METRICS
-                }
-                self.counters.setdefault(name, {}).setdefault(side, run.counters)
-                if not run.counters_stable:
-                    self.unstable.add(f"{name} ({side})")
-        if not complete:
+            both = list(zip(block["base"][name].rounds, block["head"][name].rounds, strict=False))
+            pairs[name] = [(b, h) for b, h in both if self._valid(b) and self._valid(h)]
+            self.discarded[name] = self.discarded.get(name, 0) + len(both) - len(pairs[name])
+        if not all(pairs.values()):
             return False
         for name in names:
             self.raw.setdefault(name, []).append(
                 {side: block[side][name].rounds for side in ("base", "head")}
             )
-        for name, sides in medians.items():
-            per = self.values.setdefault(name, {m: {"base": [], "head": []} for m in METRICS})
-            for side, metrics in sides.items():
-                for m, v in metrics.items():
-                    per[m][side].append(v)
+            for side in ("base", "head"):
+                run = block[side][name]
+                self.counters.setdefault(name, {}).setdefault(side, run.counters)
+                if not run.counters_stable:
+                    self.unstable.add(f"{name} ({side})")
+            for m in METRICS:
+                self.logs.setdefault(name, {}).setdefault(m, []).append(
+                    statistics.median(math.log(h[m] / b[m]) for b, h in pairs[name])
+                )
+                self.base.setdefault(name, {}).setdefault(m, []).append(
+                    statistics.median(b[m] for b, _ in pairs[name])
+                )
+                self.head.setdefault(name, {}).setdefault(m, []).append(
+                    statistics.median(h[m] for _, h in pairs[name])
+                )
         return True
 
+    def names(self) -> list[str]:
+        return sorted(self.logs)
+
     def blocks(self) -> int:
-        return min((len(v["cpu"]["base"]) for v in self.values.values()), default=0)
+        return min((len(v["cpu"]) for v in self.logs.values()), default=0)
 
     def decide(self, name: str, alpha: float) -> list[Decision]:
-        per = self.values[name]
         return [
-            decide(
-                per[m]["base"],
-                per[m]["head"],
+            decide_logs(
+                self.logs[name][m],
                 self.cfg.threshold * (1 if m == "cpu" else 2),
                 alpha,
-                metric=m,
+                m,
+                statistics.median(self.base[name][m]),
+                statistics.median(self.head[name][m]),
             )
             for m in METRICS
         ]
@@ -371,30 +507,29 @@ class _Collector:
 
 def _run_blocks(
     cfg: GateConfig,
-    sides: dict[str, Path],
+    dirs: dict[str, Path],
     collector: _Collector,
     count: int,
     start: int,
     selection: list[str] | None,
     progress: Progress,
 ) -> None:
-    done = 0
-    retries = 0
+    done = retries = 0
     block = start
     while done < count:
-        order = ("base", "head") if block % 2 == 0 else ("head", "base")
-        runs = {side: run_side(cfg, side, sides[side], selection) for side in order}
+        first = "base" if block % 2 == 0 else "head"
+        runs = run_block(cfg, dirs, first, selection)
         block += 1
         if collector.add_block(runs):
             done += 1
-            progress(f"block {collector.blocks()} ({' '.join(order)}) measured")
+            progress(f"block {collector.blocks()} measured ({first} first)")
         else:
             retries += 1
-            progress("block disturbed (waiting for a CPU dominated every round): run again")
+            progress("block disturbed (every round pair waited too long for a CPU): again")
             if retries > max(3, count):
                 raise GateError(
-                    "the machine is too busy to measure: every round of a side kept waiting "
-                    f"for a CPU more than {cfg.max_wait:.0%} of its wall time"
+                    "the machine is too busy to measure: rounds kept waiting for a CPU more "
+                    f"than {cfg.max_wait:.0%} of their wall time"
                 )
 
 
@@ -405,11 +540,14 @@ def run_gate(cfg: GateConfig, progress: Progress | None = None) -> GateResult:
     head_commit = _git(repo, "rev-parse", "HEAD")
     if _git(repo, "status", "--porcelain", "--untracked-files=no"):
         head_commit += " (with uncommitted changes)"
+    if cfg.db_url:
+        for side in ("base", "head"):
+            ensure_database(cfg.db_url, side_url(cfg.db_url, side) or cfg.db_url)
     with base_worktree(repo, cfg.base) as (base_dir, base_commit):
         sides = {"base": base_dir, "head": repo}
         collector = _Collector(cfg)
         _run_blocks(cfg, sides, collector, cfg.blocks, 0, None, say)
-        names = sorted(collector.values)
+        names = collector.names()
         alpha = FAMILY_ALPHA / max(len(names), 1)
         notes = []
         if cfg.blocks < min_blocks(alpha):
@@ -432,7 +570,7 @@ def run_gate(cfg: GateConfig, progress: Progress | None = None) -> GateResult:
             say(f"measuring again: {', '.join(failing)}")
             again = _Collector(cfg)
             _run_blocks(cfg, sides, again, collector.blocks(), 0, failing, say)
-            confirmed = {n: again.decide(n, alpha) for n in failing if n in again.values}
+            confirmed = {n: again.decide(n, alpha) for n in failing if n in again.logs}
         for name in names:
             first = combine([d.verdict for d in decisions[name]])
             verdict = first

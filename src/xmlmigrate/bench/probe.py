@@ -37,7 +37,34 @@ from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
 INJECT_ENV = "XMLMIGRATE_PERF_INJECT"
+BATON_ENV = "XMLMIGRATE_GATE_BATON"
 T = TypeVar("T")
+
+
+class Baton:
+    """Turn-taking with ``perf gate``, which runs base and head side by side: before a round's
+    setup this side says it is ready and waits for its turn; after the round it says it is
+    done. So the two sides never run at the same time, and their rounds alternate."""
+
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self._read = read_fd
+        self._write = write_fd
+
+    @classmethod
+    def from_env(cls) -> Baton | None:
+        value = os.environ.get(BATON_ENV)
+        if not value:
+            return None
+        read_fd, write_fd = (int(x) for x in value.split(","))
+        return cls(read_fd, write_fd)
+
+    def acquire(self) -> None:
+        os.write(self._write, b"r")
+        if os.read(self._read, 1) != b"g":
+            raise RuntimeError("perf gate went away")
+
+    def release(self) -> None:
+        os.write(self._write, b"d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,20 +246,31 @@ def measured(
     """``benchmark.pedantic(fn, setup=setup, rounds=rounds)`` that also records, per round, a
     :class:`Sample` and the round's counters in ``benchmark.extra_info["gate"]``."""
     inject = float(os.environ.get(INJECT_ENV) or 0.0)
+    baton = Baton.from_env()
     samples: list[dict[str, float]] = []
     counted: list[dict[str, int]] = []
     track = tracker()
 
+    def prepare() -> None:
+        if baton is not None:
+            baton.acquire()  # the setup (e.g. emptying the target) is part of this side's turn
+        if setup is not None:
+            setup()
+
     def run() -> T:
         statements0 = track.statements
-        result, sample = measure_round(fn, inject)
+        try:
+            result, sample = measure_round(fn, inject)
+        finally:
+            if baton is not None:
+                baton.release()
         samples.append(asdict(sample))
         found = dict(counters(result)) if counters is not None else {}
         found["sql_statements"] = track.statements - statements0
         counted.append(found)
         return result
 
-    result: T = benchmark.pedantic(run, setup=setup, rounds=rounds, warmup_rounds=0)
+    result: T = benchmark.pedantic(run, setup=prepare, rounds=rounds, warmup_rounds=0)
     benchmark.extra_info["gate"] = {
         "rounds": samples,
         "counters": counted[-1] if counted else {},
