@@ -73,6 +73,7 @@ class Sample:
     cpu: float  # seconds of CPU: this process, its ended children, its PostgreSQL backends
     wait: float  # seconds runnable but not running (this process's threads, the backends)
     backends: int  # PostgreSQL backends that served the round
+    client_cpu: float  # the part of ``cpu`` spent in this process and its children
     yardstick: float  # CPU seconds of a fixed loop, run just before and just after the round
 
 
