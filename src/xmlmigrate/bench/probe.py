@@ -232,7 +232,9 @@ def measure_round(fn: Callable[[], T], inject: float = 0.0) -> tuple[T, Sample]:
     backend_cpu, backend_wait = track.collect()
     wait = (_own_wait_ns() - wait0 + backend_wait) / 1e9
     after = yardstick()
-    sample = Sample(wall, cpu + backend_cpu / 1e9, max(wait, 0.0), track.seen, (before + after) / 2)
+    sample = Sample(
+        wall, cpu + backend_cpu / 1e9, max(wait, 0.0), track.seen, cpu, (before + after) / 2
+    )
     return result, sample
 
 
