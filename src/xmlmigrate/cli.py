@@ -324,6 +324,7 @@ def cmd_perf_gate(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         profile=args.size_profile,
         max_wait=args.max_wait / 100,
+        max_speed_gap=args.max_speed_gap / 100,
         inject_head=args.inject_head / 100,
         targets=tuple(args.targets) or ("tests/perf",),
         confirm=not args.no_confirm,
@@ -392,6 +393,11 @@ def print_gate(result: object) -> None:
             console.print(f"[yellow]counter changed[/yellow] {name}: {key} {old} -> {new}")
         if bench.discarded_rounds:
             console.print(f"{name}: {bench.discarded_rounds} rounds discarded (waiting for a CPU)")
+    if result.set_aside:
+        console.print(
+            f"{result.set_aside} blocks set aside and run again (one side ran on a slower "
+            "machine, or waited for a CPU)"
+        )
     for note in result.notes:
         console.print(f"note: {note}")
     console.print(
@@ -819,7 +825,7 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument(
         "--max-blocks",
         type=_positive,
-        default=16,
+        default=20,
         help="blocks at most when inconclusive (default %(default)s)",
     )
     gate.add_argument(
@@ -828,13 +834,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="target database for both sides (default: a temporary SQLite file per side)",
     )
     gate.add_argument(
-        "--records", type=_positive, default=60, help="documents per side (default %(default)s)"
+        "--records", type=_positive, default=40, help="documents per side (default %(default)s)"
     )
     gate.add_argument(
         "--rounds",
         type=_positive,
-        default=5,
-        help="rounds per benchmark and side in a block (default %(default)s)",
+        default=4,
+        help="rounds per benchmark and side in a block, after one warm-up round "
+        "(default %(default)s)",
     )
     gate.add_argument("--size-profile", choices=SIZE_PROFILES, default="realistic")
     gate.add_argument(
@@ -844,6 +851,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PCT",
         help="discard a round that waited for a CPU more than this share of its wall time "
         "(default %(default)s %%)",
+    )
+    gate.add_argument(
+        "--max-speed-gap",
+        type=float,
+        default=20.0,
+        metavar="PCT",
+        help="set a block aside when one side's process ran a fixed loop (the yardstick) this "
+        "much slower than the other's (default %(default)s %%)",
     )
     gate.add_argument(
         "--inject-head",

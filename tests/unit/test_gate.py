@@ -110,8 +110,8 @@ def test_combine() -> None:
     assert combine(["warn", "fail"]) == "fail"
 
 
-def _run(cpu: float, wait: float = 0.0, rows: int = 10) -> BenchRun:
-    rounds = [{"wall": cpu, "cpu": cpu, "wait": wait, "backends": 0}] * 3
+def _run(cpu: float, wait: float = 0.0, rows: int = 10, speed: float = 0.003) -> BenchRun:
+    rounds = [{"wall": cpu, "cpu": cpu, "wait": wait, "backends": 0, "yardstick": speed}] * 3
     return BenchRun(rounds=rounds, counters={"rows": rows}, counters_stable=True)
 
 
@@ -130,3 +130,13 @@ def test_counters_are_kept_per_side_for_exact_comparison() -> None:
     c.add_block({"base": {"b": _run(1.0, rows=10)}, "head": {"b": _run(1.0, rows=11)}})
     assert c.counters["b"]["base"] == {"rows": 10}
     assert c.counters["b"]["head"] == {"rows": 11}
+
+
+def test_a_block_whose_sides_ran_at_different_machine_speeds_is_set_aside() -> None:
+    c = _Collector(GateConfig(base="x", max_speed_gap=0.2))
+    slow_head = {"base": {"b": _run(1.0)}, "head": {"b": _run(1.4, speed=0.0042)}}
+    assert c.add_block(slow_head) is False
+    assert c.unbalanced == 1 and c.blocks() == 0
+    close = {"base": {"b": _run(1.0)}, "head": {"b": _run(1.05, speed=0.0033)}}
+    assert c.add_block(close) is True
+    assert c.blocks() == 1

@@ -166,12 +166,13 @@ class GateConfig:
     base: str
     threshold: float = 0.05  # CPU; wall uses twice this
     blocks: int = 10
-    max_blocks: int = 16
+    max_blocks: int = 20
     db_url: str | None = None
-    records: int = 60
-    rounds: int = 5
+    records: int = 40
+    rounds: int = 4
     profile: str = "realistic"
     max_wait: float = 0.25  # discard a round whose run-queue wait exceeds this share of wall
+    max_speed_gap: float = 0.20  # discard a block whose sides' yardsticks differ by more
     inject_head: float = 0.0  # extra CPU work on the head side, to validate the gate
     targets: tuple[str, ...] = ("tests/perf",)
     repo: Path = field(default_factory=Path.cwd)
@@ -398,6 +399,7 @@ class GateResult:
     benchmarks: list[BenchmarkVerdict]
     seconds: float
     inject_head: float = 0.0
+    set_aside: int = 0  # blocks measured but not used (unequal machine speed, CPU waits)
     notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -449,14 +451,26 @@ class _Collector:
         self.unstable: set[str] = set()
         self.discarded: dict[str, int] = {}
         self.raw: dict[str, list[dict[str, list[dict[str, float]]]]] = {}
+        self.unbalanced = 0  # blocks set aside: one side ran on a slower machine
 
     def _valid(self, r: dict[str, float]) -> bool:
         return r["wall"] > 0 and r["cpu"] > 0 and r["wait"] <= self.cfg.max_wait * r["wall"]
 
     def add_block(self, block: dict[str, dict[str, BenchRun]]) -> bool:
-        """Add one block (side → runs); False if a benchmark has no valid round pair (every
-        pair had a round that waited too long for a CPU): the block must be run again."""
+        """Add one block (side → runs); False if it must be run again: one side's process ran
+        slower than the other's by more than ``max_speed_gap`` on the same fixed loop (the
+        yardstick; on shared virtual machines a process can stay 1.5x slower for its whole
+        life, invisibly to it), or a benchmark has no round pair in which neither round
+        waited too long for a CPU."""
         names = sorted(set(block["base"]) & set(block["head"]))
+        speed = {
+            side: statistics.median(r["yardstick"] for run in runs.values() for r in run.rounds)
+            for side, runs in block.items()
+        }
+        gap = max(speed.values()) / min(speed.values()) - 1
+        if gap > self.cfg.max_speed_gap:
+            self.unbalanced += 1
+            return False
         pairs: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {}
         for name in names:
             both = list(zip(block["base"][name].rounds, block["head"][name].rounds, strict=False))
@@ -525,11 +539,12 @@ def _run_blocks(
             progress(f"block {collector.blocks()} measured ({first} first)")
         else:
             retries += 1
-            progress("block disturbed (every round pair waited too long for a CPU): again")
-            if retries > max(3, count):
+            progress("block set aside (a side ran on a slower machine, or waited for a CPU)")
+            if retries > max(6, 2 * count):
                 raise GateError(
-                    "the machine is too busy to measure: rounds kept waiting for a CPU more "
-                    f"than {cfg.max_wait:.0%} of their wall time"
+                    "the machine is too unsteady to measure: blocks kept being set aside "
+                    f"(sides' speeds more than {cfg.max_speed_gap:.0%} apart, or rounds waiting "
+                    f"for a CPU more than {cfg.max_wait:.0%} of their wall time)"
                 )
 
 
@@ -609,5 +624,6 @@ def run_gate(cfg: GateConfig, progress: Progress | None = None) -> GateResult:
         benchmarks=verdicts,
         seconds=time.perf_counter() - started,
         inject_head=cfg.inject_head,
+        set_aside=collector.unbalanced,
         notes=notes,
     )
