@@ -362,31 +362,41 @@ def print_gate(result: object) -> None:
     assert isinstance(result, GateResult)
     conf = 1 - result.alpha
     table = Table(show_edge=False, title=f"head / base, {conf:.2%} intervals per benchmark")
-    for heading in ("benchmark", "metric", "base s", "head s", "ratio", "interval", "n"):
-        table.add_column(heading, justify="left" if heading in ("benchmark", "metric") else "right")
-    table.add_column("verdict")
+    for heading in ("benchmark", "metric", "limit", "base s", "head s", "ratio", "interval", "n"):
+        left = heading in ("benchmark", "metric")
+        table.add_column(heading, justify="left" if left else "right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
     colour = {"pass": "green", "warn": "yellow", "fail": "bold red"}
     for bench in result.benchmarks:
         name = bench.name.split("::")[-1]
         for i, d in enumerate(bench.decisions):
-            interval = f"{d.low:.3f} - {d.high:.3f}" if d.low is not None else "n/a"
-            verdict = d.verdict.upper() + f" (>{d.threshold:.0%})"
+            interval = f"{d.low:.3f}-{d.high:.3f}" if d.low is not None else "n/a"
             table.add_row(
                 name if i == 0 else "",
                 d.metric,
+                f"+{d.threshold:.0%}",
                 f"{d.base:.4f}",
                 f"{d.head:.4f}",
                 f"{d.ratio:.3f}",
                 interval,
                 str(d.n),
-                f"[{colour[d.verdict]}]{verdict}[/]",
+                f"[{colour[d.verdict]}]{d.verdict.upper()}[/]",
             )
-        if bench.confirmed is not None:
-            again = ", ".join(
-                f"{d.metric} {d.ratio:.3f} {d.verdict.upper()}" for d in bench.confirmed
+        for d in bench.confirmed or []:
+            interval = f"{d.low:.3f}-{d.high:.3f}" if d.low is not None else "n/a"
+            table.add_row(
+                "  measured again",
+                d.metric,
+                f"+{d.threshold:.0%}",
+                f"{d.base:.4f}",
+                f"{d.head:.4f}",
+                f"{d.ratio:.3f}",
+                interval,
+                str(d.n),
+                f"[{colour[d.verdict]}]{d.verdict.upper()}[/]",
             )
-            table.add_row("", "again", "", "", "", "", "", again)
-    console.print(table)
+    # a log file is not a terminal: do not squeeze the table into 80 columns
+    (console if console.is_terminal else Console(width=120, soft_wrap=True)).print(table)
     for bench in result.benchmarks:
         name = bench.name.split("::")[-1]
         for key, (old, new) in bench.counter_changes.items():

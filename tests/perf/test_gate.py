@@ -50,16 +50,16 @@ def test_gate_transform(
     assert mapped == perf_source.records
 
 
-@pytest.mark.parametrize("workers", [0, 2])
 @pytest.mark.benchmark(group="gate")
 def test_gate_end_to_end(
     benchmark: BenchmarkFixture,
     perf_source: PerfSource,
     clean_target: Callable[[], None],
     request: pytest.FixtureRequest,
-    workers: int,
 ) -> None:
-    config = MigrationConfig(db_url=perf_source.db_url, workers=workers, batch_size=100)
+    """In one process (workers = 0): what the code costs, not how the OS schedules workers
+    (the worker sweep in tests/perf/test_sweep.py covers that)."""
+    config = MigrationConfig(db_url=perf_source.db_url, workers=0, batch_size=100)
 
     def run() -> RunStats:
         return run_migration(config, perf_source.contract)

@@ -548,6 +548,34 @@ def _run_blocks(
                 )
 
 
+def _measure(
+    cfg: GateConfig,
+    sides: dict[str, Path],
+    selection: list[str] | None,
+    say: Progress,
+    alpha: float | None = None,
+) -> tuple[_Collector, dict[str, list[Decision]], float]:
+    """``cfg.blocks`` blocks, then one more at a time while a verdict is inconclusive, up to
+    ``cfg.max_blocks``. Alpha is split across the benchmarks (unless given)."""
+    collector = _Collector(cfg)
+    _run_blocks(cfg, sides, collector, cfg.blocks, 0, selection, say)
+    if alpha is None:
+        alpha = FAMILY_ALPHA / max(len(collector.names()), 1)
+
+    def decide_all() -> dict[str, list[Decision]]:
+        return {n: collector.decide(n, alpha) for n in collector.names()}
+
+    decisions = decide_all()
+    while (
+        any(combine([d.verdict for d in ds]) == "warn" for ds in decisions.values())
+        and collector.blocks() < cfg.max_blocks
+    ):
+        say("inconclusive: adding a block")
+        _run_blocks(cfg, sides, collector, 1, collector.blocks(), selection, say)
+        decisions = decide_all()
+    return collector, decisions, alpha
+
+
 def run_gate(cfg: GateConfig, progress: Progress | None = None) -> GateResult:
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
@@ -560,32 +588,21 @@ def run_gate(cfg: GateConfig, progress: Progress | None = None) -> GateResult:
             ensure_database(cfg.db_url, side_url(cfg.db_url, side) or cfg.db_url)
     with base_worktree(repo, cfg.base) as (base_dir, base_commit):
         sides = {"base": base_dir, "head": repo}
-        collector = _Collector(cfg)
-        _run_blocks(cfg, sides, collector, cfg.blocks, 0, None, say)
+        collector, decisions, alpha = _measure(cfg, sides, None, say)
         names = collector.names()
-        alpha = FAMILY_ALPHA / max(len(names), 1)
         notes = []
-        if cfg.blocks < min_blocks(alpha):
+        if collector.blocks() < min_blocks(alpha):
             notes.append(
-                f"{cfg.blocks} blocks cannot reach {1 - alpha:.2%} confidence; "
+                f"{collector.blocks()} blocks cannot reach {1 - alpha:.2%} confidence; "
                 f"at least {min_blocks(alpha)} are needed"
             )
-        decisions = {n: collector.decide(n, alpha) for n in names}
-        while (
-            any(combine([d.verdict for d in ds]) == "warn" for ds in decisions.values())
-            and collector.blocks() < cfg.max_blocks
-        ):
-            say("inconclusive: adding a block")
-            _run_blocks(cfg, sides, collector, 1, collector.blocks(), None, say)
-            decisions = {n: collector.decide(n, alpha) for n in names}
         verdicts: list[BenchmarkVerdict] = []
         failing = [n for n, ds in decisions.items() if combine([d.verdict for d in ds]) == "fail"]
         confirmed: dict[str, list[Decision]] = {}
         if failing and cfg.confirm:
             say(f"measuring again: {', '.join(failing)}")
-            again = _Collector(cfg)
-            _run_blocks(cfg, sides, again, collector.blocks(), 0, failing, say)
-            confirmed = {n: again.decide(n, alpha) for n in failing if n in again.logs}
+            _, again, _ = _measure(cfg, sides, failing, say, alpha)
+            confirmed = {n: again[n] for n in failing if n in again}
         for name in names:
             first = combine([d.verdict for d in decisions[name]])
             verdict = first
