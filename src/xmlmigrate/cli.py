@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -354,6 +355,59 @@ def cmd_perf_gate(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
         console.print(f"Saved {args.json}")
     return 1 if result.verdict == "fail" else 0
+
+
+def cmd_perf_calibrate(args: argparse.Namespace) -> int:
+    from xmlmigrate.bench import gate as g
+
+    table = Table(show_edge=False, title="perf gate calibration")
+    for heading in ("head slowed by", "runs", "FAIL", "WARN", "PASS", "median s", "max s"):
+        table.add_column(heading, justify="right")
+    summary = []
+    for pct in args.inject:
+        verdicts: list[str] = []
+        seconds: list[float] = []
+        for i in range(args.runs):
+            cfg = g.GateConfig(
+                base=args.base,
+                db_url=args.db,
+                inject_head=pct / 100,
+                threshold=args.threshold / 100,
+            )
+            try:
+                result = g.run_gate(cfg)
+            except g.GateError as exc:
+                _error(str(exc))
+                return 2
+            verdicts.append(result.verdict)
+            seconds.append(result.seconds)
+            console.print(
+                f"+{pct:g} % run {i + 1}/{args.runs}: {result.verdict.upper()} in "
+                f"{result.seconds:.0f} s ({result.blocks} blocks)",
+                highlight=False,
+            )
+            if args.json is not None:
+                with args.json.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps({"inject_pct": pct, **result.to_json()}) + "\n")
+        row = {
+            "inject_pct": pct,
+            "runs": args.runs,
+            **{v: verdicts.count(v) for v in ("fail", "warn", "pass")},
+            "median_seconds": statistics.median(seconds),
+            "max_seconds": max(seconds),
+        }
+        summary.append(row)
+        table.add_row(
+            f"+{pct:g} %",
+            str(args.runs),
+            str(row["fail"]),
+            str(row["warn"]),
+            str(row["pass"]),
+            f"{row['median_seconds']:.0f}",
+            f"{row['max_seconds']:.0f}",
+        )
+    console.print(table)
+    return 0
 
 
 def print_gate(result: object) -> None:
@@ -883,6 +937,28 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument(
         "targets", nargs="*", help="where the gate benchmarks are (default tests/perf)"
     )
+
+    cal = perf_sub.add_parser(
+        "calibrate",
+        help="run the gate repeatedly: base against itself and with slowdowns injected",
+        description="Run 'perf gate' --runs times for each --inject percentage (0 = base "
+        "against itself) and count FAIL / WARN / PASS: the false-alarm rate and the detection "
+        "rate of the gate on this machine, and how long it takes.",
+    )
+    cal.set_defaults(func=cmd_perf_calibrate)
+    cal.add_argument("--base", default="HEAD", metavar="REF", help="default %(default)s")
+    cal.add_argument("--db", metavar="URL", help="target database (default: SQLite per side)")
+    cal.add_argument("--runs", type=_positive, default=10, help="gates per slowdown (default 10)")
+    cal.add_argument(
+        "--inject",
+        type=float,
+        nargs="+",
+        default=[0.0, 10.0, 3.0],
+        metavar="PCT",
+        help="slowdowns to inject into the head (default 0 10 3)",
+    )
+    cal.add_argument("--threshold", type=float, default=5.0, metavar="PCT")
+    cal.add_argument("--json", type=Path, metavar="FILE", help="append each gate's JSON here")
 
     i = add("init", "create the schema (idempotent) and seed app_enums", cmd_init)
     db_option(i)
