@@ -485,7 +485,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from xmlmigrate.bench.report import best_batch_size, build_report, load_cases
 
     try:
-        table, images = build_report(args.bench, args.baseline or [], args.out)
+        table, images = build_report(args.bench, args.baseline or [], args.out, args.gate or [])
     except (ValueError, KeyError, OSError) as exc:
         raise UserError(f"cannot build the report: {exc}") from None
     console.print(f"Wrote {table}")
@@ -861,6 +861,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_report)
     rep.add_argument("bench", nargs="*", type=Path, help="pytest-benchmark JSON files")
     rep.add_argument("--baseline", nargs="*", type=Path, help="xmlmigrate baseline JSON files")
+    rep.add_argument("--gate", nargs="*", type=Path, help="xmlmigrate perf gate --json files")
     rep.add_argument("--out", type=Path, default=Path("perf-report"), help="default %(default)s")
 
     perf = sub.add_parser("perf", help="performance checks for CI")

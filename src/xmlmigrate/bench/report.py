@@ -68,8 +68,45 @@ def best_batch_size(cases: list[Case]) -> tuple[int, float] | None:
     return int(best.params["batch_size"]), float(best.rec_per_min or 0.0)
 
 
-def markdown(cases: list[Case], baselines: list[dict[str, Any]]) -> str:
+def gate_markdown(gates: list[dict[str, Any]]) -> list[str]:
+    """The verdicts of ``xmlmigrate perf gate --json`` files: one table per gate run."""
+    lines: list[str] = []
+    for g in gates:
+        lines += [
+            f"## CI gate: {g['verdict'].upper()} ({g.get('_file', '')})",
+            "",
+            f"Base `{g['base_ref']}` ({g['base_commit'][:12]}) against head "
+            f"{g['head_commit'][:12]}: {g['blocks']} blocks, {1 - g['alpha']:.2%} intervals, "
+            f"{g['seconds']:.0f} s"
+            + (
+                f", head slowed by {g['inject_head']:.0%} on purpose"
+                if g.get("inject_head")
+                else ""
+            )
+            + ".",
+            "",
+            "| benchmark | metric | limit | base (s) | head (s) | ratio | interval | verdict |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for bench in g["benchmarks"]:
+            name = str(bench["name"]).split("::")[-1]
+            for d in bench["decisions"]:
+                interval = f"{d['low']:.3f}-{d['high']:.3f}" if d["low"] is not None else "n/a"
+                lines.append(
+                    f"| {name} | {d['metric']} | +{d['threshold']:.0%} | {d['base']:.4f} | "
+                    f"{d['head']:.4f} | {d['ratio']:.3f} | {interval} | {d['verdict'].upper()} |"
+                )
+            for key, (old, new) in (bench.get("counter_changes") or {}).items():
+                lines.append(f"| {name} | counter `{key}` | exact | {old} | {new} | | | changed |")
+        lines.append("")
+    return lines
+
+
+def markdown(
+    cases: list[Case], baselines: list[dict[str, Any]], gates: list[dict[str, Any]] | None = None
+) -> str:
     lines = ["# Performance results", ""]
+    lines += gate_markdown(gates or [])
     groups: dict[str, list[Case]] = {}
     for c in cases:
         groups.setdefault(c.group, []).append(c)
@@ -181,10 +218,18 @@ def plots(cases: list[Case], out: Path) -> list[Path]:
     return written
 
 
-def build_report(bench: list[Path], baselines: list[Path], out: Path) -> tuple[Path, list[Path]]:
+def build_report(
+    bench: list[Path], baselines: list[Path], out: Path, gates: list[Path] | None = None
+) -> tuple[Path, list[Path]]:
     out.mkdir(parents=True, exist_ok=True)
     cases = load_cases(bench)
-    if not cases and not baselines:
+    gate_runs = []
+    for path in gates or []:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if "gate" not in data:
+            raise ValueError(f"{path} is not the JSON of 'xmlmigrate perf gate'")
+        gate_runs.append({**data["gate"], "_file": path.name})
+    if not cases and not baselines and not gate_runs:
         raise ValueError("no benchmarks in the given files")
     loaded = []
     for path in baselines:
@@ -192,5 +237,5 @@ def build_report(bench: list[Path], baselines: list[Path], out: Path) -> tuple[P
         data["_file"] = path.name
         loaded.append(data)
     table = out / "RESULTS.md"
-    table.write_text(markdown(cases, loaded), encoding="utf-8")
+    table.write_text(markdown(cases, loaded, gate_runs), encoding="utf-8")
     return table, plots(cases, out)
