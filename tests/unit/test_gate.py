@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +141,36 @@ def test_a_block_whose_sides_ran_at_different_machine_speeds_is_set_aside() -> N
     close = {"base": {"b": _run(1.0)}, "head": {"b": _run(1.05, speed=0.0033)}}
     assert c.add_block(close) is True
     assert c.blocks() == 1
+
+
+def test_each_side_gets_its_own_database_on_the_same_server() -> None:
+    from xmlmigrate.bench.gate import side_url
+
+    pg = "postgresql+psycopg://postgres:secret@127.0.0.1:5432/perf"
+    assert side_url(pg, "base") == "postgresql+psycopg://postgres:secret@127.0.0.1:5432/perf_base"
+    assert side_url("sqlite:////tmp/x/perf.db", "head") == "sqlite:////tmp/x/perf_head.db"
+    assert side_url(None, "base") is None
+
+
+def test_outside_a_git_repository_or_with_an_unknown_ref_the_gate_says_why(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+
+    from xmlmigrate.bench.gate import GateError, run_gate
+
+    with pytest.raises(GateError, match="rev-parse"):
+        run_gate(GateConfig(base="HEAD", repo=tmp_path))
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "f").write_text("x")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "add", "f"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "one"], check=True)
+    with pytest.raises(GateError, match="no-such-ref"):
+        run_gate(GateConfig(base="no-such-ref", repo=tmp_path))
+
+
+def test_the_cli_refuses_a_nonsense_threshold() -> None:
+    from xmlmigrate.cli import main
+
+    assert main(["perf", "gate", "--base", "HEAD", "--threshold", "0"]) == 2
