@@ -115,7 +115,8 @@ def print_summary(stats: RunStats, db_url: str, batch_size: int) -> None:
     console.print(
         f"Workers {stats.workers or 'none (in-process)'}   connections opened "
         f"{stats.connections_opened}   transactions {stats.transactions} "
-        f"({stats.failed_transactions} refused by the database)   duplicate keys caught "
+        f"({stats.failed_transactions} refused by the database)   statements "
+        f"{stats.statements}   pages read {stats.source_queries}   duplicate keys caught "
         f"before the database {stats.cache_duplicates}"
     )
     if stats.peak_rss_mb:

@@ -38,6 +38,7 @@ class Writers:
         self._engine = engine if pooling else make_engine(engine_target(engine).url, NullPool)
         self._writer: BulkWriter | None = None
         self.opened = 0
+        self.statements = 0  # of writers already closed; see ``statements_sent``
 
     def acquire(self) -> BulkWriter:
         if self._writer is None:
@@ -51,8 +52,13 @@ class Writers:
 
     def close(self) -> None:
         if self._writer is not None:
+            self.statements += self._writer.statements
             self._writer.close()
             self._writer = None
+
+    @property
+    def statements_sent(self) -> int:
+        return self.statements + (self._writer.statements if self._writer is not None else 0)
 
 
 class KeyCache:

@@ -108,6 +108,8 @@ class RunStats:
     workers: int = 0
     connections_opened: int = 0
     transactions: int = 0
+    statements: int = 0  # sent by the writers: COPY streams or executemany calls
+    source_queries: int = 0  # keyset pages read from app_xml
     failed_transactions: int = 0  # refused by the database, each a bisection step
     cache_duplicates: int = 0  # duplicate keys caught by the in-run cache, before the database
     interrupted: bool = False
@@ -154,6 +156,8 @@ class RunStats:
             "workers": self.workers,
             "connections_opened": self.connections_opened,
             "transactions": self.transactions,
+            "statements": self.statements,
+            "source_queries": self.source_queries,
             "failed_transactions": self.failed_transactions,
             "cache_duplicates": self.cache_duplicates,
             "interrupted": self.interrupted,

@@ -108,6 +108,8 @@ def run_migration(
         finally:
             writers.close()
             stats.connections_opened = writers.opened
+            stats.statements = writers.statements_sent
+            stats.source_queries = source.queries
             stats.transactions = loader.transactions
             stats.failed_transactions = loader.failed_transactions
             stats.cache_duplicates = loader.key_cache.hits if loader.key_cache else 0

@@ -35,6 +35,7 @@ class TableSource:
         self.engine = engine
         self.page_size = config.batch_size
         self.limit = config.limit
+        self.queries = 0  # pages read: one query (one round trip) each
         src, log = schema.source, schema.log
         logged = sa.select(sa.literal(1)).where(log.c.app_id == src.c.app_id)
         if config.retry_failed:  # anything but a failure closes an app
@@ -68,6 +69,7 @@ class TableSource:
         return n if self.limit is None else min(n, self.limit)
 
     def _fetch(self, params: dict[str, int]) -> Sequence[Any]:
+        self.queries += 1
         with self.engine.connect() as conn:
             if self._binary_pg:
                 # psycopg's binary result format: bytea arrives as bytes, not as hex text to

@@ -32,6 +32,8 @@ def _run_counters(stats: RunStats) -> dict[str, int]:
         "success": stats.success,
         "rows": sum(stats.rows_per_table.values()),
         "transactions": stats.transactions,
+        "statements": stats.statements,
+        "source_queries": stats.source_queries,
         "connections": stats.connections_opened,
     }
 

@@ -119,6 +119,19 @@ def test_pooling_knob_changes_connections(corpus_url: str) -> None:
     fresh, _ = run(corpus_url, workers=0, batch_size=10, pooling=False)
     assert pooled.connections_opened == 1
     assert fresh.connections_opened == fresh.batches > 1
+    # the same statements either way, counted across the many writers of the unpooled run
+    assert pooled.statements == fresh.statements > 0
+
+
+def test_statements_and_pages_are_counted_exactly(corpus_url: str) -> None:
+    """What the perf gate compares between commits: deterministic for a corpus and knobs."""
+    small, _ = run(corpus_url, workers=0, batch_size=10)
+    large, _ = run(corpus_url, workers=0, batch_size=1000)
+    assert small.source_queries == small.batches + 1  # the last, empty page ends the read
+    assert large.source_queries == large.batches + 1 == 2
+    assert small.statements > large.statements >= large.transactions
+    again, _ = run(corpus_url, workers=2, batch_size=10)
+    assert (again.statements, again.source_queries) == (small.statements, small.source_queries)
 
 
 def test_dedup_cache_knob_changes_database_round_trips(corpus_url: str) -> None:

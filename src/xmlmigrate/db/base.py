@@ -54,3 +54,6 @@ class BulkWriter(Protocol):
         """
 
     def close(self) -> None: ...
+
+    # statements sent (one COPY stream or one ``executemany`` per table, the log, warnings)
+    statements: int
