@@ -412,7 +412,7 @@ def cmd_perf_calibrate(args: argparse.Namespace) -> int:
 
 
 def print_gate(result: object) -> None:
-    from xmlmigrate.bench.gate import GateResult
+    from xmlmigrate.bench.gate import Decision, GateResult
 
     assert isinstance(result, GateResult)
     conf = 1 - result.alpha
@@ -422,34 +422,26 @@ def print_gate(result: object) -> None:
         table.add_column(heading, justify="left" if left else "right", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
     colour = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+
+    def row(label: str, d: Decision) -> None:
+        table.add_row(
+            label,
+            d.metric,
+            f"+{d.threshold:.0%}",
+            f"{d.base:.4f}",
+            f"{d.head:.4f}",
+            f"{d.ratio:.3f}",
+            f"{d.low:.3f}-{d.high:.3f}" if d.low is not None and d.high is not None else "n/a",
+            str(d.n),
+            f"[{colour[d.verdict]}]{d.verdict.upper()}[/]",
+        )
+
     for bench in result.benchmarks:
         name = bench.name.split("::")[-1]
         for i, d in enumerate(bench.decisions):
-            interval = f"{d.low:.3f}-{d.high:.3f}" if d.low is not None else "n/a"
-            table.add_row(
-                name if i == 0 else "",
-                d.metric,
-                f"+{d.threshold:.0%}",
-                f"{d.base:.4f}",
-                f"{d.head:.4f}",
-                f"{d.ratio:.3f}",
-                interval,
-                str(d.n),
-                f"[{colour[d.verdict]}]{d.verdict.upper()}[/]",
-            )
+            row(name if i == 0 else "", d)
         for d in bench.confirmed or []:
-            interval = f"{d.low:.3f}-{d.high:.3f}" if d.low is not None else "n/a"
-            table.add_row(
-                "  measured again",
-                d.metric,
-                f"+{d.threshold:.0%}",
-                f"{d.base:.4f}",
-                f"{d.head:.4f}",
-                f"{d.ratio:.3f}",
-                interval,
-                str(d.n),
-                f"[{colour[d.verdict]}]{d.verdict.upper()}[/]",
-            )
+            row("  measured again", d)
     # a log file is not a terminal: do not squeeze the table into 80 columns
     (console if console.is_terminal else Console(width=120, soft_wrap=True)).print(table)
     for bench in result.benchmarks:

@@ -174,3 +174,40 @@ def test_the_cli_refuses_a_nonsense_threshold() -> None:
     from xmlmigrate.cli import main
 
     assert main(["perf", "gate", "--base", "HEAD", "--threshold", "0"]) == 2
+
+
+def test_the_verdict_table_shows_both_passes_and_counter_changes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from xmlmigrate.bench.gate import BenchmarkVerdict, GateResult
+    from xmlmigrate.cli import print_gate
+
+    first = decide([1.0] * 10, [1.2] * 10, 0.05, 0.005)
+    again = decide([1.0] * 10, [1.02] * 10, 0.05, 0.005)
+    result = GateResult(
+        base_ref="BASE",
+        base_commit="a" * 40,
+        head_commit="b" * 40,
+        threshold=0.05,
+        alpha=0.005,
+        blocks=10,
+        verdict="warn",
+        benchmarks=[
+            BenchmarkVerdict(
+                name="tests/perf/test_gate.py::test_gate_transform",
+                decisions=[first],
+                verdict="warn",
+                confirmed=[again],
+                counter_changes={"statements": (4, 8)},
+            )
+        ],
+        seconds=12.0,
+        set_aside=2,
+    )
+    print_gate(result)
+    out = capsys.readouterr().out
+    assert "test_gate_transform" in out and "measured again" in out
+    assert "1.200" in out and "FAIL" in out and "PASS" in out
+    assert "counter changed test_gate_transform: statements 4 -> 8" in out
+    assert "2 blocks set aside" in out
+    assert "Gate WARN" in out
