@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from xmlmigrate.bench.gate import (
+    BenchmarkVerdict,
     BenchRun,
     GateConfig,
+    GateResult,
     _Collector,
     combine,
     decide,
@@ -176,38 +178,64 @@ def test_the_cli_refuses_a_nonsense_threshold() -> None:
     assert main(["perf", "gate", "--base", "HEAD", "--threshold", "0"]) == 2
 
 
-def test_the_verdict_table_shows_both_passes_and_counter_changes(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    from xmlmigrate.bench.gate import BenchmarkVerdict, GateResult
-    from xmlmigrate.cli import print_gate
-
-    first = decide([1.0] * 10, [1.2] * 10, 0.05, 0.005)
-    again = decide([1.0] * 10, [1.02] * 10, 0.05, 0.005)
-    result = GateResult(
+def _gate_result(verdict: str, bench: BenchmarkVerdict, set_aside: int = 0) -> GateResult:
+    return GateResult(
         base_ref="BASE",
         base_commit="a" * 40,
         head_commit="b" * 40,
         threshold=0.05,
         alpha=0.005,
         blocks=10,
-        verdict="warn",
-        benchmarks=[
-            BenchmarkVerdict(
-                name="tests/perf/test_gate.py::test_gate_transform",
-                decisions=[first],
-                verdict="warn",
-                confirmed=[again],
-                counter_changes={"statements": (4, 8)},
-            )
-        ],
+        verdict=verdict,
+        benchmarks=[bench],
         seconds=12.0,
-        set_aside=2,
+        set_aside=set_aside,
     )
-    print_gate(result)
+
+
+def test_the_verdict_table_shows_both_passes_and_counter_changes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from xmlmigrate.cli import print_gate
+
+    bench = BenchmarkVerdict(
+        name="tests/perf/test_gate.py::test_gate_transform",
+        decisions=[decide([1.0] * 10, [1.2] * 10, 0.05, 0.005)],
+        verdict="warn",
+        confirmed=[decide([1.0] * 10, [1.02] * 10, 0.05, 0.005)],
+        counter_changes={"statements": (4, 8)},
+    )
+    print_gate(_gate_result("warn", bench, set_aside=2))
     out = capsys.readouterr().out
     assert "test_gate_transform" in out and "measured again" in out
     assert "1.200" in out and "FAIL" in out and "PASS" in out
     assert "counter changed test_gate_transform: statements 4 -> 8" in out
     assert "2 blocks set aside" in out
     assert "Gate WARN" in out
+
+
+def test_report_of_a_gate_run(tmp_path: Path) -> None:
+    import json
+
+    from xmlmigrate.cli import main
+
+    bench = BenchmarkVerdict(
+        name="tests/perf/test_gate.py::test_gate_end_to_end",
+        decisions=[
+            decide([1.0] * 10, [1.2] * 10, 0.05, 0.005, metric="cpu"),
+            decide([1.0] * 10, [1.01] * 10, 0.10, 0.005, metric="wall"),
+        ],
+        verdict="fail",
+        counter_changes={"sql_statements": (40, 80)},
+    )
+    gate = tmp_path / "gate.json"
+    gate.write_text(json.dumps(_gate_result("fail", bench).to_json()))
+    assert main(["report", "--gate", str(gate), "--out", str(tmp_path / "r")]) == 0
+    text = (tmp_path / "r" / "RESULTS.md").read_text()
+    assert "## CI gate: FAIL (gate.json)" in text
+    assert "| test_gate_end_to_end | cpu | +5% | 1.0000 | 1.2000 | 1.200 |" in text
+    assert "| FAIL |" in text and "| PASS |" in text
+    assert "counter `sql_statements` | exact | 40 | 80 |" in text
+    not_gate = tmp_path / "other.json"
+    not_gate.write_text("{}")
+    assert main(["report", "--gate", str(not_gate), "--out", str(tmp_path / "r")]) == 2

@@ -67,39 +67,3 @@ def test_report_command(tmp_path: Path) -> None:
     assert main(["report", str(bench), "--out", str(tmp_path / "r")]) == 0
     assert (tmp_path / "r" / "RESULTS.md").exists()
     assert main(["report", str(tmp_path / "missing.json"), "--out", str(tmp_path / "r")]) == 2
-
-
-def test_report_of_a_gate_run(tmp_path: Path) -> None:
-    from xmlmigrate.bench.gate import BenchmarkVerdict, GateResult, decide
-
-    cpu = decide([1.0] * 10, [1.2] * 10, 0.05, 0.005, metric="cpu")
-    wall = decide([1.0] * 10, [1.01] * 10, 0.10, 0.005, metric="wall")
-    result = GateResult(
-        base_ref="BASE",
-        base_commit="a" * 40,
-        head_commit="b" * 40,
-        threshold=0.05,
-        alpha=0.005,
-        blocks=10,
-        verdict="fail",
-        benchmarks=[
-            BenchmarkVerdict(
-                name="tests/perf/test_gate.py::test_gate_end_to_end",
-                decisions=[cpu, wall],
-                verdict="fail",
-                counter_changes={"sql_statements": (40, 80)},
-            )
-        ],
-        seconds=61.0,
-    )
-    gate = tmp_path / "gate.json"
-    gate.write_text(json.dumps(result.to_json()))
-    assert main(["report", "--gate", str(gate), "--out", str(tmp_path / "r")]) == 0
-    text = (tmp_path / "r" / "RESULTS.md").read_text()
-    assert "## CI gate: FAIL (gate.json)" in text
-    assert "| test_gate_end_to_end | cpu | +5% | 1.0000 | 1.2000 | 1.200 |" in text
-    assert "| FAIL |" in text and "| PASS |" in text
-    assert "counter `sql_statements` | exact | 40 | 80 |" in text
-    not_gate = tmp_path / "other.json"
-    not_gate.write_text("{}")
-    assert main(["report", "--gate", str(not_gate), "--out", str(tmp_path / "r")]) == 2
