@@ -136,25 +136,21 @@ class _Prefetch:
     def _run(self) -> None:
         try:
             for page in self._pages:
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(page, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
+                if not self._put(page):
                     return
-            self._put_final(self._END)
+            self._put(self._END)
         except BaseException as exc:  # handed to the coordinator, raised there
-            self._put_final(exc)
+            self._put(exc)
 
-    def _put_final(self, item: object) -> None:
+    def _put(self, item: object) -> bool:
+        """Wait for room in the queue unless asked to stop; False if stopped first."""
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.2)
-                return
+                return True
             except queue.Full:
                 continue
+        return False
 
     def next(self) -> list[RawRecord] | None:
         item = self._queue.get()

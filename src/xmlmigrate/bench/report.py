@@ -147,6 +147,13 @@ def markdown(
     return "\n".join(lines)
 
 
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plots(cases: list[Case], out: Path) -> list[Path]:
     import matplotlib
 
@@ -176,11 +183,7 @@ def plots(cases: list[Case], out: Path) -> list[Path]:
         ax.set_ylabel("rec/min")
         ax.set_title("Throughput against batch size, per flag combination")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = out / "throughput_vs_batch_size.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(plt, fig, out / "throughput_vs_batch_size.png"))
     flags = [
         c
         for c in cases
@@ -192,11 +195,7 @@ def plots(cases: list[Case], out: Path) -> list[Path]:
         ax.bar(labels, [float(c.rec_per_min or 0) for c in flags])
         ax.set_ylabel("rec/min")
         ax.set_title("Throughput by flag combination (batch size 100)")
-        fig.tight_layout()
-        path = out / "throughput_by_flags.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(plt, fig, out / "throughput_by_flags.png"))
     staged = [c for c in cases if c.stage_seconds]
     if staged:
         fig, ax = plt.subplots(figsize=(8, 4))
@@ -210,11 +209,7 @@ def plots(cases: list[Case], out: Path) -> list[Path]:
         ax.set_title("Time by stage")
         ax.tick_params(axis="x", labelrotation=60, labelsize=7)
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out / "stage_split.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(plt, fig, out / "stage_split.png"))
     return written
 
 
