@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from rich.console import Console
@@ -36,6 +37,9 @@ from xmlmigrate.model import RawRecord, Rejection, RunStats
 from xmlmigrate.pipeline import SourceMissing, describe_config, run_migration
 from xmlmigrate.schema import SOURCE_TABLE, Schema, build_schema
 from xmlmigrate.transform import transform_record
+
+if TYPE_CHECKING:
+    from xmlmigrate.bench.gate import GateResult
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
@@ -411,10 +415,9 @@ def cmd_perf_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_gate(result: object) -> None:
-    from xmlmigrate.bench.gate import Decision, GateResult
+def print_gate(result: GateResult) -> None:
+    from xmlmigrate.bench.gate import Decision
 
-    assert isinstance(result, GateResult)
     conf = 1 - result.alpha
     table = Table(show_edge=False, title=f"head / base, {conf:.2%} intervals per benchmark")
     for heading in ("benchmark", "metric", "limit", "base s", "head s", "ratio", "interval", "n"):

@@ -120,7 +120,6 @@ class TransformPool:
         self._procs: list[BaseProcess] = []
         self._pipes: dict[Connection, BaseProcess] = {}
         self._ready: deque[BatchResult] = deque()
-        self._dead: list[BaseProcess] = []
         for i in range(workers):
             reader, writer = ctx.Pipe(duplex=False)
             proc = ctx.Process(
@@ -168,18 +167,13 @@ class TransformPool:
             try:
                 self._ready.append(conn.recv())
             except (EOFError, OSError):
-                proc = self._pipes.pop(conn)
                 conn.close()
-                proc.join(timeout=5)
-                self._dead.append(proc)
+                self._pipes.pop(conn).join(timeout=5)  # gone: its exit code tells how
         return bool(ready)
 
     def _check_alive(self) -> None:
         for proc in self._procs:
-            if proc not in self._dead and not proc.is_alive():
-                self._dead.append(proc)
-        for proc in self._dead:
-            if proc.exitcode != 0:
+            if not proc.is_alive() and proc.exitcode != 0:
                 raise WorkerCrashed(
                     f"worker {proc.name} (pid {proc.pid}) died with exit code {proc.exitcode}"
                 )

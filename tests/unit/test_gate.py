@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import statistics
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,12 @@ import pytest
 from xmlmigrate.bench.gate import (
     BenchmarkVerdict,
     BenchRun,
+    Decision,
     GateConfig,
     GateResult,
     _Collector,
     combine,
-    decide,
+    decide_logs,
     min_blocks,
     signed_rank_critical,
     signed_rank_null,
@@ -24,6 +26,16 @@ from xmlmigrate.bench.gate import (
 )
 
 ALPHA = 0.01 / 3  # the gate's per-benchmark alpha with three benchmarks
+
+
+def decide(
+    base: list[float], head: list[float], threshold: float, alpha: float, metric: str = "cpu"
+) -> Decision:
+    """The gate's verdict on one pair of seconds per block (what ``_Collector`` feeds it)."""
+    logs = [math.log(h / b) for b, h in zip(base, head, strict=True)]
+    return decide_logs(
+        logs, threshold, alpha, metric, statistics.median(base), statistics.median(head)
+    )
 
 
 def test_the_null_distribution_matches_brute_force() -> None:

@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from xmlmigrate.bench.probe import BATON_ENV, INJECT_ENV
 
 FAMILY_ALPHA = 0.01
@@ -135,21 +137,6 @@ def decide_logs(
     return Decision(metric, threshold, len(logs), base, head, ratio, low, high, verdict)
 
 
-def decide(
-    base: list[float], head: list[float], threshold: float, alpha: float, metric: str = "cpu"
-) -> Decision:
-    """The verdict on paired measurements (seconds), one pair per block."""
-    pairs = [(b, h) for b, h in zip(base, head, strict=True) if b > 0 and h > 0]
-    return decide_logs(
-        [math.log(h / b) for b, h in pairs],
-        threshold,
-        alpha,
-        metric,
-        statistics.median([b for b, _ in pairs]) if pairs else float("nan"),
-        statistics.median([h for _, h in pairs]) if pairs else float("nan"),
-    )
-
-
 def combine(verdicts: list[str]) -> str:
     if "fail" in verdicts:
         return "fail"
@@ -194,8 +181,6 @@ def side_url(url: str | None, side: str) -> str | None:
     the suffix before its extension). Each side recreates its own tables in it."""
     if url is None:
         return None
-    import sqlalchemy as sa
-
     parsed = sa.engine.make_url(url)
     database = parsed.database or ""
     if parsed.get_backend_name() == "sqlite":
@@ -210,8 +195,6 @@ def side_url(url: str | None, side: str) -> str | None:
 
 def ensure_database(url: str, database_url: str) -> None:
     """Create the database of ``database_url`` on the server of ``url`` if it is missing."""
-    import sqlalchemy as sa
-
     target = sa.engine.make_url(database_url)
     backend = target.get_backend_name()
     if backend == "sqlite":
