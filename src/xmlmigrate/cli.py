@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import statistics
 import sys
@@ -27,14 +28,25 @@ from rich.table import Table
 
 from xmlmigrate import __version__
 from xmlmigrate.config import DB_URL_ENV, DEFAULT_BATCH_SIZE, MigrationConfig, default_db_url
-from xmlmigrate.contract import ContractError, load_contract
+from xmlmigrate.contract import load_contract
 from xmlmigrate.contract.coverage import measure
 from xmlmigrate.db import make_engine, redact_url
-from xmlmigrate.db.factory import UnsupportedDatabase
+from xmlmigrate.db.engine import check_url, sqlite_file
+from xmlmigrate.errors import (
+    EXIT_FAILED,
+    EXIT_INFRASTRUCTURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_TOO_MANY_REJECTED,
+    EXIT_USAGE,
+    UserError,
+    XmlMigrateError,
+)
 from xmlmigrate.ledger import ledger_status, reset_target
 from xmlmigrate.mock import SIZE_PROFILES, MockGenerator, insert_documents, next_app_id
 from xmlmigrate.model import RawRecord, Rejection, RunStats
-from xmlmigrate.pipeline import SourceMissing, describe_config, run_migration
+from xmlmigrate.pipeline import describe_config, run_migration
 from xmlmigrate.schema import SOURCE_TABLE, Schema, build_schema
 from xmlmigrate.transform import transform_record
 
@@ -48,8 +60,8 @@ MENU = (("small", 50), ("medium", 200), ("large", 500))
 DEMO_FILE = "xmlmigrate-demo.db"
 
 
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit status 2."""
+log = logging.getLogger("xmlmigrate")
+DEFAULT_MAX_REJECTED = "50%"
 
 
 # -- helpers ---------------------------------------------------------------
@@ -200,6 +212,12 @@ def _run(config: MigrationConfig, quiet: bool, metrics_out: Path | None = None) 
             progress.update(task, completed=done, rate=f"{stats.rec_per_min:,.0f} rec/min")
 
         stats = run_migration(config, contract, on_start=started, on_batch=batch)
+    if stats.pending == 0:
+        console.print(
+            f"Nothing to do: every app of {SOURCE_TABLE} in {redact_url(config.db_url)} that this "
+            "run may take is in processing_log already (--retry-failed takes failed ones again)"
+        )
+        return stats
     print_summary(stats, config.db_url, config.batch_size)
     if metrics_out is not None:
         metrics = {"config": describe_config(config), **stats.to_dict()}
@@ -223,10 +241,51 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    stats = _run(_tuning_config(args), args.quiet, args.metrics_out)
+    limit = _max_rejected(args.max_rejected)
+    config = _tuning_config(args)
+    stats = _run(config, args.quiet, args.metrics_out)
+    return run_exit_code(stats, limit)
+
+
+def _max_rejected(text: str) -> tuple[float, bool]:
+    """``--max-rejected``: a share ('10%') or a count ('25') of the run's records."""
+    value = text.strip()
+    share = value.endswith("%")
+    try:
+        number = float(value[:-1]) if share else int(value)
+    except ValueError:
+        raise UserError(
+            f"--max-rejected takes a share like 10% or a count like 25, not {text!r}"
+        ) from None
+    if number < 0 or (share and number > 100):
+        raise UserError(f"--max-rejected out of range: {text!r}")
+    return number, share
+
+
+def run_exit_code(stats: RunStats, max_rejected: tuple[float, bool]) -> int:
+    """The run's exit status (see xmlmigrate.errors), with a line saying why when not 0."""
     if stats.crash:
-        return 1
-    return 130 if stats.interrupted else 0
+        return EXIT_FAILED
+    if stats.stop_signal == "SIGTERM":
+        return EXIT_TERMINATED
+    if stats.interrupted:
+        return EXIT_INTERRUPTED
+    if stats.failed:
+        _error(
+            f"{stats.failed:,} apps failed (see 'xmlmigrate status'; 'run --retry-failed' "
+            "takes them again)"
+        )
+        return EXIT_FAILED
+    limit, share = max_rejected
+    allowed = stats.records * limit / 100 if share else limit
+    if stats.records and stats.rejected > allowed:
+        shown = f"{limit:g}%" if share else f"{limit:g}"
+        _error(
+            f"{stats.rejected:,} of {stats.records:,} apps were rejected, more than "
+            f"--max-rejected {shown}: is the contract right for these documents?"
+        )
+        return EXIT_TOO_MANY_REJECTED
+    return EXIT_OK
 
 
 def _tuning_config(args: argparse.Namespace) -> MigrationConfig:
@@ -467,9 +526,17 @@ def print_gate(result: GateResult) -> None:
 
 
 @contextmanager
-def _database(args: argparse.Namespace) -> Iterator[tuple[Schema, sa.Engine]]:
-    """The schema of --contract and an engine for --db, disposed of afterwards."""
+def _database(
+    args: argparse.Namespace, must_exist: bool = False
+) -> Iterator[tuple[Schema, sa.Engine]]:
+    """The schema of --contract and an engine for --db, disposed of afterwards. ``must_exist``:
+    a SQLite file that does not exist is an error (connecting would create it empty)."""
     schema = build_schema(load_contract(args.contract))
+    if must_exist and (path := sqlite_file(args.db)) is not None and not path.exists():
+        raise UserError(
+            f"no such SQLite file: {path} (create it with 'xmlmigrate init' or "
+            "'xmlmigrate generate')"
+        )
     engine = make_engine(args.db)
     try:
         yield schema, engine
@@ -482,6 +549,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     try:
         table, images = build_report(args.bench, args.baseline or [], args.out, args.gate or [])
+    except ImportError as exc:
+        raise UserError(
+            f"the report needs the bench extra ({exc.name or exc}): pip install 'xmlmigrate[bench]'"
+        ) from None
     except (ValueError, KeyError, OSError) as exc:
         raise UserError(f"cannot build the report: {exc}") from None
     console.print(f"Wrote {table}")
@@ -507,7 +578,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with _database(args) as (schema, engine):
+    with _database(args, must_exist=True) as (schema, engine):
         missing = set(schema.missing_tables(engine))
         if SOURCE_TABLE in missing or schema.log.name in missing:
             raise UserError(
@@ -515,6 +586,17 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "'xmlmigrate generate' first"
             )
         st = ledger_status(engine, schema)
+    if args.json:
+        document = {
+            "database": redact_url(args.db),
+            "documents": st.apps_in_source,
+            "by_status": st.by_status,
+            "pending": st.pending,
+            "top_reasons": [{"reason": r, "apps": n} for r, n in st.top_failures],
+            "recent_runs": st.recent_runs,
+        }
+        print(json.dumps(document, indent=2, default=_json_value))
+        return 0
     console.print(
         f"[bold]{redact_url(args.db)}[/bold]: {st.apps_in_source:,} documents in {SOURCE_TABLE}"
     )
@@ -543,7 +625,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    with _database(args) as (schema, engine):
+    with _database(args, must_exist=True) as (schema, engine):
         missing = set(schema.missing_tables(engine))
         if schema.root.name in missing or schema.log.name in missing:
             console.print(f"Nothing to clean: no migrated tables in {redact_url(args.db)}")
@@ -634,6 +716,10 @@ def cmd_contract_check(args: argparse.Namespace) -> int:
     return 1
 
 
+def _json_value(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
 def _show(value: object) -> str:
     if value is None:
         return "NULL"
@@ -694,6 +780,24 @@ def _positive(text: str) -> int:
     return value
 
 
+def _logging_options(p: argparse.ArgumentParser, top: bool) -> None:
+    """-v / --log-level, before or after the command (a command's own default must not
+    overwrite what was given before it)."""
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if top else argparse.SUPPRESS,
+        help="log more: -v progress of the run, -vv debugging details",
+    )
+    p.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default=None if top else argparse.SUPPRESS,
+        help="log level of the standard logging module (overrides -v)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xmlmigrate",
@@ -704,6 +808,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _logging_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(
@@ -712,6 +817,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(func=func)
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        _logging_options(p, top=False)
         return p
 
     def db_option(p: argparse.ArgumentParser) -> None:
@@ -763,6 +869,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
         r.add_argument(
             "--modulo-instance", type=int, metavar="I", help="the partition this run takes, 0..N-1"
+        )
+        r.add_argument(
+            "--max-rejected",
+            default=DEFAULT_MAX_REJECTED,
+            metavar="N|PCT%",
+            help="exit with status 4 when more apps than this are rejected: a count or a share "
+            "of the run's records (default %(default)s: a wrong contract or source is caught)",
         )
         r.add_argument(
             "--retry-failed",
@@ -969,6 +1082,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("status", "counts by outcome, top failure reasons, recent runs", cmd_status)
     db_option(s)
     contract_option(s)
+    s.add_argument("--json", action="store_true", help="print the status as JSON")
 
     c = add(
         "clean",
@@ -1025,28 +1139,70 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _error(message: str) -> None:
     """One line on stderr, never wrapped, so scripts and people can read it."""
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level_name = getattr(args, "log_level", None)
+    verbose = getattr(args, "verbose", 0) or 0
+    if level_name:
+        level = getattr(logging, level_name.upper())
+    else:
+        level = logging.WARNING - 10 * min(verbose, 2)  # -v info, -vv debug
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _foreign_error(exc: BaseException) -> tuple[str, int]:
+    """A message and exit code for an exception from a library (not the tool's own)."""
+    module = type(exc).__module__.split(".")[0]
+    if isinstance(exc, MemoryError):
+        return "out of memory: the run stopped; committed batches stay", EXIT_INFRASTRUCTURE
+    if isinstance(exc, sa.exc.DBAPIError | sa.exc.OperationalError) or module in (
+        "psycopg",
+        "pyodbc",
+        "sqlite3",
+    ):
+        orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc
+        reason = next(iter(str(orig).strip().splitlines()), "") or type(orig).__name__
+        return (
+            f"database error ({type(orig).__name__}): {reason[:300]} — the run stopped; "
+            "committed batches stay, the rest stays pending",
+            EXIT_INFRASTRUCTURE,
+        )
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        return f"database error: {str(exc).splitlines()[0][:300]}", EXIT_INFRASTRUCTURE
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}", EXIT_USAGE
+    log.debug("internal error", exc_info=exc)
+    return (
+        f"internal error: {type(exc).__name__}: {str(exc)[:300]} (a bug: please report it; "
+        "--log-level debug shows the traceback)",
+        EXIT_FAILED,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _configure_logging(args)
     try:
+        if isinstance(getattr(args, "db", None), str):
+            check_url(args.db)
         code: int = args.func(args)
         return code
-    except (UserError, ContractError, SourceMissing, UnsupportedDatabase) as exc:
+    except XmlMigrateError as exc:
         _error(str(exc))
-        return 2
-    except sa.exc.ArgumentError as exc:
-        _error(f"bad database URL: {exc}")
-        return 2
-    except sa.exc.SQLAlchemyError as exc:
-        reason = str(exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc)
-        _error(f"database error: {reason.splitlines()[0][:300]}")
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         _error("interrupted: finished batches are committed, the rest stays pending")
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # one line, never a traceback (--log-level debug shows it)
+        message, code = _foreign_error(exc)
+        _error(message)
+        return code
 
 
 if __name__ == "__main__":

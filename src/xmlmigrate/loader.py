@@ -2,9 +2,11 @@
 
 When a batch fails, it is split in halves until the failing apps are isolated:
 the good apps commit, each bad app is logged ``failed`` with the database's
-reason, and nothing is half-written. If even a log-only write fails, the
-database itself is in trouble and the error propagates (the run stops, and the
-apps of that batch stay pending for the next run).
+reason, and nothing is half-written. Only a refusal caused by data (a constraint, a
+value) is bisected: a lost connection, a full disk or a server gone is no document's
+fault, so it stops the run with :class:`~xmlmigrate.errors.InfrastructureError` — batches
+already committed stay, and the apps of this batch are not logged (they stay pending for
+the next run). If even a log-only write fails, the same happens.
 
 Two tuning knobs live here. ``pooling``: one long-lived writer connection, or a new
 connection for every batch. The duplicate-key cache: keys that come from the documents
@@ -24,6 +26,7 @@ from xmlmigrate.contract import CompiledContract
 from xmlmigrate.db import make_engine, open_writer
 from xmlmigrate.db.base import BulkWriter, WriteError
 from xmlmigrate.db.engine import engine_target
+from xmlmigrate.errors import InfrastructureError
 from xmlmigrate.ledger import log_rows, outcome_for, warning_rows
 from xmlmigrate.model import MappedApp, Outcome, Rejection
 
@@ -151,8 +154,15 @@ class Loader:
             self._write(apps, [*outcomes, *others])
         except WriteError as exc:
             self.failed_transactions += 1
+            if not exc.data_error:
+                raise InfrastructureError(
+                    f"the database failed while writing a batch: {exc.reason} — the run "
+                    "stopped; committed batches stay, this batch's apps stay pending"
+                ) from exc
             if not apps:
-                raise
+                raise InfrastructureError(
+                    f"the database refused the processing log itself: {exc.reason}"
+                ) from exc
             if len(apps) == 1:
                 failed = Outcome(apps[0].app_id, "failed", stage="write", reason=exc.reason)
                 self._write([], [failed, *others])

@@ -21,7 +21,7 @@ class RawRecord:
     """One source document: the key it is stored under and its bytes (or text)."""
 
     app_id: int
-    xml: bytes | str
+    xml: bytes | str | None  # None: the source row's xml is NULL (rejected, never parsed)
     attempt: int = 1  # 1 + earlier failed attempts (a retry of failed apps counts up)
     # bytes that are the UTF-8 encoding of text a database already decoded: whatever the
     # document's declaration says, they are read as UTF-8
@@ -113,6 +113,8 @@ class RunStats:
     failed_transactions: int = 0  # refused by the database, each a bisection step
     cache_duplicates: int = 0  # duplicate keys caught by the in-run cache, before the database
     interrupted: bool = False
+    stop_signal: str | None = None  # SIGINT or SIGTERM when a signal stopped the run
+    pending: int = 0  # apps the run found to do
     crash: str | None = None
     peak_rss_mb: dict[str, float] = field(default_factory=dict)  # coordinator, worker (max)
 
@@ -161,6 +163,8 @@ class RunStats:
             "failed_transactions": self.failed_transactions,
             "cache_duplicates": self.cache_duplicates,
             "interrupted": self.interrupted,
+            "stop_signal": self.stop_signal,
+            "pending": self.pending,
             "crash": self.crash,
             "peak_rss_mb": {k: round(v, 1) for k, v in self.peak_rss_mb.items()},
         }

@@ -7,65 +7,89 @@ transformed while earlier batches are written; without it each batch is split ac
 workers and written before the next one is read. Batches always commit in source order, so
 the outcome does not depend on the number of workers or on timing.
 
-Ctrl-C: reading stops, batches already transformed are committed (in order), the run ends;
-nothing uncommitted is logged. A second Ctrl-C aborts at once. A crashed worker stops the
-run the same way: what finished commits, the rest stays pending for the next run.
+Ctrl-C and SIGTERM (what container orchestrators send): reading stops, batches already
+transformed are committed (in order), the run ends; nothing uncommitted is logged. A second
+signal aborts at once. A crashed worker stops the run the same way: what finished commits, the
+rest stays pending for the next run. A run holds a lease on the apps it takes
+(:mod:`xmlmigrate.db.lease`), so a second run on the same apps of the same target is refused.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from time import perf_counter
 from types import FrameType
+
+from sqlalchemy.engine import Engine
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import CompiledContract, load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import redact_url
+from xmlmigrate.db.lease import Lease, Partition
+from xmlmigrate.errors import SourceError, WorkerCrashed
 from xmlmigrate.ledger import finish_run, new_run_id, start_run
 from xmlmigrate.loader import KeyCache, Loader, Writers
 from xmlmigrate.model import MappedApp, RawRecord, Rejection, RunStats
-from xmlmigrate.schema import SOURCE_TABLE, build_schema
-from xmlmigrate.sources import TableSource
+from xmlmigrate.schema import SOURCE_TABLE, Schema, build_schema
+from xmlmigrate.sources import TableSource, check_source
 from xmlmigrate.workers import (
     BatchResult,
     TransformOptions,
     TransformPool,
-    WorkerCrashed,
     peak_rss_mb,
     transform_batch,
 )
 
+log = logging.getLogger(__name__)
+
 ProgressCallback = Callable[[RunStats, int], None]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class SourceMissing(RuntimeError):
+class SourceMissing(SourceError):
     pass
 
 
 class _StopFlag:
-    """First SIGINT asks the run to stop between batches; a second one interrupts at once."""
+    """The first SIGINT or SIGTERM asks the run to stop between batches; a second one
+    interrupts at once."""
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: object = None
+        self.signal: str | None = None
+        self._previous: dict[int, object] = {}
 
     def __enter__(self) -> _StopFlag:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for sig in STOP_SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
-    def _handle(self, _signum: int, _frame: FrameType | None) -> None:
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
+        self.signal = signal.Signals(signum).name
+        log.info("%s received: committing the batches in flight, then stopping", self.signal)
 
     def __exit__(self, *_exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)  # type: ignore[arg-type]
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)  # type: ignore[arg-type]
+
+
+def partition_of(config: MigrationConfig) -> Partition:
+    return Partition(
+        config.app_id_start,
+        config.app_id_end,
+        config.modulo,
+        config.modulo_instance if config.modulo is not None else 0,
+    )
 
 
 def run_migration(
@@ -92,31 +116,59 @@ def run_migration(
             )
         if missing:
             schema.create(engine)
-        source = TableSource(engine, schema, config)
-        pending = source.pending_count()
-        workers = config.resolved_workers(pending)
-        stats = RunStats(run_id=new_run_id(), workers=workers)
-        start_run(engine, schema, stats.run_id, {**describe_config(config), "workers": workers})
-        if on_start is not None:
-            on_start(pending)
-        writers = Writers(engine, contract, config.pooling)
-        loader = Loader(writers, stats.run_id, KeyCache(contract) if config.dedup_cache else None)
-        run = _Run(config, workers, contract, source, loader, stats, on_batch)
-        try:
-            with _StopFlag() as stop:
-                run.execute(stop)
-        finally:
-            writers.close()
-            stats.connections_opened = writers.opened
-            stats.statements = writers.statements_sent
-            stats.source_queries = source.queries
-            stats.transactions = loader.transactions
-            stats.failed_transactions = loader.failed_transactions
-            stats.cache_duplicates = loader.key_cache.hits if loader.key_cache else 0
-        finish_run(engine, schema, stats)
-        return stats
+        check_source(engine, schema)
+        run_id = new_run_id()
+        with Lease(engine, schema.lease, partition_of(config), run_id):
+            source = TableSource(engine, schema, config)
+            pending = source.pending_count()
+            workers = config.resolved_workers(pending)
+            stats = RunStats(run_id=run_id, workers=workers, pending=pending)
+            if pending == 0:
+                return stats  # nothing to do: no run is recorded
+            return _migrate(config, contract, engine, schema, source, stats, on_start, on_batch)
     finally:
         engine.dispose()
+
+
+def _migrate(
+    config: MigrationConfig,
+    contract: CompiledContract,
+    engine: Engine,
+    schema: Schema,
+    source: TableSource,
+    stats: RunStats,
+    on_start: Callable[[int], None] | None,
+    on_batch: ProgressCallback | None,
+) -> RunStats:
+    start_run(engine, schema, stats.run_id, {**describe_config(config), "workers": stats.workers})
+    if on_start is not None:
+        on_start(stats.pending)
+    writers = Writers(engine, contract, config.pooling)
+    loader = Loader(writers, stats.run_id, KeyCache(contract) if config.dedup_cache else None)
+    run = _Run(config, stats.workers, contract, source, loader, stats, on_batch)
+    finished = False
+    try:
+        with _StopFlag() as stop:
+            try:
+                run.execute(stop)
+            finally:
+                stats.stop_signal = stop.signal
+        finished = True
+    finally:
+        with suppress(Exception):  # a dead connection cannot be closed cleanly: it is gone
+            writers.close()
+        stats.connections_opened = writers.opened
+        stats.statements = writers.statements_sent
+        stats.source_queries = source.queries
+        stats.transactions = loader.transactions
+        stats.failed_transactions = loader.failed_transactions
+        stats.cache_duplicates = loader.key_cache.hits if loader.key_cache else 0
+        if finished:
+            finish_run(engine, schema, stats)
+        else:  # the run's own error is what the user must see; record the counts if possible
+            with suppress(Exception):
+                finish_run(engine, schema, stats)
+    return stats
 
 
 class _Prefetch:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from xmlmigrate.contract import CompiledContract, CompiledTable
 from xmlmigrate.contract.compiled import CompiledColumn
+from xmlmigrate.db.lease import lease_table
 
 SOURCE_TABLE = "app_xml"
 LOG_TABLE = "processing_log"
@@ -70,6 +71,7 @@ class Schema:
     warnings: sa.Table
     enums: sa.Table
     runs: sa.Table
+    lease: sa.Table
     targets: tuple[sa.Table, ...]  # contract tables, parents first
     root: sa.Table
     enum_rows: tuple[dict[str, object], ...]
@@ -85,7 +87,14 @@ class Schema:
     def drop_targets(self, engine: Engine) -> None:
         self.metadata.drop_all(
             engine,
-            tables=[*reversed(self.targets), self.log, self.warnings, self.enums, self.runs],
+            tables=[
+                *reversed(self.targets),
+                self.log,
+                self.warnings,
+                self.enums,
+                self.runs,
+                self.lease,
+            ],
             checkfirst=True,
         )
 
@@ -106,7 +115,8 @@ def build_schema(contract: CompiledContract) -> Schema:
         LOG_TABLE,
         md,
         sa.Column("log_id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("app_id", sa.Integer, nullable=False, index=True),
+        # BIGINT: a source app id out of the target key's range is still logged (rejected)
+        sa.Column("app_id", sa.BigInteger, nullable=False, index=True),
         sa.Column("run_id", sa.String(36), nullable=False),
         sa.Column("attempt", sa.Integer, nullable=False, default=1),
         sa.Column("status", sa.String(16), nullable=False),
@@ -119,7 +129,7 @@ def build_schema(contract: CompiledContract) -> Schema:
         WARNING_TABLE,
         md,
         sa.Column("warning_id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("app_id", sa.Integer, nullable=False, index=True),
+        sa.Column("app_id", sa.BigInteger, nullable=False, index=True),
         sa.Column("run_id", sa.String(36), nullable=False),
         sa.Column("code", sa.String(50), nullable=False, index=True),
         sa.Column("detail", sa.Unicode(500)),
@@ -151,7 +161,8 @@ def build_schema(contract: CompiledContract) -> Schema:
         for code, value in codes.items()
     )
     targets = tuple(_table(md, t, contract) for t in contract.tables)
-    return Schema(md, source, log, warnings, enums, runs, targets, targets[0], enum_rows)
+    lease = lease_table(md)
+    return Schema(md, source, log, warnings, enums, runs, lease, targets, targets[0], enum_rows)
 
 
 def _table(md: sa.MetaData, table: CompiledTable, contract: CompiledContract) -> sa.Table:

@@ -1,5 +1,12 @@
 """Reading ``app_xml``: keyset pages by ``app_id`` (never OFFSET), skipping every app the log
-already accounts for, optionally restricted to an id range or to one of N modulo partitions."""
+already accounts for, optionally restricted to an id range or to one of N modulo partitions.
+
+The source is the user's table: :func:`check_source` refuses, before anything is read, a
+table whose columns are not what the keyset walk needs (an integer ``app_id``, a text or
+binary ``xml``) or whose rows could not be read or logged (a NULL app id; in SQLite, whose
+columns accept any value, an app id stored as text or a real number) — such rows would
+otherwise be skipped silently or read again forever. A NULL ``xml`` is read and rejected.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,51 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.config import MigrationConfig
+from xmlmigrate.db.identifiers import quote
+from xmlmigrate.errors import SourceError
 from xmlmigrate.model import RawRecord
-from xmlmigrate.schema import Schema
+from xmlmigrate.schema import SOURCE_TABLE, Schema
+
+DOCUMENT_TYPES = (sa.String, sa.LargeBinary)  # TEXT, VARCHAR, CLOB, NVARCHAR(max), BLOB ...
+
+
+def check_source(engine: Engine, schema: Schema) -> None:
+    """Raise :class:`SourceError` when ``app_xml`` cannot be walked as it is (see the module)."""
+    columns = {str(c["name"]).lower(): c for c in sa.inspect(engine).get_columns(SOURCE_TABLE)}
+    problems = []
+    app_id, xml = columns.get("app_id"), columns.get("xml")
+    if app_id is None or xml is None:
+        raise SourceError(
+            f"{SOURCE_TABLE} must have the columns app_id (integer) and xml (text); it has "
+            f"{', '.join(sorted(columns)) or 'none'}"
+        )
+    if not isinstance(app_id["type"], sa.Integer):
+        problems.append(f"{SOURCE_TABLE}.app_id is {app_id['type']}, not an integer type")
+    if not isinstance(xml["type"], DOCUMENT_TYPES):
+        problems.append(f"{SOURCE_TABLE}.xml is {xml['type']}, not a text or binary type")
+    if problems:
+        raise SourceError("; ".join(problems) + ": convert the column(s) or copy into a new table")
+    src = schema.source
+    checks: list[tuple[str, sa.ColumnElement[bool]]] = []
+    if app_id.get("nullable", True):
+        checks.append(("a NULL app_id", src.c.app_id.is_(None)))
+    rowid_alias = app_id.get("primary_key") and str(app_id["type"]).upper() == "INTEGER"
+    if engine.dialect.name == "sqlite" and not rowid_alias:  # any column holds any value there
+        checks.append(
+            ("an app_id that is not an integer", sa.func.typeof(src.c.app_id) != "integer")
+        )
+    with engine.connect() as conn:
+        for what, condition in checks:
+            n = conn.execute(sa.select(sa.func.count()).where(condition)).scalar_one()
+            if n:
+                shown = [
+                    repr(v)[:40]
+                    for (v,) in conn.execute(sa.select(src.c.app_id).where(condition).limit(5))
+                ]
+                raise SourceError(
+                    f"{n:,} rows of {SOURCE_TABLE} have {what} (e.g. {', '.join(shown)}): they "
+                    "cannot be read in app_id order nor logged; fix or remove them first"
+                )
 
 
 def _document(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement[Any]:
@@ -24,7 +74,8 @@ def _document(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement
         return sa.func.convert_to(column, "UTF8", type_=sa.LargeBinary)
     if name in ("mysql", "mariadb"):  # whatever the table's charset: UTF-8 bytes
         return sa.literal_column(
-            f"CAST(CONVERT({column.table.name}.{column.key} USING utf8mb4) AS BINARY)",
+            f"CAST(CONVERT({quote(name, SOURCE_TABLE)}.{quote(name, str(column.key))} "
+            "USING utf8mb4) AS BINARY)",
             type_=sa.LargeBinary,
         )
     return column  # SQL Server hands NVARCHAR over as str
@@ -52,12 +103,14 @@ class TableSource:
         attempts = sa.select(sa.func.count()).where(log.c.app_id == src.c.app_id).scalar_subquery()
         self._as_bytes = engine.dialect.name in ("sqlite", "postgresql", "mysql", "mariadb")
         self._binary_pg = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
-        self._page = (
+        self._first_page = (
             sa.select(src.c.app_id, _document(src.c.xml, engine), (attempts + 1).label("attempt"))
-            .where(src.c.app_id > sa.bindparam("after"), self._pending)
+            .where(self._pending)
             .order_by(src.c.app_id)
             .limit(sa.bindparam("n"))
         )
+        # the first page has no lower bound: any app id, however negative, is read
+        self._page = self._first_page.where(src.c.app_id > sa.bindparam("after"))
 
     def pending_count(self) -> int:
         with self.engine.connect() as conn:
@@ -70,24 +123,25 @@ class TableSource:
 
     def _fetch(self, params: dict[str, int]) -> Sequence[Any]:
         self.queries += 1
+        page = self._page if "after" in params else self._first_page
         with self.engine.connect() as conn:
             if self._binary_pg:
                 # psycopg's binary result format: bytea arrives as bytes, not as hex text to
                 # decode (measured 269 MB/s against 89 MB/s on realistic documents)
-                compiled = self._page.compile(dialect=self.engine.dialect)
+                compiled = page.compile(dialect=self.engine.dialect)
                 raw = conn.connection.driver_connection
                 with raw.cursor(binary=True) as cur:  # type: ignore[union-attr]
                     cur.execute(str(compiled), {**compiled.params, **params})
                     rows: Sequence[Any] = cur.fetchall()
                 return rows
-            return conn.execute(self._page, params).all()
+            return conn.execute(page, params).all()
 
     def pages(self) -> Iterator[list[RawRecord]]:
-        after = -(2**31)  # below any INT key
+        after: int | None = None
         remaining = self.limit
         while remaining is None or remaining > 0:
             n = self.page_size if remaining is None else min(self.page_size, remaining)
-            rows = self._fetch({"after": after, "n": n})
+            rows = self._fetch({"n": n} if after is None else {"after": after, "n": n})
             if not rows:
                 return
             page = [RawRecord(int(r[0]), r[1], int(r[2]), self._as_bytes) for r in rows]

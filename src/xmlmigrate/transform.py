@@ -28,6 +28,8 @@ def transform_record(
     """``scoped``: build a tree of only the part of the document the contract reads (when the
     contract says which); ``check_well_formed``: still prove the whole document well-formed."""
     t0 = perf_counter()
+    if record.xml is None:
+        return Rejection(record.app_id, "xml_missing", "the xml column is NULL", stage="parse")
     try:
         try:
             parsed = parse_document(
@@ -52,6 +54,8 @@ def transform_record(
         # Freeing a large tree is part of what parsing costs: count it there, not nowhere.
         del parsed
         t4 = perf_counter()
+    except MemoryError:  # the machine's problem, not the document's: the run must stop
+        raise
     except Exception as exc:  # a bug must cost one record, not the run
         return Rejection(
             record.app_id, "internal_error", f"{type(exc).__name__}: {exc}"[:300], stage="map"

@@ -13,12 +13,15 @@ code, so the processing log and the run summary can group them:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from lxml import etree
 
 from xmlmigrate.contract import CompiledContract
 from xmlmigrate.model import Rejection
+
+_INTEGER = re.compile(r"-?[0-9]{1,30}\Z")  # ASCII digits only: not '²', not '--5'
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +47,16 @@ def validate_document(
     if raw_id is None or not raw_id.strip():
         return reject("app_id_missing", f"no app id at {where}")
     text = raw_id.strip()
-    if not text.lstrip("-").isdigit() or not text.isascii():
+    if not _INTEGER.match(text):
         return reject("app_id_invalid", f"app id {text[:40]!r} at {where} is not an integer")
     app_id = int(text)
     if app_id <= 0:
         return reject("app_id_invalid", f"app id {app_id} at {where} is not positive")
+    if app_id > contract.app_id_max:
+        return reject(
+            "app_id_invalid",
+            f"app id {app_id} at {where} is out of range (at most {contract.app_id_max:,})",
+        )
     if app_id != expected_app_id:
         return reject(
             "app_id_mismatch",

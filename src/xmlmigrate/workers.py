@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from xmlmigrate.contract import load_contract
+from xmlmigrate.errors import WorkerCrashed
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.transform import transform_record
 
@@ -47,10 +48,6 @@ class BatchResult:
 def peak_rss_mb() -> float:
     """This process's peak resident set size so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-class WorkerCrashed(RuntimeError):
-    """A worker process died; the batches it held were not transformed."""
 
 
 def transform_batch(

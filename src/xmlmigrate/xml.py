@@ -6,24 +6,37 @@ size and depth limits (``huge_tree`` off). A document that carries a DOCTYPE is
 refused outright: Provenir documents never have one, and refusing it closes
 the door on entity-expansion attacks (billion laughs, external entities).
 
+Memory is bounded whatever a document's shape: only the part the contract reads (its
+scope, e.g. ``Provenir/Request/CustData``) is ever kept as a tree. Elements outside it are
+dropped as soon as the parser has read them, and the kept part may hold at most
+``MAX_TREE_NODES`` elements and attributes (else ``too_complex``). libxml2's own limits
+(depth 256, 10 MB per text or attribute value) stay on.
+
 Decoding: bytes are parsed as they are (libxml2 honours a BOM and the declared
-encoding). Bytes that claim UTF-8 but are not (windows-1252 from a legacy
-writer) are re-decoded as windows-1252 with a warning instead of being lost.
-Text (``str``) from a database driver is already decoded, so its declared
-encoding is ignored and it is parsed as UTF-8.
+encoding). Bytes meant as UTF-8 (declared so, defaulted, or text a database handed over)
+that are not valid UTF-8 — windows-1252 from a legacy writer — are read with each invalid
+byte taken as windows-1252, with an ``encoding_repaired`` warning, on every path (``run``,
+``contract explain``), BOM or not. Text (``str``) from a database driver is already decoded,
+so its declared encoding is ignored and it is parsed as UTF-8.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass
+from typing import NoReturn
 
 from lxml import etree
 
 from xmlmigrate.model import Warn
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
-DOCTYPE_SCAN_BYTES = 64 * 1024
+# Elements and attributes one document may keep in a tree (libxml2 spends ~120-250 bytes on
+# each): whatever a document's shape, its tree stays in the hundreds of MB at worst. Real
+# Provenir documents keep a few thousand (only CustData is built).
+MAX_TREE_NODES = 1_000_000
+STREAM_CHUNK = 1 << 20
 
 
 def _parser(encoding: str | None = None) -> etree.XMLParser:
@@ -94,9 +107,8 @@ def parse_document(
 ) -> ParsedDocument:
     """Parse one document or raise :class:`XmlRejected`. Never raises anything else for bad input.
 
-    With a ``scope``, a UTF-8 document that passes the well-formedness check is returned as a
-    small tree holding the root and prefix elements (with their attributes) and the parsed
-    fragment element; anything unusual falls back to parsing the whole document.
+    With a ``scope``, the result is a small tree holding the root and prefix elements (with
+    their attributes) and the fragment element(s); everything else was read and dropped.
     """
     raw, forced_utf8 = to_bytes(data, utf8_text)
     if not raw.strip():
@@ -105,43 +117,132 @@ def parse_document(
         raise XmlRejected("too_large", f"document is {len(raw):,} bytes, limit {max_bytes:,}")
     if not _looks_like_xml(raw[:64]):
         raise XmlRejected("not_xml", f"does not start with '<': {raw[:20]!r}")
+    if _has_doctype(raw):
+        raise XmlRejected("forbidden_dtd", "documents with a DOCTYPE/DTD are not accepted")
+    meant_utf8 = forced_utf8 or _is_utf8_document(raw)
     if (
         scope is not None
-        and (forced_utf8 or _is_utf8_document(raw))
+        and meant_utf8
         and (not check_well_formed or _well_formed(raw, forced_utf8))
     ):
         scoped = _parse_scope(raw, scope)
         if scoped is not None:
             return ParsedDocument(scoped, [])
     warnings: list[Warn] = []
-    parser = _UTF8_PARSER if forced_utf8 else _BYTES_PARSER
     try:
-        root = etree.fromstring(raw, parser)
-    except etree.XMLSyntaxError as exc:
-        if _has_doctype(raw):
-            raise XmlRejected(
-                "forbidden_dtd", f"documents with a DOCTYPE/DTD are not accepted ({exc})"
-            ) from None
-        if forced_utf8 or not _is_encoding_error(exc, raw):
-            raise XmlRejected("malformed", _syntax_message(exc)) from None
-        # Declared (or defaulted) UTF-8 but carries windows-1252 bytes.
-        repaired = raw.decode("cp1252", errors="replace").encode("utf-8")
         try:
-            root = etree.fromstring(repaired, _UTF8_PARSER)
-        except etree.XMLSyntaxError as exc2:
-            raise XmlRejected("malformed", _syntax_message(exc2)) from None
-        warnings.append(
-            Warn("encoding_repaired", "bytes were not valid UTF-8, read as windows-1252")
-        )
+            root = _parse_whole(raw, scope, "utf-8" if forced_utf8 else None)
+        except etree.XMLSyntaxError as exc:
+            if not meant_utf8 or _valid_utf8(raw):
+                raise XmlRejected("malformed", _syntax_message(exc)) from None
+            try:
+                root = _parse_whole(_repair_cp1252(raw), scope, "utf-8")
+            except etree.XMLSyntaxError as exc2:
+                raise XmlRejected("malformed", _syntax_message(exc2)) from None
+            warnings.append(
+                Warn("encoding_repaired", "bytes were not valid UTF-8, read as windows-1252")
+            )
     except (ValueError, TypeError) as exc:  # e.g. NUL bytes, unsupported input
         raise XmlRejected("not_xml", str(exc)[:200]) from None
-    if root is None:
-        raise XmlRejected("not_xml", "no root element")
-    tree = root.getroottree()
-    docinfo = tree.docinfo
+    return ParsedDocument(root, warnings)
+
+
+def _valid_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _cp1252_bytes(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: an invalid UTF-8 sequence is read as windows-1252 characters."""
+    assert isinstance(exc, UnicodeDecodeError)
+    bad = exc.object[exc.start : exc.end]
+    return bad.decode("cp1252", errors="replace"), exc.end
+
+
+codecs.register_error("xmlmigrate-cp1252", _cp1252_bytes)
+
+
+def _repair_cp1252(raw: bytes) -> bytes:
+    """UTF-8 bytes with stray windows-1252 ones → valid UTF-8 (the valid parts unchanged)."""
+    return raw.decode("utf-8", errors="xmlmigrate-cp1252").encode("utf-8")
+
+
+def _reject_dtd(el: etree._Element) -> None:
+    docinfo = el.getroottree().docinfo
     if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
         raise XmlRejected("forbidden_dtd", "documents with a DOCTYPE/DTD are not accepted")
-    return ParsedDocument(root, warnings)
+
+
+def _parse_whole(raw: bytes, scope: Scope | None, encoding: str | None) -> etree._Element:
+    """The whole document through libxml2. With a scope, streamed: elements outside it are
+    dropped as soon as they end, so memory follows the scope, not the document."""
+    if scope is not None:
+        return _stream_scope(raw, scope, encoding)
+    if raw.count(b"<") + raw.count(b"=") > 2 * MAX_TREE_NODES:  # cheap upper bound first
+        _too_complex("the document")
+    root = etree.fromstring(raw, _UTF8_PARSER if encoding else _BYTES_PARSER)
+    if root is None:
+        raise XmlRejected("not_xml", "no root element")
+    _reject_dtd(root)
+    return root
+
+
+def _too_complex(what: str) -> NoReturn:
+    raise XmlRejected(
+        "too_complex", f"{what} has more than {MAX_TREE_NODES:,} elements and attributes"
+    )
+
+
+_PRUNED, _PATH, _KEPT = 0, 1, 2
+
+
+def _stream_scope(raw: bytes, scope: Scope, encoding: str | None) -> etree._Element:
+    path = (scope.root, *scope.prefix, scope.fragment)
+    parser = etree.XMLPullParser(
+        events=("start", "end"),
+        encoding=encoding,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    states: list[int] = []  # per open element: pruned, on the path, or kept (fragment)
+    kept = 0
+    view = memoryview(raw)
+    for offset in range(0, len(raw), STREAM_CHUNK):
+        parser.feed(view[offset : offset + STREAM_CHUNK].tobytes())
+        for event, el in parser.read_events():
+            if event == "start":
+                assert isinstance(el, etree._Element)
+                depth = len(states)
+                if depth == 0:
+                    _reject_dtd(el)
+                    state = _PATH
+                elif states[-1] == _KEPT:
+                    state = _KEPT
+                elif states[-1] == _PATH and el.tag == path[depth]:
+                    state = _KEPT if depth == len(path) - 1 else _PATH
+                else:
+                    state = _PRUNED
+                if state != _PRUNED:
+                    kept += 1 + len(el.attrib)
+                    if kept > MAX_TREE_NODES:
+                        _too_complex(f"the part of the document under {'/'.join(path)}")
+                states.append(state)
+            elif states.pop() == _PRUNED:
+                assert isinstance(el, etree._Element)
+                parent = el.getparent()
+                if parent is not None:  # its own children are gone already
+                    parent.remove(el)
+    root = parser.close()
+    if root is None:
+        raise XmlRejected("not_xml", "no root element")
+    return root
 
 
 _DECLARED_ENCODING = re.compile(
@@ -182,8 +283,6 @@ def _well_formed(raw: bytes, utf8: bool = False) -> bool:
     """The same libxml2 parser as a full parse, with a target that builds nothing (about three
     times the speed of building the tree). A DTD, any error or oddity answers False: the full
     parse then decides and gives the reason."""
-    if _has_doctype(raw):
-        return False
     try:
         etree.fromstring(raw, _CHECK_UTF8 if utf8 else _CHECK_BYTES)
     except (etree.XMLSyntaxError, ValueError, TypeError):
@@ -193,7 +292,11 @@ def _well_formed(raw: bytes, utf8: bool = False) -> bool:
 
 def _parse_scope(raw: bytes, scope: Scope) -> etree._Element | None:
     """Locate the fragment textually, prove the location with a pull parser over the bytes
-    before it, parse only the fragment. None whenever anything does not line up."""
+    before it, parse only the fragment. None whenever anything does not line up.
+
+    The pull parser keeps only the open elements: each element is dropped when its next
+    sibling starts, so a long prefix (millions of elements before the fragment) costs time,
+    not memory."""
     tag = scope.fragment.encode()
     opening = re.compile(rb"<" + re.escape(tag) + rb"[\s/>]")
     m = opening.search(raw)
@@ -205,15 +308,27 @@ def _parse_scope(raw: bytes, scope: Scope) -> etree._Element | None:
         return None
     try:
         pull = etree.XMLPullParser(
-            events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False
+            events=("start",),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            remove_comments=True,
+            remove_pis=True,
         )
-        pull.feed(raw[: head_end + 1])
+        view = memoryview(raw)
+        last: etree._Element | None = None
+        for offset in range(0, head_end + 1, STREAM_CHUNK):
+            pull.feed(view[offset : min(offset + STREAM_CHUNK, head_end + 1)].tobytes())
+            for _event, el in pull.read_events():
+                assert isinstance(el, etree._Element)
+                earlier = el.getprevious()  # ended: nothing of it is needed any more
+                if earlier is not None:
+                    el.getparent().remove(earlier)  # type: ignore[union-attr]
+                last = el
         stack: list[etree._Element] = []
-        for event, el in pull.read_events():
-            if event == "start" and isinstance(el, etree._Element):
-                stack.append(el)
-            elif stack:
-                stack.pop()
+        while last is not None:
+            stack.insert(0, last)
+            last = last.getparent()
         expected = [scope.root, *scope.prefix, scope.fragment]
         if [el.tag for el in stack] != expected:
             return None
@@ -224,6 +339,8 @@ def _parse_scope(raw: bytes, scope: Scope) -> etree._Element | None:
             if close is None:
                 return None
             end = close.end()
+        if raw.count(b"<", start, end) + raw.count(b"=", start, end) > MAX_TREE_NODES:
+            _too_complex(f"<{scope.fragment}>")  # an upper bound on its elements + attributes
         fragment = etree.fromstring(raw[start:end], _UTF8_PARSER)
     except (etree.XMLSyntaxError, ValueError, TypeError):
         return None
@@ -241,20 +358,26 @@ def _attrs(el: etree._Element) -> dict[str, str]:
     return {str(k): str(v) for k, v in el.attrib.items()}
 
 
+_SPACE = re.compile(rb"[ \t\r\n]*")
+
+
 def _has_doctype(raw: bytes) -> bool:
-    head = raw[:DOCTYPE_SCAN_BYTES]
-    return b"<!DOCTYPE" in head or b"<!ENTITY" in head
-
-
-def _is_encoding_error(exc: etree.XMLSyntaxError, raw: bytes) -> bool:
-    message = str(exc).lower()
-    if "encoding" not in message and "utf-8" not in message and "char" not in message:
-        return False
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
+    """Whether the prolog (everything before the root element: the XML declaration, comments,
+    processing instructions) holds a DOCTYPE or any other ``<!`` declaration, however long it
+    is. Encodings that are not ASCII-compatible (UTF-16) are checked after parsing instead."""
+    i = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+    while True:
+        i = _SPACE.match(raw, i).end()  # type: ignore[union-attr]
+        if raw.startswith(b"<?", i):
+            end = raw.find(b"?>", i + 2)
+            i = end + 2
+        elif raw.startswith(b"<!--", i):
+            end = raw.find(b"-->", i + 4)
+            i = end + 3
+        else:
+            return raw.startswith(b"<!", i)
+        if end < 0:
+            return False  # unterminated: the parser rejects the document as malformed
 
 
 def _syntax_message(exc: etree.XMLSyntaxError) -> str:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
+from xmlmigrate.pytest_plugin import odbc_problem, skip_or_fail
 from xmlmigrate.schema import Schema, build_schema
 
 PG = os.environ.get("XMLMIGRATE_TEST_PG", "postgres@127.0.0.1:5432")
@@ -68,6 +69,8 @@ def target_url(backend: str, worker_id: str, tmp_dir: Path) -> str:
         return MSSQL  # a database the user gave: tests drop and create their tables in it
     if backend == "sqlite":
         return f"sqlite:///{tmp_dir / (name + '.db')}"
+    if "+pyodbc" in backend and (odbc := odbc_problem(backend.split("+")[0])):
+        skip_or_fail(f"{backend}: {odbc}")
     if backend not in _reachable:
         try:
             _ensure_database(backend, name)
@@ -76,10 +79,7 @@ def target_url(backend: str, worker_id: str, tmp_dir: Path) -> str:
             _reachable[backend] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     problem = _reachable[backend]
     if problem is not None:
-        message = f"{backend} server not reachable: {problem}"
-        if os.environ.get("XMLMIGRATE_REQUIRE_DB") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"{backend} server not reachable: {problem}")
     host = PG if backend.startswith("postgresql") else MARIADB
     return f"{backend}://{host}/{name}"
 

@@ -41,8 +41,13 @@ def test_generate_run_clean(tmp_path: Path) -> None:
         assert stage in text
     assert "app_contact_base" in text
 
-    again = run_cli("run", "--db", db, "-q")
-    assert "Records: 0" in again.stdout
+    again = run_cli("run", "--db", db, "-q")  # nothing pending: one line, no empty run row
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("Nothing to do:") and len(again.stdout.splitlines()) == 1
+    check = sa.create_engine(db)
+    with check.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from migration_run")).scalar() == 1
+    check.dispose()
 
     more = run_cli("generate", "--count", "5", "--size-profile", "small", "--db", db, "-q")
     assert "app ids 26–30" in more.stdout
@@ -163,6 +168,7 @@ def test_init_and_status(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'st.db'}"
     missing = run_cli("status", "--db", db)
     assert missing.returncode == 2 and "xmlmigrate init" in missing.stderr
+    assert "no such SQLite file" in missing.stderr and not (tmp_path / "st.db").exists()
     init = run_cli("init", "--db", db)
     assert init.returncode == 0 and "Schema ready" in init.stdout
     assert run_cli("init", "--db", db).returncode == 0  # idempotent

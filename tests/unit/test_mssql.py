@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyodbc
 import pytest
+
+from xmlmigrate.pytest_plugin import odbc_problem, skip_or_fail
+
+if (_problem := odbc_problem()) is not None:  # pyodbc needs libodbc.so.2 to import
+    skip_or_fail(_problem, module_level=True)
+
+import pyodbc
 from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateIndex, CreateTable
 

@@ -72,6 +72,8 @@ def parse_only(config: MigrationConfig) -> tuple[int, int, float]:
         started = time.perf_counter()
         for page in reader.pages():
             for record in page:
+                if record.xml is None:
+                    continue
                 data = record.xml if isinstance(record.xml, bytes) else record.xml.encode("utf-8")
                 etree.fromstring(data)
                 n += 1

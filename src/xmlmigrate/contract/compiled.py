@@ -24,6 +24,8 @@ from lxml import etree
 
 from xmlmigrate import expressions as ex
 from xmlmigrate import transforms as tf
+from xmlmigrate.db.identifiers import RESERVED_TABLES, identifier_problem
+from xmlmigrate.errors import UserError
 from xmlmigrate.xml import Scope
 
 COLUMN_TYPES = ("int", "bigint", "decimal", "string", "date", "datetime", "bit", "enum")
@@ -94,21 +96,26 @@ EXPR_RESULTS_FOR = {
 }
 
 
-class ContractError(ValueError):
-    """A contract that cannot be used, with where and why."""
+class ContractError(UserError, ValueError):
+    """A contract that cannot be used, with where and why (one line: names are shown as
+    escaped, shortened literals, whatever they hold)."""
 
     def __init__(
         self, source: str, message: str, table: str | None = None, column: str | None = None
     ) -> None:
         where = source
         if table is not None:
-            where += f": table {table!r}"
+            where += f": table {_shown(table)}"
         if column is not None:
-            where += f", column {column!r}"
+            where += f", column {_shown(column)}"
         super().__init__(f"{where}: {message}")
         self.source = source
         self.table = table
         self.column = column
+
+
+def _shown(name: str) -> str:
+    return repr(name) if len(name) <= 80 else repr(name[:80]) + f"… ({len(name)} characters)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +251,12 @@ class CompiledContract:
         return self.tables[0]
 
     @property
+    def app_id_max(self) -> int:
+        """The largest app id the root table's app id column holds."""
+        col = next((c for c in self.root_table.columns if c.kind == "app_id"), None)
+        return 2**63 - 1 if col is not None and col.type == "bigint" else 2**31 - 1
+
+    @property
     def field_count(self) -> int:
         """Columns whose values come from the document (attributes and calculations)."""
         return sum(1 for t in self.tables for c in t.columns if c.is_data)
@@ -356,8 +369,14 @@ class _Compiler:
             raise self.err("no [tables.*] defined")
         tables: list[CompiledTable] = []
         by_name: dict[str, CompiledTable] = {}
+        lowered: dict[str, str] = {}
         for tname, tdata in tables_data.items():
             table = self._table(tname, tdata, enums, by_name)
+            if (twin := lowered.setdefault(tname.lower(), tname)) != tname:
+                raise self.err(
+                    f"{tname!r} and {twin!r} are the same name to a database (case is ignored)",
+                    tname,
+                )
             tables.append(table)
             by_name[tname] = table
         if tables[0].parent is not None:
@@ -479,6 +498,14 @@ class _Compiler:
         enums: Mapping[str, Mapping[str, int]],
         known: Mapping[str, CompiledTable],
     ) -> CompiledTable:
+        if (problem := identifier_problem(tname)) is not None:
+            raise self.err(f"invalid table name: {problem}", tname)
+        if tname.lower() in RESERVED_TABLES:
+            raise self.err(
+                f"{tname!r} is a table of the tool itself (reserved: "
+                f"{', '.join(sorted(RESERVED_TABLES))})",
+                tname,
+            )
         if not isinstance(tdata, dict):
             raise self.err("must be a table", tname)
         unknown = set(tdata) - TABLE_KEYS
@@ -507,7 +534,16 @@ class _Compiler:
         if not isinstance(cols_data, dict) or not cols_data:
             raise self.err("has no columns", tname)
         columns: list[CompiledColumn] = []
+        seen: dict[str, str] = {}
         for cname, cdata in cols_data.items():
+            if (problem := identifier_problem(cname)) is not None:
+                raise self.err(f"invalid column name: {problem}", tname, cname)
+            if (twin := seen.setdefault(cname.lower(), cname)) != cname:
+                raise self.err(
+                    f"{cname!r} and {twin!r} are the same name to a database (case is ignored)",
+                    tname,
+                    cname,
+                )
             scope = self._scope(tuple(columns), ancestors, known)  # columns listed above
             columns.append(self._column(tname, cname, cdata, enums, parent, unpivot, scope))
         names = [c.name for c in columns]

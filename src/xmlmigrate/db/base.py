@@ -34,11 +34,16 @@ WARNING_COLUMNS = WarningRow._fields
 
 
 class WriteError(Exception):
-    """A batch could not be written; the transaction was rolled back. ``reason`` is readable."""
+    """A batch could not be written; the transaction was rolled back. ``reason`` is readable.
 
-    def __init__(self, reason: str) -> None:
+    ``data_error``: the database refused a value or a constraint, so some document of the batch
+    is at fault (the loader bisects to find it). Anything else — connection lost, disk full,
+    server gone — is no document's fault: the loader stops the run instead of logging apps."""
+
+    def __init__(self, reason: str, data_error: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.data_error = data_error
 
 
 class BulkWriter(Protocol):

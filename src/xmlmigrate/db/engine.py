@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -100,6 +101,35 @@ _TARGETS: weakref.WeakKeyDictionary[Engine, Target] = weakref.WeakKeyDictionary(
 def engine_target(engine: Engine) -> Target:
     """The target an engine was made for (its URL may differ: postgresql+pyodbc)."""
     return _TARGETS.get(engine) or resolve_target(engine.url)
+
+
+def check_url(url: str) -> None:
+    """Raise :class:`~xmlmigrate.errors.UserError` for a database URL that cannot work, with a
+    hint (a bare file name gets ``sqlite:///NAME``)."""
+    from xmlmigrate.errors import UserError
+
+    try:
+        u = make_url(url)
+        u.get_dialect()
+        if u.port is not None and not 0 < u.port < 65536:  # not a number fails already
+            raise ValueError(f"port {u.port} is not in 1..65535")
+    except Exception as exc:
+        hint = ""
+        if "://" not in url:
+            hint = f"; for a SQLite file write sqlite:///{url}"
+        message = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise UserError(f"bad database URL {redact_url(url)!r}: {message}{hint}") from None
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a ``sqlite:///FILE`` URL (None for other databases and memory)."""
+    try:
+        u = make_url(url)
+    except Exception:
+        return None
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
 
 
 def redact_url(url: str | sa.URL) -> str:

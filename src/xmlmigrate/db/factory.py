@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, cast
+
 from sqlalchemy.engine import Engine
 
-from xmlmigrate.contract import CompiledContract
 from xmlmigrate.db.base import BulkWriter
 from xmlmigrate.db.engine import engine_target
+from xmlmigrate.errors import InfrastructureError, UserError
+
+if TYPE_CHECKING:  # the contract package imports db.identifiers: no cycle at run time
+    from xmlmigrate.contract import CompiledContract
 
 
-class UnsupportedDatabase(ValueError):
+class UnsupportedDatabase(UserError, ValueError):
     pass
+
+
+ODBC_INSTALL = (
+    "install the ODBC driver manager and drivers (Debian/Ubuntu: apt-get install unixodbc "
+    "odbc-postgresql odbc-mariadb; SQL Server: Microsoft's msodbcsql18) and "
+    "pip install 'xmlmigrate[odbc]'"
+)
+
+
+def import_pyodbc() -> ModuleType:
+    """pyodbc, or a one-line error saying what to install (it needs libodbc.so.2)."""
+    try:
+        import pyodbc
+    except ImportError as exc:
+        raise UserError(f"ODBC is not available here ({exc}): {ODBC_INSTALL}") from None
+    return cast(ModuleType, pyodbc)
 
 
 SUPPORTED = (
@@ -30,11 +52,19 @@ def open_writer(engine: Engine, contract: CompiledContract) -> BulkWriter:
 
         return PostgresCopyWriter(engine, contract)
     if target.uses_odbc and target.backend in ("postgresql", "mysql", "mariadb", "mssql"):
-        import pyodbc
-
+        pyodbc = import_pyodbc()
         from xmlmigrate.db.odbc import OdbcWriter
 
-        conn = pyodbc.connect(target.odbc_connection_string(), autocommit=False)
+        try:
+            conn = pyodbc.connect(target.odbc_connection_string(), autocommit=False)
+        except pyodbc.InterfaceError as exc:  # IM002 and friends: no such driver
+            raise UserError(
+                f"cannot open the ODBC driver: {_odbc_message(exc)}; {ODBC_INSTALL}"
+            ) from None
+        except pyodbc.Error as exc:
+            raise InfrastructureError(
+                f"cannot connect through ODBC: {_odbc_message(exc)}"
+            ) from None
         # Parameter arrays (fast_executemany) only where the driver gets them right: SQL Server.
         # psqlODBC's drop timestamp fractions and crash with explicit sizes; MariaDB
         # Connector/ODBC 3.1's silently skip a row that violates a key — and every row after it.
@@ -43,3 +73,8 @@ def open_writer(engine: Engine, contract: CompiledContract) -> BulkWriter:
     raise UnsupportedDatabase(
         f"no bulk writer for {target.backend}+{target.driver}; supported: {SUPPORTED}"
     )
+
+
+def _odbc_message(exc: Any) -> str:
+    text = str(exc.args[1] if len(exc.args) > 1 else exc)
+    return " ".join(text.split())[:300] or type(exc).__name__

@@ -10,6 +10,7 @@ column that is an IDENTITY gets ``SET IDENTITY_INSERT ... ON`` around its insert
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ import pyodbc
 from xmlmigrate.contract import CompiledContract
 from xmlmigrate.contract.compiled import CompiledColumn
 from xmlmigrate.db.base import LOG_COLUMNS, WARNING_COLUMNS, LogRow, WarningRow, WriteError
+from xmlmigrate.db.identifiers import insert_sql, quote
 from xmlmigrate.model import MappedApp
 from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE
 
@@ -51,7 +53,7 @@ def input_size(col: CompiledColumn, timestamps_as_text: bool = False) -> InputSi
 
 
 LOG_SIZES: list[InputSize] = [
-    (pyodbc.SQL_INTEGER, 0, 0),
+    (pyodbc.SQL_BIGINT, 0, 0),
     (pyodbc.SQL_WVARCHAR, 36, 0),
     (pyodbc.SQL_INTEGER, 0, 0),
     (pyodbc.SQL_WVARCHAR, 16, 0),
@@ -61,22 +63,21 @@ LOG_SIZES: list[InputSize] = [
     (pyodbc.SQL_TYPE_TIMESTAMP, 27, 6),
 ]
 WARNING_SIZES: list[InputSize] = [
-    (pyodbc.SQL_INTEGER, 0, 0),
+    (pyodbc.SQL_BIGINT, 0, 0),
     (pyodbc.SQL_WVARCHAR, 36, 0),
     (pyodbc.SQL_WVARCHAR, 50, 0),
     (pyodbc.SQL_WVARCHAR, 500, 0),
 ]
 
 
-def insert_sql(table: str, columns: Sequence[str]) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-
-
 def identity_columns(conn: Any, table: str) -> set[str]:
     """SQL Server: the IDENTITY columns of a table (empty if it has none or does not exist)."""
     cur = conn.cursor()
     try:
-        cur.execute("SELECT name FROM sys.identity_columns WHERE object_id = OBJECT_ID(?)", table)
+        cur.execute(
+            "SELECT name FROM sys.identity_columns WHERE object_id = OBJECT_ID(?)",
+            quote("mssql", table),
+        )
         return {str(r[0]) for r in cur.fetchall()}
     finally:
         cur.close()
@@ -111,7 +112,7 @@ class OdbcWriter:
             self._tables.append(
                 (
                     t.name,
-                    insert_sql(t.name, t.column_names),
+                    insert_sql(backend, t.name, t.column_names),
                     t.column_names,
                     [input_size(c, self.timestamps_as_text) for c in t.columns],
                     identity,
@@ -121,8 +122,8 @@ class OdbcWriter:
         log_sizes = list(LOG_SIZES)
         if self.timestamps_as_text:
             log_sizes[-1] = TIMESTAMP_AS_TEXT
-        self._log = (insert_sql(LOG_TABLE, LOG_COLUMNS), log_sizes)
-        self._warning = (insert_sql(WARNING_TABLE, WARNING_COLUMNS), WARNING_SIZES)
+        self._log = (insert_sql(backend, LOG_TABLE, LOG_COLUMNS), log_sizes)
+        self._warning = (insert_sql(backend, WARNING_TABLE, WARNING_COLUMNS), WARNING_SIZES)
 
     def write(
         self,
@@ -142,11 +143,16 @@ class OdbcWriter:
                     continue
                 if as_text:
                     rows = [_timestamps_as_text(r, as_text) for r in rows]
-                if identity:
-                    cur.execute(f"SET IDENTITY_INSERT {name} ON")
-                self._executemany(cur, sql, sizes, rows)
-                if identity:
-                    cur.execute(f"SET IDENTITY_INSERT {name} OFF")
+                if not identity:
+                    self._executemany(cur, sql, sizes, rows)
+                    continue
+                # the setting belongs to the session: switch it off whatever happens
+                cur.execute(f"SET IDENTITY_INSERT {quote('mssql', name)} ON")
+                try:
+                    self._executemany(cur, sql, sizes, rows)
+                finally:
+                    with suppress(pyodbc.Error):
+                        cur.execute(f"SET IDENTITY_INSERT {quote('mssql', name)} OFF")
             log = [tuple(r) for r in log_rows]
             if self.timestamps_as_text:
                 log = [_timestamps_as_text(r, [len(r) - 1]) for r in log]
@@ -156,8 +162,10 @@ class OdbcWriter:
             cur.close()
             conn.commit()
         except pyodbc.Error as exc:
-            conn.rollback()
-            raise WriteError(_reason(exc)) from exc
+            with suppress(pyodbc.Error):  # a lost connection cannot roll back: it is gone
+                conn.rollback()
+            data = isinstance(exc, pyodbc.IntegrityError | pyodbc.DataError)
+            raise WriteError(_reason(exc), data_error=data) from exc
 
     def _executemany(
         self, cur: Any, sql: str, sizes: list[InputSize], rows: list[tuple[Any, ...]]
@@ -188,4 +196,5 @@ def _reason(exc: pyodbc.Error) -> str:
         if end < 0:
             break
         text = text[end + 1 :]
-    return f"{args[0] if args else 'ODBC'}: {text.strip().splitlines()[0][:400]}"
+    lines = text.strip().splitlines() or ["(the driver gave no message)"]
+    return f"{args[0] if args else 'ODBC'}: {lines[0][:400]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 import psycopg
@@ -10,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from xmlmigrate.contract import CompiledContract
 from xmlmigrate.db.base import LOG_COLUMNS, WARNING_COLUMNS, LogRow, WarningRow, WriteError
+from xmlmigrate.db.identifiers import column_list, quote
 from xmlmigrate.model import MappedApp
 from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE
 
@@ -24,12 +26,15 @@ PG_TYPES = {
     "bit": "bool",
     "enum": "int2",
 }
-LOG_TYPES = ["int4", "varchar", "int4", "varchar", "varchar", "varchar", "varchar", "timestamp"]
-WARNING_TYPES = ["int4", "varchar", "varchar", "varchar"]
+LOG_TYPES = ["int8", "varchar", "int4", "varchar", "varchar", "varchar", "varchar", "timestamp"]
+WARNING_TYPES = ["int8", "varchar", "varchar", "varchar"]
 
 
 def _copy_sql(table: str, columns: Sequence[str]) -> str:
-    return f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    return (
+        f"COPY {quote('postgresql', table)} ({column_list('postgresql', columns)}) "
+        "FROM STDIN (FORMAT BINARY)"
+    )
 
 
 class PostgresCopyWriter:
@@ -73,8 +78,10 @@ class PostgresCopyWriter:
                     self._copy(cur, self._warning_sql, WARNING_TYPES, warning_rows)
             conn.commit()
         except psycopg.Error as exc:
-            conn.rollback()
-            raise WriteError(_reason(exc)) from exc
+            with suppress(psycopg.Error):  # a lost connection cannot roll back: it is gone
+                conn.rollback()
+            data = isinstance(exc, psycopg.IntegrityError | psycopg.DataError)
+            raise WriteError(_reason(exc), data_error=data) from exc
 
     def _copy(
         self, cur: psycopg.Cursor[Any], sql: str, types: list[str], rows: Sequence[Sequence[Any]]
@@ -91,7 +98,7 @@ class PostgresCopyWriter:
 
 def _reason(exc: psycopg.Error) -> str:
     diag = exc.diag
-    text = diag.message_primary or str(exc).splitlines()[0]
+    text = diag.message_primary or next(iter(str(exc).splitlines()), "") or type(exc).__name__
     if diag.message_detail:
         text += f" ({diag.message_detail})"
     return f"{type(exc).__name__}: {text}"

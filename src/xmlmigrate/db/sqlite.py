@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from xmlmigrate.contract import CompiledContract
 from xmlmigrate.db.base import LOG_COLUMNS, WARNING_COLUMNS, LogRow, WarningRow, WriteError
+from xmlmigrate.db.identifiers import insert_sql
 from xmlmigrate.model import MappedApp
 from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE
 
@@ -40,22 +42,12 @@ class SqliteWriter:
         self._tables: list[tuple[str, str, tuple[str, ...], list[tuple[int, Adapter]]]] = []
         for t in contract.tables:
             names = t.column_names
-            cols = ", ".join(names)
-            marks = ", ".join("?" * len(names))
             adapters = [
                 (i, a) for i, c in enumerate(t.columns) if (a := _adapter(c.type)) is not None
             ]
-            self._tables.append(
-                (t.name, f"INSERT INTO {t.name} ({cols}) VALUES ({marks})", names, adapters)
-            )
-        log_cols = ", ".join(LOG_COLUMNS)
-        self._log_sql = (
-            f"INSERT INTO {LOG_TABLE} ({log_cols}) VALUES ({', '.join('?' * len(LOG_COLUMNS))})"
-        )
-        self._warning_sql = (
-            f"INSERT INTO {WARNING_TABLE} ({', '.join(WARNING_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(WARNING_COLUMNS))})"
-        )
+            self._tables.append((t.name, insert_sql("sqlite", t.name, names), names, adapters))
+        self._log_sql = insert_sql("sqlite", LOG_TABLE, LOG_COLUMNS)
+        self._warning_sql = insert_sql("sqlite", WARNING_TABLE, WARNING_COLUMNS)
         self.statements = 0
 
     def write(
@@ -87,10 +79,14 @@ class SqliteWriter:
                 conn.executemany(self._warning_sql, warning_rows)
                 self.statements += 1
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OverflowError) as exc:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise WriteError(f"{type(exc).__name__}: {exc}") from exc
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            # constraint and value errors are a document's; "database or disk is full", "disk
+            # I/O error", "database is locked" are not
+            data = isinstance(exc, sqlite3.IntegrityError | sqlite3.DataError | OverflowError)
+            raise WriteError(f"{type(exc).__name__}: {exc}", data_error=data) from exc
 
     def close(self) -> None:
         self._raw.close()

@@ -1,0 +1,304 @@
+"""The run lease: two runs never process the same apps of one target at once.
+
+A run claims the part of ``app_xml`` it takes (everything, an app-id range, a modulo
+partition, or both) before it reads a page. Claims are rows of ``migration_lease``; each is
+alive while its run holds a session lock in the database (PostgreSQL advisory lock, MariaDB
+``GET_LOCK``, SQL Server ``sp_getapplock``), so a run killed with SIGKILL loses its lease
+the moment its connection closes and its row is swept by the next claim. Claims are made
+one at a time under a second, short lock, so two runs starting together cannot both see the
+other's part as free. A claim that overlaps a live one is refused with
+:class:`~xmlmigrate.errors.LeaseBusy` naming the other run; disjoint partitions run side by
+side.
+
+SQLite has one writer: a run takes an exclusive ``flock`` on a file beside the database, and
+a second run on the same file is refused whatever its partition.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from math import gcd
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from xmlmigrate.errors import LeaseBusy
+
+log = logging.getLogger(__name__)
+
+MUTEX_KEY = 0x786D6C6D69677201  # "xmlmigr" + 1: the claim mutex (PostgreSQL)
+MUTEX_NAME = "xmlmigrate_lease_claim"
+CLAIM_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """The apps a run takes: ``start <= app_id <= end`` (None: unbounded) and
+    ``app_id % modulo == instance`` (modulo None: every app)."""
+
+    start: int | None = None
+    end: int | None = None
+    modulo: int | None = None
+    instance: int = 0
+
+    def overlaps(self, other: Partition) -> bool:
+        """Whether some app id can belong to both (conservative: ranges that meet and
+        residue classes that meet count as overlapping)."""
+        lo = max(_low(self.start), _low(other.start))
+        hi = min(_high(self.end), _high(other.end))
+        if lo > hi:
+            return False
+        m1, m2 = self.modulo or 1, other.modulo or 1
+        i1, i2 = self.instance if self.modulo else 0, other.instance if other.modulo else 0
+        return (i1 - i2) % gcd(m1, m2) == 0
+
+    def describe(self) -> str:
+        parts = []
+        if self.start is not None or self.end is not None:
+            parts.append(
+                f"app ids {self.start if self.start is not None else '…'}"
+                f"–{self.end if self.end is not None else '…'}"
+            )
+        if self.modulo is not None:
+            parts.append(f"app_id % {self.modulo} = {self.instance}")
+        return ", ".join(parts) or "every app"
+
+
+def _low(v: int | None) -> float:
+    return float("-inf") if v is None else v
+
+
+def _high(v: int | None) -> float:
+    return float("inf") if v is None else v
+
+
+def lease_table(md: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "migration_lease",
+        md,
+        sa.Column("run_id", sa.String(36), primary_key=True),
+        sa.Column("app_id_start", sa.BigInteger),
+        sa.Column("app_id_end", sa.BigInteger),
+        sa.Column("modulo", sa.Integer),
+        sa.Column("modulo_instance", sa.Integer),
+        sa.Column("owner", sa.String(200), nullable=False),
+        sa.Column("acquired_at", sa.DateTime, nullable=False),
+    )
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()[:150]} pid {os.getpid()}"
+
+
+class _SessionLocks:
+    """The database's session-level named locks (all non-blocking but the mutex)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.name = conn.dialect.name
+
+    def _scalar(self, sql: str, **params: Any) -> Any:
+        return self.conn.execute(sa.text(sql), params).scalar()
+
+    def lock_mutex(self) -> None:
+        if self.name == "postgresql":
+            self._scalar("SELECT pg_advisory_lock(:k)", k=MUTEX_KEY)
+        elif self.name in ("mysql", "mariadb"):
+            if self._scalar("SELECT GET_LOCK(:n, :t)", n=MUTEX_NAME, t=CLAIM_TIMEOUT_S) != 1:
+                raise LeaseBusy("could not take the lease-claim lock within 30 s")
+        elif self.name == "mssql":
+            self._applock("sp_getapplock", MUTEX_NAME, CLAIM_TIMEOUT_S * 1000)
+
+    def unlock_mutex(self) -> None:
+        if self.name == "postgresql":
+            self._scalar("SELECT pg_advisory_unlock(:k)", k=MUTEX_KEY)
+        elif self.name in ("mysql", "mariadb"):
+            self._scalar("SELECT RELEASE_LOCK(:n)", n=MUTEX_NAME)
+        elif self.name == "mssql":
+            self._applock("sp_releaseapplock", MUTEX_NAME)
+
+    def take(self, run_id: str) -> bool:
+        if self.name == "postgresql":
+            return bool(self._scalar("SELECT pg_try_advisory_lock(:k)", k=_key(run_id)))
+        if self.name in ("mysql", "mariadb"):
+            return bool(self._scalar("SELECT GET_LOCK(:n, 0)", n=_lock_name(run_id)) == 1)
+        if self.name == "mssql":
+            return self._applock("sp_getapplock", _lock_name(run_id), 0) >= 0
+        return True
+
+    def give_back(self, run_id: str) -> None:
+        if self.name == "postgresql":
+            self._scalar("SELECT pg_advisory_unlock(:k)", k=_key(run_id))
+        elif self.name in ("mysql", "mariadb"):
+            self._scalar("SELECT RELEASE_LOCK(:n)", n=_lock_name(run_id))
+        elif self.name == "mssql":
+            self._applock("sp_releaseapplock", _lock_name(run_id))
+
+    def held_elsewhere(self, run_id: str) -> bool:
+        """Whether another session holds ``run_id``'s lock (its run is alive)."""
+        if self.name == "postgresql":
+            if self.take(run_id):
+                self.give_back(run_id)
+                return False
+            return True
+        if self.name in ("mysql", "mariadb"):
+            return self._scalar("SELECT IS_USED_LOCK(:n)", n=_lock_name(run_id)) is not None
+        if self.name == "mssql":
+            free = self._scalar(
+                "SELECT APPLOCK_TEST('public', :n, 'Exclusive', 'Session')", n=_lock_name(run_id)
+            )
+            return bool(free == 0)
+        return False
+
+    def _applock(self, proc: str, resource: str, timeout_ms: int | None = None) -> int:
+        extra = ", @LockMode = 'Exclusive', @LockTimeout = :t" if proc == "sp_getapplock" else ""
+        sql = (
+            f"DECLARE @r int; EXEC @r = {proc} @Resource = :n, @LockOwner = 'Session'{extra}; "
+            "SELECT @r"
+        )
+        params: dict[str, Any] = {"n": resource}
+        if timeout_ms is not None:
+            params["t"] = timeout_ms
+        return int(self._scalar(sql, **params) or 0)
+
+
+def _key(run_id: str) -> int:
+    return int(run_id[:15], 16)  # 60 bits: a positive bigint
+
+
+def _lock_name(run_id: str) -> str:
+    return f"xmlmigrate_lease_{run_id}"[:64]
+
+
+class Lease:
+    """Held for the duration of a run (``with Lease(...)``); see the module docstring."""
+
+    def __init__(self, engine: Engine, table: sa.Table, partition: Partition, run_id: str) -> None:
+        self.engine = engine
+        self.table = table
+        self.partition = partition
+        self.run_id = run_id
+        self._conn: Connection | None = None
+        self._file: IO[str] | None = None
+
+    def __enter__(self) -> Lease:
+        if self.engine.dialect.name == "sqlite":
+            self._lock_sqlite_file()
+        else:
+            self._claim()
+        return self
+
+    def __exit__(
+        self, _t: type[BaseException] | None, _e: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+    # -- SQLite -----------------------------------------------------------------------------
+    def _lock_sqlite_file(self) -> None:
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            return  # a private database: nobody else can write to it
+        try:
+            import fcntl
+        except ImportError:  # not on this platform: SQLite's own locking still applies
+            return
+        path = Path(f"{database}.xmlmigrate-lease")
+        handle = path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise LeaseBusy(
+                f"another run is writing to this SQLite file ({holder}); SQLite has one writer: "
+                "wait for it, or use a server database to run partitions side by side"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"run {self.run_id[:12]} on {_owner()}\n")
+        handle.flush()
+        self._file = handle
+
+    # -- servers ----------------------------------------------------------------------------
+    def _claim(self) -> None:
+        conn = self.engine.connect()
+        self._conn = conn
+        locks = _SessionLocks(conn)
+        try:
+            locks.lock_mutex()
+            try:
+                busy = self._live_overlaps(conn, locks)
+                if busy:
+                    raise LeaseBusy(busy)
+                if not locks.take(self.run_id):
+                    raise LeaseBusy(f"could not take the lease lock of run {self.run_id}")
+                p = self.partition
+                conn.execute(
+                    sa.insert(self.table),
+                    {
+                        "run_id": self.run_id,
+                        "app_id_start": p.start,
+                        "app_id_end": p.end,
+                        "modulo": p.modulo,
+                        "modulo_instance": p.instance if p.modulo else None,
+                        "owner": _owner(),
+                        "acquired_at": datetime.now(),
+                    },
+                )
+                conn.commit()
+            finally:
+                locks.unlock_mutex()
+                conn.commit()
+        except BaseException:
+            self.release()
+            raise
+        log.info("lease taken for %s (run %s)", self.partition.describe(), self.run_id[:12])
+
+    def _live_overlaps(self, conn: Connection, locks: _SessionLocks) -> str | None:
+        t = self.table
+        stale = []
+        for row in conn.execute(sa.select(t)).mappings().all():
+            other = Partition(
+                row["app_id_start"], row["app_id_end"], row["modulo"], row["modulo_instance"] or 0
+            )
+            if not locks.held_elsewhere(str(row["run_id"])):
+                stale.append(row["run_id"])
+                continue
+            if other.overlaps(self.partition):
+                return (
+                    f"run {str(row['run_id'])[:12]} ({row['owner']}, since "
+                    f"{row['acquired_at']:%Y-%m-%d %H:%M:%S}) is processing {other.describe()}, "
+                    f"which overlaps {self.partition.describe()}: wait for it to finish, or "
+                    "give this run a disjoint --app-id-start/--app-id-end or --modulo partition"
+                )
+        if stale:  # runs that died without giving their lease back
+            conn.execute(sa.delete(t).where(t.c.run_id.in_(stale)))
+            conn.commit()
+        return None
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the descriptor releases the flock
+            self._file = None
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.rollback()
+            conn.execute(sa.delete(self.table).where(self.table.c.run_id == self.run_id))
+            conn.commit()
+            _SessionLocks(conn).give_back(self.run_id)
+            conn.commit()
+        except sa.exc.SQLAlchemyError:  # the server is gone: so is the session lock
+            log.debug("lease release failed", exc_info=True)
+        finally:
+            conn.invalidate()  # never hand a connection holding session locks back to the pool
+            conn.close()
