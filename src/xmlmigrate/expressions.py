@@ -39,6 +39,13 @@ class ExprError(ValueError):
     """A syntax or type error, with the position in the expression text."""
 
 
+# Bounds that keep parsing, compiling and evaluating far from Python's recursion limit,
+# whatever a contract holds: longer or deeper expressions are a located contract error.
+MAX_EXPRESSION_CHARS = 4000
+MAX_NESTING = 32  # brackets, function arguments, CASE, NOT and unary minus inside each other
+MAX_DEPTH = 100  # operators applied to operators (a chain of 100 '+' is 100 deep)
+
+
 @dataclass(frozen=True, slots=True)
 class Env:
     """What an expression may read while one row is mapped."""
@@ -138,6 +145,20 @@ class _Parser:
         self.text = text
         self.toks = _tokenize(text)
         self.i = 0
+        self.nesting = 0
+
+    def nested(self, parse: Callable[[], Node]) -> Node:
+        """``parse()`` one level deeper; an error past ``MAX_NESTING`` levels."""
+        if self.nesting >= MAX_NESTING:
+            raise ExprError(
+                f"expression nested too deeply at {self.peek().pos + 1}: at most {MAX_NESTING} "
+                "levels of brackets, function calls, CASE, NOT and minus signs"
+            )
+        self.nesting += 1
+        try:
+            return parse()
+        finally:
+            self.nesting -= 1
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -184,7 +205,7 @@ class _Parser:
 
     def not_(self) -> Node:
         if tok := self.accept("kw", "NOT"):
-            return Node("NOT", (self.not_(),), tok.pos)
+            return Node("NOT", (self.nested(self.not_),), tok.pos)
         return self.cmp()
 
     def cmp(self) -> Node:
@@ -244,8 +265,8 @@ class _Parser:
 
     def unary(self) -> Node:
         if tok := self.accept("op", "-"):
-            return Node("NEG", (self.unary(),), tok.pos)
-        return self.primary()
+            return Node("NEG", (self.nested(self.unary),), tok.pos)
+        return self.nested(self.primary)
 
     def primary(self) -> Node:
         tok = self.take()
@@ -709,11 +730,34 @@ class _Compiler:
         raise _err(node, f"unknown function {name}")
 
 
+def _check_depth(root: Node) -> None:
+    """Walk the tree without recursion; an error where it gets deeper than ``MAX_DEPTH``."""
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, Node):
+            if isinstance(node, tuple):  # argument lists
+                stack.extend((item, depth) for item in node)
+            continue
+        if depth > MAX_DEPTH:
+            raise ExprError(
+                f"expression too deep at {node.pos + 1}: more than {MAX_DEPTH} operators "
+                "applied one to another; split it into calculated columns"
+            )
+        stack.extend((arg, depth + 1) for arg in node.args)
+
+
 def compile_expression(text: str, scope: Scope) -> Compiled:
     """Parse, type-check and compile ``text``; raise :class:`ExprError` if it is not valid."""
     if not isinstance(text, str) or not text.strip():
         raise ExprError("empty expression")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise ExprError(
+            f"expression is {len(text):,} characters long, at most {MAX_EXPRESSION_CHARS:,}: "
+            "split it into calculated columns"
+        )
     node = _Parser(text).parse()
+    _check_depth(node)
     compiler = _Compiler(scope)
     typ, ev = compiler.compile(node)
     return Compiled(text, typ, ev, frozenset(compiler.refs))
