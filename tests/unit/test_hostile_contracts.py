@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from tests.hostile import (
     HOSTILE_NAMES,
     KEYWORD_COLUMNS,
@@ -18,6 +17,7 @@ from tests.hostile import (
     contract_text,
 )
 from tests.unit.test_cli import run_cli
+
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import ContractError, compile_contract
 from xmlmigrate.db import make_engine
@@ -93,9 +93,7 @@ def test_every_statement_quotes_names_in_the_dialects_way() -> None:
     assert quote("mysql", "order") == "`order`"
     assert quote("mssql", "order") == "[order]"
     assert quote("postgresql", 'a"b') == '"a""b"'  # a quote in a name can never end it early
-    assert _copy_sql("Select", ["from"]) == (
-        'COPY "Select" ("from") FROM STDIN (FORMAT BINARY)'
-    )
+    assert _copy_sql("Select", ["from"]) == ('COPY "Select" ("from") FROM STDIN (FORMAT BINARY)')
 
 
 def _keyword_contract() -> object:
