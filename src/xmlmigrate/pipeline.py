@@ -123,6 +123,7 @@ def run_migration(
             pending = source.pending_count()
             workers = config.resolved_workers(pending)
             stats = RunStats(run_id=run_id, workers=workers, pending=pending)
+            log.info("run %s: %d apps pending, %d workers", run_id[:12], pending, workers)
             if pending == 0:
                 return stats  # nothing to do: no run is recorded
             return _migrate(config, contract, engine, schema, source, stats, on_start, on_batch)

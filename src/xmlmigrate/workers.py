@@ -15,6 +15,7 @@ import queue
 import resource
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.transform import transform_record
 
 STAGES = ("parse", "validate", "map")
+WATCHDOG_INTERVAL_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +75,27 @@ def _send_results(outbox: queue.Queue[BatchResult | None], results: Connection) 
             os._exit(0)
 
 
+def _exit_with(coordinator: int) -> None:
+    """Watchdog thread: end this worker as soon as its coordinator is gone (SIGKILLed, even
+    while the worker was still starting), instead of waiting forever for tasks."""
+    while os.getppid() == coordinator:
+        time.sleep(WATCHDOG_INTERVAL_S)
+    os._exit(0)
+
+
 def _worker_main(
     contract_path: str | None,
     options: TransformOptions,
     tasks: mp.Queue[tuple[int, list[RawRecord]] | None],
     results: Connection,
+    coordinator: int,
 ) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
+    if os.getppid() != coordinator:  # the coordinator died while this process started
+        os._exit(0)
+    threading.Thread(target=_exit_with, args=(coordinator,), daemon=True).start()
+    # Ctrl-C and SIGTERM are the coordinator's to handle: it commits what is done, then ends us
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     contract = load_contract(contract_path)
     crash_on = os.environ.get("XMLMIGRATE_TEST_CRASH_ON_APP")  # test hook: die on this app
     outbox: queue.Queue[BatchResult | None] = queue.Queue(maxsize=1)
@@ -121,7 +137,7 @@ class TransformPool:
             reader, writer = ctx.Pipe(duplex=False)
             proc = ctx.Process(
                 target=_worker_main,
-                args=(path, options, self._tasks, writer),
+                args=(path, options, self._tasks, writer, os.getpid()),
                 name=f"xmlmigrate-worker-{i}",
                 daemon=True,
             )
@@ -185,7 +201,7 @@ class TransformPool:
                     break
         for proc in self._procs:
             if force and proc.is_alive():
-                proc.terminate()
+                proc.kill()  # workers ignore SIGTERM; they hold nothing that must be saved
             proc.join(timeout=10)
             if proc.is_alive():
                 proc.kill()

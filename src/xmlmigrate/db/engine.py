@@ -17,6 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 
+from xmlmigrate.errors import UserError
+
+DRIVER_HINTS = {
+    "pyodbc": "apt-get install unixodbc odbc-postgresql odbc-mariadb (SQL Server: Microsoft's "
+    "msodbcsql18), then pip install 'xmlmigrate[odbc]'",
+    "psycopg": "pip install 'xmlmigrate[postgres]'",
+}
 DEFAULT_ODBC_DRIVERS = {
     "postgresql": "PostgreSQL Unicode",
     "mysql": "MariaDB Unicode",
@@ -79,7 +86,13 @@ def make_engine(url: str | URL, poolclass: Any = None) -> Engine:
         kwargs["poolclass"] = poolclass
     if target.backend == "mssql":
         kwargs["fast_executemany"] = True
-    engine = sa.create_engine(target.engine_url, **kwargs)
+    try:
+        engine = sa.create_engine(target.engine_url, **kwargs)
+    except ImportError as exc:  # the DBAPI module, or the system library it needs
+        raise UserError(
+            f"the {target.backend}+{target.driver} driver is not available here ({exc}): "
+            + DRIVER_HINTS.get(target.driver, f"install the {target.driver} package")
+        ) from None
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -106,8 +119,6 @@ def engine_target(engine: Engine) -> Target:
 def check_url(url: str) -> None:
     """Raise :class:`~xmlmigrate.errors.UserError` for a database URL that cannot work, with a
     hint (a bare file name gets ``sqlite:///NAME``)."""
-    from xmlmigrate.errors import UserError
-
     try:
         u = make_url(url)
         u.get_dialect()

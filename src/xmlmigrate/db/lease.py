@@ -226,6 +226,7 @@ class Lease:
         handle.write(f"run {self.run_id[:12]} on {_owner()}\n")
         handle.flush()
         self._file = handle
+        log.info("lease taken: %s locked for run %s", path, self.run_id[:12])
 
     # -- servers ----------------------------------------------------------------------------
     def _claim(self) -> None:

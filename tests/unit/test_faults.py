@@ -1,0 +1,447 @@
+"""Faults an operator meets, on SQLite: a full disk, a second run on the same file, source rows
+the schema does not expect, signals, a killed coordinator, exit statuses and one-line errors.
+(Server faults — a lost connection, leases across processes — are in tests/db/test_faults.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
+from tests.unit.test_cli import run_cli
+
+from xmlmigrate.cli import main
+from xmlmigrate.config import MigrationConfig
+from xmlmigrate.contract import load_contract
+from xmlmigrate.db import make_engine
+from xmlmigrate.db.lease import Lease, Partition
+from xmlmigrate.errors import (
+    EXIT_FAILED,
+    EXIT_INFRASTRUCTURE,
+    EXIT_INTERRUPTED,
+    EXIT_LEASE_BUSY,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_TOO_MANY_REJECTED,
+    EXIT_USAGE,
+    InfrastructureError,
+    LeaseBusy,
+    SourceError,
+)
+from xmlmigrate.ledger import ledger_problems
+from xmlmigrate.mock import MockGenerator, insert_documents
+from xmlmigrate.pipeline import run_migration
+from xmlmigrate.schema import build_schema
+
+CONTRACT = load_contract()
+SCHEMA = build_schema(CONTRACT)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _loaded(tmp_path: Path, n: int, profile: str = "small", edge_rate: float = 0.0) -> str:
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    engine = make_engine(url)
+    SCHEMA.create(engine)
+    insert_documents(
+        engine, SCHEMA, MockGenerator(seed=3, size_profile=profile, edge_rate=edge_rate).generate(n)
+    )
+    engine.dispose()
+    return url
+
+
+def _statuses(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(SCHEMA.log.c.status, sa.func.count()).group_by(SCHEMA.log.c.status)
+        )
+        out = {str(s): int(n) for s, n in rows}
+    engine.dispose()
+    return out
+
+
+# -- infrastructure errors are not the documents' fault -------------------------------------
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[tuple[str, list[int]]]:
+    """A SQLite file that can grow by a few pages only: "database or disk is full"."""
+    url = _loaded(tmp_path, 60)
+    with sqlite3.connect(tmp_path / "f.db") as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    room = [pages + 12]
+
+    def limit(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute(f"PRAGMA max_page_count = {room[0]}")
+
+    sa.event.listen(sa.engine.Engine, "connect", limit)
+    try:
+        yield url, room
+    finally:
+        sa.event.remove(sa.engine.Engine, "connect", limit)
+
+
+def test_a_full_disk_stops_the_run_and_logs_no_app_failed(full_disk: tuple[str, list[int]]) -> None:
+    url, room = full_disk
+    with pytest.raises(InfrastructureError, match="database or disk is full"):
+        run_migration(MigrationConfig(db_url=url, batch_size=10, workers=0), CONTRACT)
+    logged = _statuses(url)
+    assert "failed" not in logged  # before: healthy apps were bisected and logged failed
+    assert 0 < logged.get("success", 0) < 60  # the batches before the disk filled stay
+    room[0] = 1_000_000  # space again: a plain resume migrates the rest
+    stats = run_migration(MigrationConfig(db_url=url, batch_size=10, workers=0), CONTRACT)
+    assert _statuses(url) == {"success": 60} and stats.success == 60 - logged["success"]
+    engine = make_engine(url)
+    assert ledger_problems(engine, SCHEMA) == []
+    engine.dispose()
+
+
+def test_a_full_disk_is_one_line_and_exit_status_3(
+    full_disk: tuple[str, list[int]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _ = full_disk
+    assert main(["run", "--db", url, "--batch-size", "10", "--workers", "0", "-q"]) == (
+        EXIT_INFRASTRUCTURE
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "disk is full" in err and "Traceback" not in err
+
+
+# -- the run lease -------------------------------------------------------------------------
+
+
+def test_a_second_run_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> None:
+    url = _loaded(tmp_path, 5)
+    engine = make_engine(url)
+    with Lease(engine, SCHEMA.lease, Partition(), "a" * 32):
+        with pytest.raises(LeaseBusy, match="another run is writing to this SQLite file"):
+            run_migration(MigrationConfig(db_url=url, workers=0), CONTRACT)
+        out = run_cli("run", "--db", url, "-q")
+        assert out.returncode == EXIT_LEASE_BUSY and out.stderr.count("\n") == 1
+    engine.dispose()
+    assert run_migration(MigrationConfig(db_url=url, workers=0), CONTRACT).success == 5
+
+
+bounds = st.one_of(st.none(), st.integers(-20, 20))
+partitions = st.builds(
+    lambda s, e, m, i: Partition(s, e, m, i % m if m else 0),
+    bounds,
+    bounds,
+    st.one_of(st.none(), st.integers(1, 6)),
+    st.integers(0, 5),
+)
+
+
+@given(partitions, partitions)
+def test_partitions_overlap_exactly_when_an_app_id_can_be_in_both(
+    a: Partition, b: Partition
+) -> None:
+    def members(p: Partition) -> set[int]:
+        lo = -40 if p.start is None else p.start
+        hi = 40 if p.end is None else p.end
+        return {x for x in range(lo, hi + 1) if p.modulo is None or x % p.modulo == p.instance}
+
+    shared = members(a) & members(b)
+    assert a.overlaps(b) == b.overlaps(a)
+    if shared:
+        assert a.overlaps(b)
+    elif a.overlaps(b):  # conservative only where unbounded ranges meet outside the sample
+        both = [a.start, a.end, b.start, b.end]
+        assert None in both or a.modulo or b.modulo
+
+
+# -- source rows the schema does not expect ---------------------------------------------------
+
+
+def _source(tmp_path: Path, ddl: str, rows: list[tuple[Any, Any]]) -> str:
+    path = tmp_path / "s.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(ddl)
+        conn.executemany("INSERT INTO app_xml VALUES (?, ?)", rows)
+    return f"sqlite:///{path}"
+
+
+def _doc(app_id: int | str) -> str:
+    return (
+        (FIXTURES / "bom.xml")
+        .read_text(encoding="utf-8-sig")
+        .replace('ID="', f'ID="{app_id}" X="', 1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad", "what"),
+    [(1.5, "not an integer"), ("abc", "not an integer"), (None, "a NULL app_id")],
+    ids=["real", "text", "null"],
+)
+def test_app_ids_that_cannot_be_read_in_order_refuse_the_run(
+    tmp_path: Path, bad: Any, what: str
+) -> None:
+    url = _source(
+        tmp_path, "CREATE TABLE app_xml (app_id INTEGER, xml TEXT)", [(1, _doc(1)), (bad, _doc(2))]
+    )
+    with pytest.raises(SourceError, match=what):  # before: an endless loop, a traceback, a skip
+        run_migration(MigrationConfig(db_url=url, workers=0), CONTRACT)
+    out = run_cli("run", "--db", url, "-q")
+    assert out.returncode == EXIT_USAGE and out.stderr.count("\n") == 1
+
+
+def test_source_columns_of_the_wrong_type_refuse_the_run(tmp_path: Path) -> None:
+    url = _source(tmp_path, "CREATE TABLE app_xml (app_id TEXT PRIMARY KEY, xml TEXT)", [])
+    with pytest.raises(SourceError, match=r"app_xml\.app_id is TEXT, not an integer type"):
+        run_migration(MigrationConfig(db_url=url, workers=0), CONTRACT)
+
+
+def test_null_xml_and_out_of_range_ids_are_rejected_and_every_row_is_read(tmp_path: Path) -> None:
+    rows: list[tuple[Any, Any]] = [
+        (-3_000_000_000, _doc(-3_000_000_000)),  # below -2^31: never read before
+        (3, None),  # NULL xml: before, failed internal_error and retried forever
+        (2**40, _doc(2**40)),  # beyond the INT key of app_base
+        (7, _doc(7)),
+    ]
+    url = _source(tmp_path, "CREATE TABLE app_xml (app_id INTEGER PRIMARY KEY, xml TEXT)", rows)
+    stats = run_migration(MigrationConfig(db_url=url, workers=0), CONTRACT)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        log = {
+            int(a): (s, r)
+            for a, s, r in conn.execute(
+                sa.select(SCHEMA.log.c.app_id, SCHEMA.log.c.status, SCHEMA.log.c.reason)
+            )
+        }
+    engine.dispose()
+    assert set(log) == {-3_000_000_000, 3, 2**40, 7} and stats.records == 4
+    assert log[3][0] == "rejected" and log[3][1].startswith("xml_missing")
+    assert log[2**40][0] == "rejected" and "out of range" in log[2**40][1]
+    assert log[-3_000_000_000][0] == "rejected" and "not positive" in log[-3_000_000_000][1]
+    assert log[7][0] == "success"
+    again = run_migration(MigrationConfig(db_url=url, workers=0), CONTRACT)
+    assert again.pending == 0  # nothing retried forever
+
+
+# -- exit statuses ---------------------------------------------------------------------------
+
+
+def test_exit_status_says_whether_the_run_succeeded(tmp_path: Path) -> None:
+    garbage = [(i, f"not xml at all {i}") for i in range(1, 11)]
+    url = _source(tmp_path, "CREATE TABLE app_xml (app_id INTEGER PRIMARY KEY, xml TEXT)", garbage)
+    out = run_cli("run", "--db", url, "-q")  # every document rejected: before, exit 0
+    assert out.returncode == EXIT_TOO_MANY_REJECTED and "--max-rejected" in out.stderr
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        conn.execute("DELETE FROM processing_log")
+    assert run_cli("run", "--db", url, "-q", "--max-rejected", "100%").returncode == EXIT_OK
+    with sqlite3.connect(tmp_path / "s.db") as conn:
+        conn.execute("DELETE FROM processing_log")
+    assert run_cli("run", "--db", url, "-q", "--max-rejected", "9").returncode == (
+        EXIT_TOO_MANY_REJECTED
+    )
+    bad = run_cli("run", "--db", url, "-q", "--max-rejected", "lots")
+    assert bad.returncode == EXIT_USAGE and "--max-rejected takes" in bad.stderr
+
+
+def test_an_app_that_failed_makes_the_run_exit_1(tmp_path: Path) -> None:
+    docs = [
+        (i, (FIXTURES / name).read_text(encoding="utf-8-sig"))
+        for i, name in ((21, "shared_con_id_a.xml"), (22, "shared_con_id_b.xml"))
+    ]
+    url = _source(tmp_path, "CREATE TABLE app_xml (app_id INTEGER PRIMARY KEY, xml TEXT)", docs)
+    out = run_cli("run", "--db", url, "-q")
+    assert out.returncode == EXIT_FAILED and "1 apps failed" in out.stderr
+    assert "Records: 2" in out.stdout
+
+
+# -- signals and a dead coordinator -----------------------------------------------------------
+
+
+def _start_run(url: str, *extra: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "COLUMNS": "120"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "xmlmigrate", "run", "--db", url, "-q", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _wait_for_logged(path: Path, at_least: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(path, timeout=1) as conn:
+                if conn.execute("SELECT count(*) FROM processing_log").fetchone()[0] >= at_least:
+                    return
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the run logged nothing in time")
+
+
+@pytest.mark.parametrize(
+    ("signals", "status"),
+    [((signal.SIGTERM,), EXIT_TERMINATED), ((signal.SIGINT,), EXIT_INTERRUPTED)],
+    ids=["SIGTERM", "Ctrl-C"],
+)
+def test_a_signal_commits_what_is_transformed_and_ends_with_the_summary(
+    tmp_path: Path, signals: tuple[signal.Signals, ...], status: int
+) -> None:
+    url = _loaded(tmp_path, 400, profile="realistic")
+    proc = _start_run(url, "--batch-size", "5", "--workers", "0")
+    _wait_for_logged(tmp_path / "f.db", 5)
+    for sig in signals:
+        proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == status, err
+    assert "Records:" in out and "Traceback" not in err
+    engine = make_engine(url)
+    assert ledger_problems(engine, SCHEMA) == []
+    with engine.connect() as conn:
+        finished = conn.execute(sa.select(SCHEMA.runs.c.finished_at)).scalar_one()
+        logged = conn.execute(sa.select(sa.func.count()).select_from(SCHEMA.log)).scalar_one()
+    engine.dispose()
+    assert finished is not None and 0 < logged < 400
+    assert run_migration(MigrationConfig(db_url=url, workers=0), CONTRACT).records == 400 - logged
+
+
+def test_a_second_ctrl_c_aborts_at_once_with_one_line(tmp_path: Path) -> None:
+    url = _loaded(tmp_path, 400, profile="realistic")
+    proc = _start_run(url, "--batch-size", "50", "--workers", "2")
+    _wait_for_logged(tmp_path / "f.db", 1)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == EXIT_INTERRUPTED
+    assert "Traceback" not in err and err.count("\n") <= 1
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads processes from /proc (Linux)")
+def test_workers_exit_when_their_coordinator_is_killed_during_start_up(tmp_path: Path) -> None:
+    url = _loaded(tmp_path, 50)
+    proc = _start_run(url, "--workers", "2", "--batch-size", "5")
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while len(workers) < 2 and time.monotonic() < deadline:
+        workers = [k for k in _children(proc.pid) if "spawn_main" in _cmdline(k)]
+        time.sleep(0.01)
+    assert workers, "no worker process started"
+    proc.kill()  # SIGKILL: no cleanup in the coordinator at all
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers), "orphaned workers kept running"
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+# -- one-line errors and small things ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "needle"),
+    [
+        (["status", "--db", "x.db"], EXIT_USAGE, "sqlite:///x.db"),
+        (
+            ["run", "--db", "postgresql+psycopg://u@127.0.0.1:abc/db"],
+            EXIT_USAGE,
+            "bad database URL",
+        ),
+        (["run", "--db", "postgresql+psycopg://u@127.0.0.1:70000/db"], EXIT_USAGE, "65535"),
+        (
+            ["run", "--db", "postgresql+psycopg://u@127.0.0.1:1/db", "-q"],
+            EXIT_INFRASTRUCTURE,
+            "database error",
+        ),
+        (["contract", "explain", "--xml", "/nonexistent/doc.xml"], EXIT_USAGE, "No such file"),
+        (["baseline", "--compare", "/nonexistent/old.json"], EXIT_USAGE, "No such file"),
+        (["contract", "check", "/nonexistent/c.toml"], EXIT_USAGE, "cannot read contract"),
+    ],
+)
+def test_errors_are_one_line_with_an_exit_status(
+    args: list[str], status: int, needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == status
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+def test_a_missing_odbc_library_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyodbc", None)  # import fails as without libodbc.so.2
+    url = _loaded(tmp_path, 1)
+    code = main(["run", "--db", "mysql+pyodbc://root@127.0.0.1:3306/test", "-q"])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert code == EXIT_USAGE and "apt-get install unixodbc" in err and url
+
+
+def test_report_without_matplotlib_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    bench = (
+        Path(__file__).resolve().parents[2]
+        / ".benchmarks/Linux-CPython-3.11-64bit/0001_baseline.json"
+    )
+    assert main(["report", str(bench), "--out", str(tmp_path / "r")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "xmlmigrate[bench]" in err and err.count("\n") == 1
+
+
+def test_python_dash_m_status_json_and_log_levels(tmp_path: Path) -> None:
+    url = _loaded(tmp_path, 6)
+    version = subprocess.run(
+        [sys.executable, "-m", "xmlmigrate", "--version"], capture_output=True, text=True
+    )
+    assert version.returncode == 0 and version.stdout.startswith("xmlmigrate ")
+    out = subprocess.run(
+        [sys.executable, "-m", "xmlmigrate", "-v", "run", "--db", url, "-q", "--workers", "0"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and "INFO xmlmigrate.db.lease: lease taken" in out.stderr
+    quiet = run_cli("run", "--db", url, "-q", "--log-level", "error")
+    assert quiet.stderr == ""
+    status = run_cli("status", "--db", url, "--json")
+    data = json.loads(status.stdout)
+    assert data["documents"] == 6 and data["by_status"] == {"success": 6}
+    assert data["pending"] == 0 and len(data["recent_runs"]) == 1
