@@ -87,7 +87,7 @@ class FakeCursor:
         self.log.append(("execute", sql, params))
 
     def fetchall(self) -> list[tuple[str]]:
-        return [("app_id",)] if self.log[-1][2] == ("app_base",) else []
+        return [("app_id",)] if self.log[-1][2] == ("[app_base]",) else []
 
     def setinputsizes(self, sizes: list[Any]) -> None:
         self.log.append(("sizes", len(sizes)))
@@ -141,17 +141,21 @@ def test_writer_uses_identity_insert_sizes_and_one_transaction() -> None:
     conn.log.clear()
     writer.write([_app()], _log())
     calls = [c for c in conn.log if c[0] != "sizes"]
-    assert calls[0] == ("execute", "SET IDENTITY_INSERT app_base ON", ())
-    assert calls[1] == ("executemany", "INSERT INTO app_base", 1, True)
-    assert calls[2] == ("execute", "SET IDENTITY_INSERT app_base OFF", ())
-    assert calls[3] == ("executemany", "INSERT INTO processing_log", 1, True)
+    # every name quoted in T-SQL's way
+    assert calls[0] == ("execute", "SET IDENTITY_INSERT [app_base] ON", ())
+    assert calls[1] == ("executemany", "INSERT INTO [app_base]", 1, True)
+    assert calls[2] == ("execute", "SET IDENTITY_INSERT [app_base] OFF", ())
+    assert calls[3] == ("executemany", "INSERT INTO [processing_log]", 1, True)
     assert calls[-1] == ("commit",)
     assert ("sizes", len(CONTRACT.tables[0].columns)) in conn.log
 
 
 def test_writer_rolls_back_and_reports_the_database_reason() -> None:
-    conn = FakeConnection(fail_on="INSERT INTO app_base")
+    conn = FakeConnection(fail_on="INSERT INTO [app_base]")
     writer = OdbcWriter(conn, CONTRACT, "mssql")
-    with pytest.raises(WriteError, match="23000: Violation of PRIMARY KEY"):
+    with pytest.raises(WriteError, match="23000: Violation of PRIMARY KEY") as info:
         writer.write([_app()], _log())
+    assert info.value.data_error  # a key violation is the document's: the loader bisects
     assert conn.log[-1] == ("rollback",)
+    # IDENTITY_INSERT is a session setting: switched off even though the insert failed
+    assert ("execute", "SET IDENTITY_INSERT [app_base] OFF", ()) in conn.log

@@ -120,7 +120,7 @@ def check_url(url: str) -> None:
     """Raise :class:`~xmlmigrate.errors.UserError` for a database URL that cannot work, with a
     hint (a bare file name gets ``sqlite:///NAME``)."""
     try:
-        u = make_url(url)
+        u = resolve_target(url).engine_url  # postgresql+pyodbc has no SQLAlchemy dialect
         u.get_dialect()
         if u.port is not None and not 0 < u.port < 65536:  # not a number fails already
             raise ValueError(f"port {u.port} is not in 1..65535")
