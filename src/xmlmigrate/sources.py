@@ -97,7 +97,9 @@ class TableSource:
         if config.app_id_end is not None:
             conditions.append(src.c.app_id <= config.app_id_end)
         if config.modulo is not None:
-            conditions.append(src.c.app_id % config.modulo == config.modulo_instance)
+            # the mathematical residue (0..N-1) even for negative ids, where SQL's % is negative
+            m = config.modulo
+            conditions.append((src.c.app_id % m + m) % m == config.modulo_instance)
         self._pending = sa.and_(*conditions)
         self._src = src
         attempts = sa.select(sa.func.count()).where(log.c.app_id == src.c.app_id).scalar_subquery()

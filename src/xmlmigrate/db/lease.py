@@ -49,15 +49,25 @@ class Partition:
     instance: int = 0
 
     def overlaps(self, other: Partition) -> bool:
-        """Whether some app id can belong to both (conservative: ranges that meet and
-        residue classes that meet count as overlapping)."""
+        """Whether some app id belongs to both (exact: the Chinese remainder theorem gives the
+        ids both residue classes share, then one of them must lie in both ranges)."""
         lo = max(_low(self.start), _low(other.start))
         hi = min(_high(self.end), _high(other.end))
         if lo > hi:
             return False
         m1, m2 = self.modulo or 1, other.modulo or 1
         i1, i2 = self.instance if self.modulo else 0, other.instance if other.modulo else 0
-        return (i1 - i2) % gcd(m1, m2) == 0
+        g = gcd(m1, m2)
+        if (i2 - i1) % g:
+            return False  # no id is in both residue classes
+        if lo == float("-inf") or hi == float("inf"):
+            return True
+        step = m1 // g * m2  # the shared ids are common + k * step
+        m2g = m2 // g
+        t = (i2 - i1) // g * pow(m1 // g, -1, m2g) % m2g if m2g > 1 else 0
+        common = i1 + m1 * t
+        first = int(lo) + (common - int(lo)) % step  # the first shared id >= lo
+        return first <= hi
 
     def describe(self) -> str:
         parts = []
