@@ -474,6 +474,25 @@ def cmd_perf_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_perf_adversarial(args: argparse.Namespace) -> int:
+    from xmlmigrate.bench.adversarial import measure_shapes
+
+    table = Table(title=f"One document per shape, {args.size} MB, each in a fresh process")
+    for heading in ("shape", "MB", "seconds", "peak RSS MB", "growth MB", "outcome"):
+        table.add_column(heading, justify="left" if heading in ("shape", "outcome") else "right")
+    for r in measure_shapes(args.size * 1_000_000):
+        table.add_row(
+            r.shape,
+            f"{r.bytes / 1e6:.1f}",
+            f"{r.seconds:.2f}",
+            f"{r.peak_mb:,.0f}",
+            f"{r.grew_mb:,.0f}",
+            r.outcome,
+        )
+    console.print(table)
+    return 0
+
+
 def print_gate(result: GateResult) -> None:
     from xmlmigrate.bench.gate import Decision
 
@@ -1069,6 +1088,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cal.add_argument("--threshold", type=float, default=5.0, metavar="PCT")
     cal.add_argument("--json", type=Path, metavar="FILE", help="append each gate's JSON here")
+
+    adv = perf_sub.add_parser(
+        "adversarial",
+        help="time and peak memory of one hostile document per shape",
+        description="Generate one document per adversarial shape (long prefix, wide tail, no "
+        "fragment, deep, many attributes, huge attribute, fat fragment) of --size MB and "
+        "transform each in a fresh process: seconds, peak resident memory, outcome.",
+    )
+    adv.set_defaults(func=cmd_perf_adversarial)
+    adv.add_argument("--size", type=_positive, default=60, help="MB per document (default 60)")
 
     i = add("init", "create the schema (idempotent) and seed app_enums", cmd_init)
     db_option(i)

@@ -31,6 +31,7 @@ from xmlmigrate.transform import transform_record
 
 STAGES = ("parse", "validate", "map")
 WATCHDOG_INTERVAL_S = 0.5
+OUT_OF_MEMORY = 3  # a worker's exit code when a batch exhausted its memory
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,10 @@ def _worker_main(
         seq, records = task
         if crash_on and any(str(r.app_id) == crash_on for r in records):
             os._exit(70)  # possibly halfway through sending the previous batch: that is the point
-        out, times = transform_batch(records, contract, options)
+        try:
+            out, times = transform_batch(records, contract, options)
+        except MemoryError:  # the coordinator reports it in one line; no traceback here
+            os._exit(OUT_OF_MEMORY)
         outbox.put(BatchResult(seq, out, times, peak_rss_mb()))
 
 
@@ -187,8 +191,13 @@ class TransformPool:
     def _check_alive(self) -> None:
         for proc in self._procs:
             if not proc.is_alive() and proc.exitcode != 0:
+                why = {
+                    OUT_OF_MEMORY: " (out of memory)",
+                    -signal.SIGKILL: " (killed: by the kernel's out-of-memory killer?)",
+                }.get(proc.exitcode or 0, "")
                 raise WorkerCrashed(
-                    f"worker {proc.name} (pid {proc.pid}) died with exit code {proc.exitcode}"
+                    f"worker {proc.name} (pid {proc.pid}) died with exit code "
+                    f"{proc.exitcode}{why}; its batches stay pending for the next run"
                 )
 
     def close(self, force: bool = False) -> None:

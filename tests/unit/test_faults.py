@@ -437,3 +437,18 @@ def test_python_dash_m_status_json_and_log_levels(tmp_path: Path) -> None:
     data = json.loads(status.stdout)
     assert data["documents"] == 6 and data["by_status"] == {"success": 6}
     assert data["pending"] == 0 and len(data["recent_runs"]) == 1
+
+
+def test_out_of_memory_stops_the_run_and_logs_no_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _loaded(tmp_path, 5)
+
+    def exhausted(*_args: Any, **_kwargs: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr("xmlmigrate.transform.parse_document", exhausted)
+    assert main(["run", "--db", url, "--workers", "0", "-q"]) == EXIT_INFRASTRUCTURE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "out of memory" in err
+    assert _statuses(url) == {}  # before: every app logged failed internal_error

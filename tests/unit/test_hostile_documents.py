@@ -176,3 +176,11 @@ def test_over_deep_expressions_are_a_located_contract_error(expression: str, mes
 
 def test_an_expression_at_the_limits_still_compiles() -> None:
     compile_contract(_calculated("(" * 30 + "1" + ")" * 30 + " + 1" * 90), "ok.toml")
+
+
+def test_perf_adversarial_prints_each_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    from xmlmigrate.cli import main
+
+    assert main(["perf", "adversarial", "--size", "1"]) == 0
+    out = capsys.readouterr().out
+    assert all(shape in out for shape in SHAPES) and "too_complex" not in out
