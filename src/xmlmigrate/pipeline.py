@@ -118,8 +118,9 @@ def run_migration(
             schema.create(engine)
         check_source(engine, schema)
         run_id = new_run_id()
-        with Lease(engine, schema.lease, partition_of(config), run_id):
-            source = TableSource(engine, schema, config)
+        with Lease(engine, schema.lease, partition_of(config), run_id) as lease:
+            # the reader uses the lease's connection: a run opens no extra one for its lease
+            source = TableSource(engine, schema, config, lease.connection)
             pending = source.pending_count()
             workers = config.resolved_workers(pending)
             stats = RunStats(run_id=run_id, workers=workers, pending=pending)

@@ -118,21 +118,19 @@ class _SessionLocks:
         return self.conn.execute(sa.text(sql), params).scalar()
 
     def lock_mutex(self) -> None:
+        """The claim mutex, held until the claim's transaction ends (MariaDB: until
+        :meth:`unlock_mutex`, having no transaction-scoped named lock)."""
         if self.name == "postgresql":
-            self._scalar("SELECT pg_advisory_lock(:k)", k=MUTEX_KEY)
+            self._scalar("SELECT pg_advisory_xact_lock(:k)", k=MUTEX_KEY)
         elif self.name in ("mysql", "mariadb"):
             if self._scalar("SELECT GET_LOCK(:n, :t)", n=MUTEX_NAME, t=CLAIM_TIMEOUT_S) != 1:
                 raise LeaseBusy("could not take the lease-claim lock within 30 s")
         elif self.name == "mssql":
-            self._applock("sp_getapplock", MUTEX_NAME, CLAIM_TIMEOUT_S * 1000)
+            self._applock("sp_getapplock", MUTEX_NAME, CLAIM_TIMEOUT_S * 1000, "Transaction")
 
     def unlock_mutex(self) -> None:
-        if self.name == "postgresql":
-            self._scalar("SELECT pg_advisory_unlock(:k)", k=MUTEX_KEY)
-        elif self.name in ("mysql", "mariadb"):
+        if self.name in ("mysql", "mariadb"):
             self._scalar("SELECT RELEASE_LOCK(:n)", n=MUTEX_NAME)
-        elif self.name == "mssql":
-            self._applock("sp_releaseapplock", MUTEX_NAME)
 
     def take(self, run_id: str) -> bool:
         if self.name == "postgresql":
@@ -167,10 +165,12 @@ class _SessionLocks:
             return bool(free == 0)
         return False
 
-    def _applock(self, proc: str, resource: str, timeout_ms: int | None = None) -> int:
+    def _applock(
+        self, proc: str, resource: str, timeout_ms: int | None = None, owner: str = "Session"
+    ) -> int:
         extra = ", @LockMode = 'Exclusive', @LockTimeout = :t" if proc == "sp_getapplock" else ""
         sql = (
-            f"DECLARE @r int; EXEC @r = {proc} @Resource = :n, @LockOwner = 'Session'{extra}; "
+            f"DECLARE @r int; EXEC @r = {proc} @Resource = :n, @LockOwner = '{owner}'{extra}; "
             "SELECT @r"
         )
         params: dict[str, Any] = {"n": resource}
@@ -197,6 +197,12 @@ class Lease:
         self.run_id = run_id
         self._conn: Connection | None = None
         self._file: IO[str] | None = None
+
+    @property
+    def connection(self) -> Connection | None:
+        """The connection holding the lease (servers), free for the run's own reads; it
+        must stay in this thread's or one reader's hands until :meth:`release`."""
+        return self._conn
 
     def __enter__(self) -> Lease:
         if self.engine.dialect.name == "sqlite":
@@ -264,10 +270,9 @@ class Lease:
                         "acquired_at": datetime.now(),
                     },
                 )
-                conn.commit()
+                conn.commit()  # ends the claim's transaction: PostgreSQL's mutex goes with it
             finally:
                 locks.unlock_mutex()
-                conn.commit()
         except BaseException:
             self.release()
             raise
@@ -290,9 +295,8 @@ class Lease:
                     f"which overlaps {self.partition.describe()}: wait for it to finish, or "
                     "give this run a disjoint --app-id-start/--app-id-end or --modulo partition"
                 )
-        if stale:  # runs that died without giving their lease back
+        if stale:  # runs that died without giving their lease back (committed with the claim)
             conn.execute(sa.delete(t).where(t.c.run_id.in_(stale)))
-            conn.commit()
         return None
 
     def release(self) -> None:
@@ -306,10 +310,9 @@ class Lease:
             conn.rollback()
             conn.execute(sa.delete(self.table).where(self.table.c.run_id == self.run_id))
             conn.commit()
-            _SessionLocks(conn).give_back(self.run_id)
-            conn.commit()
         except sa.exc.SQLAlchemyError:  # the server is gone: so is the session lock
             log.debug("lease release failed", exc_info=True)
         finally:
-            conn.invalidate()  # never hand a connection holding session locks back to the pool
+            # closing the session gives its lock back; never pool a connection holding one
+            conn.invalidate()
             conn.close()
