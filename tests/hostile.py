@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from xmlmigrate.contract import CompiledContract, compile_contract
+
 # Names that must never reach SQL as they are: each is refused by the contract validator.
 HOSTILE_NAMES = [
     "x TEXT); CREATE TABLE injected(i int); --",
@@ -33,6 +35,17 @@ RESERVED_NAMES = ["app_xml", "PROCESSING_LOG", "processing_warning", "migration_
 # Plain identifiers that SQL keywords or case make dangerous unless every statement quotes them.
 KEYWORD_TABLES = ("order", "Select")
 KEYWORD_COLUMNS = ("group", "from", "Where", "table")
+
+
+def keyword_contract() -> CompiledContract:
+    """A runnable contract whose table and column names are SQL keywords or mixed case."""
+    text = contract_text(
+        root=KEYWORD_TABLES[0],
+        child=KEYWORD_TABLES[1],
+        columns=KEYWORD_COLUMNS,
+        child_column="Where",
+    )
+    return compile_contract(text, "keywords.toml")
 
 
 def toml_key(name: str) -> str:

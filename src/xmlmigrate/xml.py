@@ -57,6 +57,20 @@ def _parser(encoding: str | None = None) -> etree.XMLParser:
     )
 
 
+def _start_events(encoding: str | None) -> etree.XMLPullParser:
+    """A hardened pull parser that reports each element as it starts."""
+    return etree.XMLPullParser(
+        events=("start",),
+        encoding=encoding,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
 _BYTES_PARSER = _parser()
 _UTF8_PARSER = _parser("utf-8")
 
@@ -221,18 +235,8 @@ def _stream_scope(
     one element per open level. ``prefix_only``: stop as soon as the last prefix element has
     started (the caller knows there is no fragment and the document is well-formed)."""
     path = (scope.root, *scope.prefix, scope.fragment)
-    parser = etree.XMLPullParser(
-        events=("start",),
-        encoding=encoding,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
     with _no_gc():
-        return _stream_events(parser, raw, path, prefix_only)
+        return _stream_events(_start_events(encoding), raw, path, prefix_only)
 
 
 def _stream_events(
@@ -360,14 +364,7 @@ def _parse_scope(raw: bytes, scope: Scope) -> etree._Element | None:
     if head_end < 0:
         return None
     try:
-        pull = etree.XMLPullParser(
-            events=("start",),
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            remove_comments=True,
-            remove_pis=True,
-        )
+        pull = _start_events(None)
         view = memoryview(raw)
         last: etree._Element | None = None
         with _no_gc():

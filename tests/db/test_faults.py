@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.hostile import HOSTILE_NAMES, KEYWORD_COLUMNS, KEYWORD_TABLES, contract_text
+from tests.hostile import HOSTILE_NAMES, KEYWORD_TABLES, contract_text, keyword_contract
 
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.contract import ContractError, compile_contract
+from xmlmigrate.contract import ContractError
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.lease import Lease, Partition
 from xmlmigrate.errors import EXIT_LEASE_BUSY, EXIT_OK, InfrastructureError, LeaseBusy
@@ -39,15 +39,7 @@ def test_keyword_names_run_and_hostile_ones_create_nothing(db_url: str, tmp_path
         with pytest.raises(ContractError):
             run_migration(MigrationConfig(db_url=db_url, contract=path))
     assert _tables(engine) == before
-    keywords = compile_contract(
-        contract_text(
-            root=KEYWORD_TABLES[0],
-            child=KEYWORD_TABLES[1],
-            columns=KEYWORD_COLUMNS,
-            child_column="Where",
-        ),
-        "keywords.toml",
-    )
+    keywords = keyword_contract()
     schema = build_schema(keywords)
     schema.metadata.drop_all(engine)
     schema.create(engine)

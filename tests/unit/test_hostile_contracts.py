@@ -11,10 +11,9 @@ import pytest
 import sqlalchemy as sa
 from tests.hostile import (
     HOSTILE_NAMES,
-    KEYWORD_COLUMNS,
-    KEYWORD_TABLES,
     RESERVED_NAMES,
     contract_text,
+    keyword_contract,
 )
 from tests.unit.test_cli import run_cli
 
@@ -72,7 +71,7 @@ def test_a_run_with_a_hostile_contract_creates_nothing(tmp_path: Path, name: str
     db = tmp_path / "t.db"
     url = f"sqlite:///{db}"
     engine = make_engine(url)
-    source_only = build_schema(_keyword_contract())  # type: ignore[arg-type]
+    source_only = build_schema(keyword_contract())
     source_only.source.create(engine)
     insert_documents(engine, source_only, MockGenerator(seed=1).generate(3))
     before = set(sa.inspect(engine).get_table_names())
@@ -96,27 +95,15 @@ def test_every_statement_quotes_names_in_the_dialects_way() -> None:
     assert _copy_sql("Select", ["from"]) == ('COPY "Select" ("from") FROM STDIN (FORMAT BINARY)')
 
 
-def _keyword_contract() -> object:
-    return compile_contract(
-        contract_text(
-            root=KEYWORD_TABLES[0],
-            child=KEYWORD_TABLES[1],
-            columns=KEYWORD_COLUMNS,
-            child_column="Where",
-        ),
-        "keywords.toml",
-    )
-
-
 def test_sql_keywords_as_names_run_end_to_end_on_sqlite(tmp_path: Path) -> None:
-    contract = _keyword_contract()
+    contract = keyword_contract()
     url = f"sqlite:///{tmp_path / 'k.db'}"
-    schema = build_schema(contract)  # type: ignore[arg-type]
+    schema = build_schema(contract)
     engine = make_engine(url)
     docs = list(MockGenerator(seed=5, size_profile="small", edge_rate=0.0).generate(20))
     schema.create(engine)
     insert_documents(engine, schema, docs)
-    stats = run_migration(MigrationConfig(db_url=url, workers=0), contract)  # type: ignore[arg-type]
+    stats = run_migration(MigrationConfig(db_url=url, workers=0), contract)
     assert stats.success == 20, stats.reasons
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())
