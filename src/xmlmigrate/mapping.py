@@ -20,9 +20,9 @@ from lxml import etree
 
 from xmlmigrate.contract import CompiledContract, CompiledTable
 from xmlmigrate.contract.compiled import CompiledColumn
-from xmlmigrate.expressions import Env
+from xmlmigrate.contract.converters import Clamped, InvalidValue
+from xmlmigrate.contract.expressions import Env
 from xmlmigrate.model import MappedApp, Rejection, Row, Warn
-from xmlmigrate.transforms import Clamped, InvalidValue
 
 MAX_WARNINGS_PER_CODE = 5  # every code is reported; repeats of one code are capped
 

@@ -22,8 +22,8 @@ from typing import Any, cast
 
 from lxml import etree
 
-from xmlmigrate import expressions as ex
-from xmlmigrate import transforms as tf
+from xmlmigrate.contract import converters as tf
+from xmlmigrate.contract import expressions as ex
 from xmlmigrate.db.identifiers import RESERVED_TABLES, identifier_problem
 from xmlmigrate.errors import UserError
 from xmlmigrate.xml import Scope

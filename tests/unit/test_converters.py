@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from xmlmigrate import transforms as tf
+from xmlmigrate.contract import converters as tf
 
 
 def test_int() -> None:

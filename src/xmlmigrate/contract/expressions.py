@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from lxml import etree
@@ -117,7 +117,9 @@ def _tokenize(text: str) -> list[_Tok]:
             break
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise ExprError(f"unexpected character {text[pos:].lstrip()[:1]!r} at {pos + 1}")
+            rest = text[pos:]
+            at = pos + len(rest) - len(rest.lstrip()) + 1  # where the character is, 1-based
+            raise ExprError(f"unexpected character {rest.lstrip()[:1]!r} at {at}")
         kind = m.lastgroup or "op"
         value = m.group(kind)
         start = m.start(kind)
@@ -350,6 +352,27 @@ def _as_datetime(v: date) -> datetime:
     return v if isinstance(v, datetime) else datetime(v.year, v.month, v.day)
 
 
+def _equal(x: Any, y: Any) -> bool:
+    """``=`` of the language: a date equals the datetime at its midnight."""
+    if isinstance(x, date) and isinstance(y, date) and type(x) is not type(y):
+        return _as_datetime(x) == _as_datetime(y)
+    return bool(x == y)
+
+
+def _rem(x: int, y: int) -> int:
+    """Integer remainder with the sign of the dividend (SQL), not Python's floor modulo."""
+    r = abs(x) % abs(y)
+    return -r if x < 0 else r
+
+
+def _round_half_up(x: Any, digits: int) -> Any:
+    """ROUND as SQL and the converters round: halves away from zero (2.5 → 3, -2.5 → -3),
+    not Python's to-even. Whole results for digits <= 0 are ints."""
+    value = x if isinstance(x, Decimal) else Decimal(str(x))
+    q = value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return int(q) if digits <= 0 else q
+
+
 def _like_regex(pattern: str) -> re.Pattern[str]:
     out = []
     for ch in pattern:
@@ -577,10 +600,19 @@ class _Compiler:
         evs = [ev for _, ev in items]
 
         def in_(env: Env) -> Any:
+            """SQL's IN: true on a match (dates compare with datetimes as ``=`` does), else
+            unknown (NULL) when an item is NULL, else false."""
             x = a(env)
             if x is None:
                 return None
-            return any(x == ev(env) for ev in evs)
+            unknown = False
+            for ev in evs:
+                y = ev(env)
+                if y is None:
+                    unknown = True
+                elif _equal(x, y):
+                    return True
+            return None if unknown else False
 
         return BOOL, in_
 
@@ -614,8 +646,8 @@ class _Compiler:
                 return x * y
             if y == 0:
                 return None
-            if op == "%":
-                return x % y
+            if op == "%":  # SQL's remainder: the sign of the dividend, for ints and decimals
+                return x % y if isinstance(x, Decimal) or isinstance(y, Decimal) else _rem(x, y)
             try:
                 q = Decimal(x) / Decimal(y)
             except InvalidOperation:
@@ -724,7 +756,7 @@ class _Compiler:
                 x, n = a(env), b(env)
                 if x is None or n is None:
                     return None
-                return round(Decimal(x), int(n))
+                return _round_half_up(x, int(n))
 
             return NUMBER, round_
         raise _err(node, f"unknown function {name}")
