@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import statistics
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -49,6 +48,8 @@ from xmlmigrate.model import RawRecord, Rejection, RunStats
 from xmlmigrate.pipeline import describe_config, run_migration
 from xmlmigrate.schema import SOURCE_TABLE, Schema, build_schema
 from xmlmigrate.transform import transform_record
+from xmlmigrate.validate import document_app_id
+from xmlmigrate.xml import XmlRejected, parse_document
 
 if TYPE_CHECKING:
     from xmlmigrate.bench.gate import GateResult
@@ -753,9 +754,12 @@ def cmd_contract_explain(args: argparse.Namespace) -> int:
     contract = load_contract(args.file)
     data = Path(args.xml).read_bytes()
     app_id = args.app_id
-    if app_id is None:
-        match = re.search(rb'<Request\b[^>]*\bID="(\d+)"', data[:10_000])
-        app_id = int(match.group(1)) if match else 0
+    if app_id is None:  # where this contract says the app id is (not a Provenir guess)
+        try:
+            root = parse_document(data, scope=contract.scope).root
+        except XmlRejected:
+            root = None
+        app_id = (document_app_id(root, contract) if root is not None else None) or 0
     result = transform_record(RawRecord(app_id, data), contract, explain=True)
     if isinstance(result, Rejection):
         console.print(f"[red]rejected[/red] ({result.stage}): {result.reason}", highlight=False)
@@ -970,9 +974,6 @@ def build_parser() -> argparse.ArgumentParser:
     base.set_defaults(func=cmd_baseline)
     base.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
     base.add_argument("--runs", type=_positive, default=10, help="clean runs (default %(default)s)")
-    base.add_argument(
-        "--records", dest="limit", type=_positive, metavar="N", help="records per run (default all)"
-    )
     base.add_argument(
         "--out", type=Path, default=Path("baseline_metrics.json"), help="default %(default)s"
     )

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.db.base import LogRow, WarningRow
-from xmlmigrate.model import MappedApp, Outcome, Rejection, RunStats, Status
+from xmlmigrate.model import MappedApp, Outcome, Rejection, RunStats, Status, reason_group
 from xmlmigrate.schema import Schema
 
 REASON_LIMIT = 1000
@@ -60,7 +60,12 @@ def _warning_summary(outcome: Outcome) -> str | None:
     """Warning codes with counts, e.g. {"truncated": 2}; the details are in processing_warning."""
     if not outcome.warnings:
         return None
-    return json.dumps(dict(Counter(w.code for w in outcome.warnings)))[:WARNING_SUMMARY_LIMIT]
+    counts = Counter(w.code for w in outcome.warnings).most_common()
+    while True:  # drop the rarest codes until it fits: never cut JSON in the middle
+        text = json.dumps(dict(counts))
+        if len(text) <= WARNING_SUMMARY_LIMIT or not counts:
+            return text
+        counts.pop()
 
 
 def warning_rows(outcomes: Iterable[Outcome], run_id: str) -> list[WarningRow]:
@@ -105,12 +110,6 @@ def ledger_problems(engine: Engine, schema: Schema) -> list[str]:
             if ids:
                 problems.append(f"{what}: {ids}")
     return problems
-
-
-def reason_group(reason: str) -> str:
-    """A reason without the quoted values in it, so the same problem counts as one."""
-    head = reason.split("'", 1)[0].rstrip(" :")
-    return head or reason[:80]
 
 
 def start_run(engine: Engine, schema: Schema, run_id: str, config: dict[str, object]) -> None:

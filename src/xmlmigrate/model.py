@@ -8,6 +8,7 @@ app's rows). ``RunStats`` sums a run up.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -82,7 +83,8 @@ class Outcome:
 
 # read and write happen in the coordinator; parse, validate and map in the workers (summed over
 # them); wait is the coordinator waiting for a worker's batch
-STAGES = ("read", "parse", "validate", "map", "write", "wait")
+TRANSFORM_STAGES = ("parse", "validate", "map")
+STAGES = ("read", *TRANSFORM_STAGES, "write", "wait")
 
 
 @dataclass(slots=True)
@@ -127,7 +129,7 @@ class RunStats:
         else:
             self.rejected += 1
         if outcome.reason and outcome.status != "success":
-            self.reasons[f"{outcome.status}: {_reason_key(outcome.reason)}"] += 1
+            self.reasons[f"{outcome.status}: {reason_group(outcome.reason)}"] += 1
         self.warnings += len(outcome.warnings)
         for w in outcome.warnings:
             self.warning_codes[w.code] += 1
@@ -170,7 +172,14 @@ class RunStats:
         }
 
 
-def _reason_key(reason: str) -> str:
-    """Group reasons by their code (text before the first colon) so the summary's top list is short."""
+_REASON_CODE = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
+def reason_group(reason: str) -> str:
+    """The part of a reason that names the problem, so the same problem counts once in the
+    run summary and in ``status`` alike: a reason code (``malformed: …`` → ``malformed``),
+    else the text before the first quoted value (database messages)."""
     head, sep, _ = reason.partition(":")
-    return head if sep else reason[:80]
+    if sep and _REASON_CODE.match(head):
+        return head
+    return reason.split("'", 1)[0].rstrip(" :")[:80] or reason[:80]

@@ -340,7 +340,8 @@ class _Run:
                 by_app = {r.app_id: r for part in parts for r in part.results}
                 times = {k: sum(p.times.get(k, 0.0) for p in parts) for k in parts[0].times}
                 results = [by_app[rec.app_id] for rec in page]
-                self.commit(_attempts(page), BatchResult(0, results, times))
+                peak = max(p.peak_rss_mb for p in parts)  # the workers' memory is reported too
+                self.commit(_attempts(page), BatchResult(0, results, times, peak))
         except WorkerCrashed as exc:
             failed = True
             self.stats.crash = str(exc)

@@ -24,6 +24,19 @@ from xmlmigrate.model import Rejection
 _INTEGER = re.compile(r"-?[0-9]{1,30}\Z")  # ASCII digits only: not '²', not '--5'
 
 
+def parse_app_id(text: str | None) -> int | None:
+    """An app id as written in a document (ASCII digits, an optional minus), or None."""
+    if text is None or not _INTEGER.match(text.strip()):
+        return None
+    return int(text.strip())
+
+
+def document_app_id(root: etree._Element, contract: CompiledContract) -> int | None:
+    """The app id a document carries where the contract says it is, or None."""
+    holder = root if contract.app_id_path == "." else root.find(contract.app_id_path)
+    return parse_app_id(holder.get(contract.app_id_attr) if holder is not None else None)
+
+
 @dataclass(frozen=True, slots=True)
 class ValidDocument:
     app_id: int
@@ -46,10 +59,12 @@ def validate_document(
     where = f"{contract.app_id_path}/@{contract.app_id_attr}"
     if raw_id is None or not raw_id.strip():
         return reject("app_id_missing", f"no app id at {where}")
-    text = raw_id.strip()
-    if not _INTEGER.match(text):
-        return reject("app_id_invalid", f"app id {text[:40]!r} at {where} is not an integer")
-    app_id = int(text)
+    parsed = parse_app_id(raw_id)
+    if parsed is None:
+        return reject(
+            "app_id_invalid", f"app id {raw_id.strip()[:40]!r} at {where} is not an integer"
+        )
+    app_id = parsed
     if app_id <= 0:
         return reject("app_id_invalid", f"app id {app_id} at {where} is not positive")
     if app_id > contract.app_id_max:

@@ -26,10 +26,9 @@ from typing import Any
 
 from xmlmigrate.contract import load_contract
 from xmlmigrate.errors import WorkerCrashed
-from xmlmigrate.model import MappedApp, RawRecord, Rejection
+from xmlmigrate.model import TRANSFORM_STAGES, MappedApp, RawRecord, Rejection
 from xmlmigrate.transform import transform_record
 
-STAGES = ("parse", "validate", "map")
 WATCHDOG_INTERVAL_S = 0.5
 OUT_OF_MEMORY = 3  # a worker's exit code when a batch exhausted its memory
 
@@ -56,7 +55,7 @@ def peak_rss_mb() -> float:
 def transform_batch(
     records: list[RawRecord], contract: Any, options: TransformOptions
 ) -> tuple[list[MappedApp | Rejection], dict[str, float]]:
-    times = dict.fromkeys(STAGES, 0.0)
+    times = dict.fromkeys(TRANSFORM_STAGES, 0.0)
     results = [
         transform_record(
             r, contract, times, scoped=options.scoped, check_well_formed=options.check_well_formed

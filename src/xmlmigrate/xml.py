@@ -73,6 +73,7 @@ def _start_events(encoding: str | None) -> etree.XMLPullParser:
 
 _BYTES_PARSER = _parser()
 _UTF8_PARSER = _parser("utf-8")
+HARDENED_PARSER = _BYTES_PARSER  # the whole-document parser, for references that time lxml
 
 
 class XmlRejected(Exception):

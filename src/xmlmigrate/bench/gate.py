@@ -434,7 +434,9 @@ class _Collector:
         self.unstable: set[str] = set()
         self.discarded: dict[str, int] = {}
         self.raw: dict[str, list[dict[str, list[dict[str, float]]]]] = {}
-        self.unbalanced = 0  # blocks set aside: one side ran on a slower machine
+        # blocks set aside (and run again): a side ran on a slower machine, or a benchmark
+        # had no round pair free of CPU waits — both reasons, one count
+        self.set_aside = 0
 
     def _valid(self, r: dict[str, float]) -> bool:
         return r["wall"] > 0 and r["cpu"] > 0 and r["wait"] <= self.cfg.max_wait * r["wall"]
@@ -452,7 +454,7 @@ class _Collector:
         }
         gap = max(speed.values()) / min(speed.values()) - 1
         if gap > self.cfg.max_speed_gap:
-            self.unbalanced += 1
+            self.set_aside += 1
             return False
         pairs: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {}
         for name in names:
@@ -460,6 +462,7 @@ class _Collector:
             pairs[name] = [(b, h) for b, h in both if self._valid(b) and self._valid(h)]
             self.discarded[name] = self.discarded.get(name, 0) + len(both) - len(pairs[name])
         if not all(pairs.values()):
+            self.set_aside += 1
             return False
         for name in names:
             self.raw.setdefault(name, []).append(
@@ -624,6 +627,6 @@ def run_gate(cfg: GateConfig, progress: Progress | None = None) -> GateResult:
         benchmarks=verdicts,
         seconds=time.perf_counter() - started,
         inject_head=cfg.inject_head,
-        set_aside=collector.unbalanced,
+        set_aside=collector.set_aside,
         notes=notes,
     )

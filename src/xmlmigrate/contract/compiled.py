@@ -209,7 +209,6 @@ class CompiledTable:
     by_subpath: tuple[tuple[str | None, tuple[CompiledColumn, ...]], ...]
     fixed: tuple[CompiledColumn, ...]  # parent / const / app_id / unpivot columns
     computed: tuple[CompiledColumn, ...]  # expr columns, in order
-    deferred_defaults: bool
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -595,7 +594,6 @@ class _Compiler:
             by_subpath=tuple((p, tuple(cs)) for p, cs in groups.items()),
             fixed=tuple(c for c in columns if c.kind not in ("attr", "expr")),
             computed=tuple(c for c in columns if c.kind == "expr"),
-            deferred_defaults=any(c.default_when == "row_has_values" for c in columns),
         )
 
     def _unpivot(self, tname: str, data: Any) -> Unpivot | None:

@@ -15,7 +15,7 @@ from lxml import etree
 
 from xmlmigrate.contract.compiled import CompiledContract
 from xmlmigrate.model import Rejection
-from xmlmigrate.validate import validate_document
+from xmlmigrate.validate import document_app_id, validate_document
 from xmlmigrate.xml import XmlRejected, parse_document
 
 
@@ -54,19 +54,13 @@ def measure(
         except XmlRejected:
             cov.unreadable += 1
             continue
-        expected = app_id if app_id is not None else _document_app_id(root, contract)
+        expected = app_id if app_id is not None else document_app_id(root, contract)
         valid = validate_document(root, contract, expected or 0)
         if isinstance(valid, Rejection):
             cov.unreadable += 1
             continue
         _walk(contract, valid.application, cov)
     return cov
-
-
-def _document_app_id(root: etree._Element, contract: CompiledContract) -> int | None:
-    holder = root if contract.app_id_path == "." else root.find(contract.app_id_path)
-    text = (holder.get(contract.app_id_attr) or "") if holder is not None else ""
-    return int(text) if text.strip().isdigit() else None
 
 
 def _walk(contract: CompiledContract, application: etree._Element, cov: Coverage) -> None:
