@@ -18,11 +18,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.db.base import LogRow, WarningRow
+from xmlmigrate.db.layout import LOG_TABLE, WARNING_TABLE, text_limit
 from xmlmigrate.model import MappedApp, Outcome, Rejection, RunStats, Status, reason_group
 from xmlmigrate.schema import Schema
 
-REASON_LIMIT = 1000
-WARNING_SUMMARY_LIMIT = 1000
+REASON_LIMIT = text_limit(LOG_TABLE, "reason")
+WARNING_SUMMARY_LIMIT = text_limit(LOG_TABLE, "warnings")
+CODE_LIMIT = text_limit(WARNING_TABLE, "code")
+DETAIL_LIMIT = text_limit(WARNING_TABLE, "detail")
 
 
 def new_run_id() -> str:
@@ -70,7 +73,7 @@ def _warning_summary(outcome: Outcome) -> str | None:
 
 def warning_rows(outcomes: Iterable[Outcome], run_id: str) -> list[WarningRow]:
     return [
-        WarningRow(o.app_id, run_id, w.code[:50], w.detail[:500])
+        WarningRow(o.app_id, run_id, w.code[:CODE_LIMIT], w.detail[:DETAIL_LIMIT])
         for o in outcomes
         for w in o.warnings
     ]

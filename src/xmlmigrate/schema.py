@@ -8,59 +8,23 @@ everywhere: that is how ``clean`` and the benchmarks reset the target.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mssql, mysql
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.contract import CompiledContract, CompiledTable
-from xmlmigrate.contract.compiled import CompiledColumn
-from xmlmigrate.db.lease import lease_table
-
-SOURCE_TABLE = "app_xml"
-LOG_TABLE = "processing_log"
-WARNING_TABLE = "processing_warning"
-RUN_TABLE = "migration_run"
-ENUM_TABLE = "app_enums"
-
-
-# Dialect details that matter for correctness: MySQL/MariaDB TEXT holds only 64 KB and its
-# DATETIME drops fractions; SQL Server's DATETIME rounds to 3.33 ms and VARCHAR is not Unicode.
-DOCUMENT_TEXT = (
-    sa.UnicodeText()
-    .with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-    .with_variant(mssql.NVARCHAR(None), "mssql")  # NVARCHAR(max), not the deprecated NTEXT
-)
-TIMESTAMP = (
-    sa.DateTime()
-    .with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-    .with_variant(mssql.DATETIME2(), "mssql")  # type: ignore[no-untyped-call]
+from xmlmigrate.db.layout import (
+    ENUM_TABLE,
+    LEASE_TABLE,
+    LOG_TABLE,
+    RUN_TABLE,
+    SOURCE_TABLE,
+    WARNING_TABLE,
+    column_type,
+    tool_tables,
 )
 
-
-DATE = sa.Date().with_variant(mssql.DATE(), "mssql")  # not DATETIME, whatever the server
-
-
-def _sa_type(col: CompiledColumn) -> sa.types.TypeEngine[Any]:
-    t = col.type
-    if t == "int":
-        return sa.Integer()
-    if t == "bigint":
-        return sa.BigInteger()
-    if t == "decimal":
-        return sa.Numeric(col.precision, col.scale, asdecimal=True)
-    if t == "string":
-        return sa.Unicode(col.length)
-    if t == "date":
-        return DATE
-    if t == "datetime":
-        return TIMESTAMP
-    if t == "bit":
-        return sa.Boolean(create_constraint=False)
-    if t == "enum":
-        return sa.SmallInteger()
-    raise ValueError(f"unknown column type {t!r}")
+__all__ = ["LOG_TABLE", "SOURCE_TABLE", "WARNING_TABLE", "Schema", "build_schema", "schema_for"]
 
 
 @dataclass(frozen=True)
@@ -105,55 +69,9 @@ class Schema:
 
 def build_schema(contract: CompiledContract) -> Schema:
     md = sa.MetaData()
-    source = sa.Table(
-        SOURCE_TABLE,
-        md,
-        sa.Column("app_id", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("xml", DOCUMENT_TEXT, nullable=False),
-    )
-    log = sa.Table(
-        LOG_TABLE,
-        md,
-        sa.Column("log_id", sa.Integer, primary_key=True, autoincrement=True),
-        # BIGINT: a source app id out of the target key's range is still logged (rejected)
-        sa.Column("app_id", sa.BigInteger, nullable=False, index=True),
-        sa.Column("run_id", sa.String(36), nullable=False),
-        sa.Column("attempt", sa.Integer, nullable=False, default=1),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("stage", sa.String(16)),
-        sa.Column("reason", sa.Unicode(1000)),
-        sa.Column("warnings", sa.Unicode(1000)),  # {"code": count, ...}
-        sa.Column("logged_at", TIMESTAMP, nullable=False),
-    )
-    warnings = sa.Table(
-        WARNING_TABLE,
-        md,
-        sa.Column("warning_id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("app_id", sa.BigInteger, nullable=False, index=True),
-        sa.Column("run_id", sa.String(36), nullable=False),
-        sa.Column("code", sa.String(50), nullable=False, index=True),
-        sa.Column("detail", sa.Unicode(500)),
-    )
-    enums = sa.Table(
-        ENUM_TABLE,
-        md,
-        sa.Column("enum_id", sa.SmallInteger, primary_key=True, autoincrement=False),
-        sa.Column("enum_type", sa.String(50), nullable=False),
-        sa.Column("code", sa.String(30), nullable=False),
-        sa.UniqueConstraint("enum_type", "code", name="uq_app_enums_type_code"),
-    )
-    runs = sa.Table(
-        RUN_TABLE,
-        md,
-        sa.Column("run_id", sa.String(36), primary_key=True),
-        sa.Column("started_at", TIMESTAMP, nullable=False),
-        sa.Column("finished_at", TIMESTAMP),
-        sa.Column("records", sa.Integer),
-        sa.Column("success", sa.Integer),
-        sa.Column("failed", sa.Integer),
-        sa.Column("rejected", sa.Integer),
-        sa.Column("rec_per_min", sa.Float),
-        sa.Column("config", sa.UnicodeText().with_variant(mssql.NVARCHAR(None), "mssql")),
+    own = tool_tables(md)
+    source, log, warnings, enums, runs, lease = (
+        own[n] for n in (SOURCE_TABLE, LOG_TABLE, WARNING_TABLE, ENUM_TABLE, RUN_TABLE, LEASE_TABLE)
     )
     enum_rows = tuple(
         {"enum_id": value, "enum_type": name, "code": code}
@@ -161,7 +79,6 @@ def build_schema(contract: CompiledContract) -> Schema:
         for code, value in codes.items()
     )
     targets = tuple(_table(md, t, contract) for t in contract.tables)
-    lease = lease_table(md)
     return Schema(md, source, log, warnings, enums, runs, lease, targets, targets[0], enum_rows)
 
 
@@ -169,7 +86,7 @@ def _table(md: sa.MetaData, table: CompiledTable, contract: CompiledContract) ->
     cols = [
         sa.Column(
             c.name,
-            _sa_type(c),
+            column_type(c),
             nullable=c.nullable,
             primary_key=c.name in table.key,
             autoincrement=False,
@@ -195,3 +112,15 @@ def _table(md: sa.MetaData, table: CompiledTable, contract: CompiledContract) ->
         if tuple(table.key[: len(child_cols)]) != tuple(child_cols):
             constraints.append(sa.Index(f"ix_{table.name}_{'_'.join(child_cols)}", *child_cols))
     return sa.Table(table.name, md, *cols, *constraints)
+
+
+_SCHEMAS: dict[int, tuple[CompiledContract, Schema]] = {}
+
+
+def schema_for(contract: CompiledContract) -> Schema:
+    """The schema of a contract, built once per contract object (writers reconnecting per
+    batch ask for it every time)."""
+    hit = _SCHEMAS.get(id(contract))
+    if hit is None or hit[0] is not contract:
+        hit = _SCHEMAS[id(contract)] = (contract, build_schema(contract))
+    return hit[1]

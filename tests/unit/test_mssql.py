@@ -19,7 +19,8 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db.base import LogRow, WriteError
 from xmlmigrate.db.engine import resolve_target
-from xmlmigrate.db.odbc import OdbcWriter, input_size
+from xmlmigrate.db.layout import LOG_TABLE, ledger_columns, odbc_input_size
+from xmlmigrate.db.odbc import OdbcWriter
 from xmlmigrate.model import MappedApp
 from xmlmigrate.schema import build_schema
 
@@ -68,13 +69,15 @@ def test_odbc_connection_string_for_sql_server() -> None:
 
 
 def test_parameter_sizes_never_fall_back_to_max() -> None:
-    for table in CONTRACT.tables:
-        for col in table.columns:
-            sql_type, size, digits = input_size(col)
-            if col.type == "string":
-                assert (sql_type, size) == (pyodbc.SQL_WVARCHAR, col.length)
-            if col.type == "decimal":
-                assert (sql_type, size, digits) == (pyodbc.SQL_DECIMAL, col.precision, col.scale)
+    for table, compiled in zip(SCHEMA.targets, CONTRACT.tables, strict=True):
+        for col, spec in zip(table.columns, compiled.columns, strict=True):
+            sql_type, size, digits = odbc_input_size(col.type)
+            if spec.type == "string":
+                assert (sql_type, size) == (pyodbc.SQL_WVARCHAR, spec.length)
+            if spec.type == "decimal":
+                assert (sql_type, size, digits) == (pyodbc.SQL_DECIMAL, spec.precision, spec.scale)
+    log = {c.name: odbc_input_size(c.type) for c in ledger_columns(LOG_TABLE)}
+    assert log["app_id"][0] == pyodbc.SQL_BIGINT and log["reason"] == (pyodbc.SQL_WVARCHAR, 1000, 0)
 
 
 class FakeCursor:

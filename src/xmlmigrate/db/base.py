@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
+from xmlmigrate.db.layout import LOG_COLUMNS, WARNING_COLUMNS
 from xmlmigrate.model import MappedApp
+
+__all__ = ["LOG_COLUMNS", "WARNING_COLUMNS", "BulkWriter", "LogRow", "WarningRow", "WriteError"]
 
 
 class LogRow(NamedTuple):
@@ -20,9 +23,6 @@ class LogRow(NamedTuple):
     logged_at: datetime
 
 
-LOG_COLUMNS = LogRow._fields
-
-
 class WarningRow(NamedTuple):
     app_id: int
     run_id: str
@@ -30,7 +30,10 @@ class WarningRow(NamedTuple):
     detail: str
 
 
-WARNING_COLUMNS = WarningRow._fields
+# The row tuples are typed NamedTuples for the hot path; their fields are the ledger tables'
+# insert columns (db/layout.py), checked here once so the two can never drift apart.
+if LogRow._fields != LOG_COLUMNS or WarningRow._fields != WARNING_COLUMNS:
+    raise ImportError("LogRow/WarningRow do not match processing_log/processing_warning")
 
 
 class WriteError(Exception):

@@ -89,20 +89,6 @@ def _high(v: int | None) -> float:
     return float("inf") if v is None else v
 
 
-def lease_table(md: sa.MetaData) -> sa.Table:
-    return sa.Table(
-        "migration_lease",
-        md,
-        sa.Column("run_id", sa.String(36), primary_key=True),
-        sa.Column("app_id_start", sa.BigInteger),
-        sa.Column("app_id_end", sa.BigInteger),
-        sa.Column("modulo", sa.Integer),
-        sa.Column("modulo_instance", sa.Integer),
-        sa.Column("owner", sa.String(200), nullable=False),
-        sa.Column("acquired_at", sa.DateTime, nullable=False),
-    )
-
-
 def _owner() -> str:
     return f"{socket.gethostname()[:150]} pid {os.getpid()}"
 

@@ -15,59 +15,14 @@ from datetime import datetime
 from typing import Any
 
 import pyodbc
+import sqlalchemy as sa
 
 from xmlmigrate.contract import CompiledContract
-from xmlmigrate.contract.compiled import CompiledColumn
 from xmlmigrate.db.base import LOG_COLUMNS, WARNING_COLUMNS, LogRow, WarningRow, WriteError
 from xmlmigrate.db.identifiers import insert_sql, quote
+from xmlmigrate.db.layout import InputSize, ledger_columns, odbc_input_size
 from xmlmigrate.model import MappedApp
-from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE
-
-InputSize = tuple[int, int, int]  # (SQL type, column size, decimal digits)
-
-
-TIMESTAMP_AS_TEXT: InputSize = (pyodbc.SQL_WVARCHAR, 26, 0)
-
-
-def input_size(col: CompiledColumn, timestamps_as_text: bool = False) -> InputSize:
-    t = col.type
-    if t == "datetime" and timestamps_as_text:
-        return TIMESTAMP_AS_TEXT
-    if t == "string":
-        return (pyodbc.SQL_WVARCHAR, col.length or 1, 0)
-    if t == "decimal":
-        return (pyodbc.SQL_DECIMAL, col.precision or 18, col.scale or 0)
-    if t == "int":
-        return (pyodbc.SQL_INTEGER, 0, 0)
-    if t == "bigint":
-        return (pyodbc.SQL_BIGINT, 0, 0)
-    if t == "enum":
-        return (pyodbc.SQL_SMALLINT, 0, 0)
-    if t == "bit":
-        return (pyodbc.SQL_BIT, 0, 0)
-    if t == "date":
-        return (pyodbc.SQL_TYPE_DATE, 0, 0)
-    if t == "datetime":
-        return (pyodbc.SQL_TYPE_TIMESTAMP, 27, 6)
-    raise ValueError(f"no ODBC type for {t!r}")
-
-
-LOG_SIZES: list[InputSize] = [
-    (pyodbc.SQL_BIGINT, 0, 0),
-    (pyodbc.SQL_WVARCHAR, 36, 0),
-    (pyodbc.SQL_INTEGER, 0, 0),
-    (pyodbc.SQL_WVARCHAR, 16, 0),
-    (pyodbc.SQL_WVARCHAR, 16, 0),
-    (pyodbc.SQL_WVARCHAR, 1000, 0),
-    (pyodbc.SQL_WVARCHAR, 1000, 0),
-    (pyodbc.SQL_TYPE_TIMESTAMP, 27, 6),
-]
-WARNING_SIZES: list[InputSize] = [
-    (pyodbc.SQL_BIGINT, 0, 0),
-    (pyodbc.SQL_WVARCHAR, 36, 0),
-    (pyodbc.SQL_WVARCHAR, 50, 0),
-    (pyodbc.SQL_WVARCHAR, 500, 0),
-]
+from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE, schema_for
 
 
 def identity_columns(conn: Any, table: str) -> set[str]:
@@ -99,31 +54,30 @@ class OdbcWriter:
         # as ISO text they always survive.
         self.timestamps_as_text = backend in ("mysql", "mariadb")
         self.statements = 0
+        as_text = self.timestamps_as_text
         self._tables: list[tuple[str, str, tuple[str, ...], list[InputSize], bool, list[int]]] = []
-        for t in contract.tables:
-            identity = bool(
-                backend == "mssql" and identity_columns(conn, t.name) & set(t.column_names)
-            )
-            as_text = [
-                i
-                for i, c in enumerate(t.columns)
-                if self.timestamps_as_text and c.type == "datetime"
-            ]
+        for t in schema_for(contract).targets:
+            names = tuple(c.name for c in t.columns)
+            identity = bool(backend == "mssql" and identity_columns(conn, t.name) & set(names))
             self._tables.append(
                 (
                     t.name,
-                    insert_sql(backend, t.name, t.column_names),
-                    t.column_names,
-                    [input_size(c, self.timestamps_as_text) for c in t.columns],
+                    insert_sql(backend, t.name, names),
+                    names,
+                    [odbc_input_size(c.type, as_text) for c in t.columns],
                     identity,
-                    as_text,
+                    _timestamp_positions(list(t.columns)) if as_text else [],
                 )
             )
-        log_sizes = list(LOG_SIZES)
-        if self.timestamps_as_text:
-            log_sizes[-1] = TIMESTAMP_AS_TEXT
-        self._log = (insert_sql(backend, LOG_TABLE, LOG_COLUMNS), log_sizes)
-        self._warning = (insert_sql(backend, WARNING_TABLE, WARNING_COLUMNS), WARNING_SIZES)
+        self._log = (
+            insert_sql(backend, LOG_TABLE, LOG_COLUMNS),
+            [odbc_input_size(c.type, as_text) for c in ledger_columns(LOG_TABLE)],
+        )
+        self._log_timestamps = _timestamp_positions(ledger_columns(LOG_TABLE)) if as_text else []
+        self._warning = (
+            insert_sql(backend, WARNING_TABLE, WARNING_COLUMNS),
+            [odbc_input_size(c.type, as_text) for c in ledger_columns(WARNING_TABLE)],
+        )
 
     def write(
         self,
@@ -154,8 +108,8 @@ class OdbcWriter:
                     with suppress(pyodbc.Error):
                         cur.execute(f"SET IDENTITY_INSERT {quote('mssql', name)} OFF")
             log = [tuple(r) for r in log_rows]
-            if self.timestamps_as_text:
-                log = [_timestamps_as_text(r, [len(r) - 1]) for r in log]
+            if self._log_timestamps:
+                log = [_timestamps_as_text(r, self._log_timestamps) for r in log]
             self._executemany(cur, *self._log, log)
             if warning_rows:
                 self._executemany(cur, *self._warning, [tuple(r) for r in warning_rows])
@@ -176,6 +130,10 @@ class OdbcWriter:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _timestamp_positions(columns: list[sa.Column[Any]]) -> list[int]:
+    return [i for i, c in enumerate(columns) if isinstance(c.type, sa.DateTime)]
 
 
 def _timestamps_as_text(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:

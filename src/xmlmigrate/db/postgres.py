@@ -12,22 +12,13 @@ from sqlalchemy.engine import Engine
 from xmlmigrate.contract import CompiledContract
 from xmlmigrate.db.base import LOG_COLUMNS, WARNING_COLUMNS, LogRow, WarningRow, WriteError
 from xmlmigrate.db.identifiers import column_list, quote
+from xmlmigrate.db.layout import ledger_columns, pg_copy_type
 from xmlmigrate.model import MappedApp
-from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE
+from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE, schema_for
 
-# column type → the PostgreSQL type the DDL creates (binary COPY needs the exact type)
-PG_TYPES = {
-    "int": "int4",
-    "bigint": "int8",
-    "decimal": "numeric",
-    "string": "varchar",
-    "date": "date",
-    "datetime": "timestamp",
-    "bit": "bool",
-    "enum": "int2",
-}
-LOG_TYPES = ["int8", "varchar", "int4", "varchar", "varchar", "varchar", "varchar", "timestamp"]
-WARNING_TYPES = ["int8", "varchar", "varchar", "varchar"]
+# binary COPY needs each column's exact type: derived from the one layout (db/layout.py)
+LOG_TYPES = [pg_copy_type(c.type) for c in ledger_columns(LOG_TABLE)]
+WARNING_TYPES = [pg_copy_type(c.type) for c in ledger_columns(WARNING_TABLE)]
 
 
 def _copy_sql(table: str, columns: Sequence[str]) -> str:
@@ -48,11 +39,12 @@ class PostgresCopyWriter:
         self._tables = [
             (
                 t.name,
-                _copy_sql(t.name, t.column_names),
-                t.column_names,
-                [PG_TYPES[c.type] for c in t.columns],
+                _copy_sql(t.name, names),
+                names,
+                [pg_copy_type(c.type) for c in t.columns],
             )
-            for t in contract.tables
+            for t in schema_for(contract).targets
+            for names in [tuple(c.name for c in t.columns)]
         ]
         self._log_sql = _copy_sql(LOG_TABLE, LOG_COLUMNS)
         self._warning_sql = _copy_sql(WARNING_TABLE, WARNING_COLUMNS)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -14,23 +12,9 @@ from sqlalchemy.engine import Engine
 from xmlmigrate.contract import CompiledContract
 from xmlmigrate.db.base import LOG_COLUMNS, WARNING_COLUMNS, LogRow, WarningRow, WriteError
 from xmlmigrate.db.identifiers import insert_sql
+from xmlmigrate.db.layout import Adapter, sqlite_adapter
 from xmlmigrate.model import MappedApp
-from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE
-
-Adapter = Callable[[Any], Any]
-
-
-def _adapter(col_type: str) -> Adapter | None:
-    """Values SQLite cannot store natively become the text SQLAlchemy reads back."""
-    if col_type == "date":
-        return lambda v: v.isoformat() if isinstance(v, date) else v
-    if col_type == "datetime":
-        return lambda v: v.isoformat(sep=" ") if isinstance(v, datetime) else v
-    if col_type == "decimal":
-        return lambda v: str(v) if isinstance(v, Decimal) else v
-    if col_type == "bit":
-        return lambda v: None if v is None else int(v)
-    return None
+from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE, schema_for
 
 
 class SqliteWriter:
@@ -40,10 +24,10 @@ class SqliteWriter:
         assert isinstance(conn, sqlite3.Connection)
         self._conn = conn
         self._tables: list[tuple[str, str, tuple[str, ...], list[tuple[int, Adapter]]]] = []
-        for t in contract.tables:
-            names = t.column_names
+        for t in schema_for(contract).targets:
+            names = tuple(c.name for c in t.columns)
             adapters = [
-                (i, a) for i, c in enumerate(t.columns) if (a := _adapter(c.type)) is not None
+                (i, a) for i, c in enumerate(t.columns) if (a := sqlite_adapter(c.type)) is not None
             ]
             self._tables.append((t.name, insert_sql("sqlite", t.name, names), names, adapters))
         self._log_sql = insert_sql("sqlite", LOG_TABLE, LOG_COLUMNS)
