@@ -32,6 +32,7 @@ from typing import NoReturn
 import pytest
 import sqlalchemy as sa
 
+from xmlmigrate.bench.probe import ALLOW_RESET_ENV
 from xmlmigrate.contract import CompiledContract, load_contract
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.db.engine import DEFAULT_ODBC_DRIVERS
@@ -158,6 +159,12 @@ def count_target_rows(source: PerfSource) -> int:
         )
 
 
+def allow_reset(config: pytest.Config) -> bool:
+    """``--perf-allow-reset``, or ``XMLMIGRATE_PERF_ALLOW_RESET=1`` (the perf gate's own
+    side databases)."""
+    return bool(config.getoption(ALLOW_RESET)) or os.environ.get(ALLOW_RESET_ENV) == "1"
+
+
 def given_db_url(config: pytest.Config) -> str | None:
     """The target the user named (``--db-url`` or ``$XMLMIGRATE_TEST_DB_URL``), if any."""
     url = config.getoption("--db-url") or os.environ.get(TEST_DB_ENV)
@@ -192,7 +199,7 @@ def perf_source(
     contract = load_contract()
     schema = build_schema(contract)
     engine = make_engine(perf_db_url)
-    prepare_target(engine, schema, bool(request.config.getoption(ALLOW_RESET)))
+    prepare_target(engine, schema, allow_reset(request.config))
     _, size = insert_documents(engine, schema, perf_corpus)
     yield PerfSource(perf_db_url, engine, schema, contract, perf_corpus, size)
     engine.dispose()

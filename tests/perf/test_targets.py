@@ -21,8 +21,8 @@ from xmlmigrate.mock import insert_documents
 from xmlmigrate.model import MappedApp, RawRecord
 from xmlmigrate.pipeline import run_migration
 from xmlmigrate.pytest_plugin import (
-    ALLOW_RESET,
     PerfSource,
+    allow_reset,
     given_db_url,
     odbc_problem,
     prepare_target,
@@ -89,7 +89,7 @@ def target(
         engine.connect().close()
     except Exception as exc:
         skip_or_fail(f"{target_name} not reachable: {str(exc).splitlines()[0][:160]}")
-    prepare_target(engine, perf_source.schema, bool(request.config.getoption(ALLOW_RESET)))
+    prepare_target(engine, perf_source.schema, allow_reset(request.config))
     insert_documents(engine, perf_source.schema, perf_source.docs)
     yield url, engine
     engine.dispose()

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,16 @@ def test_targets_honour_db_url_instead_of_fixed_servers(tmp_path: Path) -> None:
     assert tests and all("[--db-url]" in t for t in tests), listed.stdout
     default = _pytest("tests/perf/test_targets.py", "--collect-only", "-q")
     assert "postgresql" in default.stdout  # without --db-url: each local server
+
+
+def test_the_perf_gate_may_reset_its_own_side_databases(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from xmlmigrate.bench.probe import ALLOW_RESET_ENV
+    from xmlmigrate.pytest_plugin import allow_reset
+
+    config: Any = SimpleNamespace(getoption=lambda _name: False)
+    monkeypatch.delenv(ALLOW_RESET_ENV, raising=False)
+    assert allow_reset(config) is False
+    monkeypatch.setenv(ALLOW_RESET_ENV, "1")  # what the gate sets for <db>_base and <db>_head
+    assert allow_reset(config) is True

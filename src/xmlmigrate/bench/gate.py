@@ -41,7 +41,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from xmlmigrate.bench.probe import BATON_ENV, INJECT_ENV
+from xmlmigrate.bench.probe import ALLOW_RESET_ENV, BATON_ENV, INJECT_ENV
 
 FAMILY_ALPHA = 0.01
 METRICS = ("cpu", "wall")
@@ -245,6 +245,7 @@ def _side_env(cfg: GateConfig, side: str, directory: Path, baton: str) -> dict[s
     if side == "head" and cfg.inject_head:
         env[INJECT_ENV] = str(cfg.inject_head)
     env[BATON_ENV] = baton
+    env[ALLOW_RESET_ENV] = "1"  # the side databases (<db>_base, <db>_head) are the gate's own
     return env
 
 

@@ -38,6 +38,7 @@ from sqlalchemy.pool import Pool
 
 INJECT_ENV = "XMLMIGRATE_PERF_INJECT"
 BATON_ENV = "XMLMIGRATE_GATE_BATON"
+ALLOW_RESET_ENV = "XMLMIGRATE_PERF_ALLOW_RESET"  # the gate's side databases are its own
 T = TypeVar("T")
 
 
