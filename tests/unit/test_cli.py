@@ -179,3 +179,19 @@ def test_init_and_status(tmp_path: Path) -> None:
     assert "12 documents in app_xml" in status.stdout
     assert "success 5" in status.stdout and "pending 7" in status.stdout
     assert "Recent runs" in status.stdout
+
+
+def test_performance_commands_are_grouped_and_old_spellings_still_work(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for new in (["perf", "pipeline"], ["perf", "baseline"], ["perf", "report"]):
+        with pytest.raises(SystemExit):
+            main([*new, "--help"])
+        assert "usage: xmlmigrate perf" in capsys.readouterr().out
+    # the old spellings: the same command, with a deprecation line
+    assert main(["report", "/nonexistent.json", "--out", "/tmp/r"]) == 2
+    err = capsys.readouterr().err
+    assert "'xmlmigrate report' is now 'xmlmigrate perf report'" in err
+    with pytest.raises(SystemExit):
+        main(["bench", "pipeline", "--help"])
+    assert "Deprecated spelling of 'xmlmigrate perf pipeline'" in capsys.readouterr().out

@@ -383,7 +383,7 @@ def _cmdline(pid: int) -> str:
             "database error",
         ),
         (["contract", "explain", "--xml", "/nonexistent/doc.xml"], EXIT_USAGE, "No such file"),
-        (["baseline", "--compare", "/nonexistent/old.json"], EXIT_USAGE, "No such file"),
+        (["perf", "baseline", "--compare", "/nonexistent/old.json"], EXIT_USAGE, "No such file"),
         (["contract", "check", "/nonexistent/c.toml"], EXIT_USAGE, "cannot read contract"),
     ],
 )
@@ -414,7 +414,7 @@ def test_report_without_matplotlib_names_the_extra(
         Path(__file__).resolve().parents[2]
         / ".benchmarks/Linux-CPython-3.11-64bit/0001_baseline.json"
     )
-    assert main(["report", str(bench), "--out", str(tmp_path / "r")]) == EXIT_USAGE
+    assert main(["perf", "report", str(bench), "--out", str(tmp_path / "r")]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "xmlmigrate[bench]" in err and err.count("\n") == 1
 

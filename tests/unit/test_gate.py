@@ -243,7 +243,7 @@ def test_report_of_a_gate_run(tmp_path: Path) -> None:
     )
     gate = tmp_path / "gate.json"
     gate.write_text(json.dumps(_gate_result("fail", bench).to_json()))
-    assert main(["report", "--gate", str(gate), "--out", str(tmp_path / "r")]) == 0
+    assert main(["perf", "report", "--gate", str(gate), "--out", str(tmp_path / "r")]) == 0
     text = (tmp_path / "r" / "RESULTS.md").read_text()
     assert "## CI gate: FAIL (gate.json)" in text
     assert "| test_gate_end_to_end | cpu | +5% | 1.0000 | 1.2000 | 1.200 |" in text
@@ -251,4 +251,4 @@ def test_report_of_a_gate_run(tmp_path: Path) -> None:
     assert "counter `sql_statements` | exact | 40 | 80 |" in text
     not_gate = tmp_path / "other.json"
     not_gate.write_text("{}")
-    assert main(["report", "--gate", str(not_gate), "--out", str(tmp_path / "r")]) == 2
+    assert main(["perf", "report", "--gate", str(not_gate), "--out", str(tmp_path / "r")]) == 2

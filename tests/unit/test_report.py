@@ -64,6 +64,6 @@ def test_report_table_plots_and_best_batch_size(tmp_path: Path) -> None:
 
 def test_report_command(tmp_path: Path) -> None:
     bench = _bench(tmp_path / "bench.json")
-    assert main(["report", str(bench), "--out", str(tmp_path / "r")]) == 0
+    assert main(["perf", "report", str(bench), "--out", str(tmp_path / "r")]) == 0
     assert (tmp_path / "r" / "RESULTS.md").exists()
-    assert main(["report", str(tmp_path / "missing.json"), "--out", str(tmp_path / "r")]) == 2
+    assert main(["perf", "report", str(tmp_path / "missing.json"), "--out", str(tmp_path / "r")]) == 2

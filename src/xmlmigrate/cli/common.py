@@ -1,0 +1,245 @@
+"""What every command shares: the consoles, the options declared once (database, contract,
+the run's knobs, logging), the progress bar, and the database helper."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from xmlmigrate.config import DB_URL_ENV, DEFAULT_BATCH_SIZE, MigrationConfig, default_db_url
+from xmlmigrate.contract import load_contract
+from xmlmigrate.db import make_engine
+from xmlmigrate.db.engine import sqlite_file
+from xmlmigrate.errors import UserError
+from xmlmigrate.schema import Schema, build_schema
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True)
+log = logging.getLogger("xmlmigrate")
+DEFAULT_MAX_REJECTED = "50%"
+
+Handler = Callable[[argparse.Namespace], int]
+if TYPE_CHECKING:
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+else:  # not subscriptable at run time before Python 3.12
+    Commands = argparse._SubParsersAction
+
+
+def command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help_text: str,
+    func: Handler,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """A command with the options every command has (-q, -v, --log-level)."""
+    p = sub.add_parser(name, help=help_text, description=description or help_text)
+    p.set_defaults(func=func)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    logging_options(p, top=False)
+    return p
+
+
+def db_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--db",
+        default=default_db_url(),
+        metavar="URL",
+        help=f"SQLAlchemy database URL (default: ${DB_URL_ENV} or %(default)s)",
+    )
+
+
+def contract_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--contract",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="mapping contract file (default: the shipped provenir_cc contract)",
+    )
+
+
+def run_arguments(r: argparse.ArgumentParser) -> None:
+    """The run's options: target, contract, selection and every tuning knob."""
+    db_option(r)
+    contract_option(r)
+    r.add_argument(
+        "--batch-size",
+        type=positive,
+        default=DEFAULT_BATCH_SIZE,
+        help="apps per transaction (default %(default)s)",
+    )
+    r.add_argument("--limit", type=positive, help="migrate at most N apps in this run")
+    r.add_argument("--app-id-start", type=int, metavar="ID", help="only apps with app_id >= ID")
+    r.add_argument("--app-id-end", type=int, metavar="ID", help="only apps with app_id <= ID")
+    r.add_argument(
+        "--modulo",
+        type=positive,
+        metavar="N",
+        help="split app_xml in N partitions by app_id %% N (several processes or machines)",
+    )
+    r.add_argument(
+        "--modulo-instance", type=int, metavar="I", help="the partition this run takes, 0..N-1"
+    )
+    r.add_argument(
+        "--max-rejected",
+        default=DEFAULT_MAX_REJECTED,
+        metavar="N|PCT%",
+        help="exit with status 4 when more apps than this are rejected: a count or a share "
+        "of the run's records (default %(default)s: a wrong contract or source is caught)",
+    )
+    r.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="also take apps whose earlier attempts failed (rejected ones stay rejected)",
+    )
+
+    tuning = r.add_argument_group("tuning (the perf suite sweeps these)")
+    tuning.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="transform processes; 0 = in the main process (default: in-process for runs of "
+        "up to 4 batches, else one per CPU core)",
+    )
+    bool_flag = argparse.BooleanOptionalAction
+    tuning.add_argument(
+        "--pooling",
+        action=bool_flag,
+        default=True,
+        help="one long-lived database connection (--no-pooling: a new one per batch)",
+    )
+    tuning.add_argument(
+        "--pipelined",
+        action=bool_flag,
+        default=True,
+        help="transform the next batches while one is written (--no-pipelined: strictly serial)",
+    )
+    tuning.add_argument(
+        "--dedup-cache",
+        action=bool_flag,
+        default=True,
+        help="remember keys written in this run so known duplicates fail before reaching the "
+        "database (--no-dedup-cache: always let the database find them)",
+    )
+    tuning.add_argument(
+        "--check-well-formed",
+        action=bool_flag,
+        default=True,
+        help="prove every whole document well-formed; --no-check-well-formed parses only the "
+        "part the contract reads and does NOT reject documents broken elsewhere",
+    )
+    r.add_argument(
+        "--metrics-out",
+        type=Path,
+        metavar="FILE",
+        help="write the run's config, counts, rows per table and stage times as JSON",
+    )
+
+
+def tuning_config(args: argparse.Namespace) -> MigrationConfig:
+    modulo, instance = args.modulo, args.modulo_instance
+    if (modulo is None) != (instance is None):
+        raise UserError("--modulo and --modulo-instance go together")
+    try:
+        return MigrationConfig(
+            db_url=args.db,
+            contract=args.contract,
+            batch_size=args.batch_size,
+            limit=args.limit,
+            app_id_start=args.app_id_start,
+            app_id_end=args.app_id_end,
+            modulo=modulo,
+            modulo_instance=instance or 0,
+            retry_failed=args.retry_failed,
+            workers=args.workers,
+            pooling=args.pooling,
+            pipelined=args.pipelined,
+            dedup_cache=args.dedup_cache,
+            check_well_formed=args.check_well_formed,
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def logging_options(p: argparse.ArgumentParser, top: bool) -> None:
+    """-v / --log-level, before or after the command (a command's own default must not
+    overwrite what was given before it)."""
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if top else argparse.SUPPRESS,
+        help="log more: -v progress of the run, -vv debugging details",
+    )
+    p.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default=None if top else argparse.SUPPRESS,
+        help="log level of the standard logging module (overrides -v)",
+    )
+
+
+def progress_bar(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=False,
+    )
+
+
+@contextmanager
+def database(
+    args: argparse.Namespace, must_exist: bool = False
+) -> Iterator[tuple[Schema, sa.Engine]]:
+    """The schema of --contract and an engine for --db, disposed of afterwards. ``must_exist``:
+    a SQLite file that does not exist is an error (connecting would create it empty)."""
+    schema = build_schema(load_contract(args.contract))
+    if must_exist and (path := sqlite_file(args.db)) is not None and not path.exists():
+        raise UserError(
+            f"no such SQLite file: {path} (create it with 'xmlmigrate init' or "
+            "'xmlmigrate generate')"
+        )
+    engine = make_engine(args.db)
+    try:
+        yield schema, engine
+    finally:
+        engine.dispose()
+
+
+def error_line(message: str) -> None:
+    """One line on stderr, never wrapped, so scripts and people can read it."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)

@@ -1,0 +1,159 @@
+"""``xmlmigrate contract``: check a contract, explain what it does to one document."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from rich.table import Table
+
+from xmlmigrate.cli.common import console, positive
+from xmlmigrate.cli.render import show
+from xmlmigrate.contract import load_contract
+from xmlmigrate.contract.coverage import measure
+from xmlmigrate.db import make_engine, redact_url
+from xmlmigrate.errors import UserError
+from xmlmigrate.model import RawRecord, Rejection
+from xmlmigrate.schema import SOURCE_TABLE, build_schema
+from xmlmigrate.transform import transform_record
+from xmlmigrate.validate import document_app_id
+from xmlmigrate.xml import XmlRejected, parse_document
+
+
+def _corpus_documents(args: argparse.Namespace) -> Iterator[tuple[int | None, bytes | str]]:
+    if args.corpus is not None:
+        files = sorted(Path(args.corpus).rglob("*.xml"))
+        if not files:
+            raise UserError(f"no *.xml files under {args.corpus}")
+        for f in files[: args.sample]:
+            yield None, f.read_bytes()
+        return
+    schema = build_schema(load_contract())
+    engine = make_engine(args.db)
+    try:
+        if SOURCE_TABLE in schema.missing_tables(engine):
+            raise UserError(f"no table {SOURCE_TABLE!r} in {redact_url(args.db)}")
+        stmt = (
+            sa.select(schema.source.c.app_id, schema.source.c.xml)
+            .order_by(schema.source.c.app_id)
+            .limit(args.sample)
+        )
+        with engine.connect() as conn:
+            for app_id, xml in conn.execute(stmt):
+                yield int(app_id), xml
+    finally:
+        engine.dispose()
+
+
+def cmd_contract_check(args: argparse.Namespace) -> int:
+    contract = load_contract(args.file)
+    console.print(
+        f"[bold]{contract.name}[/bold] v{contract.version} ({contract.source}): valid — "
+        f"{len(contract.tables)} tables, {contract.field_count} mapped fields, "
+        f"{len(contract.enums)} enums, {len(contract.checks)} checks"
+    )
+    tables = Table(show_edge=False)
+    for heading in ("table", "parent", "rows", "key", "columns", "calculated"):
+        tables.add_column(heading)
+    for t in contract.tables:
+        tables.add_row(
+            t.name,
+            t.parent or "",
+            t.rows,
+            ", ".join(t.key),
+            str(len(t.columns)),
+            str(len(t.computed)),
+        )
+    console.print(tables)
+    console.print(
+        "Enums: " + ", ".join(f"{name} ({len(codes)})" for name, codes in contract.enums.items())
+    )
+    if args.corpus is None and args.db is None:
+        return 0
+    cov = measure(contract, _corpus_documents(args))
+    console.print(
+        f"Sample: {cov.documents:,} documents ({cov.unreadable:,} not readable as "
+        f"{contract.product_line} applications)"
+    )
+    missing = cov.never_matched(contract)
+    if not missing:
+        console.print("Every row path and attribute path matched at least once.")
+        return 0
+    console.print(f"[yellow]{len(missing)} paths never matched anything:[/yellow]")
+    for line in missing:
+        console.print(f"  {line}", highlight=False)
+    return 1
+
+
+def cmd_contract_explain(args: argparse.Namespace) -> int:
+    contract = load_contract(args.file)
+    data = Path(args.xml).read_bytes()
+    app_id = args.app_id
+    if app_id is None:  # where this contract says the app id is (not a Provenir guess)
+        try:
+            root = parse_document(data, scope=contract.scope).root
+        except XmlRejected:
+            root = None
+        app_id = (document_app_id(root, contract) if root is not None else None) or 0
+    result = transform_record(RawRecord(app_id, data), contract, explain=True)
+    if isinstance(result, Rejection):
+        console.print(f"[red]rejected[/red] ({result.stage}): {result.reason}", highlight=False)
+        return 1
+    notes: dict[tuple[str, str, str], list[str]] = {}
+    for table_name, key, column, what in result.events:
+        notes.setdefault((table_name, key, column), []).append(what)
+    for table in contract.tables:
+        rows = result.rows[table.name]
+        console.print(f"\n[bold]{table.name}[/bold]: {len(rows)} row(s)")
+        for row in rows:
+            key = ", ".join(f"{k}={row.get(k)}" for k in table.key)
+            grid = Table(show_edge=False, title=key, title_justify="left")
+            grid.add_column("column")
+            grid.add_column("value")
+            grid.add_column("note")
+            for name, value in row.items():
+                grid.add_row(name, show(value), ", ".join(notes.get((table.name, key, name), [])))
+            console.print(grid)
+    console.print(
+        f"\nDefaults applied: {result.defaulted}   truncated: {result.truncated}   "
+        f"invalid → NULL: {result.invalid}   clamped: {result.clamped}"
+    )
+    if result.warnings:
+        console.print("Warnings:")
+        for w in result.warnings:
+            console.print(f"  {w.code}: {w.detail}", highlight=False)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    contract_parser = sub.add_parser(
+        "contract", help="check a mapping contract or explain what it does to a document"
+    )
+    contract_sub = contract_parser.add_subparsers(dest="contract_command", required=True)
+    check = contract_sub.add_parser(
+        "check",
+        help="validate a contract; with a sample, list paths that never matched",
+        description="Validate a contract and print its tables and enums. With --corpus or "
+        "--db, also walk sample documents and list every row path and attribute path that "
+        "never matched (exit status 1 if any).",
+    )
+    check.set_defaults(func=cmd_contract_check)
+    check.add_argument("file", nargs="?", help="contract file (default: the shipped provenir_cc)")
+    sample = check.add_mutually_exclusive_group()
+    sample.add_argument("--corpus", metavar="DIR", help="directory of *.xml documents")
+    sample.add_argument("--db", metavar="URL", help="database whose app_xml holds documents")
+    check.add_argument(
+        "--sample", type=positive, default=500, help="documents to read (default %(default)s)"
+    )
+    explain = contract_sub.add_parser(
+        "explain",
+        help="show the rows one document gets, warnings, defaults and truncations",
+        description="Map one document and print, per table, its rows with the columns that "
+        "took defaults, were truncated, clamped or invalid, and the warnings.",
+    )
+    explain.set_defaults(func=cmd_contract_explain)
+    explain.add_argument("file", nargs="?", help="contract file (default: the shipped provenir_cc)")
+    explain.add_argument("--xml", required=True, metavar="DOC", help="the XML document")
+    explain.add_argument("--app-id", type=int, help="app id (default: the document's Request/@ID)")

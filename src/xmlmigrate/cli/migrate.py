@@ -1,0 +1,312 @@
+"""Commands that move data: generate, run, init, status, clean, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+from rich.table import Table
+
+from xmlmigrate.cli.common import (
+    command,
+    console,
+    contract_option,
+    database,
+    db_option,
+    error_line,
+    positive,
+    progress_bar,
+    run_arguments,
+    tuning_config,
+)
+from xmlmigrate.cli.render import json_value, print_summary, show
+from xmlmigrate.config import DEFAULT_BATCH_SIZE, MigrationConfig
+from xmlmigrate.contract import load_contract
+from xmlmigrate.db import make_engine, redact_url
+from xmlmigrate.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_TOO_MANY_REJECTED,
+    UserError,
+)
+from xmlmigrate.ledger import ledger_status, reset_target
+from xmlmigrate.mock import SIZE_PROFILES, MockGenerator, insert_documents, next_app_id
+from xmlmigrate.model import RunStats
+from xmlmigrate.pipeline import describe_config, run_migration
+from xmlmigrate.schema import SOURCE_TABLE, build_schema
+
+MENU = (("small", 50), ("medium", 200), ("large", 500))
+DEMO_FILE = "xmlmigrate-demo.db"
+
+
+def _ask_count() -> int:
+    console.print("How many documents?")
+    for i, (name, n) in enumerate(MENU, 1):
+        console.print(f"  {i}) {name} ({n})")
+    console.print(f"  {len(MENU) + 1}) custom")
+    while True:
+        choice = console.input("Choice [1]: ").strip() or "1"
+        if choice.isdigit() and 1 <= int(choice) <= len(MENU):
+            return MENU[int(choice) - 1][1]
+        if choice == str(len(MENU) + 1):
+            text = console.input("Count: ").strip()
+            if text.isdigit() and int(text) > 0:
+                return int(text)
+        console.print("Please answer with a number from the list.")
+
+
+def _generate(db_url: str, count: int, seed: int, profile: str, quiet: bool) -> None:
+    contract = load_contract()
+    schema = build_schema(contract)
+    engine = make_engine(db_url)
+    try:
+        schema.create(engine)
+        start = next_app_id(engine, schema)
+        gen = MockGenerator(seed=seed, size_profile=profile, start_app_id=start)
+        with progress_bar(quiet) as progress:
+            task = progress.add_task("generate", total=count, rate="")
+
+            def advance(done: int, size: int) -> None:
+                progress.update(task, completed=done, rate=f"{size / 1e6:,.0f} MB")
+
+            n, size = insert_documents(engine, schema, gen.generate(count), on_chunk=advance)
+    finally:
+        engine.dispose()
+    console.print(
+        f"Inserted {n:,} documents ({size / 1e6:,.1f} MB, profile {profile}, seed {seed}) into "
+        f"{SOURCE_TABLE}, app ids {start:,}–{start + n - 1:,}, in {redact_url(db_url)}"
+    )
+
+
+def _run(config: MigrationConfig, quiet: bool, metrics_out: Path | None = None) -> RunStats:
+    contract = load_contract(config.contract)  # errors here must not start a progress bar
+    with progress_bar(quiet) as progress:
+        task = progress.add_task("migrate", total=None, rate="")
+
+        def started(pending: int) -> None:
+            progress.update(task, total=pending)
+
+        def batch(stats: RunStats, done: int) -> None:
+            progress.update(task, completed=done, rate=f"{stats.rec_per_min:,.0f} rec/min")
+
+        stats = run_migration(config, contract, on_start=started, on_batch=batch)
+    if stats.pending == 0:
+        console.print(
+            f"Nothing to do: every app of {SOURCE_TABLE} in {redact_url(config.db_url)} that this "
+            "run may take is in processing_log already (--retry-failed takes failed ones again)"
+        )
+        return stats
+    print_summary(stats, config.db_url, config.batch_size)
+    if metrics_out is not None:
+        metrics = {"config": describe_config(config), **stats.to_dict()}
+        metrics_out.write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
+    return stats
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    count = args.count
+    if count is None:
+        if not sys.stdin.isatty():
+            raise UserError("--count is required when not run from a terminal")
+        count = _ask_count()
+    if count < 1:
+        raise UserError("--count must be at least 1")
+    _generate(args.db, count, args.seed, args.size_profile, args.quiet)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    limit = _max_rejected(args.max_rejected)
+    config = tuning_config(args)
+    stats = _run(config, args.quiet, args.metrics_out)
+    return run_exit_code(stats, limit)
+
+
+def _max_rejected(text: str) -> tuple[float, bool]:
+    """``--max-rejected``: a share ('10%') or a count ('25') of the run's records."""
+    value = text.strip()
+    share = value.endswith("%")
+    try:
+        number = float(value[:-1]) if share else int(value)
+    except ValueError:
+        raise UserError(
+            f"--max-rejected takes a share like 10% or a count like 25, not {text!r}"
+        ) from None
+    if number < 0 or (share and number > 100):
+        raise UserError(f"--max-rejected out of range: {text!r}")
+    return number, share
+
+
+def run_exit_code(stats: RunStats, max_rejected: tuple[float, bool]) -> int:
+    """The run's exit status (see xmlmigrate.errors), with a line saying why when not 0."""
+    if stats.crash:
+        return EXIT_FAILED
+    if stats.stop_signal == "SIGTERM":
+        return EXIT_TERMINATED
+    if stats.interrupted:
+        return EXIT_INTERRUPTED
+    if stats.failed:
+        error_line(
+            f"{stats.failed:,} apps failed (see 'xmlmigrate status'; 'run --retry-failed' "
+            "takes them again)"
+        )
+        return EXIT_FAILED
+    limit, share = max_rejected
+    allowed = stats.records * limit / 100 if share else limit
+    if stats.records and stats.rejected > allowed:
+        shown = f"{limit:g}%" if share else f"{limit:g}"
+        error_line(
+            f"{stats.rejected:,} of {stats.records:,} apps were rejected, more than "
+            f"--max-rejected {shown}: is the contract right for these documents?"
+        )
+        return EXIT_TOO_MANY_REJECTED
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    with database(args) as (schema, engine):
+        if args.drop:
+            schema.drop_targets(engine)
+        schema.create(engine)
+    what = "recreated" if args.drop else "ready"
+    console.print(
+        f"Schema {what} in {redact_url(args.db)}: {len(schema.metadata.tables)} tables "
+        f"({SOURCE_TABLE} kept{'' if not args.drop else ', its documents too'})"
+    )
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with database(args, must_exist=True) as (schema, engine):
+        missing = set(schema.missing_tables(engine))
+        if SOURCE_TABLE in missing or schema.log.name in missing:
+            raise UserError(
+                f"no migration tables in {redact_url(args.db)}: run 'xmlmigrate init' or "
+                "'xmlmigrate generate' first"
+            )
+        st = ledger_status(engine, schema)
+    if args.json:
+        document = {
+            "database": redact_url(args.db),
+            "documents": st.apps_in_source,
+            "by_status": st.by_status,
+            "pending": st.pending,
+            "top_reasons": [{"reason": r, "apps": n} for r, n in st.top_failures],
+            "recent_runs": st.recent_runs,
+        }
+        print(json.dumps(document, indent=2, default=json_value))
+        return 0
+    console.print(
+        f"[bold]{redact_url(args.db)}[/bold]: {st.apps_in_source:,} documents in {SOURCE_TABLE}"
+    )
+    counts = "   ".join(f"{s} {n:,}" for s, n in sorted(st.by_status.items()))
+    console.print(f"Apps by latest outcome: {counts or 'none yet'}   pending {st.pending:,}")
+    if st.top_failures:
+        console.print("Top failure / rejection reasons:")
+        for reason, n in st.top_failures:
+            console.print(f"  {n:>6,}  {reason[:160]}", highlight=False)
+    if st.recent_runs:
+        runs = Table(title="Recent runs", show_edge=False)
+        for heading in ("run", "started", "records", "success", "failed", "rejected", "rec/min"):
+            runs.add_column(heading)
+        for r in st.recent_runs:
+            runs.add_row(
+                str(r["run_id"])[:12],
+                show(r["started_at"])[:19],
+                str(r["records"] or 0),
+                str(r["success"] or 0),
+                str(r["failed"] or 0),
+                str(r["rejected"] or 0),
+                f"{r['rec_per_min'] or 0:,.0f}" if r["finished_at"] else "unfinished",
+            )
+        console.print(runs)
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    with database(args, must_exist=True) as (schema, engine):
+        missing = set(schema.missing_tables(engine))
+        if schema.root.name in missing or schema.log.name in missing:
+            console.print(f"Nothing to clean: no migrated tables in {redact_url(args.db)}")
+            return 0
+        reset_target(engine, schema)
+        with engine.connect() as conn:
+            kept = conn.execute(sa.select(sa.func.count()).select_from(schema.source)).scalar_one()
+    console.print(
+        f"Deleted every migrated row and the processing log in {redact_url(args.db)}; "
+        f"kept {kept:,} documents in {SOURCE_TABLE}"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    path = Path(args.file).resolve()
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    db_url = f"sqlite:///{path}"
+    console.print(f"Demo database: {path}")
+    _generate(db_url, args.count, args.seed, args.size_profile, args.quiet)
+    _run(MigrationConfig(db_url=db_url, batch_size=args.batch_size), args.quiet)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    g = command(
+        sub, "generate", "insert realistic mock Provenir documents into app_xml", cmd_generate
+    )
+    db_option(g)
+    g.add_argument("--count", type=int, help="documents to generate (asked for on a terminal)")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    g.add_argument(
+        "--size-profile",
+        choices=SIZE_PROFILES,
+        default="realistic",
+        help="document sizes: small (8-25 KB), realistic (real distribution, median ~150 KB, "
+        "up to 2 MB), large (0.5-2 MB); default %(default)s",
+    )
+
+    run_arguments(
+        command(sub, "run", "migrate every app of app_xml not yet in processing_log", cmd_run)
+    )
+
+    i = command(sub, "init", "create the schema (idempotent) and seed app_enums", cmd_init)
+    db_option(i)
+    contract_option(i)
+    i.add_argument(
+        "--drop",
+        action="store_true",
+        help="drop and recreate the migrated tables and the log (keeps app_xml)",
+    )
+
+    s = command(sub, "status", "counts by outcome, top failure reasons, recent runs", cmd_status)
+    db_option(s)
+    contract_option(s)
+    s.add_argument("--json", action="store_true", help="print the status as JSON")
+
+    c = command(
+        sub,
+        "clean",
+        "delete migrated rows (cascading from app_base) and the log; keep app_xml",
+        cmd_clean,
+    )
+    db_option(c)
+    contract_option(c)
+
+    d = command(
+        sub,
+        "demo",
+        "create a fresh SQLite file here, generate documents, migrate them, print the summary",
+        cmd_demo,
+    )
+    d.add_argument(
+        "--file", default=DEMO_FILE, help="SQLite file to (re)create (default %(default)s)"
+    )
+    d.add_argument("--count", type=positive, default=1000, help="documents (default %(default)s)")
+    d.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    d.add_argument("--size-profile", choices=SIZE_PROFILES, default="realistic")
+    d.add_argument("--batch-size", type=positive, default=DEFAULT_BATCH_SIZE)

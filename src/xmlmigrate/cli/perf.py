@@ -1,0 +1,434 @@
+"""``xmlmigrate perf``: measuring — pipeline, baseline, gate, calibrate, report, adversarial.
+
+The old spellings ``xmlmigrate bench pipeline``, ``xmlmigrate baseline`` and ``xmlmigrate
+report`` still work for one release and print a deprecation line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.table import Table
+
+from xmlmigrate.cli.common import (
+    Commands,
+    Handler,
+    console,
+    err_console,
+    error_line,
+    positive,
+    run_arguments,
+    tuning_config,
+)
+from xmlmigrate.cli.render import print_gate, print_summary
+from xmlmigrate.db import redact_url
+from xmlmigrate.errors import UserError
+from xmlmigrate.mock import SIZE_PROFILES
+from xmlmigrate.pipeline import describe_config
+
+
+def cmd_bench_pipeline(args: argparse.Namespace) -> int:
+    from xmlmigrate.bench.speed import measure
+
+    config = tuning_config(args)
+    console.print(f"Measuring on {redact_url(config.db_url)}: lxml parse-only pass, then the run")
+    report = measure(config)
+    print_summary(report.stats, config.db_url, config.batch_size)
+    console.print(
+        f"\n[bold]{report.pipeline_per_min:,.0f} rec/min[/bold] pipeline "
+        f"({report.stats.workers or 'no'} workers, well-formedness check "
+        f"{'on' if config.check_well_formed else 'OFF'}) on {report.records:,} documents "
+        f"({report.megabytes:,.0f} MB)\n"
+        f"{report.parse_only_per_min:,.0f} rec/min reading + lxml parse-only, one process\n"
+        f"ratio {report.ratio:.2f}   first tenth {report.first_tenth_per_min:,.0f} rec/min, "
+        f"last tenth {report.last_tenth_per_min:,.0f} rec/min ({report.decay:.2f}x)"
+    )
+    if args.metrics_out is not None:
+        data = {"config": describe_config(config), **report.to_dict()}
+        args.metrics_out.write_text(
+            json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8"
+        )
+    return 1 if report.stats.crash else 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from xmlmigrate.bench import baseline as bl
+
+    if args.runs < 2:
+        raise UserError("--runs must be at least 2 to measure spread")
+    old = bl.load(args.compare) if args.compare is not None else None
+    config = tuning_config(args)
+    console.print(f"{args.runs} clean runs on {redact_url(config.db_url)} ...")
+    try:
+        result = bl.run_baseline(config, args.runs)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    table = Table(show_edge=False)
+    for heading in ("run", "seconds", "rec/min"):
+        table.add_column(heading, justify="right")
+    for i, (s, r) in enumerate(zip(result["seconds"], result["rec_per_min"], strict=True), 1):
+        table.add_row(str(i), f"{s:.3f}", f"{r:,.0f}")
+    console.print(table)
+    console.print(
+        f"{result['records']:,} records per run: median {result['median_seconds']:.3f} s "
+        f"({result['median_rec_per_min']:,.0f} rec/min), mean {result['mean_seconds']:.3f} s, "
+        f"std dev {result['stdev_seconds']:.3f} s, min {result['min_seconds']:.3f}, "
+        f"max {result['max_seconds']:.3f}, CV {result['cv'] * 100:.1f} % — confidence "
+        f"{result['confidence']}"
+    )
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    console.print(f"Saved to {args.out}")
+    if old is not None:
+        cmp = bl.compare(old, result)
+        console.print(
+            f"Against {args.compare}: median {cmp.old_median:.3f} s → {cmp.new_median:.3f} s "
+            f"({cmp.change * 100:+.1f} %), Mann-Whitney p = {cmp.p_value:.4f}: "
+            f"[bold]{cmp.verdict}[/bold]"
+        )
+    return 0
+
+
+def cmd_perf_gate(args: argparse.Namespace) -> int:
+    from xmlmigrate.bench import gate as g
+
+    if args.threshold <= 0:
+        raise UserError("--threshold must be a positive percentage")
+    cfg = g.GateConfig(
+        base=args.base,
+        threshold=args.threshold / 100,
+        blocks=args.blocks,
+        max_blocks=max(args.max_blocks, args.blocks),
+        db_url=args.db,
+        records=args.records,
+        rounds=args.rounds,
+        profile=args.size_profile,
+        max_wait=args.max_wait / 100,
+        max_speed_gap=args.max_speed_gap / 100,
+        inject_head=args.inject_head / 100,
+        targets=tuple(args.targets) or ("tests/perf",),
+        confirm=not args.no_confirm,
+    )
+    where = redact_url(cfg.db_url) if cfg.db_url else "a temporary SQLite file per side"
+    alpha = g.FAMILY_ALPHA
+    console.print(
+        f"Gate: base {cfg.base} against the working tree, {cfg.blocks} blocks (A B / B A), "
+        f"{cfg.records} {cfg.profile} documents x {cfg.rounds} rounds per side, on {where}; "
+        f"fail on CPU > +{args.threshold:g} % or wall > +{2 * args.threshold:g} % "
+        f"({1 - alpha:.0%} family-wise confidence)"
+        + (f"; head slowed by {args.inject_head:g} % on purpose" if cfg.inject_head else "")
+    )
+
+    def progress(message: str) -> None:
+        if not args.quiet:
+            err_console.print(f"  {message}", highlight=False)
+
+    try:
+        result = g.run_gate(cfg, progress)
+    except g.GateError as exc:
+        error_line(str(exc))
+        return 2
+    print_gate(result)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+        console.print(f"Saved {args.json}")
+    return 1 if result.verdict == "fail" else 0
+
+
+def cmd_perf_calibrate(args: argparse.Namespace) -> int:
+    from xmlmigrate.bench import gate as g
+
+    table = Table(show_edge=False, title="perf gate calibration")
+    for heading in ("head slowed by", "runs", "FAIL", "WARN", "PASS", "median s", "max s"):
+        table.add_column(heading, justify="right")
+    summary = []
+    for pct in args.inject:
+        verdicts: list[str] = []
+        seconds: list[float] = []
+        for i in range(args.runs):
+            cfg = g.GateConfig(
+                base=args.base,
+                db_url=args.db,
+                inject_head=pct / 100,
+                threshold=args.threshold / 100,
+            )
+            try:
+                result = g.run_gate(cfg)
+            except g.GateError as exc:
+                error_line(str(exc))
+                return 2
+            verdicts.append(result.verdict)
+            seconds.append(result.seconds)
+            console.print(
+                f"+{pct:g} % run {i + 1}/{args.runs}: {result.verdict.upper()} in "
+                f"{result.seconds:.0f} s ({result.blocks} blocks)",
+                highlight=False,
+            )
+            if args.json is not None:
+                with args.json.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps({"inject_pct": pct, **result.to_json()}) + "\n")
+        row = {
+            "inject_pct": pct,
+            "runs": args.runs,
+            **{v: verdicts.count(v) for v in ("fail", "warn", "pass")},
+            "median_seconds": statistics.median(seconds),
+            "max_seconds": max(seconds),
+        }
+        summary.append(row)
+        table.add_row(
+            f"+{pct:g} %",
+            str(args.runs),
+            str(row["fail"]),
+            str(row["warn"]),
+            str(row["pass"]),
+            f"{row['median_seconds']:.0f}",
+            f"{row['max_seconds']:.0f}",
+        )
+    console.print(table)
+    return 0
+
+
+def cmd_perf_adversarial(args: argparse.Namespace) -> int:
+    from xmlmigrate.bench.adversarial import measure_shapes
+
+    table = Table(title=f"One document per shape, {args.size} MB, each in a fresh process")
+    for heading in ("shape", "MB", "seconds", "peak RSS MB", "growth MB", "outcome"):
+        table.add_column(heading, justify="left" if heading in ("shape", "outcome") else "right")
+    for r in measure_shapes(args.size * 1_000_000):
+        table.add_row(
+            r.shape,
+            f"{r.bytes / 1e6:.1f}",
+            f"{r.seconds:.2f}",
+            f"{r.peak_mb:,.0f}",
+            f"{r.grew_mb:,.0f}",
+            r.outcome,
+        )
+    console.print(table)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from xmlmigrate.bench.report import best_batch_size, build_report, load_cases
+
+    try:
+        table, images = build_report(args.bench, args.baseline or [], args.out, args.gate or [])
+    except ImportError as exc:
+        raise UserError(
+            f"the report needs the bench extra ({exc.name or exc}): pip install 'xmlmigrate[bench]'"
+        ) from None
+    except (ValueError, KeyError, OSError) as exc:
+        raise UserError(f"cannot build the report: {exc}") from None
+    console.print(f"Wrote {table}")
+    for image in images:
+        console.print(f"Wrote {image}")
+    best = best_batch_size(load_cases(args.bench))
+    if best is not None:
+        console.print(f"Best batch size: {best[0]} ({best[1]:,.0f} rec/min)")
+    return 0
+
+
+def _pipeline(sub: Commands, func: Handler) -> argparse.ArgumentParser:
+    pipe = sub.add_parser(
+        "pipeline",
+        help="lxml parse-only reference, then a full run on an emptied target; rates and ratio",
+        description="Read every pending document and parse it with lxml alone (the reference), "
+        "empty the target, run the migration with the given knobs, and print both rates, their "
+        "ratio and the rate of the first and last tenth of the run. DELETES migrated rows.",
+    )
+    pipe.set_defaults(func=func)
+    pipe.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
+    run_arguments(pipe)
+    return pipe
+
+
+def _baseline(sub: Commands, func: Handler) -> argparse.ArgumentParser:
+    base = sub.add_parser(
+        "baseline",
+        help="N clean runs: median, spread, confidence; --compare with an earlier baseline",
+        description="Run the migration --runs times, each on an emptied target (DELETES "
+        "migrated rows), print per-run times and their statistics, save them with the config "
+        "to --out, and with --compare say whether this is faster, slower or no detectable "
+        "change (Mann-Whitney U on the per-run seconds, alpha 0.05).",
+    )
+    base.set_defaults(func=func)
+    base.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
+    base.add_argument("--runs", type=positive, default=10, help="clean runs (default %(default)s)")
+    base.add_argument(
+        "--out", type=Path, default=Path("baseline_metrics.json"), help="default %(default)s"
+    )
+    base.add_argument("--compare", type=Path, metavar="OLD.json", help="an earlier baseline file")
+    run_arguments(base)
+    return base
+
+
+def _report(sub: Commands, func: Handler) -> argparse.ArgumentParser:
+    rep = sub.add_parser(
+        "report",
+        help="Markdown results table and PNG plots from pytest-benchmark and baseline JSON",
+        description="Turn pytest-benchmark JSON (e.g. --benchmark-json or a file under "
+        ".benchmarks/) and 'xmlmigrate baseline' files into RESULTS.md (optimization, before, "
+        "after, gain, std dev per group; the best batch size) and PNG plots.",
+    )
+    rep.set_defaults(func=func)
+    rep.add_argument("bench", nargs="*", type=Path, help="pytest-benchmark JSON files")
+    rep.add_argument("--baseline", nargs="*", type=Path, help="xmlmigrate baseline JSON files")
+    rep.add_argument("--gate", nargs="*", type=Path, help="xmlmigrate perf gate --json files")
+    rep.add_argument("--out", type=Path, default=Path("perf-report"), help="default %(default)s")
+    return rep
+
+
+def _gate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
+    gate = sub.add_parser(
+        "gate",
+        help="A/B the gate benchmarks of a base commit and the working tree; exit 1 on a "
+        "regression",
+        description="Check REF out in a temporary git worktree and run the benchmarks marked "
+        "'gate' under tests/perf for the base and the working tree alternately (A B, B A, ...), "
+        "each side in its own process, against the same database. Per benchmark: paired log "
+        "ratios of CPU time (client processes plus PostgreSQL backends) and wall time, their "
+        "median and a Wilcoxon signed-rank interval at 99 %% family-wise confidence. FAIL (exit "
+        "1) when CPU time grew by more than --threshold (wall time: twice that) and the "
+        "interval's lower bound is above 1, confirmed by a second measurement; WARN when "
+        "inconclusive after --max-blocks. Counters (rows, statements, transactions) must match.",
+    )
+    gate.set_defaults(func=func)
+    gate.add_argument("--base", required=True, metavar="REF", help="git commit, tag or branch")
+    gate.add_argument(
+        "--threshold", type=float, default=5.0, metavar="PCT", help="default %(default)s %%"
+    )
+    gate.add_argument(
+        "--blocks", type=positive, default=10, help="A/B blocks (default %(default)s)"
+    )
+    gate.add_argument(
+        "--max-blocks",
+        type=positive,
+        default=20,
+        help="blocks at most when inconclusive (default %(default)s)",
+    )
+    gate.add_argument(
+        "--db",
+        metavar="URL",
+        help="target database for both sides (default: a temporary SQLite file per side)",
+    )
+    gate.add_argument(
+        "--records", type=positive, default=40, help="documents per side (default %(default)s)"
+    )
+    gate.add_argument(
+        "--rounds",
+        type=positive,
+        default=4,
+        help="rounds per benchmark and side in a block, after one warm-up round "
+        "(default %(default)s)",
+    )
+    gate.add_argument("--size-profile", choices=SIZE_PROFILES, default="realistic")
+    gate.add_argument(
+        "--max-wait",
+        type=float,
+        default=25.0,
+        metavar="PCT",
+        help="discard a round that waited for a CPU more than this share of its wall time "
+        "(default %(default)s %%)",
+    )
+    gate.add_argument(
+        "--max-speed-gap",
+        type=float,
+        default=20.0,
+        metavar="PCT",
+        help="set a block aside when one side's process ran a fixed loop (the yardstick) this "
+        "much slower than the other's (default %(default)s %%)",
+    )
+    gate.add_argument(
+        "--inject-head",
+        type=float,
+        default=0.0,
+        metavar="PCT",
+        help="add this much CPU work to every head round: shows what the gate detects",
+    )
+    gate.add_argument("--no-confirm", action="store_true", help="do not re-measure a failure")
+    gate.add_argument("--json", type=Path, metavar="FILE", help="write the verdicts as JSON")
+    gate.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    gate.add_argument(
+        "targets", nargs="*", help="where the gate benchmarks are (default tests/perf)"
+    )
+    return gate
+
+
+def _calibrate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
+    cal = sub.add_parser(
+        "calibrate",
+        help="run the gate repeatedly: base against itself and with slowdowns injected",
+        description="Run 'perf gate' --runs times for each --inject percentage (0 = base "
+        "against itself) and count FAIL / WARN / PASS: the false-alarm rate and the detection "
+        "rate of the gate on this machine, and how long it takes.",
+    )
+    cal.set_defaults(func=func)
+    cal.add_argument("--base", default="HEAD", metavar="REF", help="default %(default)s")
+    cal.add_argument("--db", metavar="URL", help="target database (default: SQLite per side)")
+    cal.add_argument("--runs", type=positive, default=10, help="gates per slowdown (default 10)")
+    cal.add_argument(
+        "--inject",
+        type=float,
+        nargs="+",
+        default=[0.0, 10.0, 3.0],
+        metavar="PCT",
+        help="slowdowns to inject into the head (default 0 10 3)",
+    )
+    cal.add_argument("--threshold", type=float, default=5.0, metavar="PCT")
+    cal.add_argument("--json", type=Path, metavar="FILE", help="append each gate's JSON here")
+    return cal
+
+
+def _adversarial(sub: Commands, func: Handler) -> argparse.ArgumentParser:
+    adv = sub.add_parser(
+        "adversarial",
+        help="time and peak memory of one hostile document per shape",
+        description="Generate one document per adversarial shape (long prefix, wide tail, no "
+        "fragment, deep, many attributes, huge attribute, fat fragment) of --size MB and "
+        "transform each in a fresh process: seconds, peak resident memory, outcome.",
+    )
+    adv.set_defaults(func=func)
+    adv.add_argument("--size", type=positive, default=60, help="MB per document (default 60)")
+    return adv
+
+
+COMMANDS: dict[str, tuple[Callable[[Commands, Handler], argparse.ArgumentParser], Handler]] = {
+    "pipeline": (_pipeline, cmd_bench_pipeline),
+    "baseline": (_baseline, cmd_baseline),
+    "gate": (_gate, cmd_perf_gate),
+    "calibrate": (_calibrate, cmd_perf_calibrate),
+    "report": (_report, cmd_report),
+    "adversarial": (_adversarial, cmd_perf_adversarial),
+}
+# old spelling -> (where it sits, its perf command)
+DEPRECATED = {"bench pipeline": "pipeline", "baseline": "baseline", "report": "report"}
+
+
+def _deprecated(old: str, new: str, func: Handler) -> Handler:
+    def run(args: argparse.Namespace) -> int:
+        print(
+            f"note: 'xmlmigrate {old}' is now 'xmlmigrate perf {new}'; the old spelling goes "
+            "away in the next release",
+            file=sys.stderr,
+        )
+        return func(args)
+
+    return run
+
+
+def register(sub: Commands) -> None:
+    perf = sub.add_parser("perf", help="measure the migration and gate performance in CI")
+    perf_sub = perf.add_subparsers(dest="perf_command", required=True, metavar="COMMAND")
+    for build, func in COMMANDS.values():
+        build(perf_sub, func)
+    bench = sub.add_parser("bench", help="deprecated: use 'perf pipeline'")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+    for old, new in DEPRECATED.items():
+        build, func = COMMANDS[new]
+        where = bench_sub if old.startswith("bench ") else sub
+        p = build(where, _deprecated(old, new, func))
+        p.description = f"Deprecated spelling of 'xmlmigrate perf {new}'. " + (p.description or "")

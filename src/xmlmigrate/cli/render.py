@@ -1,0 +1,160 @@
+"""How results are shown: run summaries, stage splits, gate tables, values."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from xmlmigrate.cli.common import console
+from xmlmigrate.db import redact_url
+from xmlmigrate.model import RunStats
+
+if TYPE_CHECKING:
+    from xmlmigrate.bench.gate import GateResult
+
+
+def print_summary(stats: RunStats, db_url: str, batch_size: int) -> None:
+    console.print(
+        f"\n[bold]Run {stats.run_id[:12]}[/bold] on {redact_url(db_url)} (batch size {batch_size})"
+    )
+    console.print(
+        f"Records: [bold]{stats.records:,}[/bold]   success {stats.success:,}   "
+        f"failed {stats.failed:,}   rejected {stats.rejected:,}   "
+        f"warnings {stats.warnings:,}"
+    )
+    console.print(
+        f"Values: truncated {stats.truncated_values:,}   defaulted {stats.defaulted_values:,}   "
+        f"invalid→NULL {stats.invalid_values:,}   clamped {stats.clamped_values:,}"
+    )
+    if stats.warning_codes:
+        console.print(
+            "Warnings by code: "
+            + ", ".join(f"{code} {n:,}" for code, n in stats.warning_codes.most_common())
+        )
+    if stats.reasons:
+        console.print("Top reasons:")
+        for reason, n in stats.reasons.most_common(5):
+            console.print(f"  {n:>6,}  {reason}")
+    if stats.rows_per_table:
+        rows = Table(title="Rows written", show_edge=False)
+        rows.add_column("table")
+        rows.add_column("rows", justify="right")
+        for table, n in stats.rows_per_table.items():
+            rows.add_row(table, f"{n:,}")
+        console.print(rows)
+    console.print(f"Elapsed {stats.elapsed:.2f} s   [bold]{stats.rec_per_min:,.0f} rec/min[/bold]")
+    console.print(
+        f"Workers {stats.workers or 'none (in-process)'}   connections opened "
+        f"{stats.connections_opened}   transactions {stats.transactions} "
+        f"({stats.failed_transactions} refused by the database)   statements "
+        f"{stats.statements}   pages read {stats.source_queries}   duplicate keys caught "
+        f"before the database {stats.cache_duplicates}"
+    )
+    if stats.peak_rss_mb:
+        console.print(
+            "Peak memory (RSS): "
+            + "   ".join(f"{k} {v:,.0f} MB" for k, v in sorted(stats.peak_rss_mb.items()))
+        )
+    print_stage_split(stats)
+    if stats.interrupted:
+        console.print(
+            "[yellow]Interrupted:[/yellow] finished batches were committed; the rest "
+            "stays pending for the next run."
+        )
+    if stats.crash:
+        console.print(
+            f"[red]A worker crashed:[/red] {stats.crash}; batches it held were not "
+            "logged and stay pending for the next run.",
+            highlight=False,
+        )
+
+
+def print_stage_split(stats: RunStats) -> None:
+    """Where the time went. Read, write and wait are the coordinator's wall time; parse,
+    validate and map are summed over the workers (they overlap each other and the writes)."""
+    coordinator = ("read", "write", "wait")
+    busy = sum(v for k, v in stats.stage_seconds.items() if k not in coordinator)
+    split = Table(title="Time by stage", show_edge=False)
+    split.add_column("stage")
+    split.add_column("seconds", justify="right")
+    split.add_column("share", justify="right")
+    split.add_column("where")
+    for stage, secs in stats.stage_seconds.items():
+        if stage in coordinator:
+            base, where = stats.elapsed, "coordinator, share of elapsed"
+        else:
+            base = busy if stats.workers else stats.elapsed
+            where = (
+                "workers, share of transform" if stats.workers else "in-process, share of elapsed"
+            )
+        share = secs / base * 100 if base else 0.0
+        split.add_row(stage, f"{secs:.2f}", f"{share:.0f} %", where)
+    console.print(split)
+
+
+def print_gate(result: GateResult) -> None:
+    from xmlmigrate.bench.gate import Decision
+
+    conf = 1 - result.alpha
+    table = Table(show_edge=False, title=f"head / base, {conf:.2%} intervals per benchmark")
+    for heading in ("benchmark", "metric", "limit", "base s", "head s", "ratio", "interval", "n"):
+        left = heading in ("benchmark", "metric")
+        table.add_column(heading, justify="left" if left else "right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    colour = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+
+    def row(label: str, d: Decision) -> None:
+        table.add_row(
+            label,
+            d.metric,
+            f"+{d.threshold:.0%}",
+            f"{d.base:.4f}",
+            f"{d.head:.4f}",
+            f"{d.ratio:.3f}",
+            f"{d.low:.3f}-{d.high:.3f}" if d.low is not None and d.high is not None else "n/a",
+            str(d.n),
+            f"[{colour[d.verdict]}]{d.verdict.upper()}[/]",
+        )
+
+    for bench in result.benchmarks:
+        name = bench.name.split("::")[-1]
+        for i, d in enumerate(bench.decisions):
+            row(name if i == 0 else "", d)
+        for d in bench.confirmed or []:
+            row("  measured again", d)
+    # a log file is not a terminal: do not squeeze the table into 80 columns
+    (console if console.is_terminal else Console(width=120, soft_wrap=True)).print(table)
+    for bench in result.benchmarks:
+        name = bench.name.split("::")[-1]
+        for key, (old, new) in bench.counter_changes.items():
+            console.print(f"[yellow]counter changed[/yellow] {name}: {key} {old} -> {new}")
+        if bench.discarded_rounds:
+            console.print(f"{name}: {bench.discarded_rounds} rounds discarded (waiting for a CPU)")
+    if result.set_aside:
+        console.print(
+            f"{result.set_aside} blocks set aside and run again (one side ran on a slower "
+            "machine, or waited for a CPU)"
+        )
+    for note in result.notes:
+        console.print(f"note: {note}")
+    console.print(
+        f"[{colour[result.verdict]}]Gate {result.verdict.upper()}[/] in {result.seconds:.0f} s "
+        f"({result.blocks} blocks; base {result.base_commit[:12]}, head {result.head_commit[:12]})"
+    )
+
+
+def json_value(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def show(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, date):  # datetime too
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    return str(value)
