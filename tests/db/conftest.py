@@ -19,8 +19,8 @@ import sqlalchemy as sa
 
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
-from xmlmigrate.pytest_plugin import odbc_problem, skip_or_fail
 from xmlmigrate.schema import Schema, build_schema
+from xmlmigrate.testing.plugin import odbc_problem, skip_or_fail
 
 PG = os.environ.get("XMLMIGRATE_TEST_PG", "postgres@127.0.0.1:5432")
 MARIADB = os.environ.get("XMLMIGRATE_TEST_MARIADB", "root@127.0.0.1:3306")

@@ -20,7 +20,7 @@ from xmlmigrate.errors import EXIT_LEASE_BUSY, EXIT_OK, InfrastructureError, Lea
 from xmlmigrate.ledger import ledger_problems
 from xmlmigrate.mock import MockGenerator, insert_documents
 from xmlmigrate.model import RunStats
-from xmlmigrate.pipeline import run_migration
+from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
 
 from .conftest import CONTRACT, SCHEMA

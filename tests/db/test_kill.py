@@ -18,7 +18,7 @@ from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import ledger_problems, reset_target
 from xmlmigrate.mock import MockGenerator, insert_documents
-from xmlmigrate.pipeline import run_migration
+from xmlmigrate.run.pipeline import run_migration
 
 from .conftest import CONTRACT, SCHEMA
 

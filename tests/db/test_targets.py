@@ -11,8 +11,8 @@ from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import ledger_problems
 from xmlmigrate.mock import GeneratedDoc, MockGenerator, insert_documents
-from xmlmigrate.mock.expected import expected_outcome
-from xmlmigrate.pipeline import run_migration
+from xmlmigrate.run.pipeline import run_migration
+from xmlmigrate.testing.expected import expected_outcome
 
 from .conftest import CONTRACT, SCHEMA
 

@@ -1,4 +1,4 @@
-"""Our perf suite uses the fixtures of the xmlmigrate pytest plugin (src/xmlmigrate/pytest_plugin.py).
+"""Our perf suite uses the fixtures of the xmlmigrate pytest plugin (src/xmlmigrate/testing/plugin.py).
 
 Run with ``pytest -p no:xdist tests/perf``: pytest-benchmark turns itself off under xdist, so
 the suite refuses to run there rather than pass silently.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from xmlmigrate.pytest_plugin import XDIST_MESSAGE, under_xdist
+from xmlmigrate.testing.plugin import XDIST_MESSAGE, under_xdist
 
 
 def pytest_configure(config: pytest.Config) -> None:

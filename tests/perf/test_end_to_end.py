@@ -11,8 +11,8 @@ from pytest_benchmark.fixture import BenchmarkFixture
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.mock import MockGenerator
 from xmlmigrate.model import RunStats
-from xmlmigrate.pipeline import run_migration
-from xmlmigrate.pytest_plugin import PerfSource, count_target_rows
+from xmlmigrate.run.pipeline import run_migration
+from xmlmigrate.testing.plugin import PerfSource, count_target_rows
 
 
 @pytest.mark.benchmark(group="end-to-end")

@@ -15,9 +15,9 @@ from pytest_benchmark.fixture import BenchmarkFixture
 from xmlmigrate.bench.probe import measured
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.model import MappedApp, RawRecord, RunStats
-from xmlmigrate.pipeline import run_migration
-from xmlmigrate.pytest_plugin import PerfSource
-from xmlmigrate.transform import transform_record
+from xmlmigrate.run.pipeline import run_migration
+from xmlmigrate.run.transform import transform_record
+from xmlmigrate.testing.plugin import PerfSource
 
 pytestmark = pytest.mark.gate
 

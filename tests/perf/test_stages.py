@@ -12,7 +12,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from xmlmigrate.mapping import map_application
 from xmlmigrate.model import MappedApp
-from xmlmigrate.pytest_plugin import PerfSource
+from xmlmigrate.testing.plugin import PerfSource
 from xmlmigrate.validate import ValidDocument, validate_document
 from xmlmigrate.xml import parse_document
 

@@ -14,8 +14,8 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.model import RunStats
-from xmlmigrate.pipeline import run_migration
-from xmlmigrate.pytest_plugin import PerfSource
+from xmlmigrate.run.pipeline import run_migration
+from xmlmigrate.testing.plugin import PerfSource
 
 BATCH_SIZES = (50, 100, 200, 500, 1000, 2000)
 FLAGS = ("pooling", "pipelined", "dedup_cache")

@@ -19,8 +19,9 @@ from xmlmigrate.db import make_engine, open_writer
 from xmlmigrate.ledger import ledger_problems, log_rows, outcome_for, reset_target
 from xmlmigrate.mock import insert_documents
 from xmlmigrate.model import MappedApp, RawRecord
-from xmlmigrate.pipeline import run_migration
-from xmlmigrate.pytest_plugin import (
+from xmlmigrate.run.pipeline import run_migration
+from xmlmigrate.run.transform import transform_record
+from xmlmigrate.testing.plugin import (
     PerfSource,
     allow_reset,
     given_db_url,
@@ -28,7 +29,6 @@ from xmlmigrate.pytest_plugin import (
     prepare_target,
     skip_or_fail,
 )
-from xmlmigrate.transform import transform_record
 
 PG = os.environ.get("XMLMIGRATE_TEST_PG", "postgres@127.0.0.1:5432")
 MARIADB = os.environ.get("XMLMIGRATE_TEST_MARIADB", "root@127.0.0.1:3306")

@@ -16,8 +16,8 @@ from lxml import etree
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from xmlmigrate.model import MappedApp, RawRecord
-from xmlmigrate.pytest_plugin import PerfSource
-from xmlmigrate.transform import transform_record
+from xmlmigrate.run.transform import transform_record
+from xmlmigrate.testing.plugin import PerfSource
 
 ROUNDS = 7
 

@@ -41,7 +41,10 @@ def test_baseline_command_writes_runs_config_and_compares(tmp_path: Path) -> Non
     engine.dispose()
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     assert (
-        main(["perf", "baseline", "--runs", "3", "--db", url, "--workers", "0", "--out", str(first)]) == 0
+        main(
+            ["perf", "baseline", "--runs", "3", "--db", url, "--workers", "0", "--out", str(first)]
+        )
+        == 0
     )
     data = json.loads(first.read_text())
     assert data["runs"] == 3 and data["records"] == 30 and len(data["seconds"]) == 3

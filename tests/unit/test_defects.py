@@ -17,7 +17,7 @@ from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import WARNING_SUMMARY_LIMIT, log_rows
 from xmlmigrate.mock import MockGenerator, insert_documents
 from xmlmigrate.model import Outcome, Warn, reason_group
-from xmlmigrate.pipeline import run_migration
+from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
 from xmlmigrate.validate import document_app_id, parse_app_id
 

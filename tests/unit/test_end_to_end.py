@@ -13,9 +13,9 @@ from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import reset_target
 from xmlmigrate.mock import GeneratedDoc, MockGenerator, insert_documents
-from xmlmigrate.mock.expected import expected_rows
-from xmlmigrate.pipeline import SourceMissing, run_migration
+from xmlmigrate.run.pipeline import SourceMissing, run_migration
 from xmlmigrate.schema import Schema, build_schema
+from xmlmigrate.testing.expected import expected_rows
 
 CONTRACT = load_contract()
 SCHEMA = build_schema(CONTRACT)

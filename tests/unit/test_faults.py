@@ -41,7 +41,7 @@ from xmlmigrate.errors import (
 )
 from xmlmigrate.ledger import ledger_problems
 from xmlmigrate.mock import MockGenerator, insert_documents
-from xmlmigrate.pipeline import run_migration
+from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
 
 CONTRACT = load_contract()
@@ -447,7 +447,7 @@ def test_out_of_memory_stops_the_run_and_logs_no_app(
     def exhausted(*_args: Any, **_kwargs: Any) -> Any:
         raise MemoryError
 
-    monkeypatch.setattr("xmlmigrate.transform.parse_document", exhausted)
+    monkeypatch.setattr("xmlmigrate.run.transform.parse_document", exhausted)
     assert main(["run", "--db", url, "--workers", "0", "-q"]) == EXIT_INFRASTRUCTURE
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "out of memory" in err

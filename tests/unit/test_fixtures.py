@@ -15,9 +15,9 @@ from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.mock import MockGenerator
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
-from xmlmigrate.pipeline import run_migration
+from xmlmigrate.run.pipeline import run_migration
+from xmlmigrate.run.transform import transform_record
 from xmlmigrate.schema import build_schema
-from xmlmigrate.transform import transform_record
 
 CONTRACT = load_contract()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -9,10 +9,10 @@ from lxml import etree
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.mock import MockGenerator, insert_documents, next_app_id
-from xmlmigrate.mock.expected import expected_outcome, expected_rows
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
+from xmlmigrate.run.transform import transform_record
 from xmlmigrate.schema import build_schema
-from xmlmigrate.transform import transform_record
+from xmlmigrate.testing.expected import expected_outcome, expected_rows
 
 
 def test_reproducible_for_a_seed() -> None:

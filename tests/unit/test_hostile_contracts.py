@@ -24,7 +24,7 @@ from xmlmigrate.db.identifiers import insert_sql, quote
 from xmlmigrate.db.postgres import _copy_sql
 from xmlmigrate.errors import EXIT_USAGE
 from xmlmigrate.mock import MockGenerator, insert_documents
-from xmlmigrate.pipeline import run_migration
+from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
 
 

@@ -19,9 +19,9 @@ from xmlmigrate.contract import ContractError, compile_contract, load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.mock.adversarial import APPLICATION, SHAPES
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
-from xmlmigrate.pipeline import run_migration
+from xmlmigrate.run.pipeline import run_migration
+from xmlmigrate.run.transform import transform_record
 from xmlmigrate.schema import build_schema
-from xmlmigrate.transform import transform_record
 from xmlmigrate.xml import MAX_TREE_NODES, XmlRejected, parse_document
 
 CONTRACT = load_contract()

@@ -10,7 +10,7 @@ import pytest
 
 from xmlmigrate.contract import CompiledContract, compile_contract, load_contract
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
-from xmlmigrate.transform import transform_record
+from xmlmigrate.run.transform import transform_record
 
 DEFAULT = load_contract()
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from xmlmigrate.pytest_plugin import odbc_problem, skip_or_fail
+from xmlmigrate.testing.plugin import odbc_problem, skip_or_fail
 
 if (_problem := odbc_problem()) is not None:  # pyodbc needs libodbc.so.2 to import
     skip_or_fail(_problem, module_level=True)

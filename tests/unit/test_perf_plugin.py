@@ -15,8 +15,8 @@ import pytest
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.mock import MockGenerator, insert_documents
-from xmlmigrate.pytest_plugin import ALLOW_RESET, MARKER_TABLE, prepare_target
 from xmlmigrate.schema import build_schema
+from xmlmigrate.testing.plugin import ALLOW_RESET, MARKER_TABLE, prepare_target
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = build_schema(load_contract())
@@ -94,7 +94,7 @@ def test_the_perf_gate_may_reset_its_own_side_databases(monkeypatch: pytest.Monk
     from types import SimpleNamespace
 
     from xmlmigrate.bench.probe import ALLOW_RESET_ENV
-    from xmlmigrate.pytest_plugin import allow_reset
+    from xmlmigrate.testing.plugin import allow_reset
 
     config: Any = SimpleNamespace(getoption=lambda _name: False)
     monkeypatch.delenv(ALLOW_RESET_ENV, raising=False)

@@ -8,10 +8,10 @@ from hypothesis import HealthCheck, given, settings
 
 from xmlmigrate.contract import load_contract
 from xmlmigrate.mock import GeneratedDoc
-from xmlmigrate.mock.expected import expected_outcome
-from xmlmigrate.mock.strategies import Mutated, generated_documents, mutated_documents
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
-from xmlmigrate.transform import transform_record
+from xmlmigrate.run.transform import transform_record
+from xmlmigrate.testing.expected import expected_outcome
+from xmlmigrate.testing.strategies import Mutated, generated_documents, mutated_documents
 
 CONTRACT = load_contract()
 EXAMPLES = 2000

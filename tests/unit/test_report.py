@@ -66,4 +66,6 @@ def test_report_command(tmp_path: Path) -> None:
     bench = _bench(tmp_path / "bench.json")
     assert main(["perf", "report", str(bench), "--out", str(tmp_path / "r")]) == 0
     assert (tmp_path / "r" / "RESULTS.md").exists()
-    assert main(["perf", "report", str(tmp_path / "missing.json"), "--out", str(tmp_path / "r")]) == 2
+    assert (
+        main(["perf", "report", str(tmp_path / "missing.json"), "--out", str(tmp_path / "r")]) == 2
+    )

@@ -22,7 +22,7 @@ CHILD = """
 import gc, json, sys, time
 from xmlmigrate.contract import load_contract
 from xmlmigrate.model import RawRecord
-from xmlmigrate.transform import transform_record
+from xmlmigrate.run.transform import transform_record
 
 def peak_kib():
     with open("/proc/self/status") as status:

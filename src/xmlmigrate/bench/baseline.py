@@ -19,7 +19,7 @@ from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import reset_target
-from xmlmigrate.pipeline import describe_config, run_migration
+from xmlmigrate.run.pipeline import describe_config, run_migration
 from xmlmigrate.schema import build_schema
 
 ALPHA = 0.05

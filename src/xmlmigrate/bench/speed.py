@@ -22,7 +22,7 @@ from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import reset_target
 from xmlmigrate.model import RunStats
-from xmlmigrate.pipeline import run_migration
+from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
 from xmlmigrate.sources import TableSource
 from xmlmigrate.xml import HARDENED_PARSER

@@ -16,8 +16,8 @@ from xmlmigrate.contract.coverage import measure
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.errors import UserError
 from xmlmigrate.model import RawRecord, Rejection
+from xmlmigrate.run.transform import transform_record
 from xmlmigrate.schema import SOURCE_TABLE, build_schema
-from xmlmigrate.transform import transform_record
 from xmlmigrate.validate import document_app_id
 from xmlmigrate.xml import XmlRejected, parse_document
 

@@ -37,7 +37,7 @@ from xmlmigrate.errors import (
 from xmlmigrate.ledger import ledger_status, reset_target
 from xmlmigrate.mock import SIZE_PROFILES, MockGenerator, insert_documents, next_app_id
 from xmlmigrate.model import RunStats
-from xmlmigrate.pipeline import describe_config, run_migration
+from xmlmigrate.run.pipeline import describe_config, run_migration
 from xmlmigrate.schema import SOURCE_TABLE, build_schema
 
 MENU = (("small", 50), ("medium", 200), ("large", 500))

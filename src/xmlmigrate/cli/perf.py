@@ -29,7 +29,7 @@ from xmlmigrate.cli.render import print_gate, print_summary
 from xmlmigrate.db import redact_url
 from xmlmigrate.errors import UserError
 from xmlmigrate.mock import SIZE_PROFILES
-from xmlmigrate.pipeline import describe_config
+from xmlmigrate.run.pipeline import describe_config
 
 
 def cmd_bench_pipeline(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ date, an unknown code, encrypted bytes). An impossible date also records, in
 :class:`ClampTo`, what a contract that clamps must produce.
 
 Tests derive the expected rows from these typed values
-(:mod:`xmlmigrate.mock.expected`) without running any of the mapping code.
+(:mod:`xmlmigrate.testing.expected`) without running any of the mapping code.
 """
 
 from __future__ import annotations

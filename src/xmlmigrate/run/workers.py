@@ -27,7 +27,7 @@ from typing import Any
 from xmlmigrate.contract import load_contract
 from xmlmigrate.errors import WorkerCrashed
 from xmlmigrate.model import TRANSFORM_STAGES, MappedApp, RawRecord, Rejection
-from xmlmigrate.transform import transform_record
+from xmlmigrate.run.transform import transform_record
 
 WATCHDOG_INTERVAL_S = 0.5
 OUT_OF_MEMORY = 3  # a worker's exit code when a batch exhausted its memory
@@ -97,7 +97,6 @@ def _worker_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     contract = load_contract(contract_path)
-    crash_on = os.environ.get("XMLMIGRATE_TEST_CRASH_ON_APP")  # test hook: die on this app
     outbox: queue.Queue[BatchResult | None] = queue.Queue(maxsize=1)
     sender = threading.Thread(target=_send_results, args=(outbox, results), daemon=True)
     sender.start()
@@ -109,8 +108,6 @@ def _worker_main(
             results.close()
             return
         seq, records = task
-        if crash_on and any(str(r.app_id) == crash_on for r in records):
-            os._exit(70)  # possibly halfway through sending the previous batch: that is the point
         try:
             out, times = transform_batch(records, contract, options)
         except MemoryError:  # the coordinator reports it in one line; no traceback here

@@ -36,15 +36,15 @@ from xmlmigrate.errors import SourceError, WorkerCrashed
 from xmlmigrate.ledger import finish_run, new_run_id, start_run
 from xmlmigrate.loader import KeyCache, Loader, Writers
 from xmlmigrate.model import MappedApp, RawRecord, Rejection, RunStats
-from xmlmigrate.schema import SOURCE_TABLE, Schema, build_schema
-from xmlmigrate.sources import TableSource, check_source
-from xmlmigrate.workers import (
+from xmlmigrate.run.workers import (
     BatchResult,
     TransformOptions,
     TransformPool,
     peak_rss_mb,
     transform_batch,
 )
+from xmlmigrate.schema import SOURCE_TABLE, Schema, build_schema
+from xmlmigrate.sources import TableSource, check_source
 
 log = logging.getLogger(__name__)
 
