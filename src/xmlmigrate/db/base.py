@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from xmlmigrate.db.layout import LOG_COLUMNS, WARNING_COLUMNS
 from xmlmigrate.model import MappedApp
 
-__all__ = ["LOG_COLUMNS", "WARNING_COLUMNS", "BulkWriter", "LogRow", "WarningRow", "WriteError"]
+__all__ = [
+    "LOG_COLUMNS",
+    "WARNING_COLUMNS",
+    "Adapter",
+    "BulkWriter",
+    "LogRow",
+    "WarningRow",
+    "WriteError",
+    "adapted",
+    "table_rows",
+]
 
 
 class LogRow(NamedTuple):
@@ -34,6 +44,34 @@ class WarningRow(NamedTuple):
 # insert columns (db/layout.py), checked here once so the two can never drift apart.
 if LogRow._fields != LOG_COLUMNS or WarningRow._fields != WARNING_COLUMNS:
     raise ImportError("LogRow/WarningRow do not match processing_log/processing_warning")
+
+
+Adapter = Callable[[Any], Any]
+
+
+def table_rows(
+    apps: Sequence[MappedApp],
+    table: str,
+    columns: Sequence[str],
+    adapters: Sequence[tuple[int, Adapter]] = (),
+) -> list[tuple[Any, ...]]:
+    """Every row of ``table`` in a batch, as tuples in ``columns`` order, each value at an
+    adapter's position passed through it (what the driver cannot bind as it is)."""
+    if not adapters:
+        return [tuple(row[c] for c in columns) for app in apps for row in app.rows.get(table, ())]
+    return [
+        adapted([row[c] for c in columns], adapters)
+        for app in apps
+        for row in app.rows.get(table, ())
+    ]
+
+
+def adapted(values: Sequence[Any], adapters: Sequence[tuple[int, Adapter]]) -> tuple[Any, ...]:
+    """``values`` with each adapter applied at its position."""
+    out = list(values)
+    for i, adapt in adapters:
+        out[i] = adapt(out[i])
+    return tuple(out)
 
 
 class WriteError(Exception):

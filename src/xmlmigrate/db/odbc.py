@@ -18,7 +18,16 @@ import pyodbc
 import sqlalchemy as sa
 
 from xmlmigrate.contract import CompiledContract
-from xmlmigrate.db.base import LOG_COLUMNS, WARNING_COLUMNS, LogRow, WarningRow, WriteError
+from xmlmigrate.db.base import (
+    LOG_COLUMNS,
+    WARNING_COLUMNS,
+    Adapter,
+    LogRow,
+    WarningRow,
+    WriteError,
+    adapted,
+    table_rows,
+)
 from xmlmigrate.db.identifiers import insert_sql, quote
 from xmlmigrate.db.layout import InputSize, ledger_columns, odbc_input_size
 from xmlmigrate.model import MappedApp
@@ -55,7 +64,9 @@ class OdbcWriter:
         self.timestamps_as_text = backend in ("mysql", "mariadb")
         self.statements = 0
         as_text = self.timestamps_as_text
-        self._tables: list[tuple[str, str, tuple[str, ...], list[InputSize], bool, list[int]]] = []
+        self._tables: list[
+            tuple[str, str, tuple[str, ...], list[InputSize], bool, list[tuple[int, Adapter]]]
+        ] = []
         for t in schema_for(contract).targets:
             names = tuple(c.name for c in t.columns)
             identity = bool(backend == "mssql" and identity_columns(conn, t.name) & set(names))
@@ -90,13 +101,9 @@ class OdbcWriter:
             cur = conn.cursor()
             cur.fast_executemany = self.fast_executemany
             for name, sql, names, sizes, identity, as_text in self._tables:
-                rows = [
-                    tuple(row[c] for c in names) for app in apps for row in app.rows.get(name, ())
-                ]
+                rows = table_rows(apps, name, names, as_text)
                 if not rows:
                     continue
-                if as_text:
-                    rows = [_timestamps_as_text(r, as_text) for r in rows]
                 if not identity:
                     self._executemany(cur, sql, sizes, rows)
                     continue
@@ -109,7 +116,7 @@ class OdbcWriter:
                         cur.execute(f"SET IDENTITY_INSERT {quote('mssql', name)} OFF")
             log = [tuple(r) for r in log_rows]
             if self._log_timestamps:
-                log = [_timestamps_as_text(r, self._log_timestamps) for r in log]
+                log = [adapted(r, self._log_timestamps) for r in log]
             self._executemany(cur, *self._log, log)
             if warning_rows:
                 self._executemany(cur, *self._warning, [tuple(r) for r in warning_rows])
@@ -132,17 +139,15 @@ class OdbcWriter:
         self._conn.close()
 
 
-def _timestamp_positions(columns: list[sa.Column[Any]]) -> list[int]:
-    return [i for i, c in enumerate(columns) if isinstance(c.type, sa.DateTime)]
+def _timestamp_as_text(v: Any) -> Any:
+    return v.isoformat(sep=" ", timespec="microseconds") if isinstance(v, datetime) else v
 
 
-def _timestamps_as_text(row: tuple[Any, ...], positions: list[int]) -> tuple[Any, ...]:
-    values = list(row)
-    for i in positions:
-        v = values[i]
-        if isinstance(v, datetime):
-            values[i] = v.isoformat(sep=" ", timespec="microseconds")
-    return tuple(values)
+def _timestamp_positions(columns: list[sa.Column[Any]]) -> list[tuple[int, Adapter]]:
+    """MariaDB: timestamps bound as ISO text (adapters for :func:`table_rows`)."""
+    return [
+        (i, _timestamp_as_text) for i, c in enumerate(columns) if isinstance(c.type, sa.DateTime)
+    ]
 
 
 def _reason(exc: pyodbc.Error) -> str:

@@ -10,7 +10,14 @@ import psycopg
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.contract import CompiledContract
-from xmlmigrate.db.base import LOG_COLUMNS, WARNING_COLUMNS, LogRow, WarningRow, WriteError
+from xmlmigrate.db.base import (
+    LOG_COLUMNS,
+    WARNING_COLUMNS,
+    LogRow,
+    WarningRow,
+    WriteError,
+    table_rows,
+)
 from xmlmigrate.db.identifiers import column_list, quote
 from xmlmigrate.db.layout import ledger_columns, pg_copy_type
 from xmlmigrate.model import MappedApp
@@ -60,9 +67,7 @@ class PostgresCopyWriter:
         try:
             with conn.cursor() as cur:
                 for name, sql, names, types in self._tables:
-                    rows = [
-                        [row[c] for c in names] for app in apps for row in app.rows.get(name, ())
-                    ]
+                    rows = table_rows(apps, name, names)
                     if rows:
                         self._copy(cur, sql, types, rows)
                 self._copy(cur, self._log_sql, LOG_TYPES, log_rows)

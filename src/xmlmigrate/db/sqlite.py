@@ -5,14 +5,21 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from contextlib import suppress
-from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.contract import CompiledContract
-from xmlmigrate.db.base import LOG_COLUMNS, WARNING_COLUMNS, LogRow, WarningRow, WriteError
+from xmlmigrate.db.base import (
+    LOG_COLUMNS,
+    WARNING_COLUMNS,
+    Adapter,
+    LogRow,
+    WarningRow,
+    WriteError,
+    table_rows,
+)
 from xmlmigrate.db.identifiers import insert_sql
-from xmlmigrate.db.layout import Adapter, sqlite_adapter
+from xmlmigrate.db.layout import sqlite_adapter
 from xmlmigrate.model import MappedApp
 from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE, schema_for
 
@@ -44,13 +51,7 @@ class SqliteWriter:
         try:
             conn.execute("BEGIN")
             for name, sql, names, adapters in self._tables:
-                params: list[tuple[Any, ...]] = []
-                for app in apps:
-                    for row in app.rows.get(name, ()):
-                        values = [row[c] for c in names]
-                        for i, adapt in adapters:
-                            values[i] = adapt(values[i])
-                        params.append(tuple(values))
+                params = table_rows(apps, name, names, adapters)
                 if params:
                     conn.executemany(sql, params)
                     self.statements += 1
