@@ -12,22 +12,15 @@ from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import ledger_problems
 from xmlmigrate.mock import GeneratedDoc, MockGenerator, insert_documents
 from xmlmigrate.run.pipeline import run_migration
+from xmlmigrate.testing import tables
 from xmlmigrate.testing.expected import expected_outcome
+from xmlmigrate.testing.tables import Rows
 
 from .conftest import CONTRACT, SCHEMA
 
 
-def _key(table: sa.Table, row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(row[c.name] for c in table.primary_key.columns)
-
-
-def table_rows(engine: sa.Engine) -> dict[str, list[dict[str, Any]]]:
-    out = {}
-    with engine.connect() as conn:
-        for table in SCHEMA.targets:
-            rows = [dict(r._mapping) for r in conn.execute(sa.select(table))]
-            out[table.name] = sorted(rows, key=lambda r, t=table: _key(t, r))
-    return out
+def table_rows(engine: sa.Engine) -> Rows:
+    return tables.table_rows(engine, SCHEMA.targets)
 
 
 def log_by_app(engine: sa.Engine) -> dict[int, list[Any]]:
@@ -64,13 +57,10 @@ def corpus() -> tuple[list[GeneratedDoc], dict[int, str]]:
     return docs, extra
 
 
-def expected_tables(docs: list[GeneratedDoc]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {t.name: [] for t in SCHEMA.targets}
-    for doc in docs:
-        outcome = expected_outcome(doc.model, CONTRACT)
-        for name, rows in outcome.rows.items():
-            out[name].extend(rows)
-    return {t.name: sorted(out[t.name], key=lambda r, t=t: _key(t, r)) for t in SCHEMA.targets}
+def expected_tables(docs: list[GeneratedDoc]) -> Rows:
+    return tables.expected_table_rows(
+        SCHEMA.targets, (expected_outcome(doc.model, CONTRACT).rows for doc in docs)
+    )
 
 
 def load(url: str, docs: list[GeneratedDoc], extra: dict[int, str]) -> sa.Engine:

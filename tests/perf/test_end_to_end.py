@@ -12,7 +12,7 @@ from xmlmigrate.config import MigrationConfig
 from xmlmigrate.mock import MockGenerator
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import run_migration
-from xmlmigrate.testing.plugin import PerfSource, count_target_rows
+from xmlmigrate.testing.plugin import PerfSource, count_target_rows, record_run
 
 
 @pytest.mark.benchmark(group="end-to-end")
@@ -20,9 +20,8 @@ def test_full_run(
     benchmark: BenchmarkFixture,
     perf_source: PerfSource,
     clean_target: Callable[[], None],
-    request: pytest.FixtureRequest,
+    perf_rounds: int,
 ) -> None:
-    rounds = int(request.config.getoption("--perf-rounds"))
     config = MigrationConfig(db_url=perf_source.db_url, batch_size=200)
     last: list[RunStats] = []
 
@@ -31,21 +30,15 @@ def test_full_run(
         last.append(stats)
         return stats
 
-    stats = benchmark.pedantic(run, setup=clean_target, rounds=rounds, warmup_rounds=0)
+    stats = benchmark.pedantic(run, setup=clean_target, rounds=perf_rounds, warmup_rounds=0)
     assert stats.success == perf_source.records
     rows = sum(stats.rows_per_table.values())
-    assert count_target_rows(perf_source) == rows + perf_source.records  # + one log row each
     median = benchmark.stats.stats.median
-    benchmark.extra_info.update(
-        records=perf_source.records,
-        rows=rows,
-        mb=round(perf_source.total_bytes / 1e6, 1),
-        rec_per_min=round(perf_source.records / median * 60),
-        stage_seconds={k: round(v, 3) for k, v in stats.stage_seconds.items()},
-    )
+    assert count_target_rows(perf_source) == rows + perf_source.records  # + one log row each
+    record_run(benchmark, perf_source, stats, mb=round(perf_source.total_bytes / 1e6, 1))
     print(
         f"\nend-to-end: {perf_source.records} docs ({perf_source.total_bytes / 1e6:.1f} MB), "
-        f"median {median:.3f} s over {rounds} rounds = "
+        f"median {median:.3f} s over {perf_rounds} rounds = "
         f"{perf_source.records / median * 60:,.0f} rec/min; stage split of the last round: "
         + ", ".join(f"{k} {v:.2f}s" for k, v in stats.stage_seconds.items())
     )

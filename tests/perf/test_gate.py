@@ -22,10 +22,6 @@ from xmlmigrate.testing.plugin import PerfSource
 pytestmark = pytest.mark.gate
 
 
-def _rounds(request: pytest.FixtureRequest) -> int:
-    return int(request.config.getoption("--perf-rounds"))
-
-
 def _run_counters(stats: RunStats) -> dict[str, int]:
     return {
         "records": stats.records,
@@ -40,7 +36,7 @@ def _run_counters(stats: RunStats) -> dict[str, int]:
 
 @pytest.mark.benchmark(group="gate")
 def test_gate_transform(
-    benchmark: BenchmarkFixture, perf_source: PerfSource, request: pytest.FixtureRequest
+    benchmark: BenchmarkFixture, perf_source: PerfSource, perf_rounds: int
 ) -> None:
     records = [RawRecord(d.app_id, d.xml.encode("utf-8")) for d in perf_source.docs]
     contract = perf_source.contract
@@ -48,7 +44,7 @@ def test_gate_transform(
     def run() -> int:
         return sum(isinstance(transform_record(r, contract), MappedApp) for r in records)
 
-    mapped = measured(benchmark, run, rounds=_rounds(request), counters=lambda n: {"mapped": n})
+    mapped = measured(benchmark, run, rounds=perf_rounds, counters=lambda n: {"mapped": n})
     assert mapped == perf_source.records
 
 
@@ -57,7 +53,7 @@ def test_gate_end_to_end(
     benchmark: BenchmarkFixture,
     perf_source: PerfSource,
     clean_target: Callable[[], None],
-    request: pytest.FixtureRequest,
+    perf_rounds: int,
 ) -> None:
     """In one process (workers = 0): what the code costs, not how the OS schedules workers
     (the worker sweep in tests/perf/test_sweep.py covers that)."""
@@ -66,7 +62,5 @@ def test_gate_end_to_end(
     def run() -> RunStats:
         return run_migration(config, perf_source.contract)
 
-    stats = measured(
-        benchmark, run, rounds=_rounds(request), setup=clean_target, counters=_run_counters
-    )
+    stats = measured(benchmark, run, rounds=perf_rounds, setup=clean_target, counters=_run_counters)
     assert stats.success == perf_source.records

@@ -15,7 +15,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import run_migration
-from xmlmigrate.testing.plugin import PerfSource
+from xmlmigrate.testing.plugin import PerfSource, record_run
 
 BATCH_SIZES = (50, 100, 200, 500, 1000, 2000)
 FLAGS = ("pooling", "pipelined", "dedup_cache")
@@ -33,16 +33,7 @@ def _measure(
         lambda: run_migration(config, source.contract), setup=reset, rounds=rounds, warmup_rounds=0
     )
     assert stats.success + stats.rejected + stats.failed == source.records
-    median = benchmark.stats.stats.median
-    benchmark.extra_info.update(
-        knobs={k: v for k, v in knobs.items()},
-        records=source.records,
-        rows=sum(stats.rows_per_table.values()),
-        transactions=stats.transactions,
-        connections=stats.connections_opened,
-        rec_per_min=round(source.records / median * 60),
-        stage_seconds={k: round(v, 3) for k, v in stats.stage_seconds.items()},
-    )
+    record_run(benchmark, source, stats, knobs=dict(knobs))
     return stats
 
 
@@ -53,15 +44,14 @@ def test_batch_size_and_flags(
     benchmark: BenchmarkFixture,
     perf_source: PerfSource,
     clean_target: Callable[[], None],
-    request: pytest.FixtureRequest,
+    perf_rounds: int,
     batch_size: int,
     flag: str | None,
 ) -> None:
-    rounds = int(request.config.getoption("--perf-rounds"))
     knobs: dict[str, Any] = {"workers": 2, "batch_size": batch_size}
     if flag is not None:
         knobs[flag] = False
-    stats = _measure(benchmark, perf_source, clean_target, rounds, **knobs)
+    stats = _measure(benchmark, perf_source, clean_target, perf_rounds, **knobs)
     batches = -(-perf_source.records // batch_size)
     assert stats.transactions == batches  # the corpus has no duplicates: no bisections
     assert stats.connections_opened == (batches if flag == "pooling" else 1)
@@ -73,9 +63,10 @@ def test_workers(
     benchmark: BenchmarkFixture,
     perf_source: PerfSource,
     clean_target: Callable[[], None],
-    request: pytest.FixtureRequest,
+    perf_rounds: int,
     workers: int,
 ) -> None:
-    rounds = int(request.config.getoption("--perf-rounds"))
-    stats = _measure(benchmark, perf_source, clean_target, rounds, workers=workers, batch_size=100)
+    stats = _measure(
+        benchmark, perf_source, clean_target, perf_rounds, workers=workers, batch_size=100
+    )
     assert stats.workers == workers

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,31 +14,22 @@ from xmlmigrate.ledger import reset_target
 from xmlmigrate.mock import GeneratedDoc, MockGenerator, insert_documents
 from xmlmigrate.run.pipeline import SourceMissing, run_migration
 from xmlmigrate.schema import Schema, build_schema
+from xmlmigrate.testing import tables
 from xmlmigrate.testing.expected import expected_rows
+from xmlmigrate.testing.tables import Rows
 
 CONTRACT = load_contract()
 SCHEMA = build_schema(CONTRACT)
 
 
-def _key(table: sa.Table, row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(row[c.name] for c in table.primary_key.columns)
+def table_rows(engine: sa.Engine, schema: Schema) -> Rows:
+    return tables.table_rows(engine, schema.targets)
 
 
-def table_rows(engine: sa.Engine, schema: Schema) -> dict[str, list[dict[str, Any]]]:
-    out = {}
-    with engine.connect() as conn:
-        for table in schema.targets:
-            rows = [dict(r._mapping) for r in conn.execute(sa.select(table))]
-            out[table.name] = sorted(rows, key=lambda r, t=table: _key(t, r))
-    return out
-
-
-def expected_tables(docs: list[GeneratedDoc]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {t.name: [] for t in SCHEMA.targets}
-    for doc in docs:
-        for name, rows in expected_rows(doc.model, CONTRACT).items():
-            out[name].extend(rows)
-    return {t.name: sorted(out[t.name], key=lambda r, t=t: _key(t, r)) for t in SCHEMA.targets}
+def expected_tables(docs: list[GeneratedDoc]) -> Rows:
+    return tables.expected_table_rows(
+        SCHEMA.targets, (expected_rows(doc.model, CONTRACT) for doc in docs)
+    )
 
 
 def log_rows(engine: sa.Engine) -> list[tuple[int, str]]:

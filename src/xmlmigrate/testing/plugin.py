@@ -27,7 +27,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 import sqlalchemy as sa
@@ -39,6 +39,7 @@ from xmlmigrate.db.engine import DEFAULT_ODBC_DRIVERS
 from xmlmigrate.db.factory import ODBC_INSTALL
 from xmlmigrate.ledger import reset_target
 from xmlmigrate.mock import GeneratedDoc, MockGenerator, insert_documents
+from xmlmigrate.model import RunStats
 from xmlmigrate.schema import Schema, build_schema
 
 TEST_DB_ENV = "XMLMIGRATE_TEST_DB_URL"
@@ -203,6 +204,28 @@ def perf_source(
     _, size = insert_documents(engine, schema, perf_corpus)
     yield PerfSource(perf_db_url, engine, schema, contract, perf_corpus, size)
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def perf_rounds(request: pytest.FixtureRequest) -> int:
+    """``--perf-rounds``: timed rounds per perf test."""
+    return int(request.config.getoption("--perf-rounds"))
+
+
+def record_run(benchmark: Any, source: PerfSource, stats: RunStats, **extra: object) -> None:
+    """Save with a migration benchmark's result what a reader needs beside its time
+    (``benchmark.extra_info``): records, rows, transactions, connections, rec/min of the
+    median round and the stage split."""
+    median = benchmark.stats.stats.median
+    benchmark.extra_info.update(
+        records=source.records,
+        rows=sum(stats.rows_per_table.values()),
+        transactions=stats.transactions,
+        connections=stats.connections_opened,
+        rec_per_min=round(source.records / median * 60),
+        stage_seconds={k: round(v, 3) for k, v in stats.stage_seconds.items()},
+        **extra,
+    )
 
 
 @pytest.fixture
