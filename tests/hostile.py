@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from tests.contracts import contract_section
+
 from xmlmigrate.contract import CompiledContract, compile_contract
 
 # Names that must never reach SQL as they are: each is refused by the contract validator.
@@ -63,14 +65,9 @@ def contract_text(
         f'{toml_key(c)} = {{ attr = "campaign_num", type = "string", length = 20 }}'
         for c in columns
     )
-    return f"""
-[contract]
-name = "hostile"
-root = "Provenir"
-app_id = "Request/@ID"
-application = "Request/CustData/application"
-product_line = "CC"
-
+    return (
+        contract_section("hostile")
+        + f"""
 [tables.{toml_key(root)}]
 rows = "."
 key = ["app_id"]
@@ -90,3 +87,4 @@ con_id = {{ attr = "con_id", type = "int", nullable = false }}
 app_id = {{ parent = "app_id", type = "int", nullable = false }}
 {toml_key(child_column)} = {{ attr = "first_name", type = "string", length = 50 }}
 """
+    )

@@ -3,21 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.contracts import HEAD
 
 from xmlmigrate.contract import ContractError, compile_contract, load_contract
-
-HEAD = """
-[contract]
-name = "t"
-root = "Provenir"
-app_id = "Request/@ID"
-application = "Request/CustData/application"
-product_line = "CC"
-
-[enums.kind]
-A = 1
-B = 2
-"""
 
 
 def _base(columns: str, extra_tables: str = "") -> str:

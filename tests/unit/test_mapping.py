@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from tests.contracts import HEAD as CONTRACT_HEAD
 
 from xmlmigrate.contract import CompiledContract, compile_contract, load_contract
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
@@ -14,22 +15,14 @@ from xmlmigrate.run.transform import transform_record
 
 DEFAULT = load_contract()
 
-HEAD = """
-[contract]
-name = "t"
-root = "Provenir"
-app_id = "Request/@ID"
-application = "Request/CustData/application"
-product_line = "CC"
-
-[enums.kind]
-A = 1
-B = 2
-
+HEAD = (
+    CONTRACT_HEAD
+    + """
 [enums.role]
 PR = 10
 AUTHU = 11
 """
+)
 
 
 def contract(columns: str, more: str = "") -> CompiledContract:
