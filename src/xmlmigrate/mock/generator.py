@@ -23,7 +23,7 @@ import base64
 import math
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -542,49 +542,54 @@ class MockGenerator:
         kids = "".join(MockGenerator._aeo(rng, depth - 1) for _ in range(rng.randrange(1, 4)))
         return f"<ArrayElementObject{attrs}>{kids}</ArrayElementObject>"
 
-    def _journal_block(self, rng: random.Random) -> str:
+    @staticmethod
+    def _block(rng: random.Random, item: Callable[[random.Random], str]) -> str:
+        """Items made by ``item`` until the block holds ``BLOCK_TARGET`` characters."""
         out: list[str] = []
         size = 0
         while size < BLOCK_TARGET:
-            entries = "".join(
-                f'<Entry Key="{rng.choice(("rule", "step", "var"))}{rng.randrange(999)}" '
-                f'Value="{rng.randrange(10**5)}" Status="{rng.choice(("OK", "SKIP", "FAIL"))}"/>'
-                for _ in range(rng.randrange(2, 8))
-            )
-            item = (
-                f'<Journal ID="{rng.randrange(10**6)}" Date="{_fmt_datetime(datetime(2016, 1, 25, 11, 21, 33, 570000))}" '
-                f'User="{rng.choice(("SYSTEM", "BATCH", "UW01"))}" Action="{rng.choice(("Decision", "Score", "Pull", "Route"))}">'
-                f"{entries}</Journal>"
-            )
-            out.append(item)
-            size += len(item)
+            text = item(rng)
+            out.append(text)
+            size += len(text)
         return "".join(out)
+
+    def _journal_block(self, rng: random.Random) -> str:
+        return self._block(rng, self._journal)
+
+    @staticmethod
+    def _journal(rng: random.Random) -> str:
+        entries = "".join(
+            f'<Entry Key="{rng.choice(("rule", "step", "var"))}{rng.randrange(999)}" '
+            f'Value="{rng.randrange(10**5)}" Status="{rng.choice(("OK", "SKIP", "FAIL"))}"/>'
+            for _ in range(rng.randrange(2, 8))
+        )
+        return (
+            f'<Journal ID="{rng.randrange(10**6)}" Date="{_fmt_datetime(datetime(2016, 1, 25, 11, 21, 33, 570000))}" '
+            f'User="{rng.choice(("SYSTEM", "BATCH", "UW01"))}" Action="{rng.choice(("Decision", "Score", "Pull", "Route"))}">'
+            f"{entries}</Journal>"
+        )
 
     def _audit_block(self, rng: random.Random) -> str:
-        out: list[str] = []
-        size = 0
-        while size < BLOCK_TARGET:
-            item = (
-                f'<Audit Table="{rng.choice(("application", "contact", "app_product"))}" '
-                f'Field="f{rng.randrange(300)}" Old="{rng.randrange(10**4)}" New="{rng.randrange(10**4)}" '
-                f'By="UW{rng.randrange(99):02d}" At="{rng.randrange(1, 13)}/{rng.randrange(1, 29)}/2016"/>'
-            )
-            out.append(item)
-            size += len(item)
-        return "".join(out)
+        return self._block(rng, self._audit)
+
+    @staticmethod
+    def _audit(rng: random.Random) -> str:
+        return (
+            f'<Audit Table="{rng.choice(("application", "contact", "app_product"))}" '
+            f'Field="f{rng.randrange(300)}" Old="{rng.randrange(10**4)}" New="{rng.randrange(10**4)}" '
+            f'By="UW{rng.randrange(99):02d}" At="{rng.randrange(1, 13)}/{rng.randrange(1, 29)}/2016"/>'
+        )
 
     def _report_block(self, rng: random.Random) -> str:
-        out: list[str] = []
-        size = 0
-        while size < BLOCK_TARGET:
-            kids = "".join(self._aeo(rng, 2) for _ in range(rng.randrange(2, 6)))
-            item = (
-                f'<Report Type="{rng.choice(("Experian", "Equifax", "TransUnion", "LexisNexis"))}" '
-                f'ReportID="{rng.randrange(10**8)}">{kids}</Report>'
-            )
-            out.append(item)
-            size += len(item)
-        return "".join(out)
+        return self._block(rng, self._report)
+
+    @classmethod
+    def _report(cls, rng: random.Random) -> str:
+        kids = "".join(cls._aeo(rng, 2) for _ in range(rng.randrange(2, 6)))
+        return (
+            f'<Report Type="{rng.choice(("Experian", "Equifax", "TransUnion", "LexisNexis"))}" '
+            f'ReportID="{rng.randrange(10**8)}">{kids}</Report>'
+        )
 
     def _document_block(self, rng: random.Random) -> str:
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
