@@ -287,6 +287,11 @@ def _convert(table: CompiledTable, col: CompiledColumn, raw: str | None, ctx: _C
         if col.pattern is not None and col.pattern.fullmatch(text) is None:
             raise InvalidValue(f"{text[:40]!r} does not match the pattern {col.pattern.pattern!r}")
         value = col.convert(col.extract(text) if col.extract is not None else text)
+        if isinstance(value, Clamped):
+            ctx.clamped += 1
+            ctx.event(col, "clamped")
+            ctx.warn("clamped_value", f"{table.name}.{col.name}: {value}")
+            return value.value
     except InvalidValue as exc:
         if col.on_invalid == "reject":
             raise _Reject(
@@ -295,11 +300,6 @@ def _convert(table: CompiledTable, col: CompiledColumn, raw: str | None, ctx: _C
         ctx.invalid += 1
         ctx.event(col, "invalid → NULL")
         ctx.warn("invalid_value", f"{table.name}.{col.name}: {exc}")
-    except Clamped as c:
-        value = c.value
-        ctx.clamped += 1
-        ctx.event(col, "clamped")
-        ctx.warn("clamped_value", f"{table.name}.{col.name}: {c}")
     else:
         if col.length is not None and value is not None and len(value) > col.length:
             value = _overflow(table, col, value, ctx)

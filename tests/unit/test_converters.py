@@ -85,3 +85,12 @@ def test_enum() -> None:
     assert conv("authu") == 280
     with pytest.raises(tf.InvalidValue, match="unknown contact_type code 'WEIRD'"):
         conv("WEIRD")
+
+
+def test_a_clamped_date_is_a_returned_value_not_an_exception() -> None:
+    result = tf.to_date(clamp=True)("02/30/2016")
+    assert isinstance(result, tf.Clamped) and result.value == date(2016, 2, 29)
+    assert "clamped to 2016-02-29" in str(result)
+    assert tf.to_date(clamp=True)("02/28/2016") == date(2016, 2, 28)
+    with pytest.raises(tf.InvalidValue, match="impossible date"):
+        tf.to_date(clamp=False)("02/30/2016")

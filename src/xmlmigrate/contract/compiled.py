@@ -868,6 +868,9 @@ class _Compiler:
         if not isinstance(value, str):
             raise err(f"{what} must be a string or number")
         try:
-            return convert(value)
-        except (tf.InvalidValue, tf.Clamped) as exc:
+            typed = convert(value)
+        except tf.InvalidValue as exc:
             raise err(f"{what} {value!r} is not valid for the column type: {exc}") from None
+        if isinstance(typed, tf.Clamped):  # a literal must be right as written
+            raise err(f"{what} {value!r} is not valid for the column type: {typed}")
+        return typed

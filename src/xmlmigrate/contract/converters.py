@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -75,12 +76,17 @@ def to_decimal(precision: int, scale: int) -> Converter:
     return convert
 
 
-class Clamped(Exception):
-    """An impossible date component was clamped into range; ``value`` is the result."""
+@dataclass(frozen=True, slots=True)
+class Clamped:
+    """A converter's result when an impossible date component was clamped into range: a
+    valid value (``value``) the mapper stores with a ``clamped_value`` warning. Returned, not
+    raised — it carries a good value, not a failure."""
 
-    def __init__(self, value: Any, text: str) -> None:
-        super().__init__(f"impossible date {text[:40]!r} clamped to {value}")
-        self.value = value
+    value: Any
+    text: str
+
+    def __str__(self) -> str:
+        return f"impossible date {self.text[:40]!r} clamped to {self.value}"
 
 
 _FORMAT_TOKENS = ("YYYY", "fff", "MM", "DD", "HH", "SS", "M", "D", "H", "S")
@@ -166,7 +172,9 @@ def _clamp(parts: list[int]) -> list[int]:
     return [year, month, day, min(parts[3], 23), min(parts[4], 59), min(parts[5], 59), parts[6]]
 
 
-def _datetime_parser(formats: Sequence[str] | None, clamp: bool) -> Callable[[str], datetime]:
+def _datetime_parser(
+    formats: Sequence[str] | None, clamp: bool
+) -> Callable[[str], datetime | Clamped]:
     compiled = [compile_date_format(f) for f in formats] if formats else []
 
     def parts_of(text: str) -> list[int] | None:
@@ -181,7 +189,7 @@ def _datetime_parser(formats: Sequence[str] | None, clamp: bool) -> Callable[[st
                 return [values[f] for f in FIELDS]
         return None
 
-    def parse(text: str) -> datetime:
+    def parse(text: str) -> datetime | Clamped:
         parts = parts_of(text)
         if parts is None:
             raise InvalidValue(f"unrecognised date format: {text[:40]!r}")
@@ -189,7 +197,7 @@ def _datetime_parser(formats: Sequence[str] | None, clamp: bool) -> Callable[[st
             return _make(parts)
         except ValueError as exc:
             if clamp:
-                raise Clamped(_make(_clamp(parts)), text) from None
+                return Clamped(_make(_clamp(parts)), text)
             raise InvalidValue(f"impossible date {text[:40]!r}: {exc}") from None
 
     return parse
@@ -202,11 +210,11 @@ def to_datetime(formats: Sequence[str] | None = None, clamp: bool = False) -> Co
 def to_date(formats: Sequence[str] | None = None, clamp: bool = False) -> Converter:
     parse = _datetime_parser(formats, clamp)
 
-    def convert(text: str) -> date:
-        try:
-            return parse(text).date()
-        except Clamped as c:
-            raise Clamped(c.value.date(), text) from None
+    def convert(text: str) -> date | Clamped:
+        value = parse(text)
+        if isinstance(value, Clamped):
+            return Clamped(value.value.date(), text)
+        return value.date()
 
     return convert
 
