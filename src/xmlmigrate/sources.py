@@ -23,7 +23,8 @@ from xmlmigrate.errors import SourceError
 from xmlmigrate.model import RawRecord
 from xmlmigrate.schema import SOURCE_TABLE, Schema
 
-DOCUMENT_TYPES = (sa.String, sa.LargeBinary)  # TEXT, VARCHAR, CLOB, NVARCHAR(max), BLOB ...
+DOCUMENT_TYPES = (sa.String, sa.LargeBinary)
+PAGE_READ = "xmlmigrate_page_read"  # marks page reads for probes that count other statements  # TEXT, VARCHAR, CLOB, NVARCHAR(max), BLOB ...
 
 
 def _columns(engine: Engine) -> dict[str, dict[str, Any]]:
@@ -190,7 +191,7 @@ class TableSource:
                     cur.execute(str(compiled), {**compiled.params, **params})
                     rows: Sequence[Any] = cur.fetchall()
                 return rows
-            return conn.execute(page, params).all()
+            return conn.execute(page.execution_options(**{PAGE_READ: True}), params).all()
 
     def pages(self) -> Iterator[list[RawRecord]]:
         after: int | None = None

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from lxml import etree
+from sqlalchemy.pool import Pool
 from tests.hostile import contract_text
 from tests.unit.test_cli import run_cli
 
@@ -105,3 +107,40 @@ def test_the_parse_only_reference_reads_what_the_run_would(tmp_path: Path) -> No
 def test_compiled_tables_carry_no_dead_fields() -> None:
     table = compile_contract(contract_text(), "c.toml").tables[0]
     assert not hasattr(table, "deferred_defaults")
+
+
+def test_sql_statements_exclude_page_reads_on_every_backend(tmp_path: Path) -> None:
+    """Page reads are ``source_queries`` (counted through SQLAlchemy on SQLite, through a raw
+    cursor on PostgreSQL): the probe's ``sql_statements`` must not count them on one backend
+    only. So the count does not depend on how many pages a run reads."""
+    from xmlmigrate.bench.probe import BackendTracker
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    engine = make_engine(url)
+    schema = build_schema(CONTRACT)
+    schema.create(engine)
+    insert_documents(engine, schema, MockGenerator(seed=4, size_profile="small").generate(30))
+    engine.dispose()
+    track = BackendTracker()
+    track.install()
+    counts = {}
+    try:
+        for batch in (3, 30):
+            engine = make_engine(url)
+            with engine.begin() as conn:  # start over: the same 30 apps pending
+                conn.execute(schema.log.delete())
+                conn.execute(schema.root.delete())
+            engine.dispose()
+            before = track.statements
+            stats = run_migration(MigrationConfig(db_url=url, batch_size=batch, workers=0))
+            counts[batch] = (track.statements - before, stats.source_queries)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", track._on_execute)
+        for name, fn in (
+            ("connect", track._on_connect),
+            ("close", track._on_close),
+            ("close_detached", track._on_close_detached),
+        ):
+            sa.event.remove(Pool, name, fn)
+    assert counts[3][1] > counts[30][1]  # ten pages against one
+    assert counts[3][0] == counts[30][0]

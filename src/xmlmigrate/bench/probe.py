@@ -36,8 +36,11 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
+from xmlmigrate.sources import PAGE_READ
+
 INJECT_ENV = "XMLMIGRATE_PERF_INJECT"
 BATON_ENV = "XMLMIGRATE_GATE_BATON"
+
 ALLOW_RESET_ENV = "XMLMIGRATE_PERF_ALLOW_RESET"  # the gate's side databases are its own
 T = TypeVar("T")
 
@@ -138,8 +141,14 @@ class BackendTracker:
         event.listen(Pool, "close_detached", self._on_close_detached)
         event.listen(sa.engine.Engine, "before_cursor_execute", self._on_execute)
 
-    def _on_execute(self, *_args: Any) -> None:
-        self.statements += 1
+    def _on_execute(self, *args: Any) -> None:
+        """Count SQL statements other than page reads, which ``source_queries`` counts on
+        every backend (through SQLAlchemy on SQLite, through a raw binary cursor on
+        PostgreSQL): so ``sql_statements`` means the same thing everywhere."""
+        context = args[4] if len(args) > 4 else None
+        options = getattr(context, "execution_options", None) or {}
+        if not options.get(PAGE_READ):
+            self.statements += 1
 
     @staticmethod
     def _pid(dbapi_connection: Any) -> int | None:
