@@ -20,6 +20,10 @@ at confidence ``1 - 0.01/m`` for ``m`` benchmarks is the 99 % family-wise interv
 A benchmark that fails is measured again with fresh blocks, and only a second failure fails
 the gate. Deterministic counters (records, rows, SQL statements, transactions) are compared
 exactly and every change is reported.
+
+Why one long module: the block runner, the baton that makes the sides take turns, the
+statistics and the verdict are one procedure whose parts exchange the same round records;
+the probes it reads (``bench.probe``) and the table it prints (``cli.render``) live apart.
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ checked without a document — types, options, paths, enum names, expressions
 (parsed and type-checked) — and reports the file, table, column and what is
 wrong. Compilation turns every column into a converter closure and every path
 into pre-split steps, so mapping a document does O(1) work per field.
+
+Why one long module: it is the contract format's single validator — every key of every
+section is checked next to the compiled form it becomes, and every error is built by one
+``err`` that names the file, table and column. Split by section, each part would need the
+others' compiled types and the same error plumbing.
 """
 
 from __future__ import annotations

@@ -14,6 +14,11 @@ Syntax (keywords in any case)::
     DATEDIFF(YEAR, birth_date, app_base.receive_date)   ·   DATEADD(DAY, 30, receive_date)
     DATE(2016, 1, 25)   ·   DATE(decision_date)   ·   ABS(x) ROUND(x, 2) LEN(s) UPPER(s) LOWER(s) TRIM(s)
 
+Why one long module: the tokenizer, parser, type checker and compiler of one small language
+share its node and type definitions and its error positions; split, each would be read
+against the others. ``tests/unit/test_expressions.py`` lists every operator, function and
+error message.
+
 Types: number, string, bool, date, datetime. NULL propagates through
 arithmetic and comparisons; AND/OR/NOT use three-valued logic; a CASE branch
 is taken only when its condition is true; division by zero gives NULL.

@@ -15,6 +15,10 @@ contacts with invalid roles, addresses without a type, a PR without names, no
 contacts). The model records each, so the expected outcome stays exact.
 
 Document *i* of a generator depends only on ``(seed, i, start_app_id, edge_rate)``.
+
+Why one long module: one renderer per element of the Provenir shape, each small, all sharing
+the generator's seeded random source and pre-rendered blocks; the catalogue of attributes and
+the typed model are apart (``catalog``, ``model``).
 """
 
 from __future__ import annotations
