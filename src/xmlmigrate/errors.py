@@ -63,4 +63,5 @@ class WorkerCrashed(XmlMigrateError):
 
 
 class GateError(UserError):
-    """The performance gate could not be run as asked (no base commit, no server, ...)."""
+    """The performance gate could not measure (a side failed to run, a ref does not exist,
+    the machine too unsteady, ...)."""

@@ -46,13 +46,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from xmlmigrate.bench.probe import ALLOW_RESET_ENV, BATON_ENV, INJECT_ENV
+from xmlmigrate.errors import GateError  # the gate could not measure: one line, exit 2
 
 FAMILY_ALPHA = 0.01
 METRICS = ("cpu", "wall")
-
-
-class GateError(RuntimeError):
-    """The gate could not measure (a side failed to run, a ref does not exist, ...)."""
 
 
 # -- statistics ---------------------------------------------------------------------------------

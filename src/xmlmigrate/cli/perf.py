@@ -27,7 +27,7 @@ from xmlmigrate.cli.common import (
 )
 from xmlmigrate.cli.render import print_gate, print_summary
 from xmlmigrate.db import redact_url
-from xmlmigrate.errors import UserError
+from xmlmigrate.errors import GateError, UserError
 from xmlmigrate.mock import SIZE_PROFILES
 from xmlmigrate.run.pipeline import describe_config
 
@@ -129,7 +129,7 @@ def cmd_perf_gate(args: argparse.Namespace) -> int:
 
     try:
         result = g.run_gate(cfg, progress)
-    except g.GateError as exc:
+    except GateError as exc:
         error_line(str(exc))
         return 2
     print_gate(result)
@@ -159,7 +159,7 @@ def cmd_perf_calibrate(args: argparse.Namespace) -> int:
             )
             try:
                 result = g.run_gate(cfg)
-            except g.GateError as exc:
+            except GateError as exc:
                 error_line(str(exc))
                 return 2
             verdicts.append(result.verdict)
