@@ -10,11 +10,11 @@ import pytest
 from lxml import etree
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from xmlmigrate.mapping import map_application
 from xmlmigrate.model import MappedApp
+from xmlmigrate.stages.mapping import map_application
+from xmlmigrate.stages.validate import ValidDocument, validate_document
+from xmlmigrate.stages.xml import parse_document
 from xmlmigrate.testing.plugin import PerfSource
-from xmlmigrate.validate import ValidDocument, validate_document
-from xmlmigrate.xml import parse_document
 
 
 @pytest.fixture(scope="module")

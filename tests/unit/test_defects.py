@@ -21,7 +21,7 @@ from xmlmigrate.mock import MockGenerator, insert_documents
 from xmlmigrate.model import Outcome, Warn, reason_group
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
-from xmlmigrate.validate import document_app_id, parse_app_id
+from xmlmigrate.stages.validate import document_app_id, parse_app_id
 
 CONTRACT = load_contract()
 

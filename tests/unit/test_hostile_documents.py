@@ -22,7 +22,7 @@ from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.run.transform import transform_record
 from xmlmigrate.schema import build_schema
-from xmlmigrate.xml import MAX_TREE_NODES, XmlRejected, parse_document
+from xmlmigrate.stages.xml import MAX_TREE_NODES, XmlRejected, parse_document
 
 CONTRACT = load_contract()
 SIZE = 16_000_000

@@ -25,7 +25,7 @@ from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
 from xmlmigrate.sources import TableSource
-from xmlmigrate.xml import HARDENED_PARSER
+from xmlmigrate.stages.xml import HARDENED_PARSER
 
 
 @dataclass

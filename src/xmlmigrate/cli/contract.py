@@ -18,8 +18,8 @@ from xmlmigrate.errors import UserError
 from xmlmigrate.model import RawRecord, Rejection
 from xmlmigrate.run.transform import transform_record
 from xmlmigrate.schema import SOURCE_TABLE, build_schema
-from xmlmigrate.validate import document_app_id
-from xmlmigrate.xml import XmlRejected, parse_document
+from xmlmigrate.stages.validate import document_app_id
+from xmlmigrate.stages.xml import XmlRejected, parse_document
 
 
 def _corpus_documents(args: argparse.Namespace) -> Iterator[tuple[int | None, bytes | str]]:

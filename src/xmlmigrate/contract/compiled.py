@@ -29,9 +29,9 @@ from lxml import etree
 
 from xmlmigrate.contract import converters as tf
 from xmlmigrate.contract import expressions as ex
+from xmlmigrate.contract.scope import Scope
 from xmlmigrate.db.identifiers import RESERVED_TABLES, identifier_problem
 from xmlmigrate.errors import UserError
-from xmlmigrate.xml import Scope
 
 COLUMN_TYPES = ("int", "bigint", "decimal", "string", "date", "datetime", "bit", "enum")
 SOURCE_KEYS = ("attr", "path", "const", "parent", "source", "expr", "unpivot")

@@ -15,8 +15,8 @@ from lxml import etree
 
 from xmlmigrate.contract.compiled import CompiledContract
 from xmlmigrate.model import Rejection
-from xmlmigrate.validate import document_app_id, validate_document
-from xmlmigrate.xml import XmlRejected, parse_document
+from xmlmigrate.stages.validate import document_app_id, validate_document
+from xmlmigrate.stages.xml import XmlRejected, parse_document
 
 
 @dataclass

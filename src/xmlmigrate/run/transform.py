@@ -11,10 +11,10 @@ from __future__ import annotations
 from time import perf_counter
 
 from xmlmigrate.contract import CompiledContract
-from xmlmigrate.mapping import map_application
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
-from xmlmigrate.validate import validate_document
-from xmlmigrate.xml import XmlRejected, parse_document
+from xmlmigrate.stages.mapping import map_application
+from xmlmigrate.stages.validate import validate_document
+from xmlmigrate.stages.xml import XmlRejected, parse_document
 
 
 def transform_record(

@@ -19,8 +19,8 @@ from typing import Any
 
 from xmlmigrate.contract import CompiledContract, CompiledTable
 from xmlmigrate.contract.compiled import CompiledColumn
-from xmlmigrate.mapping import last_per_key
 from xmlmigrate.mock.model import INVALID, AppModel, ClampTo, MockElement
+from xmlmigrate.stages.mapping import last_per_key
 
 Row = dict[str, Any]
 _STEP = re.compile(r"([A-Za-z_][\w\-]*)((?:\[@[\w\-]+='[^']*'\])*)\Z")

@@ -34,6 +34,7 @@ from typing import NoReturn
 
 from lxml import etree
 
+from xmlmigrate.contract.scope import Scope
 from xmlmigrate.model import Warn
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -101,21 +102,6 @@ def to_bytes(data: bytes | str, utf8_text: bool = False) -> tuple[bytes, bool]:
     if isinstance(data, str):
         return data.encode("utf-8", errors="surrogatepass"), True
     return data, utf8_text
-
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """The part of a document a contract reads: ``root/prefix.../fragment``.
-
-    For Provenir CC: root ``Provenir``, prefix ``("Request",)``, fragment ``CustData`` —
-    about 3 % of the bytes. Only that element is built into a tree; the rest of the
-    document is still checked for well-formedness (by libxml2 with a target that builds nothing),
-    unless the caller opts out.
-    """
-
-    root: str
-    prefix: tuple[str, ...]
-    fragment: str
 
 
 def parse_document(
