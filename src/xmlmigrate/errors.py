@@ -56,6 +56,10 @@ class LeaseBusy(XmlMigrateError):
     exit_code = EXIT_LEASE_BUSY
 
 
+# The database-write error, ``xmlmigrate.db.base.WriteError``, is one too: the loader turns
+# it into a logged ``failed`` app (data) or an InfrastructureError (anything else).
+
+
 class WorkerCrashed(XmlMigrateError):
     """A worker process died; the batches it held were not transformed (they stay pending)."""
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from xmlmigrate.db.layout import LOG_COLUMNS, WARNING_COLUMNS
+from xmlmigrate.errors import XmlMigrateError
 from xmlmigrate.model import MappedApp
 
 __all__ = [
@@ -74,7 +75,7 @@ def adapted(values: Sequence[Any], adapters: Sequence[tuple[int, Adapter]]) -> t
     return tuple(out)
 
 
-class WriteError(Exception):
+class WriteError(XmlMigrateError):
     """A batch could not be written; the transaction was rolled back. ``reason`` is readable.
 
     ``data_error``: the database refused a value or a constraint, so some document of the batch
