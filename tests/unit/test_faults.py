@@ -452,3 +452,39 @@ def test_out_of_memory_stops_the_run_and_logs_no_app(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "out of memory" in err
     assert _statuses(url) == {}  # before: every app logged failed internal_error
+
+
+def test_sql_server_leases_use_applocks_in_one_batch_each() -> None:
+    """No server here: the T-SQL the lease sends, and what it does with the answers."""
+    from xmlmigrate.db.lease import _SessionLocks
+
+    class Answer:
+        def __init__(self, value: int) -> None:
+            self.value = value
+
+        def scalar(self) -> int:
+            return self.value
+
+    class FakeMssql:
+        dialect = type("D", (), {"name": "mssql"})()
+
+        def __init__(self, answers: list[int]) -> None:
+            self.sent: list[tuple[str, dict[str, Any]]] = []
+            self.answers = answers
+
+        def execute(self, statement: Any, params: dict[str, Any]) -> Answer:
+            self.sent.append((str(statement), params))
+            return Answer(self.answers.pop(0))
+
+    conn = FakeMssql([0, 1, 0])
+    locks = _SessionLocks(conn)  # type: ignore[arg-type]
+    locks.lock_mutex()
+    assert locks.take("ab" * 16) is True
+    assert locks.held_elsewhere("cd" * 16) is True  # APPLOCK_TEST 0: cannot be granted
+    mutex, take, test = (sql for sql, _ in conn.sent)
+    assert mutex.startswith("SET NOCOUNT ON;") and "@LockOwner = 'Transaction'" in mutex
+    assert "sp_getapplock" in take and "@LockOwner = 'Session'" in take
+    assert conn.sent[1][1] == {"n": "xmlmigrate_lease_" + "ab" * 16, "t": 0}
+    assert "APPLOCK_TEST('public', :n, 'Exclusive', 'Session')" in test
+    with pytest.raises(LeaseBusy, match="claim lock"):
+        _SessionLocks(FakeMssql([-1])).lock_mutex()  # type: ignore[arg-type]

@@ -112,7 +112,9 @@ class _SessionLocks:
             if self._scalar("SELECT GET_LOCK(:n, :t)", n=MUTEX_NAME, t=CLAIM_TIMEOUT_S) != 1:
                 raise LeaseBusy("could not take the lease-claim lock within 30 s")
         elif self.name == "mssql":
-            self._applock("sp_getapplock", MUTEX_NAME, CLAIM_TIMEOUT_S * 1000, "Transaction")
+            got = self._applock("sp_getapplock", MUTEX_NAME, CLAIM_TIMEOUT_S * 1000, "Transaction")
+            if got < 0:  # -1 timeout, -2 cancelled, -3 deadlock victim, -999 bad call
+                raise LeaseBusy(f"could not take the lease-claim lock within 30 s ({got})")
 
     def unlock_mutex(self) -> None:
         if self.name in ("mysql", "mariadb"):
@@ -155,9 +157,10 @@ class _SessionLocks:
         self, proc: str, resource: str, timeout_ms: int | None = None, owner: str = "Session"
     ) -> int:
         extra = ", @LockMode = 'Exclusive', @LockTimeout = :t" if proc == "sp_getapplock" else ""
+        # NOCOUNT: the SELECT's row must be the batch's first result for the driver
         sql = (
-            f"DECLARE @r int; EXEC @r = {proc} @Resource = :n, @LockOwner = '{owner}'{extra}; "
-            "SELECT @r"
+            f"SET NOCOUNT ON; DECLARE @r int; EXEC @r = {proc} @Resource = :n, "
+            f"@LockOwner = '{owner}'{extra}; SELECT @r"
         )
         params: dict[str, Any] = {"n": resource}
         if timeout_ms is not None:
