@@ -62,7 +62,17 @@ def test_datetime_formats(text: str, expected: datetime) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["05-10-1978", "2016-1-25 11:21:88.000", "13/01/2016", "02/30/2016", "yesterday"]
+    "text",
+    [
+        "1978.05.10",
+        "2016-1-25 11:21:88.000",
+        "13/01/2016",
+        "02/30/2016",
+        "yesterday",
+        "6/1/2020 13:12:15 PM",  # a 12-hour clock has no 13
+        "6/1/2020 0:12:15 AM",
+        "05-10/1978",  # mixed separators
+    ],
 )
 def test_bad_dates_are_invalid(text: str) -> None:
     with pytest.raises(tf.InvalidValue):
@@ -94,3 +104,19 @@ def test_a_clamped_date_is_a_returned_value_not_an_exception() -> None:
     assert tf.to_date(clamp=True)("02/28/2016") == date(2016, 2, 28)
     with pytest.raises(tf.InvalidValue, match="impossible date"):
         tf.to_date(clamp=False)("02/30/2016")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("6/1/2020 10:12:15 PM", datetime(2020, 6, 1, 22, 12, 15)),
+        ("6/1/2020 10:12:15 am", datetime(2020, 6, 1, 10, 12, 15)),
+        ("6/1/2020 12:00:00 AM", datetime(2020, 6, 1, 0, 0, 0)),
+        ("6/1/2020 12:30:00 PM", datetime(2020, 6, 1, 12, 30, 0)),
+        ("05-10-1978", datetime(1978, 5, 10)),  # month first, as real documents write it
+        ("2016-1-25 11:21:37.976", datetime(2016, 1, 25, 11, 21, 37, 976000)),
+    ],
+)
+def test_real_date_formats_are_read(text: str, value: datetime) -> None:
+    assert tf.to_datetime()(text) == value
+    assert tf.to_date()(text) == value.date()

@@ -31,7 +31,7 @@ REJECTED = [
     ("all_blank_except_id.xml", 17, "required_value_missing", "app_base.receive_date"),
     ("blank_con_id.xml", 20, "required_value_missing", "app_contact_base.con_id"),
     ("encrypted_values.xml", 25, "invalid_value", "app_contact_base.ssn"),
-    ("bad_birth_date.xml", 29, "invalid_value", "'05-10-1978'"),
+    ("bad_birth_date.xml", 29, "invalid_value", "'1978.05.10'"),
     ("wrong_product_line.xml", 16, "wrong_product_line", "IL_application"),
     ("malformed.xml", 12, "malformed", "line"),
     ("not_provenir.xml", 13, "not_provenir", "<Invoice>"),

@@ -391,10 +391,10 @@ def test_checks_add_coded_warnings_to_migrated_apps() -> None:
 
 
 def test_invalid_required_value_rejects_with_location() -> None:
-    rej = rejected(DEFAULT, doc('app_receive_date="05-10-1978"', app_id=4), 4)
+    rej = rejected(DEFAULT, doc('app_receive_date="1978.05.10"', app_id=4), 4)
     assert rej.code == "invalid_value"
     assert "app_base.receive_date at @app_receive_date" in rej.detail
-    assert "'05-10-1978'" in rej.detail
+    assert "'1978.05.10'" in rej.detail
 
 
 @pytest.mark.parametrize("missing", ["", 'app_receive_date=""'])

@@ -28,8 +28,12 @@ class InvalidValue(ValueError):
 
 _INT_RE = re.compile(r"-?\d+\Z", re.ASCII)
 # MM/DD/YYYY and M/D/YYYY
+# M/D/YYYY or MM-DD-YYYY (month first, as real documents write it), optionally followed by
+# H:M[:S], 24-hour or 12-hour with AM/PM (6/1/2020 10:12:15 PM)
 _US_DATE_RE = re.compile(
-    r"(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?)?\Z", re.ASCII
+    r"(\d{1,2})([/-])(\d{1,2})\2(\d{4})"
+    r"(?:\s+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(?:\s*([AaPp][Mm]))?)?\Z",
+    re.ASCII,
 )
 # YYYY-MM-DD, YYYY-M-D, optionally followed by H:M[:S[.fff]] (separator space or T)
 _ISO_DATE_RE = re.compile(
@@ -151,8 +155,13 @@ def compile_date_format(fmt: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
 def _builtin_parts(text: str) -> list[int] | None:
     m = _US_DATE_RE.match(text)
     if m is not None:
-        month, day, year, hh, mm, ss = m.groups()
-        return [int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0), 0]
+        month, _sep, day, year, hh, mm, ss, meridiem = m.groups()
+        hour = int(hh or 0)
+        if meridiem is not None:
+            if not 1 <= hour <= 12:
+                return None  # "13:00 PM" is no time
+            hour = hour % 12 + (12 if meridiem.upper() == "PM" else 0)
+        return [int(year), int(month), int(day), hour, int(mm or 0), int(ss or 0), 0]
     m = _ISO_DATE_RE.match(text)
     if m is None:
         return None

@@ -101,11 +101,20 @@ def _a(name: str, value: object) -> str:
 
 def _fmt_date(rng: random.Random, d: date) -> str:
     style = rng.random()
-    if style < 0.5:
+    if style < 0.45:
         return f"{d.month:02d}/{d.day:02d}/{d.year}"
+    if style < 0.5:  # seen in real birth dates: 05-10-1978
+        return f"{d.month:02d}-{d.day:02d}-{d.year}"
     if style < 0.8:
         return f"{d.month}/{d.day}/{d.year}"
     return d.isoformat()
+
+
+def _fmt_datetime_12h(dt: datetime) -> str:
+    """Real documents' other style: 6/1/2020 10:12:15 PM (no fraction)."""
+    hour = dt.hour % 12 or 12
+    meridiem = "PM" if dt.hour >= 12 else "AM"
+    return f"{dt.month}/{dt.day}/{dt.year} {hour}:{dt.minute:02d}:{dt.second:02d} {meridiem}"
 
 
 def _fmt_datetime(dt: datetime) -> str:
@@ -342,9 +351,14 @@ class MockGenerator:
             return _fmt_date(rng, d), d
         if kind == "datetime":
             start, span = arg
+            seconds = rng.randrange(span * 86400)  # drawn in the order they always were
+            ms = rng.randrange(1000)
             dt = datetime(start.year, start.month, start.day) + timedelta(
-                seconds=rng.randrange(span * 86400), milliseconds=rng.randrange(1000)
+                seconds=seconds, milliseconds=ms
             )
+            if ms % 10 == 0:  # a tenth: the 12-hour style, which carries no fraction
+                whole = dt.replace(microsecond=0)
+                return _fmt_datetime_12h(whole), whole
             return _fmt_datetime(dt), dt
         if kind == "int":
             n = rng.randint(*arg)
