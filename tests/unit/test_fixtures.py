@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,10 +28,6 @@ def run(name: str, app_id: int) -> MappedApp | Rejection:
 
 
 REJECTED = [
-    ("all_blank_except_id.xml", 17, "required_value_missing", "app_base.receive_date"),
-    ("blank_con_id.xml", 20, "required_value_missing", "app_contact_base.con_id"),
-    ("encrypted_values.xml", 25, "invalid_value", "app_contact_base.ssn"),
-    ("bad_birth_date.xml", 29, "invalid_value", "'1978.05.10'"),
     ("wrong_product_line.xml", 16, "wrong_product_line", "IL_application"),
     ("malformed.xml", 12, "malformed", "line"),
     ("not_provenir.xml", 13, "not_provenir", "<Invoice>"),
@@ -105,7 +101,41 @@ def _blank_types(r: MappedApp) -> None:
     assert job["annual_salary"] == Decimal("48000.00")
 
 
+def _all_blank(r: MappedApp) -> None:  # a required receive date missing: the sentinel
+    assert r.rows["app_base"][0]["receive_date"] == date(1900, 1, 1)
+    assert r.rows["app_contact_base"] == []
+
+
+def _blank_con_id(r: MappedApp) -> None:  # the contact is dropped, the app loads
+    assert r.rows["app_contact_base"] == []
+    assert r.rows["app_base"][0]["receive_date"] == date(2016, 1, 25)
+
+
+def _encrypted(r: MappedApp) -> None:  # an encrypted SSN takes the column's default
+    (contact,) = r.rows["app_contact_base"]
+    assert contact["ssn"] == "" and contact["birth_date"] == date(1978, 5, 10)
+
+
+def _bad_birth_date(r: MappedApp) -> None:
+    (contact,) = r.rows["app_contact_base"]
+    assert contact["birth_date"] == date(1900, 1, 1) and contact["ssn"] == "123456789"
+
+
 MIGRATED: list[tuple[str, int, set[str], Callable[[MappedApp], None]]] = [
+    (
+        "all_blank_except_id.xml",
+        17,
+        {"required_value_defaulted", "invalid_contact_role", "no_contacts", "no_primary_contact"},
+        _all_blank,
+    ),
+    (
+        "blank_con_id.xml",
+        20,
+        {"contact_without_con_id", "no_contacts", "no_primary_contact"},
+        _blank_con_id,
+    ),
+    ("encrypted_values.xml", 25, {"invalid_value", "required_value_defaulted"}, _encrypted),
+    ("bad_birth_date.xml", 29, {"invalid_value", "required_value_defaulted"}, _bad_birth_date),
     ("bom.xml", 10, set(), _bom),
     ("cp1252_declared_utf8.xml", 11, {"encoding_repaired"}, _cp1252),
     (

@@ -104,7 +104,9 @@ def test_edge_cases_have_the_outcome_the_model_predicts() -> None:
         else:
             assert isinstance(result, Rejection), doc.model.edges
             assert result.code == expected.code
-    assert {"success", "invalid_value", "required_value_missing"} <= statuses
+    # real documents' unusable required values take the contract's defaults (with coded
+    # warnings): under the shipped contract, edge cases load
+    assert statuses == {"success"}
 
 
 def test_ids_continue_after_the_highest_in_app_xml(tmp_path: Path) -> None:

@@ -390,8 +390,12 @@ def test_checks_add_coded_warnings_to_migrated_apps() -> None:
     assert empty.rows["app_contact_base"][0]["first_name"] == ""  # NOT NULL: default ''
 
 
+REQUIRED = 'receive_date = { attr = "app_receive_date", type = "date", nullable = false%s }\n'
+
+
 def test_invalid_required_value_rejects_with_location() -> None:
-    rej = rejected(DEFAULT, doc('app_receive_date="1978.05.10"', app_id=4), 4)
+    strict = contract(REQUIRED % ', on_invalid = "reject"')
+    rej = rejected(strict, doc('app_receive_date="1978.05.10"', app_id=4), 4)
     assert rej.code == "invalid_value"
     assert "app_base.receive_date at @app_receive_date" in rej.detail
     assert "'1978.05.10'" in rej.detail
@@ -399,9 +403,44 @@ def test_invalid_required_value_rejects_with_location() -> None:
 
 @pytest.mark.parametrize("missing", ["", 'app_receive_date=""'])
 def test_missing_required_value_rejects(missing: str) -> None:
-    rej = rejected(DEFAULT, doc(missing, app_id=4), 4)
+    rej = rejected(contract(REQUIRED % ""), doc(missing, app_id=4), 4)
     assert rej.code == "required_value_missing"
     assert "app_base.receive_date is NOT NULL" in rej.detail
+
+
+@pytest.mark.parametrize(
+    ("attrs", "shown"),
+    [("", "no value"), ('app_receive_date="1978.05.10"', "'1978.05.10'")],
+)
+def test_a_required_value_with_a_default_loads_the_app_with_a_coded_warning(
+    attrs: str, shown: str
+) -> None:
+    lenient = contract(REQUIRED % ', default = "1900-01-01", warn = "required_value_defaulted"')
+    result = mapped(lenient, doc(attrs, app_id=4), 4)
+    assert base(result)["receive_date"] == date(1900, 1, 1)
+    (warning,) = [w for w in result.warnings if w.code == "required_value_defaulted"]
+    assert warning.detail == f"app_base.receive_date: {shown}, took 1900-01-01"
+
+
+def test_rows_without_a_skip_column_are_dropped_with_a_coded_warning() -> None:
+    c = contract(
+        "",
+        """
+[tables.people]
+parent = "app_base"
+rows = "contact"
+key = ["con_id"]
+skip_if_null = ["con_id"]
+skip_warn = "contact_without_con_id"
+
+[tables.people.columns]
+con_id = { attr = "con_id", type = "int", nullable = false }
+app_id = { parent = "app_id", type = "int", nullable = false }
+""",
+    )
+    result = mapped(c, doc(inner='<contact con_id=""/><contact con_id="5"/>'))
+    assert [r["con_id"] for r in result.rows["people"]] == [5]
+    assert [w.code for w in result.warnings] == ["contact_without_con_id"]
 
 
 def test_rows_whose_keys_meet_after_truncation_keep_the_last() -> None:

@@ -60,11 +60,23 @@ COLUMN_KEYS = frozenset(
         "false",
         "null",
         "pattern",
+        "warn",
         "doc",
     }
 )
 TABLE_KEYS = frozenset(
-    {"parent", "rows", "key", "where", "dedup", "columns", "doc", "unpivot", "skip_if_null"}
+    {
+        "parent",
+        "rows",
+        "key",
+        "where",
+        "dedup",
+        "columns",
+        "doc",
+        "unpivot",
+        "skip_if_null",
+        "skip_warn",
+    }
 )
 CONTRACT_KEYS = frozenset(
     {
@@ -119,6 +131,9 @@ class ContractError(UserError, ValueError):
         self.column = column
 
 
+_WARNING_CODE = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
 def _shown(name: str) -> str:
     return repr(name) if len(name) <= 80 else repr(name[:80]) + f"… ({len(name)} characters)"
 
@@ -147,6 +162,7 @@ class CompiledColumn:
     on_impossible: str  # date/datetime: "invalid" or "clamp" (also bound into convert)
     expr: ex.Compiled | None
     pattern: re.Pattern[str] | None
+    warn: str | None  # warning code when the default replaces a missing or unusable value
     plain: bool  # a string read as is: no extraction, no pattern (the mapper's fast path)
     simple_null: bool  # blank means NULL: nullable, no default
 
@@ -210,6 +226,7 @@ class CompiledTable:
     dedup: Dedup | None
     unpivot: Unpivot | None
     skip_if_null: tuple[str, ...]
+    skip_warn: str | None  # warning code when a row is dropped for a NULL in skip_if_null
     # columns grouped by the sub-element they read, resolved once per row
     by_subpath: tuple[tuple[str | None, tuple[CompiledColumn, ...]], ...]
     fixed: tuple[CompiledColumn, ...]  # parent / const / app_id / unpivot columns
@@ -581,6 +598,11 @@ class _Compiler:
         skip = tdata.get("skip_if_null", [])
         if not _str_list(skip) or any(s not in names for s in skip):
             raise self.err("skip_if_null must list columns of the table", tname)
+        skip_warn = tdata.get("skip_warn")
+        if skip_warn is not None and (
+            not isinstance(skip_warn, str) or not _WARNING_CODE.match(skip_warn) or not skip
+        ):
+            raise self.err("skip_warn must be a warning code, beside skip_if_null", tname)
         groups: dict[str | None, list[CompiledColumn]] = {}
         for c in columns:
             if c.kind == "attr":
@@ -596,6 +618,7 @@ class _Compiler:
             dedup=self._dedup(tname, tdata.get("dedup")),
             unpivot=unpivot,
             skip_if_null=tuple(skip),
+            skip_warn=skip_warn,
             by_subpath=tuple((p, tuple(cs)) for p, cs in groups.items()),
             fixed=tuple(c for c in columns if c.kind not in ("attr", "expr")),
             computed=tuple(c for c in columns if c.kind == "expr"),
@@ -753,6 +776,11 @@ class _Compiler:
             if special not in SPECIAL_SOURCES:
                 raise err(f"source must be one of {list(SPECIAL_SOURCES)}")
             kind = special
+        warn = cdata.get("warn")
+        if warn is not None and (not isinstance(warn, str) or not _WARNING_CODE.match(warn)):
+            raise err("warn must be a warning code (lower case letters, digits, '_')")
+        if warn is not None and "default" not in cdata:
+            raise err("warn needs a default: it names the warning given when the default is used")
         default = None
         if "default" in cdata:
             default = self._typed(cdata["default"], convert, err, "default")
@@ -782,6 +810,7 @@ class _Compiler:
             on_impossible=on_impossible,
             expr=compiled_expr,
             pattern=pattern,
+            warn=warn,
             plain=ctype == "string" and extract is None and pattern is None,
             simple_null=nullable and default is None,
         )

@@ -273,6 +273,8 @@ def _build_row(
         ctx.row_events = []
     for name in table.skip_if_null:
         if row[name] is None:
+            if table.skip_warn is not None:
+                ctx.warn(table.skip_warn, f"{table.name}: a row without {name} was dropped")
             return None
     return row
 
@@ -319,11 +321,15 @@ def _finish(
         if col.default_when == "always":
             ctx.defaulted += 1
             ctx.event(col, "default")
+            if col.warn is not None:  # a required value the document lacks or cannot give
+                shown = f"{(raw or '').strip()[:40]!r}" if (raw or "").strip() else "no value"
+                took = repr(col.default) if isinstance(col.default, str) else col.default
+                ctx.warn(col.warn, f"{table.name}.{col.name}: {shown}, took {took}")
             return col.default
         pending.append(col)  # applied at the end only if the row has data
         return None
-    if value is None and not col.nullable:
-        _missing(table, col, (raw or "").strip())
+    if value is None and not col.nullable and col.name not in table.skip_if_null:
+        _missing(table, col, (raw or "").strip())  # (a row without a skip column is dropped)
     return value
 
 

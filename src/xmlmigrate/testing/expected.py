@@ -200,11 +200,11 @@ class _Oracle:
             for col in deferred:
                 if has_data:
                     row[col.name] = col.default
+            if any(row[name] is None for name in table.skip_if_null):
+                continue  # dropped before any NOT NULL check
             for col in table.columns:
                 if row[col.name] is None and not col.nullable and col.kind != "app_id":
                     raise _Reject("required_value_missing")
-            if any(row[name] is None for name in table.skip_if_null):
-                continue
             out.append(row)
         return out
 
