@@ -147,3 +147,24 @@ def test_contract_level_errors() -> None:
 def test_missing_file_is_a_contract_error(tmp_path: Path) -> None:
     with pytest.raises(ContractError, match="cannot read contract"):
         load_contract(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        'meaningful = { any_of = [], warn = "x" }',
+        'meaningful = { any_of = ["a"], warn = "Not A Code" }',
+        'meaningful = { any_of = ["a"] }',
+        'skip_warn = "dropped"',  # needs skip_if_null
+    ],
+)
+def test_row_dropping_options_are_checked(option: str) -> None:
+    text = _base("").replace('key = ["app_id"]', f'key = ["app_id"]\n{option}', 1)
+    with pytest.raises(ContractError, match=r"meaningful must be|skip_warn must be"):
+        compile_contract(text)
+
+
+def test_warn_needs_a_default() -> None:
+    column = 'd = { attr = "d", type = "date", warn = "required_value_defaulted" }\n'
+    with pytest.raises(ContractError, match="warn needs a default"):
+        compile_contract(_base(column))

@@ -121,7 +121,12 @@ def _bad_birth_date(r: MappedApp) -> None:
     assert contact["birth_date"] == date(1900, 1, 1) and contact["ssn"] == "123456789"
 
 
+def _contact_without_data(r: MappedApp) -> None:
+    assert [c["con_id"] for c in r.rows["app_contact_base"]] == [350]
+
+
 MIGRATED: list[tuple[str, int, set[str], Callable[[MappedApp], None]]] = [
+    ("contact_without_data.xml", 35, {"contact_without_data"}, _contact_without_data),
     (
         "all_blank_except_id.xml",
         17,

@@ -76,6 +76,7 @@ TABLE_KEYS = frozenset(
         "unpivot",
         "skip_if_null",
         "skip_warn",
+        "meaningful",
     }
 )
 CONTRACT_KEYS = frozenset(
@@ -187,6 +188,18 @@ class RowFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class Meaningful:
+    """Row elements carrying none of ``any_of`` (all blank or absent) are dropped with
+    ``warn``: e.g. a contact with no name, birth date or SSN says nothing to migrate."""
+
+    any_of: tuple[str, ...]
+    warn: str
+
+    def keeps(self, get: Callable[[str], str | None]) -> bool:
+        return any((get(a) or "").strip() for a in self.any_of)
+
+
+@dataclass(frozen=True, slots=True)
 class Dedup:
     by: str
     prefer_attr: str | None
@@ -227,6 +240,7 @@ class CompiledTable:
     unpivot: Unpivot | None
     skip_if_null: tuple[str, ...]
     skip_warn: str | None  # warning code when a row is dropped for a NULL in skip_if_null
+    meaningful: Meaningful | None  # row elements kept only if they carry some data
     # columns grouped by the sub-element they read, resolved once per row
     by_subpath: tuple[tuple[str | None, tuple[CompiledColumn, ...]], ...]
     fixed: tuple[CompiledColumn, ...]  # parent / const / app_id / unpivot columns
@@ -619,6 +633,7 @@ class _Compiler:
             unpivot=unpivot,
             skip_if_null=tuple(skip),
             skip_warn=skip_warn,
+            meaningful=self._meaningful(tname, tdata.get("meaningful")),
             by_subpath=tuple((p, tuple(cs)) for p, cs in groups.items()),
             fixed=tuple(c for c in columns if c.kind not in ("attr", "expr")),
             computed=tuple(c for c in columns if c.kind == "expr"),
@@ -655,6 +670,22 @@ class _Compiler:
         if not isinstance(warn, str) or not warn:
             raise self.err("where.warn must be a warning code", tname)
         return RowFilter(data["attr"], frozenset(str(v) for v in data["in"]), warn)
+
+    def _meaningful(self, tname: str, data: Any) -> Meaningful | None:
+        if data is None:
+            return None
+        if (
+            not isinstance(data, dict)
+            or set(data) != {"any_of", "warn"}
+            or not _str_list(data["any_of"])
+            or not data["any_of"]
+            or not isinstance(data["warn"], str)
+            or not _WARNING_CODE.match(data["warn"])
+        ):
+            raise self.err(
+                "meaningful must be { any_of = ['<attr>', ...], warn = '<code>' }", tname
+            )
+        return Meaningful(tuple(data["any_of"]), data["warn"])
 
     def _dedup(self, tname: str, data: Any) -> Dedup | None:
         if data is None:

@@ -178,6 +178,19 @@ def _row_elements(
                     f"(allowed: {', '.join(sorted(where.allowed))})",
                 )
         elements = kept
+    meaningful = table.meaningful
+    if meaningful is not None:
+        kept = []
+        for el in elements:
+            if meaningful.keeps(el.get):
+                kept.append(el)
+            else:
+                ctx.warn(
+                    meaningful.warn,
+                    f"{table.name}: dropped <{table.rows}> without any of "
+                    f"{', '.join(meaningful.any_of)}",
+                )
+        elements = kept
     dedup = table.dedup
     if dedup is not None and len(elements) > 1:
         chosen: dict[str, etree._Element] = {}

@@ -215,6 +215,8 @@ class _Oracle:
         if table.where is not None:
             attr = table.where.attr
             elements = [e for e in elements if (e.text(attr) or "").strip() in table.where.allowed]
+        if table.meaningful is not None:
+            elements = [e for e in elements if table.meaningful.keeps(e.text)]
         dedup = table.dedup
         if dedup is not None:
             chosen: dict[str, MockElement] = {}
