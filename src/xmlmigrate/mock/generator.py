@@ -10,9 +10,12 @@ under the ``realistic`` profile.
 
 ``edge_rate`` injects the edge cases of real data at that rate: per value
 (blank required values, over-long text, impossible dates, unknown codes,
-garbage numbers, encrypted SSNs) and per document (duplicate ``con_id``,
-contacts with invalid roles, addresses without a type, a PR without names, no
-contacts). The model records each, so the expected outcome stays exact.
+garbage numbers, encrypted SSNs and birth dates) and per document (duplicate
+``con_id``, contacts with invalid roles, without ``con_id`` or without any data,
+addresses without a type, a PR without names, no contacts). The model records each,
+so the expected outcome stays exact. Under the shipped contract every such document
+loads: unusable required values take their defaults and unusable contacts are
+dropped, each with a coded warning, as production migrations of real data need.
 
 Document *i* of a generator depends only on ``(seed, i, start_app_id, edge_rate)``.
 
@@ -67,6 +70,10 @@ DOCUMENT_EDGES = (
     "encrypted_ssn",
     "no_primary_contact",
     "blank_receive_date",
+    # added later, so earlier edges keep their draws
+    "contact_without_con_id",
+    "contact_without_data",
+    "encrypted_birth_date",
 )
 FLAG_STYLES = (("Y", "N"),) * 6 + (("yes", "no"), ("true", "false"), ("1", "0"), ("T", "F"))
 
@@ -246,6 +253,18 @@ class MockGenerator:
             first.children.append(self._employment(rng, "", edges))
         if "blank_receive_date" in doc_edges:
             application.attrs["app_receive_date"] = ("", None)
+        if "encrypted_birth_date" in doc_edges:
+            secret = base64.b64encode(rng.randbytes(12)).decode()
+            first.attrs["birth_date"] = (secret, INVALID)
+        if "contact_without_con_id" in doc_edges:
+            nameless = self._contact(rng, 0, "AUTHU", edges)
+            nameless.attrs["con_id"] = ("", None)
+            contacts.append(nameless)
+        if "contact_without_data" in doc_edges:
+            empty = self._contact(rng, (app_id + 1) * CONTACT_IDS_PER_APP - 1, "AUTHU", edges)
+            for attr in ("first_name", "last_name", "birth_date", "ssn"):
+                empty.attrs[attr] = ("", None)
+            contacts.append(empty)
         if "no_contacts" in doc_edges:
             contacts = []
         application.children += contacts
