@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree
 from sqlalchemy.pool import Pool
+from tests.corpus import sqlite_corpus
 from tests.hostile import contract_text
 from tests.unit.test_cli import run_cli
 
@@ -17,7 +18,6 @@ from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import compile_contract, load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import WARNING_SUMMARY_LIMIT, log_rows
-from xmlmigrate.mock import MockGenerator, insert_documents
 from xmlmigrate.model import Outcome, Warn, reason_group
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
@@ -80,12 +80,7 @@ def test_run_and_status_group_reasons_the_same_way(reason: str, group: str) -> N
 
 
 def test_no_pipelined_runs_report_the_workers_memory(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'w.db'}"
-    engine = make_engine(url)
-    schema = build_schema(CONTRACT)
-    schema.create(engine)
-    insert_documents(engine, schema, MockGenerator(seed=2, size_profile="small").generate(12))
-    engine.dispose()
+    url = sqlite_corpus(tmp_path / "w.db", 12, seed=2)
     stats = run_migration(
         MigrationConfig(db_url=url, workers=2, pipelined=False, batch_size=4), CONTRACT
     )
@@ -93,12 +88,7 @@ def test_no_pipelined_runs_report_the_workers_memory(tmp_path: Path) -> None:
 
 
 def test_the_parse_only_reference_reads_what_the_run_would(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'p.db'}"
-    engine = make_engine(url)
-    schema = build_schema(CONTRACT)
-    schema.create(engine)
-    insert_documents(engine, schema, MockGenerator(seed=2, size_profile="small").generate(10))
-    engine.dispose()
+    url = sqlite_corpus(tmp_path / "p.db", 10, seed=2)
     assert parse_only(MigrationConfig(db_url=url, limit=3))[0] == 3
     assert parse_only(MigrationConfig(db_url=url, app_id_start=9))[0] == 2
     assert parse_only(MigrationConfig(db_url=url, modulo=2, modulo_instance=1))[0] == 5
@@ -115,12 +105,8 @@ def test_sql_statements_exclude_page_reads_on_every_backend(tmp_path: Path) -> N
     only. So the count does not depend on how many pages a run reads."""
     from xmlmigrate.bench.probe import BackendTracker
 
-    url = f"sqlite:///{tmp_path / 's.db'}"
-    engine = make_engine(url)
+    url = sqlite_corpus(tmp_path / "s.db", 30, seed=4)
     schema = build_schema(CONTRACT)
-    schema.create(engine)
-    insert_documents(engine, schema, MockGenerator(seed=4, size_profile="small").generate(30))
-    engine.dispose()
     track = BackendTracker()
     track.install()
     counts = {}

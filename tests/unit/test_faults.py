@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.corpus import sqlite_corpus
 from tests.unit.test_cli import run_cli
 
 from xmlmigrate.cli import main
@@ -40,7 +41,6 @@ from xmlmigrate.errors import (
     SourceError,
 )
 from xmlmigrate.ledger import ledger_problems
-from xmlmigrate.mock import MockGenerator, insert_documents
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
 
@@ -50,14 +50,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _loaded(tmp_path: Path, n: int, profile: str = "small", edge_rate: float = 0.0) -> str:
-    url = f"sqlite:///{tmp_path / 'f.db'}"
-    engine = make_engine(url)
-    SCHEMA.create(engine)
-    insert_documents(
-        engine, SCHEMA, MockGenerator(seed=3, size_profile=profile, edge_rate=edge_rate).generate(n)
-    )
-    engine.dispose()
-    return url
+    return sqlite_corpus(tmp_path / "f.db", n, profile=profile, edge_rate=edge_rate)
 
 
 def _statuses(url: str) -> dict[str, int]:
