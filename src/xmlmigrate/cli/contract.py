@@ -11,7 +11,7 @@ from rich.table import Table
 
 from xmlmigrate.cli.common import console, positive
 from xmlmigrate.cli.render import show
-from xmlmigrate.contract import load_contract
+from xmlmigrate.contract import compile_contract, load_contract
 from xmlmigrate.contract.coverage import measure
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.errors import UserError
@@ -127,6 +127,23 @@ def cmd_contract_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_contract_import(args: argparse.Namespace) -> int:
+    from xmlmigrate.contract.import_ import import_contract
+
+    result = import_contract(args.file, strict=args.strict)
+    compile_contract(result.toml, str(args.out or "<imported>"))  # what it wrote must load
+    out = args.out or Path(args.file).with_suffix(".toml")
+    out.write_text(result.toml, encoding="utf-8")
+    console.print(
+        f"Imported {args.file} → {out}: {result.tables} tables, {result.columns} columns, "
+        f"{result.enums} enums; {len(result.notes)} note(s)",
+        highlight=False,
+    )
+    for note in result.notes:
+        console.print(f"  {note}", highlight=False)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     contract_parser = sub.add_parser(
         "contract", help="check a mapping contract or explain what it does to a document"
@@ -147,6 +164,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check.add_argument(
         "--sample", type=positive, default=500, help="documents to read (default %(default)s)"
     )
+    imp = contract_sub.add_parser(
+        "import",
+        help="convert the predecessor's JSON mapping contract into this tool's TOML",
+        description="Translate an XmlConversion JSON contract (enums, bit maps, one-row-per-"
+        "application tables and their field mapping types). Where the predecessor's behaviour "
+        "is a defect the import follows the evident intent and prints a numbered note "
+        "(--strict: an error); a mapping it cannot translate yet is an error naming it.",
+    )
+    imp.set_defaults(func=cmd_contract_import)
+    imp.add_argument("file", type=Path, help="the JSON contract")
+    imp.add_argument("--out", type=Path, help="TOML file to write (default: FILE.toml)")
+    imp.add_argument("--strict", action="store_true", help="treat notes as errors")
     explain = contract_sub.add_parser(
         "explain",
         help="show the rows one document gets, warnings, defaults and truncations",

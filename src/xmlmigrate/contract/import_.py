@@ -1,0 +1,355 @@
+"""``xmlmigrate contract import``: the predecessor's JSON mapping contract → this tool's TOML.
+
+The format and the predecessor's behaviour are specified in the project's reference
+(xmlconversion-contract-format.md). This first part of the import translates what maps one
+value to one column of a one-row-per-application table:
+
+* the top-level keys (root element, application path → the contract header);
+* ``enum_mappings`` with integer ids → ``[enums.*]``; ``bit_conversions`` → truth tables;
+* single-row tables (every table without a dedicated builder in the predecessor: ``app_base``
+  and the 1:1 tables under it, keyed by ``app_id``);
+* mapping types ``enum``, ``char_to_bit``, ``boolean_to_bit``, ``numbers_only``,
+  ``extract_numeric``, ``identity_insert``, ``extract_date`` and plain mappings, with
+  ``data_type``, ``data_length``, ``nullable`` and ``default_value``.
+
+Anything else — contact tables and selectors, key/value tables, grouped slot rows,
+calculated fields, paths outside the application element, catch-all enum keys — is an error
+naming the mapping: never dropped silently. Where the predecessor's behaviour is a defect, the
+import follows the evident intent and says so in a numbered note (``--strict``: an error).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xmlmigrate.errors import UserError
+
+# tables the predecessor builds with dedicated code (spec §9.1): not single-row tables
+DEDICATED = frozenset(
+    {
+        "app_contact_base",
+        "app_contact_address",
+        "app_contact_employment",
+        "app_collateral_rl",
+        "scores",
+        "indicators",
+        "app_historical_lookup",
+        "app_report_results_lookup",
+        "app_policy_exceptions_rl",
+        "app_warranties_rl",
+    }
+)
+FIELD_TOKENS = frozenset(
+    {
+        "enum",
+        "char_to_bit",
+        "boolean_to_bit",
+        "numbers_only",
+        "extract_numeric",
+        "identity_insert",
+        "extract_date",
+    }
+)
+INT_TYPES = {"int": "int", "smallint": "int", "tinyint": "int", "bigint": "bigint"}
+DATE_TYPES = {"date": "date", "datetime": "datetime", "smalldatetime": "datetime"}
+DEFAULT_STRING_LENGTH = 255
+
+
+class ContractImportError(UserError):
+    """The JSON contract cannot be imported; the message says where."""
+
+
+@dataclass
+class Imported:
+    toml: str
+    notes: list[str] = field(default_factory=list)
+    tables: int = 0
+    columns: int = 0
+    enums: int = 0
+
+
+def _q(value: Any) -> str:
+    """A TOML value: strings as basic strings (JSON escapes are TOML's), lists, numbers."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_q(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _inline(spec: dict[str, Any]) -> str:
+    return "{ " + ", ".join(f"{k} = {_q(v)}" for k, v in spec.items()) + " }"
+
+
+def _tokens(raw: Any) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return [t.strip() for t in raw.split(",") if t.strip()]
+    if isinstance(raw, list) and all(isinstance(t, str) for t in raw):
+        return [t.strip() for t in raw]
+    raise ValueError(f"mapping_type must be a list or a comma-separated string, not {raw!r}")
+
+
+class _Importer:
+    def __init__(self, source: str, data: Any, strict: bool) -> None:
+        if not isinstance(data, dict):
+            raise ContractImportError(f"{source}: the contract must be a JSON object")
+        self.source = source
+        self.data = data
+        self.strict = strict
+        self.notes: list[str] = []
+        self.errors: list[str] = []
+
+    def note(self, where: str, predecessor: str, instead: str) -> None:
+        text = f"{where}: the predecessor {predecessor}; the import {instead}"
+        if self.strict:
+            self.errors.append(f"{text} (--strict)")
+        else:
+            self.notes.append(f"{len(self.notes) + 1}. {text}")
+
+    def run(self) -> Imported:
+        d = self.data
+        root = d.get("xml_root_element")
+        app_path = d.get("xml_application_path")
+        if not isinstance(root, str) or not root or not isinstance(app_path, str):
+            raise ContractImportError(
+                f"{self.source}: xml_root_element and xml_application_path are required"
+            )
+        steps = [s for s in app_path.split("/") if s]
+        if len(steps) < 2 or steps[0] != root:
+            raise ContractImportError(
+                f"{self.source}: xml_application_path {app_path!r} must start at /{root}"
+            )
+        self.app_path = "/" + "/".join(steps)
+        mappings = d.get("mappings")
+        if not isinstance(mappings, list) or not mappings:
+            raise ContractImportError(f"{self.source}: mappings must be a non-empty list")
+        enums = self._enums(d.get("enum_mappings") or {})
+        bits = d.get("bit_conversions") or {}
+        tables: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        used_enums: set[str] = set()
+        for i, m in enumerate(mappings):
+            where = self._where(i, m)
+            try:
+                column = self._column(where, m, enums, bits, used_enums)
+            except ValueError as exc:
+                self.errors.append(f"{where}: {exc}")
+                continue
+            if column is not None:
+                tables.setdefault(m["target_table"], []).append((m["target_column"], column))
+        if self.errors:
+            shown = "\n  ".join(self.errors[:50])
+            more = f"\n  … and {len(self.errors) - 50} more" if len(self.errors) > 50 else ""
+            raise ContractImportError(
+                f"{self.source}: {len(self.errors)} mapping(s) cannot be imported:\n  {shown}{more}"
+            )
+        if "app_base" not in tables:
+            raise ContractImportError(f"{self.source}: no mapping targets app_base")
+        return self._render(root, steps, tables, {n: enums[n] for n in sorted(used_enums)})
+
+    def _where(self, i: int, m: Any) -> str:
+        if isinstance(m, dict):
+            return (
+                f"{self.source}: mappings[{i}] ({m.get('target_table')}.{m.get('target_column')})"
+            )
+        return f"{self.source}: mappings[{i}]"
+
+    def _enums(self, raw: Any) -> dict[str, dict[str, int]]:
+        if not isinstance(raw, dict):
+            raise ContractImportError(f"{self.source}: enum_mappings must be an object")
+        out: dict[str, dict[str, int]] = {}
+        for name, codes in raw.items():
+            if isinstance(codes, dict) and all(isinstance(v, int) for v in codes.values()):
+                out[name] = dict(codes)
+        return out
+
+    def _column(
+        self,
+        where: str,
+        m: Any,
+        enums: dict[str, dict[str, int]],
+        bits: dict[str, Any],
+        used_enums: set[str],
+    ) -> dict[str, Any] | None:
+        if not isinstance(m, dict):
+            raise ValueError("a mapping must be an object")
+        for key in ("xml_path", "target_table", "data_type"):
+            if not isinstance(m.get(key), str) or not m[key]:
+                raise ValueError(f"{key} is required")
+        table, column = m["target_table"], m.get("target_column") or ""
+        tokens = _tokens(m.get("mapping_type"))
+        unknown = [t for t in tokens if t not in FIELD_TOKENS]
+        if unknown:
+            raise ValueError(f"mapping type {', '.join(unknown)} is not imported yet")
+        if table in DEDICATED:
+            raise ValueError(
+                f"table {table} (built by the predecessor's dedicated code) is not imported yet"
+            )
+        if not column:
+            raise ValueError("target_column is required")
+        spec: dict[str, Any] = dict(self._source(m))
+        spec.update(self._type(where, m, tokens, enums, bits, used_enums))
+        if m.get("nullable") is False:
+            spec["nullable"] = False
+        default = m.get("default_value")
+        if default is not None and "default" not in spec and default != "":
+            if spec["type"] == "enum":  # the predecessor's default is the stored id
+                codes = enums[spec["enum"]]
+                by_id = {v: c for c, v in codes.items()}
+                if isinstance(default, int) and default in by_id:
+                    default = by_id[default]
+                elif str(default) not in codes:
+                    raise ValueError(
+                        f"default {default!r} is neither an id nor a code of enum {spec['enum']}"
+                    )
+            spec["default"] = default if isinstance(default, str) else str(default)
+        return spec
+
+    def _source(self, m: dict[str, Any]) -> dict[str, Any]:
+        path = "/" + "/".join(s for s in m["xml_path"].split("/") if s)
+        attr = m.get("xml_attribute")
+        if not isinstance(attr, str) or not attr:
+            raise ValueError("xml_attribute is required")
+        if path == self.app_path:
+            return {"attr": attr}
+        if path.startswith(self.app_path + "/"):
+            return {"path": f"{path[len(self.app_path) + 1 :]}/@{attr}"}
+        raise ValueError(
+            f"xml_path {m['xml_path']!r} lies outside {self.app_path}: not imported yet"
+        )
+
+    def _type(
+        self,
+        where: str,
+        m: dict[str, Any],
+        tokens: list[str],
+        enums: dict[str, dict[str, int]],
+        bits: dict[str, Any],
+        used_enums: set[str],
+    ) -> dict[str, Any]:
+        dtype = m["data_type"].lower()
+        length = m.get("data_length")
+        if "enum" in tokens:
+            name = m.get("enum_name") or (
+                m["target_column"][: -len("_enum")] if m["target_column"].endswith("_enum") else ""
+            )
+            candidates = [name, f"{name}_enum"] if name else []
+            found = next((c for c in candidates if c in enums), None)
+            if found is None:
+                raise ValueError(f"no enum for {m['target_column']!r} among enum_mappings")
+            if "" in enums[found]:
+                raise ValueError(f"enum {found} has a catch-all '' code: not imported yet")
+            used_enums.add(found)
+            return {"type": "enum", "enum": found}
+        for token in ("char_to_bit", "boolean_to_bit"):
+            if token in tokens:
+                table = bits.get(token)
+                if not isinstance(table, dict):
+                    raise ValueError(f"bit_conversions.{token} is missing")
+                true = sorted(k for k, v in table.items() if v == 1 and k.strip())
+                false = sorted(k for k, v in table.items() if v == 0 and k.strip())
+                if not true or not false:
+                    raise ValueError(f"bit_conversions.{token} needs codes for 1 and 0")
+                # the predecessor stores 0 for blank or unmatched codes, never NULL
+                return {"type": "bit", "true": true, "false": false, "default": false[0]}
+        digits = "numbers_only" in tokens or "extract_numeric" in tokens
+        if dtype == "string":
+            if length == -1:
+                self.note(
+                    where,
+                    "cuts the last character off every value (data_length -1)",
+                    f"keeps the whole value in a {DEFAULT_STRING_LENGTH}-character column",
+                )
+                length = DEFAULT_STRING_LENGTH
+            if not isinstance(length, int) or length <= 0:
+                self.note(where, "does not limit the length", f"uses {DEFAULT_STRING_LENGTH}")
+                length = DEFAULT_STRING_LENGTH
+            spec: dict[str, Any] = {"type": "string", "length": length}
+            if digits:
+                spec["extract"] = "digits"
+            return spec
+        if dtype in INT_TYPES or dtype in ("decimal", "float"):
+            spec = {"type": INT_TYPES.get(dtype, "decimal")}
+            if spec["type"] == "decimal":
+                scale = length if isinstance(length, int) and length >= 0 else 2
+                spec.update(precision=18, scale=scale)
+                if dtype == "float":
+                    self.note(where, "stores a float", f"stores decimal(18,{scale})")
+            if digits:
+                self.note(
+                    where,
+                    "concatenates every digit ('12.50' becomes 1250)",
+                    "reads the number ('12.50' is 12.50)",
+                )
+            spec["extract"] = "number"
+            return spec
+        if dtype in DATE_TYPES:
+            return {"type": DATE_TYPES[dtype]}
+        if dtype in ("bit", "boolean"):
+            return {"type": "bit"}
+        self.note(where, f"treats data_type {dtype!r} as a string", "does the same")
+        return {"type": "string", "length": DEFAULT_STRING_LENGTH}
+
+    def _render(
+        self,
+        root: str,
+        steps: list[str],
+        tables: dict[str, list[tuple[str, dict[str, Any]]]],
+        enums: dict[str, dict[str, int]],
+    ) -> Imported:
+        order = [t for t in (self.data.get("table_insertion_order") or []) if t in tables]
+        order += sorted(t for t in tables if t not in order)
+        order.remove("app_base")
+        lines = [
+            f"# imported from {Path(self.source).name} by xmlmigrate contract import",
+            "[contract]",
+            f"name = {_q(Path(self.source).stem)}",
+            f"root = {_q(root)}",
+            'app_id = "Request/@ID"',  # hard-coded in the predecessor: /Provenir/Request/@ID
+            f"application = {_q('/'.join(steps[1:]))}",
+            f"product_line = {_q(self.data.get('source_application_table') or steps[-1])}",
+            "",
+        ]
+        for name, codes in enums.items():
+            lines.append(f"[enums.{_q(name)}]")
+            lines += [f"{_q(code)} = {value}" for code, value in codes.items()]
+            lines.append("")
+        columns = 0
+        for table in ["app_base", *order]:
+            lines.append(f"[tables.{_q(table)}]")
+            if table != "app_base":
+                lines.append('parent = "app_base"')
+            lines += ['rows = "."', 'key = ["app_id"]', "", f"[tables.{_q(table)}.columns]"]
+            key = {"source": "app_id"} if table == "app_base" else {"parent": "app_id"}
+            lines.append(f"app_id = {_inline({**key, 'type': 'int', 'nullable': False})}")
+            seen = {"app_id"}
+            for column, spec in tables[table]:
+                if column.lower() in seen:
+                    continue  # the predecessor's key columns are set by code, not mappings
+                seen.add(column.lower())
+                lines.append(f"{_q(column)} = {_inline(spec)}")
+                columns += 1
+            lines.append("")
+        return Imported("\n".join(lines), self.notes, len(tables), columns, len(enums))
+
+
+def import_contract(path: str | Path, strict: bool = False) -> Imported:
+    """Translate the predecessor's JSON contract at ``path``; see the module docstring."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ContractImportError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ContractImportError(
+            f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    return _Importer(source, data, strict).run()

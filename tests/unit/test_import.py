@@ -1,0 +1,117 @@
+"""``xmlmigrate contract import``: the predecessor's JSON contracts (made-up ones here) become
+contracts that load and migrate; defects are noted, the untranslatable is an error naming the
+mapping — never dropped."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.unit.test_cli import run_cli
+
+from xmlmigrate.contract import compile_contract
+from xmlmigrate.contract.import_ import ContractImportError, import_contract
+from xmlmigrate.model import MappedApp, RawRecord
+from xmlmigrate.run.transform import transform_record
+
+SMALL = Path(__file__).resolve().parents[1] / "fixtures" / "contracts" / "predecessor_small.json"
+DOC = (
+    '<Provenir><Request ID="42"><CustData><application app_receive_date="6/1/2020 10:12:15 PM" '
+    'campaign_num="P1B" zz_shade="G" zz_status="?" zz_flag="maybe">'
+    '<app_product zz_ok="TRUE" zz_amount="12.50" zz_phone="(555) 555-5555" zz_code="ABC" '
+    'zz_count="3 items"/></application></CustData></Request></Provenir>'
+)
+
+
+def test_a_small_contract_imports_loads_and_migrates() -> None:
+    result = import_contract(SMALL)
+    contract = compile_contract(result.toml, "imported.toml")
+    assert [t.name for t in contract.tables] == ["app_base", "app_pricing_zz"]
+    assert contract.enums == {
+        "shade_enum": {"R": 901, "G": 902, "B": 903},
+        "status_enum": {"A": 950, "D": 951},
+    }
+    mapped = transform_record(RawRecord(42, DOC), contract)
+    assert isinstance(mapped, MappedApp), mapped
+    base = mapped.rows["app_base"][0]
+    assert base["receive_date"] == datetime(2020, 6, 1, 22, 12, 15)
+    assert base["shade_enum"] == 902
+    assert base["zz_status"] == 951  # unknown code: the predecessor's default (id 951, code D)
+    assert base["zz_flag"] is False  # unmatched: 0, as the predecessor stores
+    pricing = mapped.rows["app_pricing_zz"][0]
+    assert pricing["zz_ok"] is True
+    assert pricing["zz_amount"] == Decimal("12.50")  # not 1250: noted
+    assert pricing["zz_phone"] == "5555555555"
+    assert pricing["zz_code"] == "ABC"  # not "AB": noted
+    assert pricing["zz_count"] == 3
+
+
+def test_defects_are_numbered_notes_and_errors_under_strict(tmp_path: Path) -> None:
+    notes = import_contract(SMALL).notes
+    assert len(notes) == 2 and notes[0].startswith("1. ") and notes[1].startswith("2. ")
+    assert "'12.50' becomes 1250" in notes[0] and "mappings[6]" in notes[0]
+    assert "data_length -1" in notes[1] and "app_pricing_zz.zz_code" in notes[1]
+    with pytest.raises(ContractImportError, match="2 mapping"):
+        import_contract(SMALL, strict=True)
+    out = run_cli("contract", "import", str(SMALL), "--out", str(tmp_path / "c.toml"))
+    assert out.returncode == 0, out.stderr
+    assert "2 note(s)" in out.stdout and (tmp_path / "c.toml").exists()
+    strict = run_cli("contract", "import", str(SMALL), "--strict", "--out", str(tmp_path / "x"))
+    assert strict.returncode == 2 and "(--strict)" in strict.stderr
+
+
+def _with(tmp_path: Path, **changes: Any) -> Path:
+    data = json.loads(SMALL.read_text(encoding="utf-8"))
+    data["mappings"].append(changes)
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+APP = "/Provenir/Request/CustData/application"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        (
+            {"mapping_type": ["calculated_field"], "expression": "a + b"},
+            "mapping type calculated_field is not imported yet",
+        ),
+        ({"mapping_type": ["add_score(FICO)"]}, "mapping type add_score(FICO)"),
+        ({"mapping_type": ["no_such_type"]}, "mapping type no_such_type"),
+        ({"target_table": "app_contact_base"}, "table app_contact_base"),
+        ({"xml_path": "/Provenir/Request"}, "lies outside /Provenir/Request/CustData/application"),
+        ({"target_column": "zz_enum", "mapping_type": ["enum"]}, "no enum for 'zz_enum'"),
+        ({"data_type": ""}, "data_type is required"),
+    ],
+)
+def test_what_cannot_be_translated_is_an_error_naming_the_mapping(
+    tmp_path: Path, mapping: dict[str, Any], message: str
+) -> None:
+    base = {
+        "xml_path": APP,
+        "xml_attribute": "zz_x",
+        "target_table": "app_base",
+        "target_column": "zz_x",
+        "data_type": "string",
+        "data_length": 5,
+    }
+    path = _with(tmp_path, **{**base, **mapping})
+    with pytest.raises(ContractImportError) as info:
+        import_contract(path)
+    text = str(info.value)
+    assert "mappings[10]" in text and message in text
+
+
+def test_malformed_json_is_a_located_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('{"xml_root_element": "Provenir",\n  "mappings": [,]}', encoding="utf-8")
+    with pytest.raises(ContractImportError, match=r"not valid JSON at line 2, column 16"):
+        import_contract(path)
+    out = run_cli("contract", "import", str(path))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
