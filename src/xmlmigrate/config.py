@@ -19,7 +19,9 @@ def default_db_url() -> str:
 @dataclass(frozen=True, slots=True)
 class MigrationConfig:
     db_url: str = DEFAULT_DB_URL
-    contract: Path | None = None  # None: the shipped provenir_cc contract
+    # mapping contracts: none = the shipped provenir_cc; several = documents routed by their
+    # application element (one run over a source holding several product lines)
+    contracts: tuple[Path, ...] = ()
     batch_size: int = DEFAULT_BATCH_SIZE
     limit: int | None = None  # at most this many records in this run
     app_id_start: int | None = None  # inclusive

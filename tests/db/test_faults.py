@@ -37,7 +37,7 @@ def test_keyword_names_run_and_hostile_ones_create_nothing(db_url: str, tmp_path
         path = tmp_path / "evil.toml"
         path.write_text(contract_text(columns=(name,)), encoding="utf-8")
         with pytest.raises(ContractError):
-            run_migration(MigrationConfig(db_url=db_url, contract=path))
+            run_migration(MigrationConfig(db_url=db_url, contracts=(path,)))
     assert _tables(engine) == before
     keywords = keyword_contract()
     schema = build_schema(keywords)

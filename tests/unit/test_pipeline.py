@@ -242,7 +242,7 @@ def test_a_worker_dying_halfway_through_sending_a_result_does_not_hang_the_pool(
     first = [RawRecord(d.app_id, d.xml.encode()) for d in docs[:120]]
     results, _ = transform_batch(first, CONTRACT, TransformOptions())
     assert len(pickle.dumps(results)) > 4 * 65536  # far more than a pipe holds
-    pool = TransformPool(1, None, TransformOptions(), depth=2)
+    pool = TransformPool(1, (), TransformOptions(), depth=2)
     try:
         pool.submit(0, first)
         worker = pool._procs[0]

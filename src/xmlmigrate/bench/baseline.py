@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.contract import load_contract
+from xmlmigrate.contract import load_contracts
 from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import reset_target
 from xmlmigrate.run.pipeline import describe_config, run_migration
@@ -56,7 +56,7 @@ def summarize(seconds: list[float], records: int) -> dict[str, Any]:
 
 
 def run_baseline(config: MigrationConfig, runs: int) -> dict[str, Any]:
-    contract = load_contract(config.contract)
+    contract = load_contracts(config.contracts)
     schema = build_schema(contract)
     engine = make_engine(config.db_url)
     seconds: list[float] = []

@@ -18,7 +18,7 @@ from typing import Any
 from lxml import etree
 
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.contract import load_contract
+from xmlmigrate.contract import load_contracts
 from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import reset_target
 from xmlmigrate.model import RunStats
@@ -64,7 +64,7 @@ class SpeedReport:
 
 def parse_only(config: MigrationConfig) -> tuple[int, int, float]:
     """(documents, bytes, seconds) to read and lxml-parse every pending document."""
-    contract = load_contract(config.contract)
+    contract = load_contracts(config.contracts)
     schema = build_schema(contract)
     engine = make_engine(config.db_url)
     try:
@@ -86,7 +86,7 @@ def parse_only(config: MigrationConfig) -> tuple[int, int, float]:
 
 
 def measure(config: MigrationConfig) -> SpeedReport:
-    contract = load_contract(config.contract)
+    contract = load_contracts(config.contracts)
     schema = build_schema(contract)
     engine = make_engine(config.db_url)
     try:

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 
 from xmlmigrate.config import DB_URL_ENV, DEFAULT_BATCH_SIZE, MigrationConfig, default_db_url
-from xmlmigrate.contract import load_contract
+from xmlmigrate.contract import load_contracts
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import sqlite_file
 from xmlmigrate.errors import UserError
@@ -69,9 +69,12 @@ def contract_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--contract",
         type=Path,
+        action="append",
         default=None,
         metavar="FILE",
-        help="mapping contract file (default: the shipped provenir_cc contract)",
+        help="mapping contract file (default: the shipped provenir_cc contract); repeat it to "
+        "migrate several product lines in one run: each document goes to the contract whose "
+        "application element it has",
     )
 
 
@@ -160,7 +163,7 @@ def tuning_config(args: argparse.Namespace) -> MigrationConfig:
     try:
         return MigrationConfig(
             db_url=args.db,
-            contract=args.contract,
+            contracts=tuple(args.contract or ()),
             batch_size=args.batch_size,
             limit=args.limit,
             app_id_start=args.app_id_start,
@@ -227,7 +230,7 @@ def database(
 ) -> Iterator[tuple[Schema, sa.Engine]]:
     """The schema of --contract and an engine for --db, disposed of afterwards. ``must_exist``:
     a SQLite file that does not exist is an error (connecting would create it empty)."""
-    schema = build_schema(load_contract(args.contract))
+    schema = build_schema(load_contracts(args.contract or ()))
     if must_exist and (path := sqlite_file(args.db)) is not None and not path.exists():
         raise UserError(
             f"no such SQLite file: {path} (create it with 'xmlmigrate init' or "

@@ -24,7 +24,7 @@ from xmlmigrate.cli.common import (
 )
 from xmlmigrate.cli.render import json_value, print_summary, show
 from xmlmigrate.config import DEFAULT_BATCH_SIZE, MigrationConfig
-from xmlmigrate.contract import load_contract
+from xmlmigrate.contract import load_contract, load_contracts
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.errors import (
     EXIT_FAILED,
@@ -84,7 +84,7 @@ def _generate(db_url: str, count: int, seed: int, profile: str, quiet: bool) -> 
 
 
 def _run(config: MigrationConfig, quiet: bool, metrics_out: Path | None = None) -> RunStats:
-    contract = load_contract(config.contract)  # errors here must not start a progress bar
+    contract = load_contracts(config.contracts)  # errors here must not start a progress bar
     with progress_bar(quiet) as progress:
         task = progress.add_task("migrate", total=None, rate="")
 

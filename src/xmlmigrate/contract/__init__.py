@@ -5,9 +5,11 @@ from xmlmigrate.contract.compiled import (
     CompiledContract,
     CompiledTable,
     ContractError,
+    combine_contracts,
     compile_contract,
     default_contract_path,
     load_contract,
+    load_contracts,
 )
 
 __all__ = [
@@ -15,7 +17,9 @@ __all__ = [
     "CompiledContract",
     "CompiledTable",
     "ContractError",
+    "combine_contracts",
     "compile_contract",
     "default_contract_path",
     "load_contract",
+    "load_contracts",
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -280,6 +280,20 @@ class CompiledContract:
     checks: tuple[CompiledCheck, ...]
     table_by_name: Mapping[str, CompiledTable] = field(repr=False)
     scope: Scope | None = None  # the only part of a document the contract reads, if known
+    # several contracts in one run (see combine_contracts): each document is mapped by the
+    # member whose application element it has; tables and enums are the members' union
+    members: tuple[CompiledContract, ...] = ()
+
+    def route(self, root: etree._Element) -> CompiledContract:
+        """The contract that maps this document: itself, or the first member whose
+        application element the document has (else the first member, whose validation then
+        says ``wrong_product_line`` or ``no_application``)."""
+        if not self.members:
+            return self
+        for member in self.members:
+            if root.find(member.application) is not None:
+                return member
+        return self.members[0]
 
     @property
     def root_table(self) -> CompiledTable:
@@ -295,6 +309,91 @@ class CompiledContract:
     def field_count(self) -> int:
         """Columns whose values come from the document (attributes and calculations)."""
         return sum(1 for t in self.tables for c in t.columns if c.is_data)
+
+
+def _signature(table: CompiledTable) -> tuple[Any, ...]:
+    return (
+        table.parent,
+        table.key,
+        tuple((c.name, c.type, c.length, c.precision, c.scale, c.nullable) for c in table.columns),
+    )
+
+
+def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract:
+    """Several contracts as one (``run --contract cc.toml --contract rl.toml``): documents are
+    routed to the contract whose application element they have; the schema is the union of
+    the contracts' tables. A table or enum two contracts share must be the same in both."""
+    if len(contracts) == 1:
+        return contracts[0]
+    first = contracts[0]
+    tables: dict[str, CompiledTable] = {}
+    owner: dict[str, str] = {}
+    enums: dict[str, Mapping[str, int]] = {}
+    ids: dict[int, tuple[str, str]] = {}
+    for contract in contracts:
+        for table in contract.tables:
+            known = tables.get(table.name)
+            if known is None:
+                tables[table.name] = table
+                owner[table.name] = contract.source
+            elif _signature(known) != _signature(table):
+                theirs = {c.name: c for c in known.columns}
+                ours = {c.name: c for c in table.columns}
+                differ = sorted(
+                    n
+                    for n in set(theirs) | set(ours)
+                    if n not in theirs
+                    or n not in ours
+                    or _signature_column(theirs[n]) != _signature_column(ours[n])
+                ) or ["its parent or key"]
+                raise ContractError(
+                    contract.source,
+                    f"shares table {table.name!r} with {owner[table.name]} but differs in "
+                    f"{', '.join(differ[:10])}",
+                    table.name,
+                )
+        for name, codes in contract.enums.items():
+            if name in enums and dict(enums[name]) != dict(codes):
+                raise ContractError(
+                    contract.source, f"enum {name!r} differs from the one of another contract"
+                )
+            enums[name] = codes
+            for code, value in codes.items():
+                other = ids.setdefault(value, (name, code))
+                if other[0] != name:
+                    raise ContractError(
+                        contract.source,
+                        f"enum id {value} ({name} {code!r}) is also {other[0]} {other[1]!r}",
+                    )
+    scopes = {c.scope for c in contracts}
+    return CompiledContract(
+        name="+".join(c.name for c in contracts),
+        version=first.version,
+        source=", ".join(c.source for c in contracts),
+        root=first.root,
+        app_id_path=first.app_id_path,
+        app_id_attr=first.app_id_attr,
+        application=first.application,
+        product_line="+".join(c.product_line for c in contracts),
+        other_product_lines=(),
+        enums=enums,
+        tables=tuple(tables.values()),
+        checks=(),
+        table_by_name=tables,
+        scope=scopes.pop() if len(scopes) == 1 else None,
+        members=tuple(contracts),
+    )
+
+
+def _signature_column(c: CompiledColumn) -> tuple[Any, ...]:
+    return (c.type, c.length, c.precision, c.scale, c.nullable)
+
+
+def load_contracts(paths: Sequence[str | Path] = ()) -> CompiledContract:
+    """The shipped contract (no paths), one contract, or several combined."""
+    if not paths:
+        return load_contract()
+    return combine_contracts([load_contract(p) for p in paths])
 
 
 def default_contract_path() -> Path:

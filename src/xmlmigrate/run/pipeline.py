@@ -28,7 +28,7 @@ from types import FrameType
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.contract import CompiledContract, load_contract
+from xmlmigrate.contract import CompiledContract, load_contracts
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import redact_url
 from xmlmigrate.db.lease import Lease, Partition
@@ -103,7 +103,7 @@ def run_migration(
     ``on_start(pending)`` is called once with the number of records to do,
     ``on_batch(stats, done)`` after every committed batch.
     """
-    contract = contract or load_contract(config.contract)
+    contract = contract or load_contracts(config.contracts)
     schema = build_schema(contract)
     engine = make_engine(config.db_url)
     try:
@@ -278,7 +278,7 @@ class _Run:
             self.commit(_attempts(page), BatchResult(0, results, times))
 
     def _pool(self) -> TransformPool:
-        return TransformPool(self.workers, self.config.contract, self.options, self._depth)
+        return TransformPool(self.workers, self.config.contracts, self.options, self._depth)
 
     def _pipelined(self, stop: _StopFlag) -> None:
         pool = self._pool()

@@ -41,12 +41,13 @@ def transform_record(
         except XmlRejected as exc:
             return Rejection(record.app_id, exc.code, exc.detail, stage="parse")
         t1 = perf_counter()
-        valid = validate_document(parsed.root, contract, record.app_id)
+        member = contract.route(parsed.root)  # several contracts: the one of this product line
+        valid = validate_document(parsed.root, member, record.app_id)
         t2 = perf_counter()
         if isinstance(valid, Rejection):
             result: MappedApp | Rejection = valid
         else:
-            result = map_application(valid.app_id, valid.application, contract, explain)
+            result = map_application(valid.app_id, valid.application, member, explain)
             if parsed.warnings and isinstance(result, MappedApp):
                 result.warnings[:0] = parsed.warnings
             del valid

@@ -24,7 +24,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from xmlmigrate.contract import load_contract
+from xmlmigrate.contract import load_contracts
 from xmlmigrate.errors import WorkerCrashed
 from xmlmigrate.model import TRANSFORM_STAGES, MappedApp, RawRecord, Rejection
 from xmlmigrate.run.transform import transform_record
@@ -84,7 +84,7 @@ def _exit_with(coordinator: int) -> None:
 
 
 def _worker_main(
-    contract_path: str | None,
+    contract_paths: tuple[str, ...],
     options: TransformOptions,
     tasks: mp.Queue[tuple[int, list[RawRecord]] | None],
     results: Connection,
@@ -96,7 +96,7 @@ def _worker_main(
     # Ctrl-C and SIGTERM are the coordinator's to handle: it commits what is done, then ends us
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    contract = load_contract(contract_path)
+    contract = load_contracts(contract_paths)
     outbox: queue.Queue[BatchResult | None] = queue.Queue(maxsize=1)
     sender = threading.Thread(target=_send_results, args=(outbox, results), daemon=True)
     sender.start()
@@ -125,11 +125,15 @@ class TransformPool:
     """
 
     def __init__(
-        self, workers: int, contract_path: Path | None, options: TransformOptions, depth: int
+        self,
+        workers: int,
+        contract_paths: tuple[Path, ...],
+        options: TransformOptions,
+        depth: int,
     ) -> None:
         ctx = mp.get_context("spawn")
         self._tasks: mp.Queue[tuple[int, list[RawRecord]] | None] = ctx.Queue(maxsize=depth)
-        path = str(contract_path) if contract_path is not None else None
+        paths = tuple(str(p) for p in contract_paths)
         self._procs: list[BaseProcess] = []
         self._pipes: dict[Connection, BaseProcess] = {}
         self._ready: deque[BatchResult] = deque()
@@ -137,7 +141,7 @@ class TransformPool:
             reader, writer = ctx.Pipe(duplex=False)
             proc = ctx.Process(
                 target=_worker_main,
-                args=(path, options, self._tasks, writer, os.getpid()),
+                args=(paths, options, self._tasks, writer, os.getpid()),
                 name=f"xmlmigrate-worker-{i}",
                 daemon=True,
             )
