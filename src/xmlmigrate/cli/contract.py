@@ -11,7 +11,7 @@ from rich.table import Table
 
 from xmlmigrate.cli.common import console, positive
 from xmlmigrate.cli.render import show
-from xmlmigrate.contract import compile_contract, load_contract
+from xmlmigrate.contract import compile_contract, load_contract, load_contracts
 from xmlmigrate.contract.coverage import measure
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.errors import UserError
@@ -48,7 +48,7 @@ def _corpus_documents(args: argparse.Namespace) -> Iterator[tuple[int | None, by
 
 
 def cmd_contract_check(args: argparse.Namespace) -> int:
-    contract = load_contract(args.file)
+    contract = load_contracts(args.file)  # several: each checked, then checked together
     console.print(
         f"[bold]{contract.name}[/bold] v{contract.version} ({contract.source}): valid — "
         f"{len(contract.tables)} tables, {contract.field_count} mapped fields, "
@@ -157,7 +157,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "never matched (exit status 1 if any).",
     )
     check.set_defaults(func=cmd_contract_check)
-    check.add_argument("file", nargs="?", help="contract file (default: the shipped provenir_cc)")
+    check.add_argument(
+        "file",
+        nargs="*",
+        help="contract file(s) (default: the shipped provenir_cc); several are also checked "
+        "as one run would combine them (shared tables and enums must agree)",
+    )
     sample = check.add_mutually_exclusive_group()
     sample.add_argument("--corpus", metavar="DIR", help="directory of *.xml documents")
     sample.add_argument("--db", metavar="URL", help="database whose app_xml holds documents")

@@ -54,12 +54,13 @@ def measure(
         except XmlRejected:
             cov.unreadable += 1
             continue
-        expected = app_id if app_id is not None else document_app_id(root, contract)
-        valid = validate_document(root, contract, expected or 0)
+        member = contract.route(root)  # several contracts: the document's product line
+        expected = app_id if app_id is not None else document_app_id(root, member)
+        valid = validate_document(root, member, expected or 0)
         if isinstance(valid, Rejection):
             cov.unreadable += 1
             continue
-        _walk(contract, valid.application, cov)
+        _walk(member, valid.application, cov)
     return cov
 
 

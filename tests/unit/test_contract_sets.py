@@ -1,0 +1,125 @@
+"""Several contracts in one run: each document goes to the contract of its product line, the
+schema is the union, shared tables and enums must agree."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from lxml import etree
+from tests.contracts import contract_section
+from tests.unit.test_cli import run_cli
+
+from xmlmigrate.contract import ContractError, combine_contracts, compile_contract
+
+SHARED = """
+[tables.app_base]
+rows = "."
+key = ["app_id"]
+
+[tables.app_base.columns]
+app_id = { source = "app_id", type = "int", nullable = false }
+receive_date = { attr = "app_receive_date", type = "date"%s }
+"""
+
+
+def line(name: str, application: str, table: str, enum: str, ids: tuple[int, int]) -> str:
+    head = contract_section(name).replace(
+        'application = "Request/CustData/application"', f'application = "{application}"'
+    )
+    return (
+        head
+        + 'other_product_lines = ["Request/CustData/XX_application"]\n'
+        + f"\n[enums.{enum}]\nA = {ids[0]}\nB = {ids[1]}\n"
+        + SHARED % ""
+        + f"""
+[tables.{table}]
+parent = "app_base"
+rows = "."
+key = ["app_id"]
+
+[tables.{table}.columns]
+app_id = {{ parent = "app_id", type = "int", nullable = false }}
+code_enum = {{ attr = "code", type = "enum", enum = "{enum}" }}
+"""
+    )
+
+
+CC = line("cc", "Request/CustData/application", "cc_extra", "cc_code", (1, 2))
+RL = line("rl", "Request/CustData/IL_application", "rl_extra", "rl_code", (3, 4))
+
+
+def doc(app_id: int, element: str, code: str = "A") -> str:
+    return (
+        f'<Provenir><Request ID="{app_id}"><CustData><{element} app_receive_date="01/25/2016" '
+        f'code="{code}"/></CustData></Request></Provenir>'
+    )
+
+
+def test_documents_are_routed_by_their_application_element() -> None:
+    both = combine_contracts([compile_contract(CC, "cc.toml"), compile_contract(RL, "rl.toml")])
+    assert [t.name for t in both.tables] == ["app_base", "cc_extra", "rl_extra"]
+    assert set(both.enums) == {"cc_code", "rl_code"}
+    for element, name in (("application", "cc"), ("IL_application", "rl"), ("XX", "cc")):
+        root = etree.fromstring(doc(1, element).encode())
+        assert both.route(root).name == name
+
+
+def test_shared_tables_must_agree_and_the_error_says_where() -> None:
+    other = RL.replace(SHARED % "", SHARED % ", nullable = false, default = '1900-01-01'")
+    with pytest.raises(ContractError, match=r"shares table 'app_base' .* differs in receive_date"):
+        combine_contracts([compile_contract(CC, "cc.toml"), compile_contract(other, "rl.toml")])
+
+
+def test_enum_ids_must_not_collide_across_contracts() -> None:
+    clash = line("rl", "Request/CustData/IL_application", "rl_extra", "rl_code", (2, 4))
+    with pytest.raises(ContractError, match=r"enum id 2 \(rl_code 'A'\) is also cc_code 'B'"):
+        combine_contracts([compile_contract(CC, "cc.toml"), compile_contract(clash, "rl.toml")])
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_one_run_migrates_both_product_lines(tmp_path: Path, workers: str) -> None:
+    cc, rl = tmp_path / "cc.toml", tmp_path / "rl.toml"
+    cc.write_text(CC, encoding="utf-8")
+    rl.write_text(RL, encoding="utf-8")
+    db = tmp_path / "mixed.db"
+    url = f"sqlite:///{db}"
+    init = run_cli("init", "--db", url, "--contract", str(cc), "--contract", str(rl))
+    assert init.returncode == 0, init.stderr
+    documents = [
+        (1, doc(1, "application", "A")),
+        (2, doc(2, "IL_application", "B")),
+        (3, doc(3, "application", "B")),
+        (4, doc(4, "IL_application", "A")),
+        (5, doc(5, "XX_application")),
+    ]
+    with sqlite3.connect(db) as conn:
+        conn.executemany("INSERT INTO app_xml VALUES (?, ?)", documents)
+    out = run_cli(
+        "run", "--db", url, "--contract", str(cc), "--contract", str(rl), "--workers", workers, "-q"
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        cc_rows = conn.execute(sa.text("SELECT app_id, code_enum FROM cc_extra ORDER BY 1")).all()
+        rl_rows = conn.execute(sa.text("SELECT app_id, code_enum FROM rl_extra ORDER BY 1")).all()
+        log = dict(conn.execute(sa.text("SELECT app_id, reason FROM processing_log")).all())
+    engine.dispose()
+    assert [tuple(r) for r in cc_rows] == [(1, 1), (3, 2)]
+    assert [tuple(r) for r in rl_rows] == [(2, 4), (4, 3)]
+    assert len(log) == 5 and log[5].startswith("wrong_product_line")
+    assert all(log[i] is None for i in (1, 2, 3, 4))
+
+
+def test_contract_check_takes_several_contracts(tmp_path: Path) -> None:
+    cc, rl, bad = tmp_path / "cc.toml", tmp_path / "rl.toml", tmp_path / "bad.toml"
+    cc.write_text(CC, encoding="utf-8")
+    rl.write_text(RL, encoding="utf-8")
+    bad.write_text(RL.replace('type = "date"', 'type = "datetime"'), encoding="utf-8")
+    out = run_cli("contract", "check", str(cc), str(rl))
+    assert out.returncode == 0, out.stderr
+    assert "cc+rl" in out.stdout and "3 tables" in out.stdout
+    refused = run_cli("contract", "check", str(cc), str(bad))
+    assert refused.returncode == 2 and "differs in receive_date" in refused.stderr
