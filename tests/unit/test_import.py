@@ -82,7 +82,12 @@ APP = "/Provenir/Request/CustData/application"
             {"mapping_type": ["calculated_field"], "expression": "a + b"},
             "mapping type calculated_field is not imported yet",
         ),
-        ({"mapping_type": ["add_score(FICO)"]}, "mapping type add_score(FICO)"),
+        ({"mapping_type": ["add_score(FICO)"]}, "add_score writes scores, not 'app_base'"),
+        ({"mapping_type": ["add_indicator(X)"]}, "mapping type add_indicator(X)"),
+        (
+            {"mapping_type": ["last_valid_pr_contact", "add_history"]},
+            "mapping type last_valid_pr_contact, add_history",
+        ),
         ({"mapping_type": ["no_such_type"]}, "mapping type no_such_type"),
         ({"target_table": "app_contact_base"}, "table app_contact_base"),
         ({"xml_path": "/Provenir/Request"}, "lies outside /Provenir/Request/CustData/application"),
@@ -115,3 +120,36 @@ def test_malformed_json_is_a_located_error(tmp_path: Path) -> None:
         import_contract(path)
     out = run_cli("contract", "import", str(path))
     assert out.returncode == 2 and out.stderr.count("\n") == 1
+
+
+KV = SMALL.with_name("predecessor_kv.json")
+KV_DOC = (
+    '<Provenir><Request ID="43"><CustData><application app_receive_date="01/25/2016" '
+    'zz_prior_decision=" APPRV "><scores><bureau fico="712" vantage=""/></scores>'
+    '<app_product zz_prior_limit="NULL"/><report_results zz_hits="3" zz_flags="none"/>'
+    "</application></CustData></Request></Provenir>"
+)
+
+
+def test_key_value_tables_get_one_row_per_present_value() -> None:
+    contract = compile_contract(import_contract(KV).toml, "kv.toml")
+    mapped = transform_record(RawRecord(43, KV_DOC), contract)
+    assert isinstance(mapped, MappedApp), mapped
+    # a blank score makes no row (the predecessor writes one only when the value converts)
+    assert mapped.rows["scores"] == [{"app_id": 43, "score_identifier": "FICO", "score": 712}]
+    # history: "[attr]" and "[element]", the value trimmed; "null"/"none" are no value
+    assert mapped.rows["app_historical_lookup"] == [
+        {"app_id": 43, "name": "[zz_prior_decision]", "source": "[application]", "value": "APPRV"}
+    ]
+    assert mapped.rows["app_report_results_lookup"] == [
+        {"app_id": 43, "name": "zz_hits", "value": "3", "source_report_key": "LEX"}
+    ]
+    too_long = KV_DOC.replace('zz_hits="3"', f'zz_hits="{"x" * 251}"')
+    rejected = transform_record(RawRecord(43, too_long), contract)
+    assert getattr(rejected, "code", None) == "value_too_long"  # as the predecessor's insert
+
+
+def test_listed_pairs_are_checked_when_the_contract_loads() -> None:
+    text = import_contract(KV).toml.replace('path = "@zz_prior_decision"', 'path = "zz/"')
+    with pytest.raises(Exception, match=r"unpivot.pairs\[0\]: path 'zz/' must end in /@attribute"):
+        compile_contract(text, "kv.toml")

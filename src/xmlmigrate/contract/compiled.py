@@ -144,7 +144,8 @@ class CompiledColumn:
     name: str
     type: str
     nullable: bool
-    # "attr" | "const" | "parent" | "app_id" | "expr" | "unpivot_name" | "unpivot_value"
+    # "attr" | "const" | "parent" | "app_id" | "expr" | "unpivot_name" | "unpivot_value" |
+    # "unpivot_field" (a listed pair's constant; ``attr`` names the field)
     kind: str
     subpath: str | None  # element path relative to the row element, for kind "attr"
     attr: str | None
@@ -207,24 +208,52 @@ class Dedup:
 
 
 @dataclass(frozen=True, slots=True)
+class Pair:
+    """One listed key/value row: its name, where its value is (relative to the row element),
+    and constants for the table's other columns."""
+
+    name: str
+    subpath: str | None
+    attr: str
+    fields: Mapping[str, str]
+
+
+NO_FIELDS: Mapping[str, str] = {}
+
+
+@dataclass(frozen=True, slots=True)
 class Unpivot:
     attributes: tuple[str, ...] | None
     prefix: str | None
+    listed: tuple[Pair, ...] | None = None
+    ignore: frozenset[str] = frozenset()  # values (any case) that count as blank
 
-    def pairs(self, el: etree._Element) -> list[tuple[str, str]]:
-        """(name, text) for every non-blank attribute this table turns into a row."""
-        out = []
-        if self.attributes is not None:
+    def pairs(self, el: etree._Element) -> list[tuple[str, str, Mapping[str, str]]]:
+        """(name, text, fields) for every non-blank value this table turns into a row."""
+        out: list[tuple[str, str, Mapping[str, str]]] = []
+        if self.listed is not None:
+            for pair in self.listed:
+                holder = el if pair.subpath is None else el.find(pair.subpath)
+                text = holder.get(pair.attr) if holder is not None else None
+                if text is not None and self._kept(text):
+                    out.append((pair.name, text, pair.fields))
+        elif self.attributes is not None:
             for name in self.attributes:
                 text = el.get(name)
-                if text is not None and text.strip():
-                    out.append((name, text))
+                if text is not None and self._kept(text):
+                    out.append((name, text, NO_FIELDS))
         else:
             prefix = self.prefix or ""
             cut = len(prefix)
             items = cast(list[tuple[str, str]], el.items())  # lxml gives str for str input
-            out = [(k[cut:], v) for k, v in items if k.startswith(prefix) and v.strip()]
+            out = [
+                (k[cut:], v, NO_FIELDS) for k, v in items if k.startswith(prefix) and self._kept(v)
+            ]
         return out
+
+    def _kept(self, text: str) -> bool:
+        stripped = text.strip()
+        return bool(stripped) and stripped.lower() not in self.ignore
 
 
 @dataclass(frozen=True, slots=True)
@@ -741,17 +770,50 @@ class _Compiler:
     def _unpivot(self, tname: str, data: Any) -> Unpivot | None:
         if data is None:
             return None
+        usage = (
+            "unpivot must be { attributes = ['a', 'b'] }, { prefix = 'hist_' } or { pairs = "
+            "[{ name = 'N', path = 'sub/@attr', fields = { col = 'text' } }, ...] }, with "
+            "optionally ignore = ['null', ...]"
+        )
+        if not isinstance(data, dict):
+            raise self.err(usage, tname)
+        ignore = data.get("ignore", [])
+        kinds = {"attributes", "prefix", "pairs"} & set(data)
         if (
-            not isinstance(data, dict)
-            or len(data) != 1
-            or not (_str_list(data.get("attributes")) or isinstance(data.get("prefix"), str))
+            len(kinds) != 1
+            or set(data) - {"attributes", "prefix", "pairs", "ignore"}
+            or not _str_list(ignore)
         ):
-            raise self.err(
-                "unpivot must be { attributes = ['a', 'b'] } or { prefix = 'hist_' }", tname
-            )
-        if "attributes" in data:
-            return Unpivot(tuple(data["attributes"]), None)
-        return Unpivot(None, data["prefix"])
+            raise self.err(usage, tname)
+        ignored = frozenset(i.strip().lower() for i in ignore)
+        if "attributes" in data and _str_list(data["attributes"]):
+            return Unpivot(tuple(data["attributes"]), None, None, ignored)
+        if "prefix" in data and isinstance(data["prefix"], str):
+            return Unpivot(None, data["prefix"], None, ignored)
+        raw = data.get("pairs")
+        if not isinstance(raw, list) or not raw:
+            raise self.err(usage, tname)
+        pairs = []
+        for i, item in enumerate(raw):
+            where = f"unpivot.pairs[{i}]"
+            if (
+                not isinstance(item, dict)
+                or not {"name", "path"} <= set(item) <= {"name", "path", "fields"}
+                or not isinstance(item["name"], str)
+                or not isinstance(item["path"], str)
+            ):
+                raise self.err(f"{where}: {usage}", tname)
+            fields = item.get("fields", {})
+            if not isinstance(fields, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in fields.items()
+            ):
+                raise self.err(f"{where}: fields must map column names to text", tname)
+            try:
+                subpath, attr = split_path(item["path"])
+            except ValueError as exc:
+                raise self.err(f"{where}: {exc}", tname) from None
+            pairs.append(Pair(item["name"], subpath, attr, dict(fields)))
+        return Unpivot(None, None, tuple(pairs), ignored)
 
     def _where(self, tname: str, data: Any) -> RowFilter | None:
         if data is None:
@@ -898,9 +960,14 @@ class _Compiler:
             if unpivot is None:
                 raise err("unpivot = ... needs the table's unpivot = {...} setting")
             role = cdata["unpivot"]
-            if role not in ("name", "value"):
-                raise err("unpivot must be 'name' or 'value'")
-            kind = f"unpivot_{role}"
+            fields = {k for pair in unpivot.listed or () for k in pair.fields}
+            if role in ("name", "value"):
+                kind = f"unpivot_{role}"
+            elif role in fields:
+                kind, attr = "unpivot_field", role  # the pair's constant for this column
+            else:
+                allowed = ["name", "value", *sorted(fields)]
+                raise err(f"unpivot must be one of {allowed}, got {role!r}")
         else:
             special = cdata["source"]
             if special not in SPECIAL_SOURCES:

@@ -53,6 +53,14 @@ FIELD_TOKENS = frozenset(
         "extract_date",
     }
 )
+# key/value tables (spec §9.4): one row per mapping, named by the token's parameter or the
+# attribute; their columns are the predecessor's, fixed in its code
+KV_TOKENS = {
+    "add_score": "scores",
+    "add_history": "app_historical_lookup",
+    "add_report_lookup": "app_report_results_lookup",
+}
+MEANINGLESS = ["null", "none"]  # history and report values the predecessor does not write
 INT_TYPES = {"int": "int", "smallint": "int", "tinyint": "int", "bigint": "bigint"}
 DATE_TYPES = {"date": "date", "datetime": "datetime", "smalldatetime": "datetime"}
 DEFAULT_STRING_LENGTH = 255
@@ -79,6 +87,8 @@ def _q(value: Any) -> str:
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(_q(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return _inline(value)
     return json.dumps(str(value), ensure_ascii=False)
 
 
@@ -105,6 +115,8 @@ class _Importer:
         self.strict = strict
         self.notes: list[str] = []
         self.errors: list[str] = []
+        self.kv: dict[str, list[dict[str, Any]]] = {}
+        self._score_type = "int"
 
     def note(self, where: str, predecessor: str, instead: str) -> None:
         text = f"{where}: the predecessor {predecessor}; the import {instead}"
@@ -137,6 +149,8 @@ class _Importer:
         for i, m in enumerate(mappings):
             where = self._where(i, m)
             try:
+                if self._key_value(where, m):
+                    continue
                 column = self._column(where, m, enums, bits, used_enums)
             except ValueError as exc:
                 self.errors.append(f"{where}: {exc}")
@@ -151,7 +165,43 @@ class _Importer:
             )
         if "app_base" not in tables:
             raise ContractImportError(f"{self.source}: no mapping targets app_base")
+        for table in self.kv:
+            tables.setdefault(table, [])
         return self._render(root, steps, tables, {n: enums[n] for n in sorted(used_enums)})
+
+    def _key_value(self, where: str, m: Any) -> bool:
+        """A key/value mapping becomes a listed pair of its table; False if it is none."""
+        if not isinstance(m, dict):
+            return False
+        tokens = _tokens(m.get("mapping_type"))
+        kv = [t for t in tokens if t.split("(", 1)[0] in KV_TOKENS]
+        if not kv:
+            return False
+        if len(tokens) > 1:
+            raise ValueError(f"mapping type {', '.join(tokens)} is not imported yet")
+        token = kv[0]
+        kind, _, rest = token.partition("(")
+        param = rest[:-1].strip() if rest.endswith(")") else None
+        table = KV_TOKENS[kind]
+        if m.get("target_table") != table:
+            raise ValueError(f"{kind} writes {table}, not {m.get('target_table')!r}")
+        source = self._source(m)
+        attr = m["xml_attribute"]
+        path = source.get("path") or f"@{source['attr']}"
+        segment = m["xml_path"].rstrip("/").rsplit("/", 1)[-1]
+        if kind == "add_score":
+            if not param:
+                raise ValueError("add_score() needs a score identifier")
+            pair: dict[str, Any] = {"name": param, "path": path}
+            self._score_type = m.get("data_type", "int")
+        elif kind == "add_history":
+            pair = {"name": f"[{attr}]", "path": path, "fields": {"source": f"[{segment}]"}}
+        else:
+            pair = {"name": attr, "path": path}
+            if param:  # a bare token leaves the key NULL, and so does ()
+                pair["fields"] = {"source_report_key": param}
+        self.kv.setdefault(table, []).append(pair)
+        return True
 
     def _where(self, i: int, m: Any) -> str:
         if isinstance(m, dict):
@@ -322,6 +372,10 @@ class _Importer:
             lines.append("")
         columns = 0
         for table in ["app_base", *order]:
+            if table in self.kv:
+                lines += self._render_kv(table)
+                columns += len(self.kv[table])
+                continue
             lines.append(f"[tables.{_q(table)}]")
             if table != "app_base":
                 lines.append('parent = "app_base"')
@@ -337,6 +391,56 @@ class _Importer:
                 columns += 1
             lines.append("")
         return Imported("\n".join(lines), self.notes, len(tables), columns, len(enums))
+
+    def _render_kv(self, table: str) -> list[str]:
+        """A key/value table: one row per listed pair whose value is there (spec §9.4)."""
+        pairs = self.kv[table]
+        ignore = [] if table == "scores" else MEANINGLESS
+        listed = ", ".join(_inline(p) for p in pairs)
+        head = [
+            f"[tables.{_q(table)}]",
+            'parent = "app_base"',
+            'rows = "."',
+        ]
+        app_id = _inline({"parent": "app_id", "type": "int", "nullable": False})
+        if table == "scores":
+            score_type = "decimal" if self._score_type in ("decimal", "float") else "int"
+            score: dict[str, Any] = {"unpivot": "value", "type": score_type}
+            if score_type == "decimal":
+                score.update(precision=18, scale=2)
+            columns = [
+                f"app_id = {app_id}",
+                f"score_identifier = {_inline({'unpivot': 'name', 'type': 'string', 'length': 50, 'nullable': False})}",
+                f"score = {_inline(score)}",
+            ]
+            key, skip = ["app_id", "score_identifier"], ["score"]
+        elif table == "app_historical_lookup":
+            columns = [
+                f"app_id = {app_id}",
+                f"name = {_inline({'unpivot': 'name', 'type': 'string', 'length': 100, 'nullable': False})}",
+                f"source = {_inline({'unpivot': 'source', 'type': 'string', 'length': 100})}",
+                # no truncation: a longer value fails the predecessor's insert, here the app
+                f"value = {_inline({'unpivot': 'value', 'type': 'string', 'length': 250, 'on_overflow': 'reject'})}",
+            ]
+            key, skip = ["app_id", "name"], []
+        else:
+            has_key = any("fields" in p for p in pairs)
+            columns = [
+                f"app_id = {app_id}",
+                f"name = {_inline({'unpivot': 'name', 'type': 'string', 'length': 100, 'nullable': False})}",
+                f"value = {_inline({'unpivot': 'value', 'type': 'string', 'length': 250, 'on_overflow': 'reject'})}",
+            ]
+            if has_key:
+                columns.append(
+                    f"source_report_key = {_inline({'unpivot': 'source_report_key', 'type': 'string', 'length': 100})}"
+                )
+            key, skip = ["app_id", "name"], []
+        head.append(f"key = {_q(key)}")
+        ignore_text = f", ignore = {_q(ignore)}" if ignore else ""
+        head.append(f"unpivot = {{ pairs = [{listed}]{ignore_text} }}")
+        if skip:
+            head.append(f"skip_if_null = {_q(skip)}")
+        return [*head, "", f"[tables.{_q(table)}.columns]", *columns, ""]
 
 
 def import_contract(path: str | Path, strict: bool = False) -> Imported:

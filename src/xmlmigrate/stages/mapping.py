@@ -12,6 +12,7 @@ naming table, column and path. Checks run last and add warnings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -225,7 +226,7 @@ def _build_row(
     parent_row: Row,
     ancestors: Ancestors,
     ctx: _Ctx,
-    pair: tuple[str, str] | None,
+    pair: tuple[str, str, Mapping[str, str]] | None,
 ) -> Row | None:
     row: Row = {}
     pending: list[CompiledColumn] = []
@@ -239,7 +240,10 @@ def _build_row(
         elif kind == "app_id":
             row[col.name] = ctx.app_id
         elif pair is not None:
-            text = pair[0] if kind == "unpivot_name" else pair[1]
+            if kind == "unpivot_field":
+                text = pair[2].get(col.attr or "")
+            else:
+                text = pair[0] if kind == "unpivot_name" else pair[1]
             value = _convert(table, col, text, ctx)
             has_data = has_data or (kind == "unpivot_value" and value is not None)
             row[col.name] = _finish(table, col, value, text, ctx, pending)
