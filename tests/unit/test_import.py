@@ -5,7 +5,7 @@ mapping — never dropped."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,8 @@ APP = "/Provenir/Request/CustData/application"
             "mapping type last_valid_pr_contact, add_history",
         ),
         ({"mapping_type": ["no_such_type"]}, "mapping type no_such_type"),
-        ({"target_table": "app_contact_base"}, "table app_contact_base"),
+        ({"target_table": "app_contact_base"}, "read outside the contact element"),
+        ({"target_table": "app_collateral_rl"}, "table app_collateral_rl"),
         ({"xml_path": "/Provenir/Request"}, "lies outside /Provenir/Request/CustData/application"),
         ({"target_column": "zz_enum", "mapping_type": ["enum"]}, "no enum for 'zz_enum'"),
         ({"data_type": ""}, "data_type is required"),
@@ -153,3 +154,46 @@ def test_listed_pairs_are_checked_when_the_contract_loads() -> None:
     text = import_contract(KV).toml.replace('path = "@zz_prior_decision"', 'path = "zz/"')
     with pytest.raises(Exception, match=r"unpivot.pairs\[0\]: path 'zz/' must end in /@attribute"):
         compile_contract(text, "kv.toml")
+
+
+CONTACTS = SMALL.with_name("predecessor_contacts.json")
+CONTACTS_DOC = (
+    '<Provenir><Request ID="44"><CustData><application app_receive_date="01/25/2016">'
+    '<contact con_id="440" ac_role_tp_c="PR" first_name="ANA" birth_date="05/10/1978">'
+    '<contact_address address_tp_c="CURR" city="DALLAS" zip="75001-0000"/>'
+    '<contact_address address_tp_c="MAIL" city="AUSTIN"/>'
+    '<contact_address address_tp_c="PREV" city="" zip=""/>'
+    '<contact_employment employment_tp_c="CURR" b_name="ACME"/></contact>'
+    '<contact con_id="441" ac_role_tp_c="AUTHU" first_name="" birth_date=""/>'
+    '<contact con_id="442" ac_role_tp_c="WEIRD" first_name="X"/>'
+    '<contact con_id="440" ac_role_tp_c="AUTHU" first_name="LATER"/>'
+    "</application></CustData></Request></Provenir>"
+)
+
+
+def test_contact_tables_follow_the_predecessors_filters() -> None:
+    result = import_contract(CONTACTS)
+    contract = compile_contract(result.toml, "contacts.toml")
+    mapped = transform_record(RawRecord(44, CONTACTS_DOC), contract)
+    assert isinstance(mapped, MappedApp), mapped
+    # PR beats a later AUTHU with the same con_id; no data and an invalid role are dropped
+    assert mapped.rows["app_contact_base"] == [
+        {
+            "con_id": 440,
+            "app_id": 44,
+            "contact_type_enum": 281,
+            "first_name": "ANA",
+            "birth_date": date(1978, 5, 10),
+        }
+    ]
+    # MAIL is no address type; a PREV address without any data is dropped
+    assert mapped.rows["app_contact_address"] == [
+        {"con_id": 440, "address_type_enum": 320, "city": "DALLAS", "zip": "750010000"}
+    ]
+    assert mapped.rows["app_contact_employment"] == [
+        {"con_id": 440, "employment_type_enum": 350, "business_name": "ACME"}
+    ]
+    codes = {w.code for w in mapped.warnings}
+    assert {"contact_without_data", "invalid_contact_role", "address_type_skipped"} <= codes
+    assert {"address_without_data", "duplicate_con_id"} <= codes
+    assert any("keeps the first of two address rows" in n for n in result.notes)
