@@ -85,8 +85,8 @@ APP = "/Provenir/Request/CustData/application"
         ({"mapping_type": ["add_score(FICO)"]}, "add_score writes scores, not 'app_base'"),
         ({"mapping_type": ["add_indicator(X)"]}, "mapping type add_indicator(X)"),
         (
-            {"mapping_type": ["last_valid_pr_contact", "add_history"]},
-            "mapping type last_valid_pr_contact, add_history",
+            {"mapping_type": ["last_valid_pr_contact", "authu_contact"]},
+            "mapping type last_valid_pr_contact, authu_contact",
         ),
         ({"mapping_type": ["no_such_type"]}, "mapping type no_such_type"),
         ({"target_table": "app_contact_base"}, "read outside the contact element"),
@@ -184,7 +184,18 @@ def test_contact_tables_follow_the_predecessors_filters() -> None:
             "contact_type_enum": 281,
             "first_name": "ANA",
             "birth_date": date(1978, 5, 10),
+            "curr_zip": "750010000",  # curr_address_only + numbers_only
         }
+    ]
+    # contact selectors: the last PR (AUTHU) contact, its CURR address
+    base = mapped.rows["app_base"][0]
+    assert (base["pr_first_name"], base["pr_city"], base["authu_first_name"]) == (
+        "ANA",
+        "DALLAS",
+        "LATER",
+    )
+    assert mapped.rows["app_historical_lookup"] == [
+        {"app_id": 44, "name": "[first_name]", "source": "[contact]", "value": "ANA"}
     ]
     # MAIL is no address type; a PREV address without any data is dropped
     assert mapped.rows["app_contact_address"] == [
@@ -197,3 +208,5 @@ def test_contact_tables_follow_the_predecessors_filters() -> None:
     assert {"contact_without_data", "invalid_contact_role", "address_type_skipped"} <= codes
     assert {"address_without_data", "duplicate_con_id"} <= codes
     assert any("keeps the first of two address rows" in n for n in result.notes)
+    assert any("takes the last PR contact that has a con_id" in n for n in result.notes)
+    import_contract(CONTACTS, strict=True)  # differences of this engine are no defects

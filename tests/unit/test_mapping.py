@@ -457,3 +457,23 @@ def test_rows_whose_keys_meet_after_truncation_keep_the_last() -> None:
         ("X" * 30, "Y"),
     ]
     assert "duplicate_key" in codes(result)
+
+
+def test_a_last_step_takes_the_last_match_not_the_last_sibling() -> None:
+    from lxml import etree
+
+    from xmlmigrate.contract.compiled import check_element_path, locate
+
+    app = etree.fromstring(
+        b'<application><contact r="PR" n="1"/><contact r="PR" n="2"><a t="CURR" z="9"/>'
+        b'<a t="PREV" z="8"/></contact><contact r="AU" n="3"/></application>'
+    )
+    last_pr = locate(app, "contact[@r='PR'][last]")
+    assert last_pr is not None and last_pr.get("n") == "2"  # ElementPath's [last()]: none
+    assert app.find("contact[@r='PR'][last()]") is None
+    curr = locate(app, "contact[@r='PR'][last]/a[@t='CURR']")
+    assert curr is not None and curr.get("z") == "9"
+    assert locate(app, "contact[@r='XX'][last]/a") is None
+    check_element_path("contact[@r='a/b'][last]/a")
+    with pytest.raises(ValueError, match="invalid element path"):
+        check_element_path("contact[[last]")

@@ -233,7 +233,7 @@ class Unpivot:
         out: list[tuple[str, str, Mapping[str, str]]] = []
         if self.listed is not None:
             for pair in self.listed:
-                holder = el if pair.subpath is None else el.find(pair.subpath)
+                holder = locate(el, pair.subpath)
                 text = holder.get(pair.attr) if holder is not None else None
                 if text is not None and self._kept(text):
                     out.append((pair.name, text, pair.fields))
@@ -466,13 +466,52 @@ def split_path(path: str) -> tuple[str | None, str]:
 _PROBE = etree.Element("probe")
 
 
+LAST = "[last]"  # a path step's predicate: the last of its matches (ElementPath has none)
+
+
 def check_element_path(path: str) -> None:
     if path.startswith("/"):
         raise ValueError(f"path {path!r} must be relative (no leading '/')")
     try:
-        _PROBE.find(path)
+        for step in _steps(path) if LAST in path else [path]:
+            _PROBE.find(step.removesuffix(LAST))
     except (SyntaxError, KeyError, TypeError) as exc:
         raise ValueError(f"invalid element path {path!r}: {exc}") from None
+
+
+def _steps(path: str) -> list[str]:
+    """``a[@x='1/2']/b[last]`` → ``["a[@x='1/2']", "b[last]"]`` (slashes in predicates kept)."""
+    steps, depth, start = [], 0, 0
+    for i, ch in enumerate(path):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == "/" and depth == 0:
+            steps.append(path[start:i])
+            start = i + 1
+    steps.append(path[start:])
+    return steps
+
+
+def locate(el: etree._Element, path: str | None) -> etree._Element | None:
+    """The element ``path`` leads to from ``el`` (ElementPath's first match), where a step
+    ending in ``[last]`` takes the last of its matches instead: ``contact[@r='PR'][last]``
+    is the last PR contact, whatever elements follow it."""
+    if path is None:
+        return el
+    if LAST not in path:
+        return el.find(path)
+    current: etree._Element | None = el
+    for step in _steps(path):
+        if current is None:
+            return None
+        if step.endswith(LAST):
+            matches = current.findall(step.removesuffix(LAST))
+            current = matches[-1] if matches else None
+        else:
+            current = current.find(step)
+    return current
 
 
 def _scope_of(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from xmlmigrate.contract.compiled import CompiledContract
+from xmlmigrate.contract.compiled import CompiledContract, locate
 from xmlmigrate.model import Rejection
 from xmlmigrate.stages.validate import document_app_id, validate_document
 from xmlmigrate.stages.xml import XmlRejected, parse_document
@@ -76,7 +76,7 @@ def _walk(contract: CompiledContract, application: etree._Element, cov: Coverage
         for el in mine:
             for col in table.columns:
                 if col.kind == "attr":
-                    holder = el if col.subpath is None else el.find(col.subpath)
+                    holder = locate(el, col.subpath)
                     if holder is not None and holder.get(col.attr or "") is not None:
                         cov.column_hits[(table.name, col.name)] += 1
                 elif (

@@ -73,6 +73,14 @@ KV_TOKENS = {
     "add_report_lookup": "app_report_results_lookup",
 }
 MEANINGLESS = ["null", "none"]  # history and report values the predecessor does not write
+# contact selectors (spec §7.3): a value from one chosen contact, or the current contact's
+# CURR address; the element paths below take the last match as the predecessor does
+SELECTORS = {
+    "last_valid_pr_contact": 0,
+    "last_valid_sec_contact": 1,
+    "authu_contact": 1,
+    "curr_address_only": None,
+}
 INT_TYPES = {"int": "int", "smallint": "int", "tinyint": "int", "bigint": "bigint"}
 DATE_TYPES = {"date": "date", "datetime": "datetime", "smalldatetime": "datetime"}
 DEFAULT_STRING_LENGTH = 255
@@ -129,6 +137,13 @@ class _Importer:
         self.errors: list[str] = []
         self.kv: dict[str, list[dict[str, Any]]] = {}
         self._score_type = "int"
+
+    def differs(self, where: str, predecessor: str, instead: str) -> None:
+        """A numbered note where this engine works differently (not a predecessor defect:
+        never an error under --strict)."""
+        self.notes.append(
+            f"{len(self.notes) + 1}. {where}: the predecessor {predecessor}; the import {instead}"
+        )
 
     def note(self, where: str, predecessor: str, instead: str) -> None:
         text = f"{where}: the predecessor {predecessor}; the import {instead}"
@@ -190,7 +205,8 @@ class _Importer:
         kv = [t for t in tokens if t.split("(", 1)[0] in KV_TOKENS]
         if not kv:
             return False
-        if len(tokens) > 1:
+        selectors = [t for t in tokens if t in SELECTORS]
+        if len(tokens) - len(selectors) > 1 or len(selectors) > 1:
             raise ValueError(f"mapping type {', '.join(tokens)} is not imported yet")
         token = kv[0]
         kind, _, rest = token.partition("(")
@@ -198,7 +214,7 @@ class _Importer:
         table = KV_TOKENS[kind]
         if m.get("target_table") != table:
             raise ValueError(f"{kind} writes {table}, not {m.get('target_table')!r}")
-        source = self._source(m)
+        source = self._selected(where, m, selectors[0]) if selectors else self._source(m)
         attr = m["xml_attribute"]
         path = source.get("path") or f"@{source['attr']}"
         segment = m["xml_path"].rstrip("/").rsplit("/", 1)[-1]
@@ -269,7 +285,10 @@ class _Importer:
                 raise ValueError(f"{key} is required")
         table, column = m["target_table"], m.get("target_column") or ""
         tokens = _tokens(m.get("mapping_type"))
-        unknown = [t for t in tokens if t not in FIELD_TOKENS]
+        unknown = [t for t in tokens if t not in FIELD_TOKENS and t not in SELECTORS]
+        selectors = [t for t in tokens if t in SELECTORS]
+        if len(selectors) > 1:
+            unknown = selectors
         if unknown:
             raise ValueError(f"mapping type {', '.join(unknown)} is not imported yet")
         if table in DEDICATED:
@@ -278,10 +297,12 @@ class _Importer:
             )
         if not column:
             raise ValueError("target_column is required")
-        if table == CONTACT or table in CONTACT_CHILDREN:
+        if selectors:
+            spec: dict[str, Any] = self._selected(where, m, selectors[0])
+        elif table == CONTACT or table in CONTACT_CHILDREN:
             if column in ("con_id", "app_id"):
                 return None  # keys: set by the predecessor's code, and by the import's
-            spec: dict[str, Any] = self._contact_source(table, m)
+            spec = self._contact_source(table, m)
         else:
             spec = dict(self._source(m))
         spec.update(self._type(where, m, tokens, enums, bits, used_enums))
@@ -300,6 +321,45 @@ class _Importer:
                     )
             spec["default"] = default if isinstance(default, str) else str(default)
         return spec
+
+    def _selected(self, where: str, m: dict[str, Any], selector: str) -> dict[str, Any]:
+        """A contact selector (spec §7.3) as an element path with predicates."""
+        attr = m.get("xml_attribute")
+        if not isinstance(attr, str) or not attr:
+            raise ValueError("xml_attribute is required")
+        _, type_attr, roles = self._rule("contact")
+        address_path, address_type, address_types = self._rule("address")
+        address = address_path.rstrip("/").rsplit("/", 1)[-1]
+        preferred = f"[@{address_type}='{address_types[0]}']"
+        if selector == "curr_address_only":
+            if m["target_table"] != CONTACT:
+                raise ValueError("curr_address_only outside app_contact_base is not imported yet")
+            return {"path": f"{address}{preferred}[last]/@{attr}"}
+        index = SELECTORS[selector]
+        assert index is not None
+        if index >= len(roles):
+            raise ValueError(f"{selector}: the contact rule lists no role {index + 1}")
+        contact_path = self._relative(self._rule("contact")[0])
+        if selector == "authu_contact":
+            contact_path = (
+                contact_path.rsplit("/", 1)[0] + "/contact" if "/" in contact_path else "contact"
+            )
+        chosen = f"{contact_path}[@{type_attr}='{roles[index]}'][last]"
+        self.differs(
+            where,
+            f"takes the last {roles[index]} contact that has a con_id",
+            f"takes the last {roles[index]} contact",
+        )
+        if m["target_table"] == "app_contact_address" or address in m["xml_path"]:
+            self.differs(
+                where,
+                f"takes its first {address_types[0]} address with a value, else its last",
+                f"takes its first {address_types[0]} address",
+            )
+            return {"path": f"{chosen}/{address}{preferred}/@{attr}"}
+        if "app_prod_bcard" in m["xml_path"]:
+            return {"path": f"{chosen}/app_prod_bcard[last]/@{attr}"}
+        return {"path": f"{chosen}/@{attr}"}
 
     def _contact_source(self, table: str, m: dict[str, Any]) -> dict[str, Any]:
         """Contact rows read the contact's own attributes (spec §5); address and employment
@@ -504,10 +564,10 @@ class _Importer:
                     "meaningful = "
                     + _inline({"any_of": sorted(set(attrs)), "warn": f"{kind}_without_data"})
                 )
-            self.notes.append(  # a difference of this engine, not a defect: never --strict
-                f"{len(self.notes) + 1}. {self.source}: {table}: the predecessor keeps the "
-                f"first of two {kind} rows of one contact and type; the import keeps the "
-                "last (with a duplicate_key warning)"
+            self.differs(
+                f"{self.source}: {table}",
+                f"keeps the first of two {kind} rows of one contact and type",
+                "keeps the last (with a duplicate_key warning)",
             )
             keys = [f"con_id = {_inline({'parent': 'con_id', 'type': 'int', 'nullable': False})}"]
         columns = [f"{_q(c)} = {_inline(spec)}" for c, spec in mapped]
