@@ -21,7 +21,7 @@ from xmlmigrate.run.transform import transform_record
 SMALL = Path(__file__).resolve().parents[1] / "fixtures" / "contracts" / "predecessor_small.json"
 DOC = (
     '<Provenir><Request ID="42"><CustData><application app_receive_date="6/1/2020 10:12:15 PM" '
-    'campaign_num="P1B" zz_shade="G" zz_status="?" zz_flag="maybe">'
+    'campaign_num="P1B" zz_shade="G" zz_status="?" zz_flag="maybe" population_assignment="QQ">'
     '<app_product zz_ok="TRUE" zz_amount="12.50" zz_phone="(555) 555-5555" zz_code="ABC" '
     'zz_count="3 items"/></application></CustData></Request></Provenir>'
 )
@@ -32,6 +32,8 @@ def test_a_small_contract_imports_loads_and_migrates() -> None:
     contract = compile_contract(result.toml, "imported.toml")
     assert [t.name for t in contract.tables] == ["app_base", "app_pricing_zz"]
     assert contract.enums == {
+        "population_assignment_enum": {"EV": 701, "XX": 702, "": 700},
+        "product_line_enum": {"": 600},
         "shade_enum": {"R": 901, "G": 902, "B": 903},
         "status_enum": {"A": 950, "D": 951},
     }
@@ -42,6 +44,8 @@ def test_a_small_contract_imports_loads_and_migrates() -> None:
     assert base["shade_enum"] == 902
     assert base["zz_status"] == 951  # unknown code: the predecessor's default (id 951, code D)
     assert base["zz_flag"] is False  # unmatched: 0, as the predecessor stores
+    # catch-all '' codes: a constant product line, and an unknown population code
+    assert (base["product_line_enum"], base["population_assignment_enum"]) == (600, 700)
     pricing = mapped.rows["app_pricing_zz"][0]
     assert pricing["zz_ok"] is True
     assert pricing["zz_amount"] == Decimal("12.50")  # not 1250: noted
@@ -111,7 +115,7 @@ def test_what_cannot_be_translated_is_an_error_naming_the_mapping(
     with pytest.raises(ContractImportError) as info:
         import_contract(path)
     text = str(info.value)
-    assert "mappings[10]" in text and message in text
+    assert "mappings[12]" in text and message in text
 
 
 def test_malformed_json_is_a_located_error(tmp_path: Path) -> None:

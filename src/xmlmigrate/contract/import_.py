@@ -406,9 +406,11 @@ class _Importer:
             found = next((c for c in candidates if c in enums), None)
             if found is None:
                 raise ValueError(f"no enum for {m['target_column']!r} among enum_mappings")
-            if "" in enums[found]:
-                raise ValueError(f"enum {found} has a catch-all '' code: not imported yet")
             used_enums.add(found)
+            if "" in enums[found]:
+                # the predecessor's catch-all: blank and unknown codes both take it (its
+                # default_value only comes after); here, the column's default
+                return {"type": "enum", "enum": found, "default": ""}
             return {"type": "enum", "enum": found}
         for token in ("char_to_bit", "boolean_to_bit"):
             if token in tokens:
