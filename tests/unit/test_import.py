@@ -87,7 +87,8 @@ APP = "/Provenir/Request/CustData/application"
             "mapping type calculated_field is not imported yet",
         ),
         ({"mapping_type": ["add_score(FICO)"]}, "add_score writes scores, not 'app_base'"),
-        ({"mapping_type": ["add_indicator(X)"]}, "mapping type add_indicator(X)"),
+        ({"mapping_type": ["add_indicator(X)"]}, "add_indicator writes indicators"),
+        ({"mapping_type": ["policy_exceptions(630)"]}, "mapping type policy_exceptions(630)"),
         (
             {"mapping_type": ["last_valid_pr_contact", "authu_contact"]},
             "mapping type last_valid_pr_contact, authu_contact",
@@ -131,7 +132,8 @@ KV = SMALL.with_name("predecessor_kv.json")
 KV_DOC = (
     '<Provenir><Request ID="43"><CustData><application app_receive_date="01/25/2016" '
     'zz_prior_decision=" APPRV "><scores><bureau fico="712" vantage=""/></scores>'
-    '<app_product zz_prior_limit="NULL"/><report_results zz_hits="3" zz_flags="none"/>'
+    '<app_product zz_prior_limit="NULL" zz_fraud=" Yes " zz_vip="N"/>'
+    '<report_results zz_hits="3" zz_flags="none"/>'
     "</application></CustData></Request></Provenir>"
 )
 
@@ -146,6 +148,8 @@ def test_key_value_tables_get_one_row_per_present_value() -> None:
     assert mapped.rows["app_historical_lookup"] == [
         {"app_id": 43, "name": "[zz_prior_decision]", "source": "[application]", "value": "APPRV"}
     ]
+    # an indicator row, value "1", only for a true-ish text
+    assert mapped.rows["indicators"] == [{"app_id": 43, "indicator": "FRAUD", "value": "1"}]
     assert mapped.rows["app_report_results_lookup"] == [
         {"app_id": 43, "name": "zz_hits", "value": "3", "source_report_key": "LEX"}
     ]

@@ -227,6 +227,7 @@ class Unpivot:
     prefix: str | None
     listed: tuple[Pair, ...] | None = None
     ignore: frozenset[str] = frozenset()  # values (any case) that count as blank
+    only: frozenset[str] | None = None  # if set: values (any case) that make a row
 
     def pairs(self, el: etree._Element) -> list[tuple[str, str, Mapping[str, str]]]:
         """(name, text, fields) for every non-blank value this table turns into a row."""
@@ -252,8 +253,10 @@ class Unpivot:
         return out
 
     def _kept(self, text: str) -> bool:
-        stripped = text.strip()
-        return bool(stripped) and stripped.lower() not in self.ignore
+        stripped = text.strip().lower()
+        if self.only is not None:
+            return stripped in self.only
+        return bool(stripped) and stripped not in self.ignore
 
 
 @dataclass(frozen=True, slots=True)
@@ -750,7 +753,10 @@ class _Compiler:
             columns.append(self._column(tname, cname, cdata, enums, parent, unpivot, scope))
         names = [c.name for c in columns]
         kinds = {c.kind for c in columns}
-        if unpivot is not None and not {"unpivot_name", "unpivot_value"} <= kinds:
+        needed = {"unpivot_name", "unpivot_value"}
+        if unpivot is not None and unpivot.listed is not None:
+            needed = {"unpivot_name"}  # listed pairs may store a constant instead of the text
+        if unpivot is not None and not needed <= kinds:
             raise self.err(
                 "an unpivot table needs one column with unpivot = 'name' and one with "
                 "unpivot = 'value'",
@@ -812,23 +818,26 @@ class _Compiler:
         usage = (
             "unpivot must be { attributes = ['a', 'b'] }, { prefix = 'hist_' } or { pairs = "
             "[{ name = 'N', path = 'sub/@attr', fields = { col = 'text' } }, ...] }, with "
-            "optionally ignore = ['null', ...]"
+            "optionally ignore = ['null', ...] or only = ['y', ...]"
         )
         if not isinstance(data, dict):
             raise self.err(usage, tname)
         ignore = data.get("ignore", [])
+        only = data.get("only")
         kinds = {"attributes", "prefix", "pairs"} & set(data)
         if (
             len(kinds) != 1
-            or set(data) - {"attributes", "prefix", "pairs", "ignore"}
+            or set(data) - {"attributes", "prefix", "pairs", "ignore", "only"}
             or not _str_list(ignore)
+            or (only is not None and (not _str_list(only) or not only or ignore))
         ):
             raise self.err(usage, tname)
         ignored = frozenset(i.strip().lower() for i in ignore)
+        kept = None if only is None else frozenset(o.strip().lower() for o in only)
         if "attributes" in data and _str_list(data["attributes"]):
-            return Unpivot(tuple(data["attributes"]), None, None, ignored)
+            return Unpivot(tuple(data["attributes"]), None, None, ignored, kept)
         if "prefix" in data and isinstance(data["prefix"], str):
-            return Unpivot(None, data["prefix"], None, ignored)
+            return Unpivot(None, data["prefix"], None, ignored, kept)
         raw = data.get("pairs")
         if not isinstance(raw, list) or not raw:
             raise self.err(usage, tname)
@@ -852,7 +861,7 @@ class _Compiler:
             except ValueError as exc:
                 raise self.err(f"{where}: {exc}", tname) from None
             pairs.append(Pair(item["name"], subpath, attr, dict(fields)))
-        return Unpivot(None, None, tuple(pairs), ignored)
+        return Unpivot(None, None, tuple(pairs), ignored, kept)
 
     def _where(self, tname: str, data: Any) -> RowFilter | None:
         if data is None:

@@ -71,7 +71,9 @@ KV_TOKENS = {
     "add_score": "scores",
     "add_history": "app_historical_lookup",
     "add_report_lookup": "app_report_results_lookup",
+    "add_indicator": "indicators",
 }
+TRUTHY = ["y", "yes", "true", "t", "1"]  # add_indicator writes "1" for these, no row else
 MEANINGLESS = ["null", "none"]  # history and report values the predecessor does not write
 # contact selectors (spec §7.3): a value from one chosen contact, or the current contact's
 # CURR address; the element paths below take the last match as the predecessor does
@@ -223,6 +225,10 @@ class _Importer:
                 raise ValueError("add_score() needs a score identifier")
             pair: dict[str, Any] = {"name": param, "path": path}
             self._score_type = m.get("data_type", "int")
+        elif kind == "add_indicator":
+            if not param:
+                raise ValueError("add_indicator() needs an indicator name")
+            pair = {"name": param, "path": path, "fields": {"one": "1"}}
         elif kind == "add_history":
             pair = {"name": f"[{attr}]", "path": path, "fields": {"source": f"[{segment}]"}}
         else:
@@ -586,7 +592,7 @@ class _Importer:
     def _render_kv(self, table: str) -> list[str]:
         """A key/value table: one row per listed pair whose value is there (spec §9.4)."""
         pairs = self.kv[table]
-        ignore = [] if table == "scores" else MEANINGLESS
+        ignore = [] if table in ("scores", "indicators") else MEANINGLESS
         listed = ", ".join(_inline(p) for p in pairs)
         head = [
             f"[tables.{_q(table)}]",
@@ -605,6 +611,13 @@ class _Importer:
                 f"score = {_inline(score)}",
             ]
             key, skip = ["app_id", "score_identifier"], ["score"]
+        elif table == "indicators":
+            columns = [
+                f"app_id = {app_id}",
+                f"indicator = {_inline({'unpivot': 'name', 'type': 'string', 'length': 50, 'nullable': False})}",
+                f"value = {_inline({'unpivot': 'one', 'type': 'string', 'length': 10})}",
+            ]
+            key, skip = ["app_id", "indicator"], []
         elif table == "app_historical_lookup":
             columns = [
                 f"app_id = {app_id}",
@@ -628,6 +641,8 @@ class _Importer:
             key, skip = ["app_id", "name"], []
         head.append(f"key = {_q(key)}")
         ignore_text = f", ignore = {_q(ignore)}" if ignore else ""
+        if table == "indicators":
+            ignore_text = f", only = {_q(TRUTHY)}"
         head.append(f"unpivot = {{ pairs = [{listed}]{ignore_text} }}")
         if skip:
             head.append(f"skip_if_null = {_q(skip)}")

@@ -150,7 +150,11 @@ class _Oracle:
     ) -> list[Row]:
         pairs: list[tuple[str, str] | None] = [None]
         if table.unpivot is not None:
-            if table.unpivot.listed is not None or table.unpivot.ignore:
+            if (
+                table.unpivot.listed is not None
+                or table.unpivot.ignore
+                or table.unpivot.only is not None
+            ):
                 raise NotImplementedError(  # the generator renders the shipped contract only
                     f"{table.name}: the oracle knows unpivot attributes and prefix only"
                 )
