@@ -247,6 +247,10 @@ class Unpivot:
             prefix = self.prefix or ""
             cut = len(prefix)
             items = cast(list[tuple[str, str]], el.items())  # lxml gives str for str input
+            if self.only is None and not self.ignore:  # the common case, kept tight
+                return [
+                    (k[cut:], v, NO_FIELDS) for k, v in items if k.startswith(prefix) and v.strip()
+                ]
             out = [
                 (k[cut:], v, NO_FIELDS) for k, v in items if k.startswith(prefix) and self._kept(v)
             ]

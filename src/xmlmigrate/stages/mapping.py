@@ -20,7 +20,7 @@ from typing import Any
 from lxml import etree
 
 from xmlmigrate.contract import CompiledContract, CompiledTable
-from xmlmigrate.contract.compiled import CompiledColumn, locate
+from xmlmigrate.contract.compiled import LAST, CompiledColumn, locate
 from xmlmigrate.contract.converters import Clamped, InvalidValue
 from xmlmigrate.contract.expressions import Env
 from xmlmigrate.model import MappedApp, Rejection, Row, Warn
@@ -248,7 +248,14 @@ def _build_row(
             has_data = has_data or (kind == "unpivot_value" and value is not None)
             row[col.name] = _finish(table, col, value, text, ctx, pending)
     for subpath, cols in table.by_subpath:
-        holder = locate(el, subpath)
+        # (ElementPath's find directly unless a step says [last]: the hot path stays as it was)
+        holder = (
+            el
+            if subpath is None
+            else el.find(subpath)
+            if LAST not in subpath
+            else locate(el, subpath)
+        )
         if holder is None:
             for col in cols:
                 row[col.name] = _finish(table, col, None, None, ctx, pending)
