@@ -18,6 +18,7 @@ from rich.table import Table
 from xmlmigrate.cli.common import (
     Commands,
     Handler,
+    command,
     console,
     err_console,
     error_line,
@@ -233,30 +234,30 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _pipeline(sub: Commands, func: Handler) -> argparse.ArgumentParser:
-    pipe = sub.add_parser(
+    pipe = command(
+        sub,
         "pipeline",
-        help="lxml parse-only reference, then a full run on an emptied target; rates and ratio",
+        func=func,
+        help_text="lxml parse-only reference, then a full run on an emptied target; rates and ratio",
         description="Read every pending document and parse it with lxml alone (the reference), "
         "empty the target, run the migration with the given knobs, and print both rates, their "
         "ratio and the rate of the first and last tenth of the run. DELETES migrated rows.",
     )
-    pipe.set_defaults(func=func)
-    pipe.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
     run_arguments(pipe)
     return pipe
 
 
 def _baseline(sub: Commands, func: Handler) -> argparse.ArgumentParser:
-    base = sub.add_parser(
+    base = command(
+        sub,
         "baseline",
-        help="N clean runs: median, spread, confidence; --compare with an earlier baseline",
+        func=func,
+        help_text="N clean runs: median, spread, confidence; --compare with an earlier baseline",
         description="Run the migration --runs times, each on an emptied target (DELETES "
         "migrated rows), print per-run times and their statistics, save them with the config "
         "to --out, and with --compare say whether this is faster, slower or no detectable "
         "change (Mann-Whitney U on the per-run seconds, alpha 0.05).",
     )
-    base.set_defaults(func=func)
-    base.add_argument("-q", "--quiet", action="store_true", help=argparse.SUPPRESS)
     base.add_argument("--runs", type=positive, default=10, help="clean runs (default %(default)s)")
     base.add_argument(
         "--out", type=Path, default=Path("baseline_metrics.json"), help="default %(default)s"
@@ -267,14 +268,15 @@ def _baseline(sub: Commands, func: Handler) -> argparse.ArgumentParser:
 
 
 def _report(sub: Commands, func: Handler) -> argparse.ArgumentParser:
-    rep = sub.add_parser(
+    rep = command(
+        sub,
         "report",
-        help="Markdown results table and PNG plots from pytest-benchmark and baseline JSON",
+        func=func,
+        help_text="Markdown results table and PNG plots from pytest-benchmark and baseline JSON",
         description="Turn pytest-benchmark JSON (e.g. --benchmark-json or a file under "
         ".benchmarks/) and 'xmlmigrate baseline' files into RESULTS.md (optimization, before, "
         "after, gain, std dev per group; the best batch size) and PNG plots.",
     )
-    rep.set_defaults(func=func)
     rep.add_argument("bench", nargs="*", type=Path, help="pytest-benchmark JSON files")
     rep.add_argument("--baseline", nargs="*", type=Path, help="xmlmigrate baseline JSON files")
     rep.add_argument("--gate", nargs="*", type=Path, help="xmlmigrate perf gate --json files")
@@ -283,9 +285,11 @@ def _report(sub: Commands, func: Handler) -> argparse.ArgumentParser:
 
 
 def _gate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
-    gate = sub.add_parser(
+    gate = command(
+        sub,
         "gate",
-        help="A/B the gate benchmarks of a base commit and the working tree; exit 1 on a "
+        func=func,
+        help_text="A/B the gate benchmarks of a base commit and the working tree; exit 1 on a "
         "regression",
         description="Check REF out in a temporary git worktree and run the benchmarks marked "
         "'gate' under tests/perf for the base and the working tree alternately (A B, B A, ...), "
@@ -296,7 +300,6 @@ def _gate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
         "interval's lower bound is above 1, confirmed by a second measurement; WARN when "
         "inconclusive after --max-blocks. Counters (rows, statements, transactions) must match.",
     )
-    gate.set_defaults(func=func)
     gate.add_argument("--base", required=True, metavar="REF", help="git commit, tag or branch")
     gate.add_argument(
         "--threshold", type=float, default=5.0, metavar="PCT", help="default %(default)s %%"
@@ -351,7 +354,6 @@ def _gate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
     )
     gate.add_argument("--no-confirm", action="store_true", help="do not re-measure a failure")
     gate.add_argument("--json", type=Path, metavar="FILE", help="write the verdicts as JSON")
-    gate.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     gate.add_argument(
         "targets", nargs="*", help="where the gate benchmarks are (default tests/perf)"
     )
@@ -359,14 +361,15 @@ def _gate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
 
 
 def _calibrate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
-    cal = sub.add_parser(
+    cal = command(
+        sub,
         "calibrate",
-        help="run the gate repeatedly: base against itself and with slowdowns injected",
+        func=func,
+        help_text="run the gate repeatedly: base against itself and with slowdowns injected",
         description="Run 'perf gate' --runs times for each --inject percentage (0 = base "
         "against itself) and count FAIL / WARN / PASS: the false-alarm rate and the detection "
         "rate of the gate on this machine, and how long it takes.",
     )
-    cal.set_defaults(func=func)
     cal.add_argument("--base", default="HEAD", metavar="REF", help="default %(default)s")
     cal.add_argument("--db", metavar="URL", help="target database (default: SQLite per side)")
     cal.add_argument("--runs", type=positive, default=10, help="gates per slowdown (default 10)")
@@ -384,14 +387,15 @@ def _calibrate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
 
 
 def _adversarial(sub: Commands, func: Handler) -> argparse.ArgumentParser:
-    adv = sub.add_parser(
+    adv = command(
+        sub,
         "adversarial",
-        help="time and peak memory of one hostile document per shape",
+        func=func,
+        help_text="time and peak memory of one hostile document per shape",
         description="Generate one document per adversarial shape (long prefix, wide tail, no "
         "fragment, deep, many attributes, huge attribute, fat fragment) of --size MB and "
         "transform each in a fresh process: seconds, peak resident memory, outcome.",
     )
-    adv.set_defaults(func=func)
     adv.add_argument("--size", type=positive, default=60, help="MB per document (default 60)")
     return adv
 
