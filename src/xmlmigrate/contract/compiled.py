@@ -351,7 +351,7 @@ def _signature(table: CompiledTable) -> tuple[Any, ...]:
     return (
         table.parent,
         table.key,
-        tuple((c.name, c.type, c.length, c.precision, c.scale, c.nullable) for c in table.columns),
+        tuple((c.name, *_signature_column(c)) for c in table.columns),
     )
 
 

@@ -118,6 +118,13 @@ def _inline(spec: dict[str, Any]) -> str:
     return "{ " + ", ".join(f"{k} = {_q(v)}" for k, v in spec.items()) + " }"
 
 
+def _attribute(m: dict[str, Any]) -> str:
+    attr = m.get("xml_attribute")
+    if not isinstance(attr, str) or not attr:
+        raise ValueError("xml_attribute is required")
+    return attr
+
+
 def _tokens(raw: Any) -> list[str]:
     if raw is None:
         return []
@@ -330,9 +337,7 @@ class _Importer:
 
     def _selected(self, where: str, m: dict[str, Any], selector: str) -> dict[str, Any]:
         """A contact selector (spec §7.3) as an element path with predicates."""
-        attr = m.get("xml_attribute")
-        if not isinstance(attr, str) or not attr:
-            raise ValueError("xml_attribute is required")
+        attr = _attribute(m)
         _, type_attr, roles = self._rule("contact")
         address_path, address_type, address_types = self._rule("address")
         address = address_path.rstrip("/").rsplit("/", 1)[-1]
@@ -370,9 +375,7 @@ class _Importer:
     def _contact_source(self, table: str, m: dict[str, Any]) -> dict[str, Any]:
         """Contact rows read the contact's own attributes (spec §5); address and employment
         rows their own element's, whatever ``xml_path`` says."""
-        attr = m.get("xml_attribute")
-        if not isinstance(attr, str) or not attr:
-            raise ValueError("xml_attribute is required")
+        attr = _attribute(m)
         if table == CONTACT and "contact" not in m["xml_path"]:
             raise ValueError(
                 f"xml_path {m['xml_path']!r}: a contact column read outside the contact "
@@ -382,9 +385,7 @@ class _Importer:
 
     def _source(self, m: dict[str, Any]) -> dict[str, Any]:
         path = "/" + "/".join(s for s in m["xml_path"].split("/") if s)
-        attr = m.get("xml_attribute")
-        if not isinstance(attr, str) or not attr:
-            raise ValueError("xml_attribute is required")
+        attr = _attribute(m)
         if path == self.app_path:
             return {"attr": attr}
         if path.startswith(self.app_path + "/"):

@@ -112,7 +112,7 @@ class _SessionLocks:
             if self._scalar("SELECT GET_LOCK(:n, :t)", n=MUTEX_NAME, t=CLAIM_TIMEOUT_S) != 1:
                 raise LeaseBusy("could not take the lease-claim lock within 30 s")
         elif self.name == "mssql":
-            got = self._applock("sp_getapplock", MUTEX_NAME, CLAIM_TIMEOUT_S * 1000, "Transaction")
+            got = self._applock(MUTEX_NAME, CLAIM_TIMEOUT_S * 1000, "Transaction")
             if got < 0:  # -1 timeout, -2 cancelled, -3 deadlock victim, -999 bad call
                 raise LeaseBusy(f"could not take the lease-claim lock within 30 s ({got})")
 
@@ -126,22 +126,14 @@ class _SessionLocks:
         if self.name in ("mysql", "mariadb"):
             return bool(self._scalar("SELECT GET_LOCK(:n, 0)", n=_lock_name(run_id)) == 1)
         if self.name == "mssql":
-            return self._applock("sp_getapplock", _lock_name(run_id), 0) >= 0
+            return self._applock(_lock_name(run_id), 0) >= 0
         return True
-
-    def give_back(self, run_id: str) -> None:
-        if self.name == "postgresql":
-            self._scalar("SELECT pg_advisory_unlock(:k)", k=_key(run_id))
-        elif self.name in ("mysql", "mariadb"):
-            self._scalar("SELECT RELEASE_LOCK(:n)", n=_lock_name(run_id))
-        elif self.name == "mssql":
-            self._applock("sp_releaseapplock", _lock_name(run_id))
 
     def held_elsewhere(self, run_id: str) -> bool:
         """Whether another session holds ``run_id``'s lock (its run is alive)."""
         if self.name == "postgresql":
-            if self.take(run_id):
-                self.give_back(run_id)
+            if self.take(run_id):  # free: give it back at once (other runs' locks end
+                self._scalar("SELECT pg_advisory_unlock(:k)", k=_key(run_id))  # with sessions)
                 return False
             return True
         if self.name in ("mysql", "mariadb"):
@@ -153,19 +145,14 @@ class _SessionLocks:
             return bool(free == 0)
         return False
 
-    def _applock(
-        self, proc: str, resource: str, timeout_ms: int | None = None, owner: str = "Session"
-    ) -> int:
-        extra = ", @LockMode = 'Exclusive', @LockTimeout = :t" if proc == "sp_getapplock" else ""
+    def _applock(self, resource: str, timeout_ms: int, owner: str = "Session") -> int:
+        """sp_getapplock's result: >= 0 granted, < 0 not (timeout, deadlock, ...)."""
         # NOCOUNT: the SELECT's row must be the batch's first result for the driver
         sql = (
-            f"SET NOCOUNT ON; DECLARE @r int; EXEC @r = {proc} @Resource = :n, "
-            f"@LockOwner = '{owner}'{extra}; SELECT @r"
+            "SET NOCOUNT ON; DECLARE @r int; EXEC @r = sp_getapplock @Resource = :n, "
+            f"@LockOwner = '{owner}', @LockMode = 'Exclusive', @LockTimeout = :t; SELECT @r"
         )
-        params: dict[str, Any] = {"n": resource}
-        if timeout_ms is not None:
-            params["t"] = timeout_ms
-        return int(self._scalar(sql, **params) or 0)
+        return int(self._scalar(sql, n=resource, t=timeout_ms) or 0)
 
 
 def _key(run_id: str) -> int:
