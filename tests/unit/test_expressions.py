@@ -46,7 +46,12 @@ ROW: dict[str, Any] = {
     "b": True,
     "u": None,
 }
-ELEMENT = etree.fromstring(b'<contact ac_role_tp_c=" PR " blank=""/>')
+DOCUMENT = etree.fromstring(
+    b'<Request ID="42"><CustData><contact ac_role_tp_c=" PR " blank="" d="6/1/2020 10:12:15 PM"'
+    b' amt="1,250.50" n="12"><address type="CURR" zip="1"/><address type="CURR" zip="2"/>'
+    b'</contact><other v="7"/></CustData></Request>'
+)
+ELEMENT = DOCUMENT.find("CustData/contact")
 
 
 def ev(text: str, row: dict[str, Any] | None = None, element: Any = ELEMENT) -> Any:
@@ -141,6 +146,19 @@ def typ(text: str) -> str:
         ("DATE(2016, 2, 30)", None),  # impossible: NULL, not an error
         ("DATE(2016, 2, 29)", date(2016, 2, 29)),
         ("DATE(dt)", date(2016, 1, 25)),
+        ("DATE(@d)", date(2020, 6, 1)),  # text in any built-in format
+        ("DATE(s)", None),  # text that is no date: NULL
+        ("NUMBER(@amt)", Decimal("1250.50")),
+        ("NUMBER(@n) * 2", 24),
+        ("NUMBER(s)", None),
+        ("NUMBER(n)", 7),
+        # VALUE: an attribute along a path from the row element; '..' climbs, [last] = last
+        ("VALUE('@n')", "12"),
+        ("VALUE('address/@zip')", "1"),
+        ("VALUE('address[@type=''CURR''][last]/@zip')", "2"),
+        ("VALUE('../other/@v')", "7"),
+        ("VALUE('../../@ID')", "42"),
+        ("VALUE('../nothing/@v')", None),
         ("ABS(m)", 7),
         ("LEN(s)", 6),
         ("UPPER(s)", " AB C "),
@@ -226,7 +244,11 @@ def test_references_name_the_same_row_columns_read() -> None:
         ("n AND b", "expected a condition, found a number"),
         ("FOO(n)", "unknown function FOO"),
         ("COALESCE()", "COALESCE needs at least one argument"),
-        ("DATE(1, 2)", "DATE takes (year, month, day) or (date/datetime)"),
+        ("DATE(1, 2)", "DATE takes (year, month, day), (date/datetime) or (text)"),
+        ("NUMBER(b)", "NUMBER takes one text"),
+        ("VALUE(s)", "VALUE takes one quoted path"),
+        ("VALUE('a/b')", "VALUE: path 'a/b' must end in /@attribute"),
+        ("VALUE('a[/@x')", "VALUE: invalid element path"),
         ("ABS(s)", "ABS takes one number"),
         ("LEN(n)", "LEN takes one string"),
         ("ROUND(n)", "ROUND takes (number, digits)"),

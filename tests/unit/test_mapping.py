@@ -462,7 +462,7 @@ def test_rows_whose_keys_meet_after_truncation_keep_the_last() -> None:
 def test_a_last_step_takes_the_last_match_not_the_last_sibling() -> None:
     from lxml import etree
 
-    from xmlmigrate.contract.compiled import check_element_path, locate
+    from xmlmigrate.contract.paths import check_element_path, locate
 
     app = etree.fromstring(
         b'<application><contact r="PR" n="1"/><contact r="PR" n="2"><a t="CURR" z="9"/>'

@@ -180,3 +180,50 @@ def test_other_encodings_fall_back_to_the_full_parse() -> None:
     doc = _doc().replace("UTF-8", "ISO-8859-1").replace("<Journals>", "<Journals n='Zoë'>")
     result = transform_record(RawRecord(5, doc.encode("latin-1")), CONTRACT)
     assert isinstance(result, MappedApp), result
+
+
+def _climbing(path: str, table_rows: str = ".") -> str:
+    return f"""
+[contract]
+name = "climb"
+root = "Provenir"
+app_id = "Request/@ID"
+application = "Request/CustData/application"
+product_line = "application"
+[tables.app_base]
+rows = "."
+key = ["app_id"]
+[tables.app_base.columns]
+app_id = {{ source = "app_id", type = "int", nullable = false }}
+[tables.t]
+parent = "app_base"
+rows = "{table_rows}"
+key = ["app_id"]
+[tables.t.columns]
+app_id = {{ parent = "app_id", type = "int", nullable = false }}
+v = {{ expr = "VALUE('{path}')", type = "string", length = 20 }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "rows", "scoped"),
+    [
+        ("../Journals/@a", ".", True),  # a sibling of the application: inside CustData
+        ("../../@ID", ".", True),  # an ancestor's attribute: kept by the scoped parse
+        ("../../Journals/J/@a", ".", False),  # outside CustData: the whole document is parsed
+        ("../@x", "sub", False),  # '..' from a nested row: not reasoned about, parsed whole
+        ("@app_receive_date", ".", True),
+    ],
+)
+def test_paths_that_climb_out_of_the_scope_turn_the_scoped_parse_off(
+    tmp_path: Path, path: str, rows: str, scoped: bool
+) -> None:
+    file = tmp_path / "c.toml"
+    file.write_text(_climbing(path, rows))
+    contract = load_contract(file)
+    assert (contract.scope is not None) is scoped
+    result = transform_record(RawRecord(5, _doc()), contract)
+    assert isinstance(result, MappedApp), result
+    if rows == ".":
+        expected = {"../../@ID": "5", "../../Journals/J/@a": "1", "@app_receive_date": "1/2/2016"}
+        assert result.rows["t"][0]["v"] == expected.get(path)

@@ -29,6 +29,7 @@ from lxml import etree
 
 from xmlmigrate.contract import converters as tf
 from xmlmigrate.contract import expressions as ex
+from xmlmigrate.contract.paths import check_element_path, locate, split_path
 from xmlmigrate.contract.scope import Scope
 from xmlmigrate.db.identifiers import RESERVED_TABLES, identifier_problem
 from xmlmigrate.errors import UserError
@@ -455,72 +456,6 @@ def compile_contract(text: str, source: str = "<contract>") -> CompiledContract:
     return _Compiler(source, data).compile()
 
 
-def split_path(path: str) -> tuple[str | None, str]:
-    """'a/b[@x='1']/@y' → ("a/b[@x='1']", 'y'); '@y' → (None, 'y')."""
-    if path.startswith("@"):
-        head, attr = "", path[1:]
-    else:
-        head, sep, attr = path.rpartition("/@")
-        if not sep:
-            raise ValueError(f"path {path!r} must end in /@attribute")
-    if not attr or any(ch in attr for ch in "/@[]='\""):
-        raise ValueError(f"path {path!r} must end in /@attribute")
-    if head:
-        check_element_path(head)
-    return (head or None), attr
-
-
-_PROBE = etree.Element("probe")
-
-
-LAST = "[last]"  # a path step's predicate: the last of its matches (ElementPath has none)
-
-
-def check_element_path(path: str) -> None:
-    if path.startswith("/"):
-        raise ValueError(f"path {path!r} must be relative (no leading '/')")
-    try:
-        for step in _steps(path) if LAST in path else [path]:
-            _PROBE.find(step.removesuffix(LAST))
-    except (SyntaxError, KeyError, TypeError) as exc:
-        raise ValueError(f"invalid element path {path!r}: {exc}") from None
-
-
-def _steps(path: str) -> list[str]:
-    """``a[@x='1/2']/b[last]`` → ``["a[@x='1/2']", "b[last]"]`` (slashes in predicates kept)."""
-    steps, depth, start = [], 0, 0
-    for i, ch in enumerate(path):
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        elif ch == "/" and depth == 0:
-            steps.append(path[start:i])
-            start = i + 1
-    steps.append(path[start:])
-    return steps
-
-
-def locate(el: etree._Element, path: str | None) -> etree._Element | None:
-    """The element ``path`` leads to from ``el`` (ElementPath's first match), where a step
-    ending in ``[last]`` takes the last of its matches instead: ``contact[@r='PR'][last]``
-    is the last PR contact, whatever elements follow it."""
-    if path is None:
-        return el
-    if LAST not in path:
-        return el.find(path)
-    current: etree._Element | None = el
-    for step in _steps(path):
-        if current is None:
-            return None
-        if step.endswith(LAST):
-            matches = current.findall(step.removesuffix(LAST))
-            current = matches[-1] if matches else None
-        else:
-            current = current.find(step)
-    return current
-
-
 def _scope_of(
     root: str, application: str, app_id_path: str | None, others: list[str]
 ) -> Scope | None:
@@ -538,6 +473,39 @@ def _scope_of(
     if any(not o.startswith(parent) for o in others):
         return None
     return Scope(root, prefix, fragment)
+
+
+def _within_scope(tables: Sequence[CompiledTable], checks: Sequence[CompiledCheck]) -> bool:
+    """False when a path climbs (``..``) out of what the scoped parse keeps: the application's
+    parent element and the attributes of its ancestors. From an application-level row,
+    ``../x/@a`` (a sibling of the application) and ``../../@a`` (an ancestor's attribute) stay
+    inside; ``../../x/@a`` does not, nor does any ``..`` from a nested row (checked roughly:
+    such a contract just parses whole documents)."""
+    app_level = set()
+    for t in tables:
+        if t.rows == "." and (t.parent is None or t.parent in app_level):
+            app_level.add(t.name)
+    for t in tables:
+        paths = [c.subpath for c in t.columns if c.subpath]
+        for c in t.columns:
+            if c.expr is not None:
+                paths += [split_path(p)[0] or "" for p in c.expr.paths]
+        if t.unpivot is not None and t.unpivot.listed:
+            paths += [p.subpath for p in t.unpivot.listed if p.subpath]
+        for check in checks:
+            if check.table == t.name:
+                for e in (check.when, check.where):
+                    paths += [split_path(p)[0] or "" for p in (e.paths if e else ())]
+        for path in paths:
+            steps = path.split("/")
+            if ".." not in steps:
+                continue
+            if t.name not in app_level:
+                return False
+            up = next((i for i, s in enumerate(steps) if s != ".."), len(steps))
+            if ".." in steps[up:] or (up >= 2 and up < len(steps)):
+                return False
+    return True
 
 
 def _str_list(value: Any) -> bool:
@@ -599,6 +567,7 @@ class _Compiler:
         version = head.get("version", 1)
         if not isinstance(version, int):
             raise self.err("[contract]: version must be an integer")
+        checks = self._checks(by_name)
         return CompiledContract(
             name=head["name"],
             version=version,
@@ -611,9 +580,13 @@ class _Compiler:
             other_product_lines=tuple(others),
             enums=enums,
             tables=tuple(tables),
-            checks=self._checks(by_name),
+            checks=checks,
             table_by_name=by_name,
-            scope=_scope_of(head["root"], head["application"], app_id_path, others),
+            scope=(
+                _scope_of(head["root"], head["application"], app_id_path, others)
+                if _within_scope(tables, checks)
+                else None
+            ),
         )
 
     def _enums(self) -> dict[str, dict[str, int]]:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from xmlmigrate.contract.compiled import CompiledContract, locate
+from xmlmigrate.contract.compiled import CompiledContract
+from xmlmigrate.contract.paths import locate
 from xmlmigrate.model import Rejection
 from xmlmigrate.stages.validate import document_app_id, validate_document
 from xmlmigrate.stages.xml import XmlRejected, parse_document

@@ -36,6 +36,9 @@ from typing import Any
 
 from lxml import etree
 
+from xmlmigrate.contract.converters import InvalidValue, to_datetime
+from xmlmigrate.contract.paths import locate, split_path
+
 NUMBER, STRING, BOOL, DATE, DATETIME, NULL = "number", "string", "bool", "date", "datetime", "null"
 DATE_UNITS = ("YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND")
 
@@ -69,6 +72,7 @@ class Compiled:
     type: str
     evaluate: Evaluator
     references: frozenset[str]  # plain column names of the same row it reads
+    paths: frozenset[str] = frozenset()  # element paths VALUE('...') reads, from the row element
 
 
 @dataclass(frozen=True, slots=True)
@@ -430,6 +434,7 @@ class _Compiler:
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         self.refs: set[str] = set()
+        self.paths: set[str] = set()
 
     def compile(self, node: Node) -> tuple[str, Evaluator]:
         method = getattr(
@@ -687,6 +692,26 @@ class _Compiler:
 
         return typ, case
 
+    def c_value(self, node: Node) -> tuple[str, Evaluator]:
+        """VALUE('sub/element[@t='X']/@attr'): an attribute's text (trimmed) read along an
+        element path from the row's element — ``..`` climbs, ``[last]`` takes the last match."""
+        (_, raw_args) = node.args
+        if len(raw_args) != 1 or raw_args[0].op != "LIT" or raw_args[0].args[1] != STRING:
+            raise _err(node, "VALUE takes one quoted path, e.g. VALUE('app_product/@decision')")
+        text = raw_args[0].args[0]
+        try:
+            subpath, name = split_path(text)
+        except ValueError as exc:
+            raise _err(node, f"VALUE: {exc}") from None
+        self.paths.add(text)
+
+        def value(env: Env) -> Any:
+            holder = env.element if env.element is None else locate(env.element, subpath)
+            raw = None if holder is None else holder.get(name)
+            return None if raw is None else raw.strip()
+
+        return STRING, value
+
     def c_call(self, node: Node) -> tuple[str, Evaluator]:
         name, raw_args = node.args
         if name in ("DATEADD", "DATEDIFF"):
@@ -703,6 +728,8 @@ class _Compiler:
                 if t not in (DATE, DATETIME, NULL):
                     raise _err(node, "DATEDIFF takes (unit, date, date)")
             return NUMBER, lambda env: _datediff(unit, a1(env), a2(env))
+        if name == "VALUE":
+            return self.c_value(node)
         args = [self.compile(n) for n in raw_args]
         types = [t for t, _ in args]
         evs = [e for _, e in args]
@@ -735,7 +762,15 @@ class _Compiler:
             if len(args) == 1 and types[0] in (DATE, DATETIME, NULL):
                 (ev,) = evs
                 return DATE, lambda env: v.date() if isinstance(v := ev(env), datetime) else v
-            raise _err(node, "DATE takes (year, month, day) or (date/datetime)")
+            if len(args) == 1 and types[0] == STRING:
+                (ev,) = evs
+                return DATE, lambda env: _text_to_date(ev(env))
+            raise _err(node, "DATE takes (year, month, day), (date/datetime) or (text)")
+        if name == "NUMBER":
+            if len(args) != 1 or types[0] not in (STRING, NUMBER, NULL):
+                raise _err(node, "NUMBER takes one text")
+            (ev,) = evs
+            return NUMBER, lambda env: _text_to_number(ev(env))
         one = {"ABS": NUMBER, "LEN": STRING, "UPPER": STRING, "LOWER": STRING, "TRIM": STRING}
         if name in one:
             if len(args) != 1 or types[0] not in (one[name], NULL):
@@ -765,6 +800,33 @@ class _Compiler:
 
             return NUMBER, round_
         raise _err(node, f"unknown function {name}")
+
+
+_PARSE_DATE = to_datetime()
+
+
+def _text_to_date(text: Any) -> date | None:
+    """DATE(text): the text as a date in any of the built-in formats, else NULL."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        value = _PARSE_DATE(text.strip())
+    except InvalidValue:
+        return None
+    return value.date() if isinstance(value, datetime) else None
+
+
+def _text_to_number(text: Any) -> Any:
+    """NUMBER(text): the text as a number (``1,250.5`` included), else NULL."""
+    if text is None or isinstance(text, int | Decimal):
+        return text
+    try:
+        value = Decimal(str(text).strip().replace(",", ""))
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    return int(value) if value == value.to_integral_value() and abs(value) < 2**63 else value
 
 
 def _check_depth(root: Node) -> None:
@@ -797,4 +859,4 @@ def compile_expression(text: str, scope: Scope) -> Compiled:
     _check_depth(node)
     compiler = _Compiler(scope)
     typ, ev = compiler.compile(node)
-    return Compiled(text, typ, ev, frozenset(compiler.refs))
+    return Compiled(text, typ, ev, frozenset(compiler.refs), frozenset(compiler.paths))

@@ -20,9 +20,10 @@ from typing import Any
 from lxml import etree
 
 from xmlmigrate.contract import CompiledContract, CompiledTable
-from xmlmigrate.contract.compiled import LAST, CompiledColumn, locate
+from xmlmigrate.contract.compiled import CompiledColumn
 from xmlmigrate.contract.converters import Clamped, InvalidValue
 from xmlmigrate.contract.expressions import Env
+from xmlmigrate.contract.paths import LAST, locate
 from xmlmigrate.model import MappedApp, Rejection, Row, Warn
 
 MAX_WARNINGS_PER_CODE = 5  # every code is reported; repeats of one code are capped
