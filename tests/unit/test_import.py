@@ -84,11 +84,34 @@ APP = "/Provenir/Request/CustData/application"
     [
         (
             {"mapping_type": ["calculated_field"], "expression": "a + b"},
-            "mapping type calculated_field is not imported yet",
+            "arithmetic 'a + b' into a text column",
+        ),
+        (
+            {"mapping_type": ["calculated_field"], "expression": "CASE WHEN (a = 'b') THEN 1 END"},
+            "parentheses in the condition",
+        ),
+        (
+            {
+                "mapping_type": ["calculated_field"],
+                "expression": "CASE WHEN a = 'b' OR c = 'd' AND e = 'f' THEN 'x' END",
+            },
+            "AND and OR mixed",
+        ),
+        (
+            {"mapping_type": ["calculated_field"], "expression": "zz_q.attr"},
+            "no mapping reads an element named 'zz_q'",
+        ),
+        (
+            {"mapping_type": ["calculated_field", "numbers_only"], "expression": "a"},
+            "calculated_field is imported alone or followed by enum",
         ),
         ({"mapping_type": ["add_score(FICO)"]}, "add_score writes scores, not 'app_base'"),
         ({"mapping_type": ["add_indicator(X)"]}, "add_indicator writes indicators"),
-        ({"mapping_type": ["policy_exceptions(630)"]}, "mapping type policy_exceptions(630)"),
+        ({"mapping_type": ["policy_exceptions(630)"]}, "policy_exceptions writes app_policy_"),
+        (
+            {"mapping_type": ["warranty_field(x)"], "target_table": "app_warranties_rl"},
+            "warranty_field(x): the group must be a number",
+        ),
         (
             {"mapping_type": ["last_valid_pr_contact", "authu_contact"]},
             "mapping type last_valid_pr_contact, authu_contact",
@@ -96,7 +119,7 @@ APP = "/Provenir/Request/CustData/application"
         ({"mapping_type": ["no_such_type"]}, "mapping type no_such_type"),
         ({"target_table": "app_contact_base"}, "read outside the contact element"),
         ({"target_table": "app_collateral_rl"}, "table app_collateral_rl"),
-        ({"xml_path": "/Provenir/Request"}, "lies outside /Provenir/Request/CustData/application"),
+        ({"xml_path": "/Elsewhere/Request"}, "lies outside the document root"),
         ({"target_column": "zz_enum", "mapping_type": ["enum"]}, "no enum for 'zz_enum'"),
         ({"data_type": ""}, "data_type is required"),
     ],

@@ -214,9 +214,23 @@ class Pair:
     and constants for the table's other columns."""
 
     name: str
-    subpath: str | None
+    subpath: str | None  # None with attr "": a grouped row (no single value; see reads)
     attr: str
     fields: Mapping[str, str]
+    # grouped rows: column → (subpath, attr) read per row; a value in ``reads`` makes the row,
+    # one in ``also`` (flags) only fills its column
+    reads: Mapping[str, tuple[str | None, str]] = field(default_factory=dict)
+    also: Mapping[str, tuple[str | None, str]] = field(default_factory=dict)
+
+    def read(self, el: etree._Element) -> dict[str, str]:
+        """The constant fields with every value read from the document added."""
+        out = dict(self.fields)
+        for column, (subpath, attr) in (*self.reads.items(), *self.also.items()):
+            holder = locate(el, subpath)
+            text = holder.get(attr) if holder is not None else None
+            if text is not None:
+                out[column] = text
+        return out
 
 
 NO_FIELDS: Mapping[str, str] = {}
@@ -235,10 +249,17 @@ class Unpivot:
         out: list[tuple[str, str, Mapping[str, str]]] = []
         if self.listed is not None:
             for pair in self.listed:
+                fields: Mapping[str, str] = pair.fields
+                if pair.reads or pair.also:
+                    fields = pair.read(el)
+                    if not pair.attr:  # a grouped row: made by its reads
+                        if any(self._kept(fields[c]) for c in pair.reads if c in fields):
+                            out.append((pair.name, "", fields))
+                        continue
                 holder = locate(el, pair.subpath)
                 text = holder.get(pair.attr) if holder is not None else None
                 if text is not None and self._kept(text):
-                    out.append((pair.name, text, pair.fields))
+                    out.append((pair.name, text, fields))
         elif self.attributes is not None:
             for name in self.attributes:
                 text = el.get(name)
@@ -491,7 +512,9 @@ def _within_scope(tables: Sequence[CompiledTable], checks: Sequence[CompiledChec
             if c.expr is not None:
                 paths += [split_path(p)[0] or "" for p in c.expr.paths]
         if t.unpivot is not None and t.unpivot.listed:
-            paths += [p.subpath for p in t.unpivot.listed if p.subpath]
+            for pair in t.unpivot.listed:
+                paths += [pair.subpath or ""]
+                paths += [sub or "" for sub, _ in (*pair.reads.values(), *pair.also.values())]
         for check in checks:
             if check.table == t.name:
                 for e in (check.when, check.where):
@@ -794,8 +817,10 @@ class _Compiler:
             return None
         usage = (
             "unpivot must be { attributes = ['a', 'b'] }, { prefix = 'hist_' } or { pairs = "
-            "[{ name = 'N', path = 'sub/@attr', fields = { col = 'text' } }, ...] }, with "
-            "optionally ignore = ['null', ...] or only = ['y', ...]"
+            "[{ name = 'N', path = 'sub/@attr', fields = { col = 'text' }, read = { col = "
+            "'sub/@attr' }, also = { col = 'sub/@attr' } }, ...] } (a pair without path is a "
+            "grouped row, made by its read values), with optionally ignore = ['null', ...] or "
+            "only = ['y', ...]"
         )
         if not isinstance(data, dict):
             raise self.err(usage, tname)
@@ -823,21 +848,37 @@ class _Compiler:
             where = f"unpivot.pairs[{i}]"
             if (
                 not isinstance(item, dict)
-                or not {"name", "path"} <= set(item) <= {"name", "path", "fields"}
+                or not {"name"} <= set(item) <= {"name", "path", "fields", "read", "also"}
                 or not isinstance(item["name"], str)
-                or not isinstance(item["path"], str)
+                or not isinstance(item.get("path", ""), str)
+                or ("path" not in item and not item.get("read"))
             ):
                 raise self.err(f"{where}: {usage}", tname)
+            reads: dict[str, dict[str, tuple[str | None, str]]] = {}
+            for group in ("read", "also"):
+                given = item.get(group, {})
+                if not isinstance(given, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in given.items()
+                ):
+                    raise self.err(f"{where}: {group} must map column names to paths", tname)
+                try:
+                    reads[group] = {k: split_path(v) for k, v in given.items()}
+                except ValueError as exc:
+                    raise self.err(f"{where}: {group}: {exc}", tname) from None
             fields = item.get("fields", {})
             if not isinstance(fields, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in fields.items()
             ):
                 raise self.err(f"{where}: fields must map column names to text", tname)
-            try:
-                subpath, attr = split_path(item["path"])
-            except ValueError as exc:
-                raise self.err(f"{where}: {exc}", tname) from None
-            pairs.append(Pair(item["name"], subpath, attr, dict(fields)))
+            subpath, attr = None, ""
+            if "path" in item:
+                try:
+                    subpath, attr = split_path(item["path"])
+                except ValueError as exc:
+                    raise self.err(f"{where}: {exc}", tname) from None
+            pairs.append(
+                Pair(item["name"], subpath, attr, dict(fields), reads["read"], reads["also"])
+            )
         return Unpivot(None, None, tuple(pairs), ignored, kept)
 
     def _where(self, tname: str, data: Any) -> RowFilter | None:
@@ -985,7 +1026,9 @@ class _Compiler:
             if unpivot is None:
                 raise err("unpivot = ... needs the table's unpivot = {...} setting")
             role = cdata["unpivot"]
-            fields = {k for pair in unpivot.listed or () for k in pair.fields}
+            fields = {
+                k for pair in unpivot.listed or () for k in (*pair.fields, *pair.reads, *pair.also)
+            }
             if role in ("name", "value"):
                 kind = f"unpivot_{role}"
             elif role in fields:

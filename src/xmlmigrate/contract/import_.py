@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xmlmigrate.contract import import_expr as ix
 from xmlmigrate.errors import UserError
 
 CONTACT = "app_contact_base"
@@ -54,6 +55,17 @@ DEDICATED = frozenset(
         "app_warranties_rl",
     }
 )
+# grouped rows (spec §9.4, §9.5): the token's parameter names the group (the row)
+GROUP_TOKENS = {
+    "policy_exceptions": "app_policy_exceptions_rl",
+    "warranty_field": "app_warranties_rl",
+    "add_collateral": "app_collateral_rl",
+}
+GROUP_NAME_COLUMN = {
+    "app_policy_exceptions_rl": "policy_exception_type_enum",
+    "app_warranties_rl": "warranty_type_enum",
+    "app_collateral_rl": "sort_order",
+}
 FIELD_TOKENS = frozenset(
     {
         "enum",
@@ -135,6 +147,13 @@ def _tokens(raw: Any) -> list[str]:
     raise ValueError(f"mapping_type must be a list or a comma-separated string, not {raw!r}")
 
 
+def _tokens_or_empty(raw: Any) -> list[str]:
+    try:
+        return _tokens(raw)
+    except ValueError:
+        return []
+
+
 class _Importer:
     def __init__(self, source: str, data: Any, strict: bool) -> None:
         if not isinstance(data, dict):
@@ -145,6 +164,9 @@ class _Importer:
         self.notes: list[str] = []
         self.errors: list[str] = []
         self.kv: dict[str, list[dict[str, Any]]] = {}
+        # grouped rows (spec §9.4 policy exceptions, §9.5): table → group → column → how
+        self.groups: dict[str, dict[str, dict[str, tuple[str, dict[str, Any]]]]] = {}
+        self.notes_path: dict[str, str] = {}
         self._score_type = "int"
 
     def differs(self, where: str, predecessor: str, instead: str) -> None:
@@ -188,6 +210,8 @@ class _Importer:
             try:
                 if self._key_value(where, m):
                     continue
+                if self._grouped(where, m, enums, bits, used_enums):
+                    continue
                 column = self._column(where, m, enums, bits, used_enums)
             except ValueError as exc:
                 self.errors.append(f"{where}: {exc}")
@@ -202,7 +226,7 @@ class _Importer:
             )
         if "app_base" not in tables:
             raise ContractImportError(f"{self.source}: no mapping targets app_base")
-        for table in self.kv:
+        for table in [*self.kv, *self.groups]:
             tables.setdefault(table, [])
         return self._render(root, steps, tables, {n: enums[n] for n in sorted(used_enums)})
 
@@ -278,9 +302,19 @@ class _Importer:
         if not isinstance(raw, dict):
             raise ContractImportError(f"{self.source}: enum_mappings must be an object")
         out: dict[str, dict[str, int]] = {}
+        self.text_enums: dict[str, dict[str, str]] = {}
         for name, codes in raw.items():
-            if isinstance(codes, dict) and all(isinstance(v, int) for v in codes.values()):
+            if not isinstance(codes, dict):
+                raise ContractImportError(f"{self.source}: enum_mappings.{name} must be an object")
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in codes.values()):
                 out[name] = dict(codes)
+            elif all(isinstance(v, str) for v in codes.values()):
+                self.text_enums[name] = dict(codes)  # e.g. officer code → e-mail address
+            else:
+                raise ContractImportError(
+                    f"{self.source}: enum_mappings.{name}: values must all be integer ids or "
+                    "all be text"
+                )
         return out
 
     def _column(
@@ -290,6 +324,7 @@ class _Importer:
         enums: dict[str, dict[str, int]],
         bits: dict[str, Any],
         used_enums: set[str],
+        grouped: bool = False,
     ) -> dict[str, Any] | None:
         if not isinstance(m, dict):
             raise ValueError("a mapping must be an object")
@@ -298,20 +333,40 @@ class _Importer:
                 raise ValueError(f"{key} is required")
         table, column = m["target_table"], m.get("target_column") or ""
         tokens = _tokens(m.get("mapping_type"))
+        calculated = "calculated_field" in tokens
+        if calculated:
+            if tokens[0] != "calculated_field" or (tokens[1:] and tokens[1:] != ["enum"]):
+                raise ValueError(
+                    f"mapping type {', '.join(tokens)}: calculated_field is imported alone or "
+                    "followed by enum"
+                )
+            tokens = tokens[1:]
         unknown = [t for t in tokens if t not in FIELD_TOKENS and t not in SELECTORS]
         selectors = [t for t in tokens if t in SELECTORS]
         if len(selectors) > 1:
             unknown = selectors
         if unknown:
             raise ValueError(f"mapping type {', '.join(unknown)} is not imported yet")
-        if table in DEDICATED:
+        if table in DEDICATED and not grouped:
             raise ValueError(
                 f"table {table} (built by the predecessor's dedicated code) is not imported yet"
             )
         if not column:
             raise ValueError("target_column is required")
-        if selectors:
-            spec: dict[str, Any] = self._selected(where, m, selectors[0])
+        text_enum = self._text_enum(m) if "enum" in tokens else None
+        if text_enum is not None:
+            if calculated or selectors or len(tokens) > 1:
+                raise ValueError(f"mapping type {', '.join(tokens)} with the text enum {text_enum}")
+            spec = self._text_enum_column(where, m, table, text_enum)
+        elif calculated:
+            typed = self._type(where, m, tokens, enums, bits, used_enums)
+            expr = self._calculated(where, m, table, typed, enums)
+            spec = {"expr": expr, **{k: v for k, v in typed.items() if k != "extract"}}
+            # the predecessor's defaults of bits and catch-all codes do not apply to a
+            # calculation; its default_value only fills a NULL of a required column (§10.2)
+            spec.pop("default", None)
+        elif selectors:
+            spec = self._selected(where, m, selectors[0])
         elif table == CONTACT or table in CONTACT_CHILDREN:
             if column in ("con_id", "app_id"):
                 return None  # keys: set by the predecessor's code, and by the import's
@@ -322,6 +377,8 @@ class _Importer:
         if m.get("nullable") is False:
             spec["nullable"] = False
         default = m.get("default_value")
+        if calculated and m.get("nullable") is not False:
+            default = None
         if default is not None and "default" not in spec and default != "":
             if spec["type"] == "enum":  # the predecessor's default is the stored id
                 codes = enums[spec["enum"]]
@@ -334,6 +391,257 @@ class _Importer:
                     )
             spec["default"] = default if isinstance(default, str) else str(default)
         return spec
+
+    def _enum_name(self, m: dict[str, Any], known: dict[str, Any]) -> str | None:
+        name = m.get("enum_name") or (
+            m["target_column"][: -len("_enum")] if m["target_column"].endswith("_enum") else ""
+        )
+        candidates = [name, f"{name}_enum"] if name else []
+        return next((c for c in candidates if c in known), None)
+
+    def _text_enum(self, m: dict[str, Any]) -> str | None:
+        if self._enum_name(m, self.data.get("enum_mappings") or {}) is None:
+            return None
+        return self._enum_name(m, self.text_enums)
+
+    def _text_enum_column(
+        self, where: str, m: dict[str, Any], table: str, name: str
+    ) -> dict[str, Any]:
+        """An enum whose values are text (RL's officer code → e-mail): the looked-up text,
+        as a CASE over its codes (exact, then any case, as the predecessor; '' catch-all)."""
+        codes = self.text_enums[name]
+        attr = _attribute(m)
+        if table == CONTACT or table in CONTACT_CHILDREN:
+            source = f"VALUE('@{attr}')"
+        else:
+            source = f"VALUE('{self._path_of(self._source(m))}')"
+        whens = " ".join(
+            f"WHEN UPPER({source}) = {ix.sql_text(code.upper())} THEN {ix.sql_text(value)}"
+            for code, value in codes.items()
+            if code.strip()
+        )
+        catch_all = f" ELSE {ix.sql_text(codes[''])}" if "" in codes else ""
+        expr = f"CASE {whens}{catch_all} END" if whens else ix.sql_text(codes.get("", ""))
+        length = m.get("data_length")
+        longest = max((len(v) for v in codes.values()), default=1)
+        if not isinstance(length, int) or length < longest:
+            length = max(longest, DEFAULT_STRING_LENGTH if not isinstance(length, int) else length)
+        self.differs(where, f"looks codes of {name} up exactly first", "ignores case throughout")
+        return {"expr": expr, "type": "string", "length": length}
+
+    def _grouped(
+        self,
+        where: str,
+        m: Any,
+        enums: dict[str, dict[str, int]],
+        bits: dict[str, Any],
+        used_enums: set[str],
+    ) -> bool:
+        """A mapping of a grouped row (policy_exceptions, warranty_field, add_collateral):
+        one row per group of the table, each column read along its own path; False if the
+        mapping is none."""
+        if not isinstance(m, dict):
+            return False
+        tokens = _tokens(m.get("mapping_type"))
+        found = [t for t in tokens if t.split("(", 1)[0] in GROUP_TOKENS]
+        if not found:
+            return False
+        token = found[0]
+        kind, _, rest = token.partition("(")
+        param = rest[:-1].strip() if rest.endswith(")") else ""
+        table = GROUP_TOKENS[kind]
+        if m.get("target_table") != table:
+            raise ValueError(f"{kind} writes {table}, not {m.get('target_table')!r}")
+        if len(found) > 1:
+            raise ValueError(f"mapping type {', '.join(tokens)}: two grouping tokens")
+        if kind != "policy_exceptions" and not param.isdigit():
+            raise ValueError(f"{token}: the group must be a number")
+        if kind == "policy_exceptions" and param and not param.isdigit():
+            raise ValueError(f"{token}: the exception type must be a number")
+        rest_tokens = [t for t in tokens if t != token]
+        column = m.get("target_column") or ""
+        if kind == "policy_exceptions":
+            column = "notes" if not param else "reason_code"
+        if not column:
+            raise ValueError("target_column is required")
+        plain = {**m, "mapping_type": rest_tokens, "target_column": column}
+        if kind == "policy_exceptions":
+            plain.pop("default_value", None)
+            plain["nullable"] = True
+        spec = self._column(where, plain, enums, bits, used_enums, grouped=True)
+        assert spec is not None
+        if kind == "warranty_field":  # the predecessor ignores them here (§9.5)
+            spec.pop("nullable", None)
+            if spec.get("type") != "bit":
+                spec.pop("default", None)
+        if spec.get("type") == "string":
+            # the predecessor does not truncate: a longer value fails its insert
+            spec["on_overflow"] = "reject"
+        if kind == "policy_exceptions" and not param:
+            if table in self.notes_path:
+                self.differs(
+                    where,
+                    "reads the notes of the first policy_exceptions() entry only",
+                    "does the same",
+                )
+                return True
+            self.notes_path[table] = self._path_of(spec)
+            self.groups.setdefault(table, {}).setdefault("", {})["notes"] = ("notes", spec)
+            return True
+        role = "expr" if "expr" in spec else ("also" if spec.get("type") == "bit" else "read")
+        group = self.groups.setdefault(table, {}).setdefault(param, {})
+        if column in group:
+            raise ValueError(f"{token}: column {column!r} is mapped twice in this group")
+        group[column] = (role, spec)
+        return True
+
+    @staticmethod
+    def _path_of(spec: dict[str, Any]) -> str:
+        return str(spec["path"]) if "path" in spec else f"@{spec['attr']}"
+
+    def _calculated(
+        self,
+        where: str,
+        m: dict[str, Any],
+        table: str,
+        typed: dict[str, Any],
+        enums: dict[str, dict[str, int]],
+    ) -> str:
+        """A calculated field (spec §11) in this tool's expression language."""
+        kind = typed["type"]
+        target = {
+            "string": ix.TEXT,
+            "int": ix.NUMBER,
+            "bigint": ix.NUMBER,
+            "decimal": ix.NUMBER,
+            "enum": ix.NUMBER,
+            "date": ix.DATE,
+            "datetime": ix.DATE,
+            "bit": ix.BIT,
+        }[kind]
+        translator = ix.ExpressionTranslator(
+            self._resolver(where, table),
+            lambda before, instead: self.note(where, before, instead),
+            lambda before, instead: self.differs(where, before, instead),
+        )
+        expr = translator.translate(m.get("expression") or "", target)
+        if kind == "enum":
+            # with enum after it, the predecessor looks the raw attribute up when the
+            # expression gives nothing (spec §7.1 step 3)
+            codes = enums[typed["enum"]]
+            raw = (
+                f"UPPER(VALUE('@{_attribute(m)}'))"
+                if table != CONTACT
+                else f"UPPER(@{_attribute(m)})"
+            )
+            whens = " ".join(
+                f"WHEN {raw} = {ix.sql_text(code.upper())} THEN {value}"
+                for code, value in codes.items()
+                if code.strip()
+            )
+            catch_all = f" ELSE {codes['']}" if "" in codes else ""
+            expr = f"COALESCE({expr}, CASE {whens}{catch_all} END)" if whens else expr
+        return expr
+
+    def _resolver(self, where: str, table: str) -> ix.Resolver:
+        """Names of the predecessor's evaluation context (spec §11.1) → expressions of text."""
+        if table == CONTACT or table in CONTACT_CHILDREN:
+
+            def element(name: str) -> str:
+                if table != CONTACT and name == "con_id":
+                    return "VALUE('../@con_id')"
+                return f"VALUE('@{name.split('.')[-1]}')"
+
+            return element
+        app_element = self.app_path.rsplit("/", 1)[-1]
+        app_table = str(self.data.get("source_application_table") or app_element)
+        up = "/".join([".."] * (len(self.app_path.strip("/").split("/")) - 2))
+
+        def app_level(name: str) -> str:
+            if name == "app_id":
+                return f"VALUE('{up}/@ID')"
+            head, _, attr = name.rpartition(".")
+            if head.lower() == "contact":
+                if "contact" not in self.rules:
+                    raise ValueError(f"{name}: element_filtering has no typed contact rule")
+                contact_path, type_attr, roles = self.rules["contact"]
+                contacts = self._relative(contact_path)
+                self.differs(
+                    where,
+                    f"reads {name} from the first valid contact, {roles[0]} first",
+                    f"reads it from the first {roles[0]} contact",
+                )
+                return f"VALUE('{contacts}[@{type_attr}=''{roles[0]}'']/@{attr}')"
+            if head.lower() in ("application", app_table.lower(), app_element.lower()):
+                return f"VALUE('@{self._attr_case(attr, self.app_path)}')"
+            if head:
+                path = self._element_named(head)
+                if path is None:
+                    raise ValueError(
+                        f"{name}: no mapping reads an element named {head!r}, so where it "
+                        "lies is unknown"
+                    )
+                return f"VALUE('{path}/@{self._attr_case(attr, None)}')"
+            found = self._element_with(attr)
+            if found is None:
+                self.differs(
+                    where,
+                    f"resolves {name} to the last element that carries it",
+                    "reads it from the application element",
+                )
+                return f"VALUE('@{attr}')"
+            return f"VALUE('{found}')"
+
+        return app_level
+
+    def _app_relative(self, xml_path: str) -> str | None:
+        """An absolute element path relative to the application element ('' for itself),
+        climbing with '..' where it lies outside; None if it is not under the root."""
+        steps = [s for s in xml_path.split("/") if s]
+        app = self.app_path.strip("/").split("/")
+        if not steps or steps[0] != app[0]:
+            return None
+        common = 0
+        while common < min(len(steps), len(app)) and steps[common] == app[common]:
+            common += 1
+        return "/".join([".."] * (len(app) - common) + steps[common:])
+
+    def _mapped(self) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in self.data.get("mappings") or []
+            if isinstance(m, dict)
+            and isinstance(m.get("xml_path"), str)
+            and isinstance(m.get("xml_attribute"), str)
+            and m.get("target_table") not in (CONTACT, *CONTACT_CHILDREN)
+            and not any(t in SELECTORS for t in _tokens_or_empty(m.get("mapping_type")))
+        ]
+
+    def _attr_case(self, attr: str, xml_path: str | None) -> str:
+        for m in self._mapped():
+            if m["xml_attribute"].lower() == attr.lower() and (
+                xml_path is None or m["xml_path"].rstrip("/") == xml_path
+            ):
+                return str(m["xml_attribute"])
+        return attr
+
+    def _element_named(self, segment: str) -> str | None:
+        for m in self._mapped():
+            path = m["xml_path"].rstrip("/")
+            if path.rsplit("/", 1)[-1].lower() == segment.lower():
+                return self._app_relative(path)
+        return None
+
+    def _element_with(self, attr: str) -> str | None:
+        """The path of the attribute a bare name means: the application's own if a mapping
+        reads it there, else the first mapping's element that has it."""
+        found = [m for m in self._mapped() if m["xml_attribute"].lower() == attr.lower()]
+        found.sort(key=lambda m: m["xml_path"].rstrip("/") != self.app_path)
+        for m in found:
+            rel = self._app_relative(m["xml_path"].rstrip("/"))
+            if rel is not None:
+                return f"{rel}/@{m['xml_attribute']}" if rel else f"@{m['xml_attribute']}"
+        return None
 
     def _selected(self, where: str, m: dict[str, Any], selector: str) -> dict[str, Any]:
         """A contact selector (spec §7.3) as an element path with predicates."""
@@ -384,15 +692,16 @@ class _Importer:
         return {"attr": attr}
 
     def _source(self, m: dict[str, Any]) -> dict[str, Any]:
+        """The attribute a mapping reads, relative to the application element: outside it,
+        the path climbs with '..' (Request/@ID is '../../@ID')."""
         path = "/" + "/".join(s for s in m["xml_path"].split("/") if s)
         attr = _attribute(m)
         if path == self.app_path:
             return {"attr": attr}
-        if path.startswith(self.app_path + "/"):
-            return {"path": f"{path[len(self.app_path) + 1 :]}/@{attr}"}
-        raise ValueError(
-            f"xml_path {m['xml_path']!r} lies outside {self.app_path}: not imported yet"
-        )
+        rel = self._app_relative(path)
+        if rel is None:
+            raise ValueError(f"xml_path {m['xml_path']!r} lies outside the document root")
+        return {"path": f"{rel}/@{attr}"}
 
     def _type(
         self,
@@ -406,11 +715,7 @@ class _Importer:
         dtype = m["data_type"].lower()
         length = m.get("data_length")
         if "enum" in tokens:
-            name = m.get("enum_name") or (
-                m["target_column"][: -len("_enum")] if m["target_column"].endswith("_enum") else ""
-            )
-            candidates = [name, f"{name}_enum"] if name else []
-            found = next((c for c in candidates if c in enums), None)
+            found = self._enum_name(m, enums)
             if found is None:
                 raise ValueError(f"no enum for {m['target_column']!r} among enum_mappings")
             used_enums.add(found)
@@ -505,6 +810,10 @@ class _Importer:
                 lines += self._render_kv(table)
                 columns += len(self.kv[table])
                 continue
+            if table in self.groups:
+                lines += self._render_grouped(table)
+                columns += sum(len(g) for g in self.groups[table].values())
+                continue
             lines.append(f"[tables.{_q(table)}]")
             if table != "app_base":
                 lines.append('parent = "app_base"')
@@ -589,6 +898,85 @@ class _Importer:
                 f"{self.source}: contact path {path!r} lies outside {self.app_path}"
             )
         return full[len(self.app_path) + 1 :]
+
+    def _render_grouped(self, table: str) -> list[str]:
+        """Grouped rows: one pair per group, its columns read along their own paths."""
+        groups = {g: cols for g, cols in self.groups[table].items() if g}
+        name_column = GROUP_NAME_COLUMN[table]
+        if not groups:
+            raise ContractImportError(f"{self.source}: {table}: no group has a mapping")
+        specs: dict[str, dict[str, Any]] = {}
+        exprs: dict[str, list[tuple[str, str]]] = {}
+        for group, cols in groups.items():
+            for column, (role, spec) in cols.items():
+                typed = {k: v for k, v in spec.items() if k not in ("attr", "path", "expr")}
+                first = specs.setdefault(column, typed)
+                if first.get("type") != typed.get("type"):
+                    raise ContractImportError(
+                        f"{self.source}: {table}.{column}: group {group} makes it "
+                        f"{typed.get('type')}, another group {first.get('type')}"
+                    )
+                if role == "expr":
+                    exprs.setdefault(column, []).append((group, spec["expr"]))
+        notes = self.groups[table].get("", {}).get("notes")
+        pairs = []
+        for group, cols in groups.items():
+            pair: dict[str, Any] = {"name": group}
+            read = {c: self._path_of(sp) for c, (r, sp) in cols.items() if r == "read"}
+            also = {c: self._path_of(sp) for c, (r, sp) in cols.items() if r == "also"}
+            if table == "app_policy_exceptions_rl":
+                pair["path"] = read.pop("reason_code")
+                if notes is not None:
+                    also["notes"] = self.notes_path[table]
+            if table == "app_warranties_rl" and "merrick_lienholder_flag" not in also:
+                pair["fields"] = {"merrick_lienholder_flag": "0"}
+            if read:
+                pair["read"] = read
+            if also:
+                pair["also"] = also
+            if "path" not in pair and not read:
+                raise ContractImportError(
+                    f"{self.source}: {table}: group {group} has no column that makes its row "
+                    "(only flags or calculations)"
+                )
+            pairs.append(pair)
+        if table == "app_warranties_rl":
+            specs.setdefault(
+                "merrick_lienholder_flag", {"type": "bit", "true": ["1"], "false": ["0"]}
+            )
+        if table == "app_collateral_rl":
+            self.differs(
+                f"{self.source}: {table}",
+                "counts wholesale_value towards a slot only above 0",
+                "counts any value",
+            )
+        head = [
+            f"[tables.{_q(table)}]",
+            'parent = "app_base"',
+            'rows = "."',
+            f"key = {_q(['app_id', name_column])}",
+            f"unpivot = {{ pairs = [{', '.join(_inline(p) for p in pairs)}], "
+            f"ignore = {_q(MEANINGLESS)} }}",
+        ]
+        columns = [
+            f"app_id = {_inline({'parent': 'app_id', 'type': 'int', 'nullable': False})}",
+            f"{name_column} = {_inline({'unpivot': 'name', 'type': 'int', 'nullable': False})}",
+        ]
+        for column, typed in specs.items():
+            if column in exprs:
+                whens = " ".join(f"WHEN {name_column} = {g} THEN {e}" for g, e in exprs[column])
+                source: dict[str, Any] = {"expr": f"CASE {whens} END"}
+            elif table == "app_policy_exceptions_rl" and column == "reason_code":
+                source = {"unpivot": "value"}
+            else:
+                source = {"unpivot": column}
+            columns.append(f"{_q(column)} = {_inline({**source, **typed})}")
+        if notes is not None and "notes" not in specs:
+            typed = {k: v for k, v in notes[1].items() if k not in ("attr", "path", "expr")}
+            columns.append(f"notes = {_inline({'unpivot': 'notes', **typed})}")
+        # calculated columns read the others: they come last
+        columns.sort(key=lambda line: "expr = " in line)
+        return [*head, "", f"[tables.{_q(table)}.columns]", *columns, ""]
 
     def _render_kv(self, table: str) -> list[str]:
         """A key/value table: one row per listed pair whose value is there (spec §9.4)."""
