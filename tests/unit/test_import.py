@@ -241,3 +241,95 @@ def test_contact_tables_follow_the_predecessors_filters() -> None:
     assert any("keeps the first of two address rows" in n for n in result.notes)
     assert any("takes the last PR contact that has a con_id" in n for n in result.notes)
     import_contract(CONTACTS, strict=True)  # differences of this engine are no defects
+
+
+RL = SMALL.with_name("predecessor_rl.json")
+RL_DOC = (
+    '<Provenir><Request ID="77" LoanNumber="LN-0042"><CustData>'
+    '<IL_application app_receive_date="2016-1-25 11:21:37.976" zz_dealer_ok="y" '
+    'zz_term_years="5" zz_term="48" zz_score="0700" zz_state="TX" zz_first_payment="" '
+    'zz_sub_type="b" zz_closed="05-10-1978" '
+    'zz_pe_capacity="DTI" zz_pe_collateral="null" zz_pe_notes=" see file " '
+    'zz_w620_company="Acme" zz_w620_amount="1,250.5" zz_w621_company=" " zz_w621_lien="Y" '
+    'zz_c1_vin="1HGCM82633A004352" zz_c1_year="2014" zz_c1_used="Y" zz_c1_miles="12,345" '
+    'zz_c2_used="Y">'
+    '<IL_contact con_id="1" ac_role_tp_c="PR" first_name="Annie"/>'
+    '<IL_contact con_id="2" ac_role_tp_c="SEC" first_name="Bo"/>'
+    '<IL_contact con_id="3" ac_role_tp_c="SEC" first_name="Cy"/>'
+    "</IL_application>"
+    '<IL_app_decision zz_officer="x9"/>'
+    "</CustData></Request></Provenir>"
+)
+
+
+def test_rec_lending_features_import_and_map() -> None:
+    """Calculated fields, a calculation falling back on an enum, a text enum, paths outside
+    the application element, policy exceptions with notes, warranties and collateral slots."""
+    result = import_contract(RL)
+    contract = compile_contract(result.toml, "rl.toml")
+    assert contract.scope is not None  # '..' paths stay within what the scoped parse keeps
+    mapped = transform_record(RawRecord(77, RL_DOC), contract)
+    assert isinstance(mapped, MappedApp), mapped
+    rows = mapped.rows
+    assert rows["app_base"] == [
+        {
+            "app_id": 77,
+            "receive_date": datetime(2016, 1, 25, 11, 21, 37, 976000),
+            "loan_number": "LN-0042",  # /Provenir/Request/@LoanNumber
+            "officer_email": "x9@example.com",  # text enum, code in another case
+            "dealer_ok_enum": 970,
+        }
+    ]
+    assert rows["app_operational_zz"] == [
+        {
+            "app_id": 77,
+            "term_months": 60,
+            "band": "A",  # '0700' >= '700' compared as numbers, literal kept as written
+            "first_payment": date(2016, 2, 24),  # DATEADD(day, 30, receive date)
+            "sub_type_enum": 961,  # the calculation's id ('X9' officer)
+            "pr_name_is_ann": True,
+            "closed_date": datetime(1978, 5, 10),
+            "sec_first_name": "Cy",  # the last SEC contact
+        }
+    ]
+    assert rows["app_policy_exceptions_rl"] == [
+        {"app_id": 77, "policy_exception_type_enum": 630, "reason_code": "DTI", "notes": "see file"}
+    ]  # 'null' is no reason: no 631 row
+    assert rows["app_warranties_rl"] == [
+        {
+            "app_id": 77,
+            "warranty_type_enum": 620,
+            "company_name": "Acme",
+            "amount": Decimal("1250.50"),
+            "merrick_lienholder_flag": False,
+        }
+    ]  # 621 has only a flag and a blank name: no row, as in the predecessor
+    assert rows["app_collateral_rl"] == [
+        {
+            "app_id": 77,
+            "sort_order": 1,
+            "vin": "1HGCM82633A004352",
+            "year": 2014,
+            "used_flag": True,
+            "mileage": 12345,
+            "collateral_type_enum": 301,
+        }
+    ]  # slot 2 has only a flag: no row
+    assert not [w for w in mapped.warnings if w.code == "invalid_value"], mapped.warnings
+
+
+def test_calculated_field_then_enum_falls_back_on_the_attribute() -> None:
+    contract = compile_contract(import_contract(RL).toml, "rl.toml")
+    doc = RL_DOC.replace('zz_officer="x9"', 'zz_officer="K2"')
+    mapped = transform_record(RawRecord(77, doc), contract)
+    assert isinstance(mapped, MappedApp), mapped
+    operational = mapped.rows["app_operational_zz"][0]
+    assert operational["sub_type_enum"] == 961  # no id calculated: 'b' looked up
+    assert mapped.rows["app_base"][0]["officer_email"] == "k2@example.com"
+
+
+def test_calculated_field_defects_are_noted_and_strict_refuses_them() -> None:
+    notes = import_contract(RL).notes
+    assert any("unquoted number 0 of 'zz_score > 0'" in n for n in notes)
+    with pytest.raises(ContractImportError, match=r"unquoted number 0 .* \(--strict\)"):
+        import_contract(RL, strict=True)

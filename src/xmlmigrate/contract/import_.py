@@ -172,12 +172,14 @@ class _Importer:
     def differs(self, where: str, predecessor: str, instead: str) -> None:
         """A numbered note where this engine works differently (not a predecessor defect:
         never an error under --strict)."""
-        self.notes.append(
-            f"{len(self.notes) + 1}. {where}: the predecessor {predecessor}; the import {instead}"
-        )
+        text = f"{where}: the predecessor {predecessor}; the import {instead}"
+        if not any(n.endswith(text) for n in self.notes):
+            self.notes.append(f"{len(self.notes) + 1}. {text}")
 
     def note(self, where: str, predecessor: str, instead: str) -> None:
         text = f"{where}: the predecessor {predecessor}; the import {instead}"
+        if any(n.endswith(text) or n.startswith(text) for n in (*self.notes, *self.errors)):
+            return
         if self.strict:
             self.errors.append(f"{text} (--strict)")
         else:
@@ -361,19 +363,20 @@ class _Importer:
         elif calculated:
             typed = self._type(where, m, tokens, enums, bits, used_enums)
             expr = self._calculated(where, m, table, typed, enums)
-            spec = {"expr": expr, **{k: v for k, v in typed.items() if k != "extract"}}
             # the predecessor's defaults of bits and catch-all codes do not apply to a
             # calculation; its default_value only fills a NULL of a required column (§10.2)
-            spec.pop("default", None)
-        elif selectors:
-            spec = self._selected(where, m, selectors[0])
-        elif table == CONTACT or table in CONTACT_CHILDREN:
-            if column in ("con_id", "app_id"):
-                return None  # keys: set by the predecessor's code, and by the import's
-            spec = self._contact_source(table, m)
+            skip = ("extract", "default")
+            spec = {"expr": expr, **{k: v for k, v in typed.items() if k not in skip}}
         else:
-            spec = dict(self._source(m))
-        spec.update(self._type(where, m, tokens, enums, bits, used_enums))
+            if selectors:
+                spec = self._selected(where, m, selectors[0])
+            elif table == CONTACT or table in CONTACT_CHILDREN:
+                if column in ("con_id", "app_id"):
+                    return None  # keys: set by the predecessor's code, and by the import's
+                spec = self._contact_source(table, m)
+            else:
+                spec = dict(self._source(m))
+            spec.update(self._type(where, m, tokens, enums, bits, used_enums))
         if m.get("nullable") is False:
             spec["nullable"] = False
         default = m.get("default_value")
@@ -929,7 +932,9 @@ class _Importer:
                 if notes is not None:
                     also["notes"] = self.notes_path[table]
             if table == "app_warranties_rl" and "merrick_lienholder_flag" not in also:
-                pair["fields"] = {"merrick_lienholder_flag": "0"}
+                # the predecessor stores 0 where the group does not map the flag
+                flag = specs.get("merrick_lienholder_flag", {}).get("false", ["0"])[0]
+                pair["fields"] = {"merrick_lienholder_flag": flag}
             if read:
                 pair["read"] = read
             if also:
