@@ -61,6 +61,7 @@ GROUP_TOKENS = {
     "warranty_field": "app_warranties_rl",
     "add_collateral": "app_collateral_rl",
 }
+PRODUCT_LINES = ("application", "IL_application")  # credit card, rec lending
 GROUP_NAME_COLUMN = {
     "app_policy_exceptions_rl": "policy_exception_type_enum",
     "app_warranties_rl": "warranty_type_enum",
@@ -794,6 +795,7 @@ class _Importer:
             'app_id = "Request/@ID"',  # hard-coded in the predecessor: /Provenir/Request/@ID
             f"application = {_q('/'.join(steps[1:]))}",
             f"product_line = {_q(self.data.get('source_application_table') or steps[-1])}",
+            f"other_product_lines = {_q(self._other_lines(steps))}",
             "",
         ]
         for name, codes in enums.items():
@@ -901,6 +903,14 @@ class _Importer:
                 f"{self.source}: contact path {path!r} lies outside {self.app_path}"
             )
         return full[len(self.app_path) + 1 :]
+
+    @staticmethod
+    def _other_lines(steps: list[str]) -> list[str]:
+        """The other product line's application element, so that its documents are
+        ``wrong_product_line`` rather than ``no_application`` (the predecessor's validator
+        knows both)."""
+        parent = "/".join(steps[1:-1])
+        return [f"{parent}/{e}" for e in PRODUCT_LINES if e != steps[-1]]
 
     def _render_grouped(self, table: str) -> list[str]:
         """Grouped rows: one pair per group, its columns read along their own paths."""
