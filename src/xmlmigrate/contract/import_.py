@@ -787,8 +787,23 @@ class _Importer:
         order = [t for t in (self.data.get("table_insertion_order") or []) if t in tables]
         order += sorted(t for t in tables if t not in order)
         order.remove("app_base")
+        schema = self.data.get("target_schema") or "dbo"
+        placement = []
+        if isinstance(schema, str) and schema != "dbo":
+            self.differs(
+                f"{self.source}: target_schema",
+                f"writes every table to the schema {schema!r}",
+                "leaves the schema to the connection: PostgreSQL URL "
+                f"'?options=-csearch_path%3D{schema}', SQL Server the login's default schema, "
+                f"MariaDB the database {schema!r} in the URL, SQLite none (docs/contract.md)",
+            )
+            placement = [
+                f"# the predecessor's target_schema {schema!r}: choose it through the --db URL "
+                "(docs/contract.md, 'Schemas')"
+            ]
         lines = [
             f"# imported from {Path(self.source).name} by xmlmigrate contract import",
+            *placement,
             "[contract]",
             f"name = {_q(Path(self.source).stem)}",
             f"root = {_q(root)}",
