@@ -118,7 +118,6 @@ APP = "/Provenir/Request/CustData/application"
             "mapping type last_valid_pr_contact, authu_contact",
         ),
         ({"mapping_type": ["no_such_type"]}, "mapping type no_such_type"),
-        ({"target_table": "app_contact_base"}, "read outside the contact element"),
         ({"target_table": "app_collateral_rl"}, "table app_collateral_rl"),
         ({"xml_path": "/Elsewhere/Request"}, "lies outside the document root"),
         ({"target_column": "zz_enum", "mapping_type": ["enum"]}, "no enum for 'zz_enum'"),
@@ -217,6 +216,7 @@ def test_contact_tables_follow_the_predecessors_filters() -> None:
             "first_name": "ANA",
             "birth_date": date(1978, 5, 10),
             "curr_zip": "750010000",  # curr_address_only + numbers_only
+            "app_receive_date": datetime(2016, 1, 25),  # CC: the application's attribute
         }
     ]
     # contact selectors: the last PR (AUTHU) contact, its CURR address

@@ -211,7 +211,11 @@ v = {{ expr = "VALUE('{path}')", type = "string", length = 20 }}
         ("../Journals/@a", ".", True),  # a sibling of the application: inside CustData
         ("../../@ID", ".", True),  # an ancestor's attribute: kept by the scoped parse
         ("../../Journals/J/@a", ".", False),  # outside CustData: the whole document is parsed
-        ("../@x", "sub", False),  # '..' from a nested row: not reasoned about, parsed whole
+        ("../../@ID", "sub", True),  # from a nested row, this is CustData's attribute: kept
+        ("../../../@ID", "sub", True),  # ... and this Request's
+        ("../../Journals/@a", "sub", True),  # an element beside the application
+        ("../../../Journals/J/@a", "sub", False),  # outside CustData
+        ("../@x", ".//sub", False),  # rows found through '//': not reasoned about
         ("@app_receive_date", ".", True),
     ],
 )

@@ -29,7 +29,7 @@ from lxml import etree
 
 from xmlmigrate.contract import converters as tf
 from xmlmigrate.contract import expressions as ex
-from xmlmigrate.contract.paths import check_element_path, locate, split_path
+from xmlmigrate.contract.paths import check_element_path, locate, path_steps, split_path
 from xmlmigrate.contract.scope import Scope
 from xmlmigrate.db.identifiers import RESERVED_TABLES, identifier_problem
 from xmlmigrate.errors import UserError
@@ -498,14 +498,17 @@ def _scope_of(
 
 def _within_scope(tables: Sequence[CompiledTable], checks: Sequence[CompiledCheck]) -> bool:
     """False when a path climbs (``..``) out of what the scoped parse keeps: the application's
-    parent element and the attributes of its ancestors. From an application-level row,
-    ``../x/@a`` (a sibling of the application) and ``../../@a`` (an ancestor's attribute) stay
-    inside; ``../../x/@a`` does not, nor does any ``..`` from a nested row (checked roughly:
-    such a contract just parses whole documents)."""
-    app_level = set()
+    parent element and the attributes of its ancestors. Counted from the application element
+    (a contact row climbs one level to reach it): ``../x/@a`` (beside the application) and
+    ``../../@a`` (an ancestor's attribute) stay inside; ``../../x/@a`` does not. Rows found by
+    a path that is not plain steps (``//``) count as out of scope: such a contract just parses
+    whole documents."""
+    depth: dict[str, int | None] = {}
     for t in tables:
-        if t.rows == "." and (t.parent is None or t.parent in app_level):
-            app_level.add(t.name)
+        steps = [s for s in path_steps(t.rows) if s != "."] if t.rows != "." else []
+        above = 0 if t.parent is None else depth.get(t.parent)
+        plain = all(s and s != ".." for s in steps)
+        depth[t.name] = above + len(steps) if above is not None and plain else None
     for t in tables:
         paths = [c.subpath for c in t.columns if c.subpath]
         for c in t.columns:
@@ -520,13 +523,17 @@ def _within_scope(tables: Sequence[CompiledTable], checks: Sequence[CompiledChec
                 for e in (check.when, check.where):
                     paths += [split_path(p)[0] or "" for p in (e.paths if e else ())]
         for path in paths:
-            steps = path.split("/")
+            steps = path_steps(path)
             if ".." not in steps:
                 continue
-            if t.name not in app_level:
+            level = depth[t.name]
+            if level is None:
                 return False
             up = next((i for i, s in enumerate(steps) if s != ".."), len(steps))
-            if ".." in steps[up:] or (up >= 2 and up < len(steps)):
+            if ".." in steps[up:]:
+                return False
+            beyond = up - level  # levels above the application element
+            if beyond >= 2 and up < len(steps):
                 return False
     return True
 

@@ -689,10 +689,13 @@ class _Importer:
         rows their own element's, whatever ``xml_path`` says."""
         attr = _attribute(m)
         if table == CONTACT and "contact" not in m["xml_path"]:
-            raise ValueError(
-                f"xml_path {m['xml_path']!r}: a contact column read outside the contact "
-                "element is not imported yet"
-            )
+            # another element (CC: the application's own attributes), reached by climbing
+            # from the contact to the application element
+            rows = self._relative(self._rule("contact")[0])
+            up = "/".join([".."] * len(rows.split("/")))
+            rel = self._source(m)
+            inner = rel.get("path") or f"@{rel['attr']}"
+            return {"path": f"{up}/{inner}"}
         return {"attr": attr}
 
     def _source(self, m: dict[str, Any]) -> dict[str, Any]:

@@ -32,13 +32,13 @@ def check_element_path(path: str) -> None:
     if path.startswith("/"):
         raise ValueError(f"path {path!r} must be relative (no leading '/')")
     try:
-        for step in _steps(path) if LAST in path else [path]:
+        for step in path_steps(path) if LAST in path else [path]:
             _PROBE.find(step.removesuffix(LAST))
     except (SyntaxError, KeyError, TypeError) as exc:
         raise ValueError(f"invalid element path {path!r}: {exc}") from None
 
 
-def _steps(path: str) -> list[str]:
+def path_steps(path: str) -> list[str]:
     """``a[@x='1/2']/b[last]`` → ``["a[@x='1/2']", "b[last]"]`` (slashes in predicates kept)."""
     steps, depth, start = [], 0, 0
     for i, ch in enumerate(path):
@@ -62,7 +62,7 @@ def locate(el: etree._Element, path: str | None) -> etree._Element | None:
     if LAST not in path:
         return el.find(path)
     current: etree._Element | None = el
-    for step in _steps(path):
+    for step in path_steps(path):
         if current is None:
             return None
         if step.endswith(LAST):
