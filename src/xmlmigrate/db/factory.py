@@ -65,6 +65,10 @@ def open_writer(engine: Engine, contract: CompiledContract) -> BulkWriter:
             raise InfrastructureError(
                 f"cannot connect through ODBC: {_odbc_message(exc)}"
             ) from None
+        if target.backend in ("mysql", "mariadb"):
+            # MariaDB Connector/ODBC 3.1 garbles text of 128 characters or more sent as UTF-16
+            # (byte-swapped, or a memory allocation error): send text as UTF-8 instead
+            conn.setencoding(encoding="utf-8")
         # Parameter arrays (fast_executemany) only where the driver gets them right: SQL Server.
         # psqlODBC's drop timestamp fractions and crash with explicit sizes; MariaDB
         # Connector/ODBC 3.1's silently skip a row that violates a key — and every row after it.
