@@ -22,6 +22,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import suppress
+from pathlib import Path
 from time import perf_counter
 from types import FrameType
 
@@ -123,6 +124,9 @@ def run_migration(
             source = TableSource(engine, schema, config, lease.connection)
             pending = source.pending_count()
             workers = config.resolved_workers(pending)
+            if workers and contract_files(contract) is None:
+                log.info("the contract is no file worker processes could load: in-process")
+                workers = 0
             stats = RunStats(run_id=run_id, workers=workers, pending=pending)
             log.info("run %s: %d apps pending, %d workers", run_id[:12], pending, workers)
             if pending == 0:
@@ -130,6 +134,13 @@ def run_migration(
             return _migrate(config, contract, engine, schema, source, stats, on_start, on_batch)
     finally:
         engine.dispose()
+
+
+def contract_files(contract: CompiledContract) -> tuple[Path, ...] | None:
+    """The file of each contract ``contract`` combines, or None if one was not read from a
+    file (compiled from text)."""
+    files = tuple(Path(m.source) for m in (contract.members or (contract,)))
+    return files if all(f.is_file() for f in files) else None
 
 
 def _migrate(
@@ -278,7 +289,11 @@ class _Run:
             self.commit(_attempts(page), BatchResult(0, results, times))
 
     def _pool(self) -> TransformPool:
-        return TransformPool(self.workers, self.config.contracts, self.options, self._depth)
+        # the files of the contract this run maps with (not config.contracts: a caller may
+        # pass another contract), which worker processes load again
+        files = contract_files(self.contract)
+        assert files is not None  # checked before any worker is started
+        return TransformPool(self.workers, files, self.options, self._depth)
 
     def _pipelined(self, stop: _StopFlag) -> None:
         pool = self._pool()
