@@ -19,7 +19,7 @@ from xmlmigrate.run.transform import transform_record
 from xmlmigrate.schema import build_schema
 from xmlmigrate.testing import tables
 
-from .conftest import target_url
+from .conftest import drop_every_table, target_url
 
 VARIANTS = [
     {},
@@ -49,6 +49,9 @@ def test_import_check_init_run_and_compare(
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     url = target_url(backend, worker, tmp_path_factory.getbasetemp())
     toml = tmp_path / "rl.toml"
+    cleaner = make_engine(url)
+    drop_every_table(cleaner)
+    cleaner.dispose()
     steps = [
         ("contract", "import", str(RL), "--out", str(toml)),
         ("contract", "check", str(toml)),

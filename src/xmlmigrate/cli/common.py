@@ -72,9 +72,9 @@ def contract_option(p: argparse.ArgumentParser) -> None:
         action="append",
         default=None,
         metavar="FILE",
-        help="mapping contract file (default: the shipped provenir_cc contract); repeat it to "
-        "migrate several product lines in one run: each document goes to the contract whose "
-        "application element it has",
+        help="mapping contract file, or provenir_cc / provenir_rl for the shipped credit-card "
+        "(the default) and rec-lending contracts; repeat it to migrate several product lines "
+        "in one run: each document goes to the contract whose application element it has",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ from xmlmigrate.cli.common import (
 )
 from xmlmigrate.cli.render import json_value, print_summary, show
 from xmlmigrate.config import DEFAULT_BATCH_SIZE, MigrationConfig
-from xmlmigrate.contract import load_contract, load_contracts
+from xmlmigrate.contract import load_contracts
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.errors import (
     EXIT_FAILED,
@@ -35,7 +36,7 @@ from xmlmigrate.errors import (
     UserError,
 )
 from xmlmigrate.ledger import ledger_status, reset_target
-from xmlmigrate.mock import SIZE_PROFILES, MockGenerator, insert_documents, next_app_id
+from xmlmigrate.mock import SIZE_PROFILES, generator_for, insert_documents, next_app_id
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import describe_config, run_migration
 from xmlmigrate.schema import SOURCE_TABLE, build_schema
@@ -60,14 +61,22 @@ def _ask_count() -> int:
         console.print("Please answer with a number from the list.")
 
 
-def _generate(db_url: str, count: int, seed: int, profile: str, quiet: bool) -> None:
-    contract = load_contract()
+def _generate(
+    db_url: str,
+    count: int,
+    seed: int,
+    profile: str,
+    quiet: bool,
+    contracts: Sequence[Path] = (),
+    edge_rate: float = 0.0,
+) -> None:
+    contract = load_contracts(contracts)
     schema = build_schema(contract)
     engine = make_engine(db_url)
     try:
         schema.create(engine)
         start = next_app_id(engine, schema)
-        gen = MockGenerator(seed=seed, size_profile=profile, start_app_id=start)
+        gen = generator_for(contract, seed, profile, start, edge_rate)
         with progress_bar(quiet) as progress:
             task = progress.add_task("generate", total=count, rate="")
 
@@ -116,7 +125,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
         count = _ask_count()
     if count < 1:
         raise UserError("--count must be at least 1")
-    _generate(args.db, count, args.seed, args.size_profile, args.quiet)
+    if not 0.0 <= args.edge_rate <= 1.0:
+        raise UserError("--edge-rate must be between 0 and 1")
+    _generate(
+        args.db,
+        count,
+        args.seed,
+        args.size_profile,
+        args.quiet,
+        args.contract or (),
+        args.edge_rate,
+    )
     return 0
 
 
@@ -260,7 +279,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         sub, "generate", "insert realistic mock Provenir documents into app_xml", cmd_generate
     )
     db_option(g)
+    contract_option(g)
     g.add_argument("--count", type=int, help="documents to generate (asked for on a terminal)")
+    g.add_argument(
+        "--edge-rate",
+        type=float,
+        default=0.0,
+        help="share of values and elements drawn as the edge cases real documents carry "
+        "(blank, impossible or unknown values, over-long text, skipped types); default "
+        "%(default)s",
+    )
     g.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
     g.add_argument(
         "--size-profile",

@@ -454,13 +454,20 @@ def load_contracts(paths: Sequence[str | Path] = ()) -> CompiledContract:
     return combine_contracts([load_contract(p) for p in paths])
 
 
-def default_contract_path() -> Path:
-    return Path(str(resources.files("xmlmigrate.contract").joinpath("provenir_cc.toml")))
+SHIPPED_CONTRACTS = ("provenir_cc", "provenir_rl")  # credit card (the default), rec lending
+
+
+def default_contract_path(name: str = "provenir_cc") -> Path:
+    return Path(str(resources.files("xmlmigrate.contract").joinpath(f"{name}.toml")))
 
 
 def load_contract(path: str | Path | None = None) -> CompiledContract:
-    """Load and compile a contract file (the shipped ``provenir_cc`` when ``path`` is None)."""
+    """Load and compile a contract file (the shipped ``provenir_cc`` when ``path`` is None;
+    ``provenir_cc`` / ``provenir_rl`` name the shipped contracts where no such file exists)."""
     file = Path(path) if path is not None else default_contract_path()
+    shipped = file.name.removesuffix(".toml")
+    if not file.exists() and file.parent == Path(".") and shipped in SHIPPED_CONTRACTS:
+        file = default_contract_path(shipped)
     name = str(file)
     try:
         text = file.read_text(encoding="utf-8")

@@ -1,5 +1,6 @@
 """The Provenir mock-data generator: seeded, realistic sizes, edge cases, and the model it rendered."""
 
+from xmlmigrate.mock.from_contract import ContractGenerator, MixedGenerator, generator_for
 from xmlmigrate.mock.generator import SIZE_PROFILES, GeneratedDoc, MockGenerator
 from xmlmigrate.mock.model import INVALID, AppModel, ClampTo, MockElement
 from xmlmigrate.mock.store import insert_documents, next_app_id
@@ -9,9 +10,12 @@ __all__ = [
     "SIZE_PROFILES",
     "AppModel",
     "ClampTo",
+    "ContractGenerator",
     "GeneratedDoc",
+    "MixedGenerator",
     "MockElement",
     "MockGenerator",
+    "generator_for",
     "insert_documents",
     "next_app_id",
 ]

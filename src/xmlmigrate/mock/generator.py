@@ -173,13 +173,16 @@ class MockGenerator:
         if app_id > MAX_APP_ID:
             raise ValueError(f"app id {app_id} is above {MAX_APP_ID}: contact ids would overflow")
         model = self._model(rng, app_id)
+        extra = "".join(_a(k, t) for k, (t, _) in model.request.items() if t is not None)
         parts = [
             '\ufeff<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<Provenir Version="4.0.0" Server="PRVNR{rng.randint(1, 9)}">'
-            f'<Request ID="{app_id}" Process="99000" Workflow="1" Trans="WEBAPP" User="SYSTEM">'
-            "<CustData>",
+            f'<Request ID="{app_id}" Process="99000" Workflow="1" Trans="WEBAPP" User="SYSTEM"'
+            f"{extra}><CustData>",
         ]
         self._render(rng, model.application, parts)
+        for sibling in model.siblings:
+            self._render(rng, sibling, parts)
         parts.append("</CustData>")
         target = self._target_size(rng)
         bulk = max(0, target - sum(len(p) for p in parts) - 80)
@@ -520,13 +523,14 @@ class MockGenerator:
         filler = self._fillers.get(el.tag)
         if filler is not None:
             out.append(filler[rng.randrange(len(filler))])
-        if not el.children and el.tag != "application":
+        application = el.tag in ("application", "IL_application")
+        if not el.children and not application:
             out.append("/>")
             return
         out.append(">")
         for child in el.children:
             self._render(rng, child, out)
-        if el.tag == "application":
+        if application:
             out.append("<comments/><communications/><TempVariables/>")
         out.append(f"</{el.tag}>")
 

@@ -60,6 +60,10 @@ class AppModel:
     app_id: int
     application: MockElement
     edges: list[str] = field(default_factory=list)  # which edge cases were injected
+    # elements beside the application in CustData, and extra attributes of Request (what
+    # a contract reads with '..' paths)
+    siblings: list[MockElement] = field(default_factory=list)
+    request: dict[str, Attr] = field(default_factory=dict)
 
     @property
     def contacts(self) -> list[MockElement]:
