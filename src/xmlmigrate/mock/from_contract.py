@@ -43,6 +43,7 @@ _STEP = re.compile(r"([A-Za-z_][\w.\-]*)((?:\[@[\w\-]+='[^']*'\])*)(\[last\])?\Z
 _PRED = re.compile(r"\[@([\w\-]+)='([^']*)'\]")
 # codes tried on a bit column's truth table (its sets are inside its converter)
 _BIT_CODES = ("Y", "N", "U", "D", "R", "P", "J", "I", "C", "T", "F", "1", "0", "yes", "no")
+_STATES = ("TX", "OK", "CA", "NY", "FL", "IL", "GA", "AZ")
 _WORDS = ("ALPHA", "BRAVO", "DELTA", "ECHO", "KILO", "LIMA", "OSCAR", "ROMEO", "SIERRA", "TANGO")
 
 
@@ -288,6 +289,8 @@ class ContractGenerator(MockGenerator):
         length = col.length or 20
         if edge:
             text = ("OVERLONG " * (length // 8 + 2)).strip()
+        elif length == 2:  # state codes
+            text = rng.choice(_STATES)
         else:
             text = rng.choice((*cat.FIRST, *cat.CITIES, *_WORDS))[:length].strip() or "X"
         if col.pattern is not None and not col.pattern.fullmatch(text):

@@ -25,7 +25,7 @@ from lxml import etree
 from xmlmigrate.contract import CompiledContract, CompiledTable
 from xmlmigrate.contract import expressions as ex
 from xmlmigrate.contract.compiled import CompiledColumn
-from xmlmigrate.contract.paths import path_steps
+from xmlmigrate.contract.paths import path_steps, split_path
 from xmlmigrate.mock.model import INVALID, AppModel, ClampTo, MockElement
 from xmlmigrate.stages.mapping import last_per_key
 
@@ -63,6 +63,45 @@ def _annual(row: Row) -> Any:
     factor = {360: 1, 361: 12, 362: 52, 363: 2080}.get(basis)
     return None if factor is None else salary * factor
 
+
+def _number(text: str | None) -> Decimal | None:
+    try:
+        return Decimal((text or "").strip().replace(",", ""))
+    except ArithmeticError:
+        return None
+
+
+def _risk_band(r: Row, value: Callable[[str], str | None]) -> str:
+    score = _number(value("../IL_app_decision/@score"))
+    if score is not None and score >= 700 and r["dealer_state"] == "TX":
+        return "A"
+    return "B" if score is not None and score >= 620 else "C"
+
+
+def _ltv(r: Row, value: Callable[[str], str | None]) -> Any:
+    worth = _number(value("IL_collateral[@slot='1']/@value"))
+    if r["amount_financed"] is None or not worth:
+        return None
+    return (r["amount_financed"] / worth).quantize(Decimal("0.001"), ROUND_HALF_UP)
+
+
+def _plus_months(d: Any, months: Any) -> Any:
+    if d is None or months is None:
+        return None
+    y, m = divmod(d.month - 1 + months, 12)
+    first = d.replace(year=d.year + y, month=m + 1, day=1)
+    following = first.replace(year=first.year + (first.month == 12), month=first.month % 12 + 1)
+    return d.replace(year=first.year, month=first.month, day=min(d.day, (following - first).days))
+
+
+# the rec-lending contract's: they read the document (``value(path)``: the model's text)
+CALCULATED_RL: dict[tuple[str, str], Callable[[Row, Callable[[str], str | None]], Any]] = {
+    ("app_operational_rl", "risk_band"): _risk_band,
+    ("app_operational_rl", "ltv_ratio"): _ltv,
+    ("app_operational_rl", "maturity_date"): lambda r, v: _plus_months(
+        r["first_payment_date"], r["term_months"]
+    ),
+}
 
 CALCULATED: dict[tuple[str, str], Callable[[Row, dict[str, Row]], Any]] = {
     ("app_base", "days_to_decision"): lambda r, a: _days(r["receive_date"], r["decision_date"]),
@@ -260,8 +299,10 @@ class _Oracle:
                         value = Decimal(value).quantize(
                             Decimal(1).scaleb(-(col.scale or 0)), ROUND_HALF_UP
                         )
+                        if abs(value) >= Decimal(10) ** ((col.precision or 18) - (col.scale or 0)):
+                            value = INVALID  # too large for the column
                     if value is not None and col.type == "int":
-                        value = int(value)
+                        value = int(Decimal(value).quantize(Decimal(1), ROUND_HALF_UP))
                     value = self.finish(table, col, value)
                 else:
                     value = self.column(table, col, el)
@@ -292,9 +333,17 @@ class _Oracle:
         ancestors: dict[str, Row],
         el: MockElement,
     ) -> Any:
-        by_hand = CALCULATED.get((table.name, col.name)) if self.contract.name in SHIPPED else None
-        if by_hand is not None:
-            return by_hand(row, ancestors)
+        key = (table.name, col.name)
+        if self.contract.name == "provenir_cc" and key in CALCULATED:
+            return CALCULATED[key](row, ancestors)
+        if self.contract.name == "provenir_rl" and key in CALCULATED_RL:
+
+            def value(path: str) -> str | None:
+                subpath, attr = split_path(path)
+                holder = self.holder(el, subpath)
+                return None if holder is None else holder.text(attr)
+
+            return CALCULATED_RL[key](row, value)
         assert col.expr is not None
         return col.expr.evaluate(ex.Env(row, ancestors, self.element(el)))
 
