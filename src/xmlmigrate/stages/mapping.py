@@ -46,6 +46,7 @@ class _Ctx:
         "defaulted",
         "events",
         "invalid",
+        "missing",
         "per_code",
         "row_events",
         "truncated",
@@ -63,6 +64,9 @@ class _Ctx:
         self.defaulted = 0
         self.clamped = 0
         self.invalid = 0
+        # NOT NULL columns left empty in a row that a NULL skip column may still drop: the
+        # app is rejected for them only if the row is kept
+        self.missing: list[tuple[CompiledColumn, str]] = []
 
     def event(self, col: CompiledColumn, what: str) -> None:
         if self.events is not None:
@@ -291,7 +295,7 @@ def _build_row(
                 ctx.defaulted += 1
                 ctx.event(col, "default")
             if row[col.name] is None and not col.nullable:
-                _missing(table, col, "")
+                _required(table, col, "", ctx)
     if ctx.events is not None:
         key = ", ".join(f"{k}={row.get(k)}" for k in table.key)
         ctx.events.extend((table.name, key, c, what) for c, what in ctx.row_events)
@@ -300,7 +304,12 @@ def _build_row(
         if row[name] is None:
             if table.skip_warn is not None:
                 ctx.warn(table.skip_warn, f"{table.name}: a row without {name} was dropped")
+            ctx.missing.clear()
             return None
+    if ctx.missing:  # the row is kept: what it lacks rejects the app
+        col, text = ctx.missing[0]
+        ctx.missing.clear()
+        _missing(table, col, text)
     return row
 
 
@@ -354,8 +363,17 @@ def _finish(
         pending.append(col)  # applied at the end only if the row has data
         return None
     if value is None and not col.nullable and col.name not in table.skip_if_null:
-        _missing(table, col, (raw or "").strip())  # (a row without a skip column is dropped)
+        _required(table, col, (raw or "").strip(), ctx)
     return value
+
+
+def _required(table: CompiledTable, col: CompiledColumn, text: str, ctx: _Ctx) -> None:
+    """A NOT NULL column without a value: the app is rejected — once the row is known to be
+    kept, where a NULL skip column (a contact without con_id) drops it first."""
+    if table.skip_if_null:
+        ctx.missing.append((col, text))
+    else:
+        _missing(table, col, text)
 
 
 def _missing(table: CompiledTable, col: CompiledColumn, text: str) -> None:
