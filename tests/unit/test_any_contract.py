@@ -111,6 +111,26 @@ def test_generate_and_run_from_the_command_line(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--edge-rate" in bad.stderr
 
 
+def test_the_imported_credit_card_contract_maps_the_credit_card_documents() -> None:
+    """The shipped contract written in the predecessor's format and imported back (the
+    contract the speed comparison uses) migrates every document the shipped one does."""
+    imported = _contract("imported:cc")
+    for doc in MockGenerator(seed=2, size_profile="small").generate(60):
+        result = transform_record(RawRecord(doc.app_id, doc.xml), imported)
+        assert isinstance(result, MappedApp), result
+
+
+def test_a_dropped_row_does_not_reject_the_app_for_its_empty_required_columns() -> None:
+    """A contact without con_id is dropped; that its required SSN is empty too must not
+    reject the application (it did, before the drop was considered)."""
+    imported = _contract("imported:cc")
+    doc = next(iter(MockGenerator(seed=4, size_profile="small").generate(1)))
+    xml = doc.xml.replace("<contact ", '<contact ac_role_tp_c="PR" first_name="X"/><contact ', 1)
+    result = transform_record(RawRecord(doc.app_id, xml), imported)
+    assert isinstance(result, MappedApp), result
+    assert "contact_without_con_id" in {w.code for w in result.warnings}
+
+
 @pytest.mark.parametrize("name", ["provenir_rl", "imported:rl"])
 def test_one_document_per_app_id_and_deterministic(name: str) -> None:
     a = [d.xml for d in _generator(name, 1, 0.05).generate(5)]

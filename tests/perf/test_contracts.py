@@ -1,0 +1,92 @@
+"""Contracts other than the shipped credit-card one, timed against their references in the
+same process, interleaved round by round (the figure: the median of the per-round rate ratios):
+
+* the credit-card contract *imported* from the predecessor's JSON
+  (tests/fixtures/contracts/predecessor_cc.json, written from the shipped one) against the
+  shipped contract, on the same documents — target: >= 0.9x its rate;
+* rec-lending documents (generated from the shipped ``provenir_rl``) transformed against lxml
+  parsing alone of the same documents — target: >= 0.8x the parse-only rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from xmlmigrate.contract import CompiledContract, compile_contract, load_contract
+from xmlmigrate.contract.import_ import import_contract
+from xmlmigrate.mock import ContractGenerator, GeneratedDoc
+from xmlmigrate.model import MappedApp, RawRecord
+from xmlmigrate.run.transform import transform_record
+
+from .test_transform import ROUNDS, _paired_ratio, _parse_only
+
+PREDECESSOR_CC = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "contracts" / "predecessor_cc.json"
+)
+
+
+def _transform(docs: list[GeneratedDoc], contract: CompiledContract) -> Callable[[], int]:
+    records = [RawRecord(d.app_id, d.xml.encode("utf-8")) for d in docs]
+
+    def run() -> int:
+        return sum(isinstance(transform_record(r, contract), MappedApp) for r in records)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def rl_docs(request: pytest.FixtureRequest, perf_corpus: list[GeneratedDoc]) -> list[GeneratedDoc]:
+    """As many rec-lending documents as the credit-card corpus has, same size profile."""
+    seed = int(request.config.getoption("--perf-seed"))
+    profile = str(request.config.getoption("--perf-profile"))
+    generator = ContractGenerator(load_contract("provenir_rl"), seed, profile)
+    return list(generator.generate(len(perf_corpus)))
+
+
+@pytest.mark.benchmark(group="contracts")
+def test_imported_cc_vs_shipped_cc(
+    benchmark: BenchmarkFixture, perf_corpus: list[GeneratedDoc]
+) -> None:
+    imported = compile_contract(import_contract(PREDECESSOR_CC).toml, "predecessor_cc.toml")
+    candidate = _transform(perf_corpus, imported)
+    ok = benchmark.pedantic(candidate, rounds=ROUNDS, warmup_rounds=1)
+    assert ok == len(perf_corpus)  # every document migrates with the imported contract too
+    ratio, ratios = _paired_ratio(_transform(perf_corpus, load_contract()), candidate)
+    median = benchmark.stats.stats.median
+    benchmark.extra_info.update(
+        docs_per_s=round(len(perf_corpus) / median),
+        ratio_to_shipped=round(ratio, 3),
+        ratios=[round(r, 3) for r in ratios],
+    )
+    print(
+        f"\nimported CC contract: {len(perf_corpus) / median:,.0f} docs/s; rate ratio to the "
+        f"shipped CC contract (median of {ROUNDS} interleaved pairs): {ratio:.2f} "
+        f"(target >= 0.90; pairs {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
+
+
+@pytest.mark.benchmark(group="contracts")
+def test_rl_transform_vs_parse_only(
+    benchmark: BenchmarkFixture, rl_docs: list[GeneratedDoc]
+) -> None:
+    rl = load_contract("provenir_rl")
+    candidate = _transform(rl_docs, rl)
+    ok = benchmark.pedantic(candidate, rounds=ROUNDS, warmup_rounds=1)
+    assert ok == len(rl_docs)
+    data = [d.xml.encode("utf-8") for d in rl_docs]
+    ratio, ratios = _paired_ratio(_parse_only(data), candidate)
+    median = benchmark.stats.stats.median
+    benchmark.extra_info.update(
+        docs_per_s=round(len(rl_docs) / median),
+        ratio_to_parse_only=round(ratio, 3),
+        ratios=[round(r, 3) for r in ratios],
+    )
+    print(
+        f"\nRL transform: {len(rl_docs) / median:,.0f} docs/s; rate ratio to lxml parse-only "
+        f"(median of {ROUNDS} interleaved pairs): {ratio:.2f} "
+        f"(target >= 0.80; pairs {', '.join(f'{r:.2f}' for r in ratios)})"
+    )
