@@ -68,9 +68,43 @@ def test_documents_are_routed_by_their_application_element() -> None:
 
 
 def test_shared_tables_must_agree_and_the_error_says_where() -> None:
-    other = RL.replace(SHARED % "", SHARED % ", nullable = false, default = '1900-01-01'")
+    other = RL.replace('type = "date"', 'type = "datetime"')
     with pytest.raises(ContractError, match=r"shares table 'app_base' .* differs in receive_date"):
         combine_contracts([compile_contract(CC, "cc.toml"), compile_contract(other, "rl.toml")])
+    keyed = (
+        RL.replace("rl_extra", "cc_extra")
+        .replace(
+            'key = ["app_id"]\n\n[tables.cc_extra.columns]',
+            'key = ["app_id", "code_enum"]\n\n[tables.cc_extra.columns]',
+        )
+        .replace('enum = "rl_code" }', 'enum = "rl_code", nullable = false }')
+    )
+    with pytest.raises(ContractError, match=r"differs in its parent or key"):
+        combine_contracts([compile_contract(CC, "cc.toml"), compile_contract(keyed, "rl.toml")])
+
+
+def test_a_shared_table_is_the_union_of_what_each_contract_maps() -> None:
+    """Each product line maps its own columns of a shared table (as the predecessor's credit
+    card and rec-lending contracts do): the table has all of them, nullable where one line
+    leaves them out; each line still requires what it requires."""
+    rl = RL.replace(
+        SHARED % "",
+        SHARED % ", nullable = false"
+        + '\nrl_only = { attr = "rl_only", type = "string", length = 5, nullable = false }',
+    )
+    both = combine_contracts([compile_contract(CC, "cc.toml"), compile_contract(rl, "rl.toml")])
+    base = both.table_by_name["app_base"]
+    assert base.column_names == ("app_id", "receive_date", "rl_only")
+    assert base.column("rl_only").nullable and base.column("receive_date").nullable
+    assert both.pads[0] == {"app_base": ("rl_only",)} and both.pads[1] == {}
+    twin = CC.replace("[enums.cc_code]\nA = 1\nB = 2", "[enums.rl_code]\nA = 3\nC = 5").replace(
+        'enum = "cc_code"', 'enum = "rl_code"'
+    )
+    merged = combine_contracts([compile_contract(twin, "cc.toml"), compile_contract(RL, "rl.toml")])
+    assert merged.enums["rl_code"] == {"A": 3, "C": 5, "B": 4}
+    clash = twin.replace("A = 3\nC = 5", "A = 6\nC = 5")
+    with pytest.raises(ContractError, match=r"code 'A' is 3 here and 6 in another contract"):
+        combine_contracts([compile_contract(clash, "cc.toml"), compile_contract(RL, "rl.toml")])
 
 
 def test_enum_ids_must_not_collide_across_contracts() -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
@@ -341,6 +341,8 @@ class CompiledContract:
     # several contracts in one run (see combine_contracts): each document is mapped by the
     # member whose application element it has; tables and enums are the members' union
     members: tuple[CompiledContract, ...] = ()
+    # per member: table → the union's columns it does not map (its rows get them as NULL)
+    pads: tuple[Mapping[str, tuple[str, ...]], ...] = ()
 
     def route(self, root: etree._Element) -> CompiledContract:
         """The contract that maps this document: itself, or the first member whose
@@ -369,54 +371,84 @@ class CompiledContract:
         return sum(1 for t in self.tables for c in t.columns if c.is_data)
 
 
-def _signature(table: CompiledTable) -> tuple[Any, ...]:
-    return (
-        table.parent,
-        table.key,
-        tuple((c.name, *_signature_column(c)) for c in table.columns),
-    )
-
-
 def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract:
     """Several contracts as one (``run --contract cc.toml --contract rl.toml``): documents are
-    routed to the contract whose application element they have; the schema is the union of
-    the contracts' tables. A table or enum two contracts share must be the same in both."""
+    routed to the contract whose application element it has; the schema is the union of
+    the contracts' tables. A table two contracts share has one layout: the same parent and
+    key, and a column both map has the same type, length and scale in both; a column only
+    some of them map is created nullable (each contract still requires what it requires, and
+    the other's rows leave it NULL). An enum two contracts share is the union of their codes;
+    a code may not mean two ids, and an id belongs to one enum."""
     if len(contracts) == 1:
         return contracts[0]
     first = contracts[0]
     tables: dict[str, CompiledTable] = {}
     owner: dict[str, str] = {}
-    enums: dict[str, Mapping[str, int]] = {}
-    ids: dict[int, tuple[str, str]] = {}
     for contract in contracts:
         for table in contract.tables:
             known = tables.get(table.name)
             if known is None:
                 tables[table.name] = table
                 owner[table.name] = contract.source
-            elif _signature(known) != _signature(table):
-                theirs = {c.name: c for c in known.columns}
-                ours = {c.name: c for c in table.columns}
-                differ = sorted(
-                    n
-                    for n in set(theirs) | set(ours)
-                    if n not in theirs
-                    or n not in ours
-                    or _signature_column(theirs[n]) != _signature_column(ours[n])
-                ) or ["its parent or key"]
+                continue
+            theirs = {c.name: c for c in known.columns}
+            differ = [
+                c.name
+                for c in table.columns
+                if c.name in theirs and _signature_column(theirs[c.name]) != _signature_column(c)
+            ]
+            if (known.parent, known.key) != (table.parent, table.key):
+                differ = ["its parent or key", *differ]
+            if differ:
                 raise ContractError(
                     contract.source,
                     f"shares table {table.name!r} with {owner[table.name]} but differs in "
                     f"{', '.join(differ[:10])}",
                     table.name,
                 )
+            extra = tuple(c for c in table.columns if c.name not in theirs)
+            if extra:
+                tables[table.name] = replace(known, columns=known.columns + extra)
+    # a column some contract writing the table does not map: nullable in the database
+    pads: list[dict[str, tuple[str, ...]]] = []
+    for contract in contracts:
+        pad = {}
+        for table in contract.tables:
+            mine = set(table.column_names)
+            missing = tuple(n for n in tables[table.name].column_names if n not in mine)
+            if missing:
+                pad[table.name] = missing
+        pads.append(pad)
+    for name, table in list(tables.items()):
+        optional = {n for pad in pads for n in pad.get(name, ())}
+        optional |= {  # a column one contract leaves NULL
+            c.name
+            for contract in contracts
+            for t in contract.tables
+            if t.name == name
+            for c in t.columns
+            if c.nullable
+        }
+        if optional:
+            tables[name] = replace(
+                table,
+                columns=tuple(
+                    replace(c, nullable=True) if c.name in optional else c for c in table.columns
+                ),
+            )
+    enums: dict[str, dict[str, int]] = {}
+    ids: dict[int, tuple[str, str]] = {}
+    for contract in contracts:
         for name, codes in contract.enums.items():
-            if name in enums and dict(enums[name]) != dict(codes):
-                raise ContractError(
-                    contract.source, f"enum {name!r} differs from the one of another contract"
-                )
-            enums[name] = codes
+            merged = enums.setdefault(name, {})
             for code, value in codes.items():
+                if merged.get(code, value) != value:
+                    raise ContractError(
+                        contract.source,
+                        f"enum {name!r}: code {code!r} is {value} here and {merged[code]} in "
+                        "another contract",
+                    )
+                merged[code] = value
                 other = ids.setdefault(value, (name, code))
                 if other[0] != name:
                     raise ContractError(
@@ -440,11 +472,13 @@ def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract
         table_by_name=tables,
         scope=scopes.pop() if len(scopes) == 1 else None,
         members=tuple(contracts),
+        pads=tuple(pads),
     )
 
 
 def _signature_column(c: CompiledColumn) -> tuple[Any, ...]:
-    return (c.type, c.length, c.precision, c.scale, c.nullable)
+    """What makes a column's database layout (NOT NULL aside: see combine_contracts)."""
+    return (c.type, c.length, c.precision, c.scale)
 
 
 def load_contracts(paths: Sequence[str | Path] = ()) -> CompiledContract:

@@ -76,12 +76,22 @@ class ContractGenerator(MockGenerator):
         model = AppModel(app_id, application)
         self._above = (_Siblings(model), _RequestAttrs(model))
         elements: dict[str, list[MockElement]] = {}
+        one_to_one: list[tuple[CompiledTable, list[MockElement]]] = []
         for table in self.contract.tables:
             parents = [application] if table.parent is None else elements[table.parent]
+            if table.rows == ".":
+                # filled once every row element exists, so that a path with predicates
+                # (the PR contact) finds the element its table made instead of adding one
+                elements[table.name] = parents
+                one_to_one.append((table, parents))
+                continue
             mine: list[MockElement] = []
             for parent in parents:
                 mine += self._rows(rng, model, table, parent, app_id)
             elements[table.name] = mine
+        for table, parents in one_to_one:
+            for parent in parents:
+                self._fill_row(rng, model, table, parent, app_id, 0)
         return model
 
     def _rows(
@@ -92,15 +102,15 @@ class ContractGenerator(MockGenerator):
         parent: MockElement,
         app_id: int,
     ) -> list[MockElement]:
-        if table.rows == ".":
-            self._fill_row(rng, model, table, parent, app_id, 0)
-            return [parent]
         *lead, last = table.rows.split("/")
         holder = parent
         for step in lead:
             holder = self._child(holder, step)
         count = rng.choices((1, 2, 3), weights=(70, 22, 8))[0]
         allowed = sorted(table.where.allowed) if table.where is not None else []
+        if table.dedup is not None and table.dedup.prefer_rank:  # the preferred types first
+            rank = table.dedup.prefer_rank
+            allowed.sort(key=lambda v: rank.get(v, len(rank)))
         if table.where is not None and count > len(allowed):
             count = len(allowed)
         out = []

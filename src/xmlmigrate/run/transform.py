@@ -8,6 +8,7 @@ database, and no input can make it raise: any unexpected error becomes a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from time import perf_counter
 
 from xmlmigrate.contract import CompiledContract
@@ -15,6 +16,15 @@ from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.stages.mapping import map_application
 from xmlmigrate.stages.validate import validate_document
 from xmlmigrate.stages.xml import XmlRejected, parse_document
+
+
+def pad_rows(result: MappedApp, pad: Mapping[str, tuple[str, ...]]) -> None:
+    """The columns of a shared table this product line does not map, as NULL (several
+    contracts write one layout)."""
+    for table, missing in pad.items():
+        for row in result.rows.get(table, ()):
+            for name in missing:
+                row[name] = None
 
 
 def transform_record(
@@ -48,6 +58,9 @@ def transform_record(
             result: MappedApp | Rejection = valid
         else:
             result = map_application(valid.app_id, valid.application, member, explain)
+            if contract.pads and isinstance(result, MappedApp):
+                index = next(i for i, m in enumerate(contract.members) if m is member)
+                pad_rows(result, contract.pads[index])
             if parsed.warnings and isinstance(result, MappedApp):
                 result.warnings[:0] = parsed.warnings
             del valid

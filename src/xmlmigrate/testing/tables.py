@@ -35,4 +35,8 @@ def expected_table_rows(
     for document in rows:
         for name, table_rows_ in document.items():
             merged[name].extend(table_rows_)
-    return {t.name: by_key(t, merged[t.name]) for t in tables}
+    # a shared table's columns another contract maps are NULL in this one's rows
+    return {
+        t.name: by_key(t, ({c.name: r.get(c.name) for c in t.columns} for r in merged[t.name]))
+        for t in tables
+    }
