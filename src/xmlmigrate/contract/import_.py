@@ -1,21 +1,25 @@
 """``xmlmigrate contract import``: the predecessor's JSON mapping contract → this tool's TOML.
 
 The format and the predecessor's behaviour are specified in the project's reference
-(xmlconversion-contract-format.md). This first part of the import translates what maps one
-value to one column of a one-row-per-application table:
+(xmlconversion-contract-format.md, "the spec"). The import translates every part of it:
 
 * the top-level keys (root element, application path → the contract header);
-* ``enum_mappings`` with integer ids → ``[enums.*]``; ``bit_conversions`` → truth tables;
-* single-row tables (every table without a dedicated builder in the predecessor: ``app_base``
-  and the 1:1 tables under it, keyed by ``app_id``);
-* mapping types ``enum``, ``char_to_bit``, ``boolean_to_bit``, ``numbers_only``,
-  ``extract_numeric``, ``identity_insert``, ``extract_date`` and plain mappings, with
-  ``data_type``, ``data_length``, ``nullable`` and ``default_value``.
+* ``enum_mappings`` → ``[enums.*]`` (text-valued enums → a calculated column);
+  ``bit_conversions`` → truth tables;
+* single-row tables (``app_base`` and every table without a dedicated builder) with the field
+  mapping types ``enum``, ``char_to_bit``, ``boolean_to_bit``, ``numbers_only``,
+  ``extract_numeric``, ``identity_insert``, ``extract_date``, plain mappings, ``data_type``,
+  ``data_length``, ``nullable`` and ``default_value``;
+* contacts, addresses and employments from ``element_filtering``; the contact selectors;
+* key/value tables (``add_score``, ``add_history``, ``add_report_lookup``, ``add_indicator``)
+  and grouped rows (``policy_exceptions``, ``warranty_field``, ``add_collateral``);
+* ``calculated_field`` through :mod:`xmlmigrate.contract.import_expr`;
+* paths outside the application element (``..``).
 
-Anything else — contact tables and selectors, key/value tables, grouped slot rows,
-calculated fields, paths outside the application element, catch-all enum keys — is an error
-naming the mapping: never dropped silently. Where the predecessor's behaviour is a defect, the
-import follows the evident intent and says so in a numbered note (``--strict``: an error).
+What cannot be translated is an error naming the mapping — never dropped silently. Where
+the predecessor's behaviour is a defect, the import follows the evident intent and says so in
+a numbered note (``--strict``: an error); where this engine merely works differently, a note
+says so too.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ MEANINGFUL_CHILD = {
         ["business_name", "zip_code", "city"],
     ),
 }
-# tables the predecessor builds with dedicated code (spec §9.1) the import does not yet cover
+# tables the predecessor builds with dedicated code (spec §9.1): only their row-creating
+# mapping types (key/value tokens, grouping tokens) may write them
 DEDICATED = frozenset(
     {
         "app_collateral_rl",
@@ -243,7 +248,10 @@ class _Importer:
             return False
         selectors = [t for t in tokens if t in SELECTORS]
         if len(tokens) - len(selectors) > 1 or len(selectors) > 1:
-            raise ValueError(f"mapping type {', '.join(tokens)} is not imported yet")
+            raise ValueError(
+                f"mapping type {', '.join(tokens)}: a key/value token takes at most one contact "
+                "selector and nothing else"
+            )
         token = kv[0]
         kind, _, rest = token.partition("(")
         param = rest[:-1].strip() if rest.endswith(")") else None
@@ -349,10 +357,11 @@ class _Importer:
         if len(selectors) > 1:
             unknown = selectors
         if unknown:
-            raise ValueError(f"mapping type {', '.join(unknown)} is not imported yet")
+            raise ValueError(f"mapping type {', '.join(unknown)} is not one the predecessor knows")
         if table in DEDICATED and not grouped:
             raise ValueError(
-                f"table {table} (built by the predecessor's dedicated code) is not imported yet"
+                f"table {table} is built by the predecessor's dedicated code: a mapping to it "
+                "needs its row-creating mapping type"
             )
         if not column:
             raise ValueError("target_column is required")
@@ -656,7 +665,10 @@ class _Importer:
         preferred = f"[@{address_type}='{address_types[0]}']"
         if selector == "curr_address_only":
             if m["target_table"] != CONTACT:
-                raise ValueError("curr_address_only outside app_contact_base is not imported yet")
+                raise ValueError(
+                    "curr_address_only reads the current contact's address: the predecessor "
+                    "uses it in app_contact_base only"
+                )
             return {"path": f"{address}{preferred}[last]/@{attr}"}
         index = SELECTORS[selector]
         assert index is not None
