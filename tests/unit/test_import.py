@@ -56,15 +56,16 @@ def test_a_small_contract_imports_loads_and_migrates() -> None:
 
 def test_defects_are_numbered_notes_and_errors_under_strict(tmp_path: Path) -> None:
     notes = import_contract(SMALL).notes
-    assert len(notes) == 3 and [n[:3] for n in notes] == ["1. ", "2. ", "3. "]
-    assert "target_schema" in notes[2]  # an engine difference: not an error under --strict
+    assert [n[:3] for n in notes] == ["1. ", "2. ", "3. ", "4. "]
     assert "'12.50' becomes 1250" in notes[0] and "mappings[6]" in notes[0]
-    assert "data_length -1" in notes[1] and "app_pricing_zz.zz_code" in notes[1]
-    with pytest.raises(ContractImportError, match="2 mapping"):
+    assert "'01234' becomes '1234'" in notes[1] and "app_pricing_zz.zz_phone" in notes[1]
+    assert "data_length -1" in notes[2] and "app_pricing_zz.zz_code" in notes[2]
+    assert "target_schema" in notes[3]  # an engine difference: not an error under --strict
+    with pytest.raises(ContractImportError, match="3 mapping"):
         import_contract(SMALL, strict=True)
     out = run_cli("contract", "import", str(SMALL), "--out", str(tmp_path / "c.toml"))
     assert out.returncode == 0, out.stderr
-    assert "3 note(s)" in out.stdout and (tmp_path / "c.toml").exists()
+    assert "4 note(s)" in out.stdout and (tmp_path / "c.toml").exists()
     strict = run_cli("contract", "import", str(SMALL), "--strict", "--out", str(tmp_path / "x"))
     assert strict.returncode == 2 and "(--strict)" in strict.stderr
 
@@ -241,7 +242,10 @@ def test_contact_tables_follow_the_predecessors_filters() -> None:
     assert {"address_without_data", "duplicate_con_id"} <= codes
     assert any("keeps the first of two address rows" in n for n in result.notes)
     assert any("takes the last PR contact that has a con_id" in n for n in result.notes)
-    import_contract(CONTACTS, strict=True)  # differences of this engine are no defects
+    # differences of this engine are no defects: under --strict only the zips' leading zeros
+    with pytest.raises(ContractImportError, match="2 mapping") as info:
+        import_contract(CONTACTS, strict=True)
+    assert str(info.value).count("'01234' becomes '1234'") == 2
 
 
 RL = SMALL.with_name("predecessor_rl.json")
@@ -249,7 +253,9 @@ RL_DOC = (
     '<Provenir><Request ID="77" LoanNumber="LN-0042"><CustData>'
     '<IL_application app_receive_date="2016-1-25 11:21:37.976" zz_dealer_ok="y" '
     'zz_term_years="5" zz_term="48" zz_score="0700" zz_state="TX" zz_first_payment="" '
-    'zz_sub_type="b" zz_closed="05-10-1978" '
+    'zz_sub_type="b" zz_closed="05-10-1978" zz_units="3 units" zz_big="9007199254740993" '
+    'zz_ratio="0.125" zz_seen="6/1/2020 10:12:15 PM" zz_dealer_phone="(555) 010-2030" '
+    'zz_flag_b="TRUE" '
     'zz_pe_capacity="DTI" zz_pe_collateral="null" zz_pe_notes=" see file " '
     'zz_w620_company="Acme" zz_w620_amount="1,250.5" zz_w621_company=" " zz_w621_lien="Y" '
     'zz_c1_vin="1HGCM82633A004352" zz_c1_year="2014" zz_c1_used="Y" zz_c1_miles="12,345" '
@@ -290,6 +296,12 @@ def test_rec_lending_features_import_and_map() -> None:
             "sub_type_enum": 961,  # the calculation's id ('X9' officer)
             "pr_name_is_ann": True,
             "closed_date": datetime(1978, 5, 10),
+            "units": 3,  # extract_numeric: the number
+            "big_count": 9007199254740993,
+            "ratio": Decimal("0.13"),  # float: decimal(18, 2), noted
+            "seen_at": datetime(2020, 6, 1, 22, 12, 15),
+            "dealer_phone": "5550102030",  # numbers_only on text: the digits, zeros kept
+            "flag_b": True,  # boolean_to_bit
             "sec_first_name": "Cy",  # the last SEC contact
         }
     ]
@@ -345,3 +357,38 @@ def test_the_target_schema_is_left_to_the_connection_with_a_note() -> None:
     with pytest.raises(ContractImportError) as info:
         import_contract(RL, strict=True)
     assert "target_schema" not in str(info.value)
+
+
+# every mapping type and data type of the reference's coverage table (§14)
+SPEC_TOKENS = {
+    "enum", "char_to_bit", "boolean_to_bit", "calculated_field", "numbers_only",
+    "extract_numeric", "identity_insert", "last_valid_pr_contact", "last_valid_sec_contact",
+    "authu_contact", "curr_address_only", "extract_date", "add_history", "add_score",
+    "add_report_lookup", "add_indicator", "policy_exceptions", "warranty_field",
+    "add_collateral",
+}  # fmt: skip
+SPEC_TYPES = {
+    "string",
+    "smallint",
+    "decimal",
+    "bit",
+    "int",
+    "datetime",
+    "tinyint",
+    "date",
+    "bigint",
+}
+
+
+def test_the_fixtures_cover_every_mapping_type_and_data_type_and_all_import() -> None:
+    tokens: set[str] = set()
+    types: set[str] = set()
+    for path in sorted(SMALL.parent.glob("predecessor_*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for m in data["mappings"]:
+            tokens |= {t.split("(")[0] for t in m.get("mapping_type") or []}
+            types.add(m["data_type"])
+        contract = compile_contract(import_contract(path).toml, path.name)
+        assert contract.tables  # imports, and the result loads
+    assert tokens >= SPEC_TOKENS, SPEC_TOKENS - tokens
+    assert types >= SPEC_TYPES, SPEC_TYPES - types

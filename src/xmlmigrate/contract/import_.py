@@ -769,6 +769,12 @@ class _Importer:
             spec: dict[str, Any] = {"type": "string", "length": length}
             if digits:
                 spec["extract"] = "digits"
+                self.note(
+                    where,
+                    "stores the digits as a number's text, dropping leading zeros ('01234' "
+                    "becomes '1234')",
+                    "keeps every digit",
+                )
             return spec
         if dtype in INT_TYPES or dtype in ("decimal", "float"):
             spec = {"type": INT_TYPES.get(dtype, "decimal")}
