@@ -7,6 +7,7 @@ stage of its own), never beside other test processes."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,46 @@ def test_the_cli_exits_1_on_a_regression_and_writes_json(toy_repo: Path, tmp_pat
     data = json.loads(out.read_text())["gate"]
     assert data["verdict"] == "fail" and data["base_commit"] == base
     assert data["benchmarks"][0]["counter_changes"] == {"size": [1_000_000, 1_300_000]}
+
+
+def _pytest(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}  # the toy package, as installed
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", *args],
+        cwd=repo, env=env, capture_output=True, text=True, check=False, timeout=900,
+    )  # fmt: skip
+
+
+def test_the_pytest_spelling_is_the_same_gate(toy_repo: Path, tmp_path: Path) -> None:
+    """``pytest tests/perf --perf-gate=REF``: exit 0 against itself, 1 on +10 % work, the
+    verdict table in the session's summary and in --perf-json."""
+    base = _commit(toy_repo, 1_000_000, "toy workload")
+    same = _pytest(toy_repo, "tests/perf", f"--perf-gate={base}", "--perf-rounds=3")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "xmlmigrate perf verdict" in same.stdout and "test_toy" in same.stdout
+
+    _commit(toy_repo, 1_100_000, "ten per cent more work")
+    out = tmp_path / "verdict.json"
+    slower = _pytest(
+        toy_repo, "tests/perf", f"--perf-gate={base}", "--perf-rounds=3", f"--perf-json={out}"
+    )
+    assert slower.returncode == 1, slower.stdout + slower.stderr
+    assert "perf verdict: FAIL" in slower.stdout
+    data = json.loads(out.read_text())
+    assert data["verdict"] == "fail" and data["gate"]["base_commit"] == base
+
+
+def test_a_saved_run_is_compared_and_its_commit_measured_again(toy_repo: Path) -> None:
+    """``--benchmark-compare --perf-fail-over=5`` against a run saved at the base commit: a
+    +10 % commit fails (the A/B re-measurement of the saved commit decides); the saved run
+    compared with itself does not."""
+    base = _commit(toy_repo, 1_000_000, "toy workload")
+    saved = _pytest(toy_repo, "tests/perf", "--benchmark-autosave", "--perf-rounds=10")
+    assert saved.returncode == 0, saved.stdout + saved.stderr
+    _commit(toy_repo, 1_100_000, "ten per cent more work")
+    slower = _pytest(
+        toy_repo, "tests/perf", "--benchmark-compare", "--perf-fail-over=5", "--perf-rounds=10"
+    )
+    assert slower.returncode == 1, slower.stdout + slower.stderr
+    assert "against the saved run" in slower.stdout and "perf verdict: FAIL" in slower.stdout
+    assert base[:12] in slower.stdout  # the saved run's commit, re-measured A/B

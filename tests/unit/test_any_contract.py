@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from tests.unit.test_cli import run_cli
 
@@ -56,11 +56,7 @@ def _agree(contract: CompiledContract, app_id: int, xml: str, model: object) -> 
         assert result.code == expected.code, (result, expected.code)
 
 
-@settings(
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+# examples from the hypothesis profile (conftest.py)
 @given(
     name=st.sampled_from(CONTRACTS),
     seed=st.integers(0, 3),

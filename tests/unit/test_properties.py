@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 from xmlmigrate.contract import load_contract
 from xmlmigrate.mock import GeneratedDoc
@@ -14,16 +14,11 @@ from xmlmigrate.testing.expected import expected_outcome
 from xmlmigrate.testing.strategies import Mutated, generated_documents, mutated_documents
 
 CONTRACT = load_contract()
-EXAMPLES = 2000
 TIME_BOUND_S = 5.0  # far above the ~10 ms a document takes; a hang or blow-up exceeds it
-PROPERTY = settings(
-    max_examples=EXAMPLES,
-    deadline=None,  # timing is asserted explicitly, with a bound that does not flake
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+# examples, deadline and health checks come from the hypothesis profile (conftest.py: "ci"
+# 2,000, "dev" 200; --hypothesis-profile NAME)
 
 
-@PROPERTY
 @given(generated_documents())
 def test_generated_documents_map_to_exactly_what_their_model_implies(doc: GeneratedDoc) -> None:
     expected = expected_outcome(doc.model, CONTRACT)
@@ -55,7 +50,6 @@ def _assert_rows_fit_the_schema(result: MappedApp) -> None:
             keys.add(key)
 
 
-@PROPERTY
 @given(mutated_documents())
 def test_any_mutation_gives_rows_or_a_rejection_in_bounded_time(doc: Mutated) -> None:
     started = time.perf_counter()

@@ -10,6 +10,7 @@ import argparse
 import json
 import statistics
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -141,8 +142,42 @@ def cmd_perf_gate(args: argparse.Namespace) -> int:
     return 1 if result.verdict == "fail" else 0
 
 
+def _calibrate_saved(args: argparse.Namespace) -> int:
+    from xmlmigrate.bench.saved import calibrate_saved
+
+    started = time.perf_counter()
+    verdicts = calibrate_saved(
+        args.runs,
+        [p / 100 for p in args.inject],
+        args.threshold / 100,
+        args.db,
+        records=args.records,
+        rounds=args.rounds,
+        progress=lambda m: console.print(m, highlight=False),
+    )
+    table = Table(show_edge=False, title="saved-baseline comparison: calibration")
+    for heading in ("compared run slowed by", "trials", "FAIL", "INCONCLUSIVE", "PASS"):
+        table.add_column(heading, justify="right")
+    rows = []
+    for pct, found in zip(args.inject, verdicts.values(), strict=True):
+        row = {"inject_pct": pct, "trials": len(found)}
+        row.update({v: found.count(v) for v in ("fail", "warn", "pass")})
+        rows.append(row)
+        table.add_row(
+            f"+{pct:g} %", str(len(found)), str(row["fail"]), str(row["warn"]), str(row["pass"])
+        )
+    console.print(table)
+    console.print(f"{time.perf_counter() - started:.0f} s in all", highlight=False)
+    if args.json is not None:
+        args.json.write_text(json.dumps({"saved_calibration": rows}, indent=2) + "\n")
+    return 0
+
+
 def cmd_perf_calibrate(args: argparse.Namespace) -> int:
     from xmlmigrate.bench import gate as g
+
+    if args.saved:
+        return _calibrate_saved(args)
 
     table = Table(show_edge=False, title="perf gate calibration")
     for heading in ("head slowed by", "runs", "FAIL", "WARN", "PASS", "median s", "max s"):
@@ -383,6 +418,15 @@ def _calibrate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
     )
     cal.add_argument("--threshold", type=float, default=5.0, metavar="PCT")
     cal.add_argument("--json", type=Path, metavar="FILE", help="append each gate's JSON here")
+    cal.add_argument(
+        "--saved",
+        action="store_true",
+        help="calibrate the saved-baseline comparison instead (pytest --benchmark-compare "
+        "--perf-fail-over): per trial one process saves the gate subset, a later one is "
+        "compared with it",
+    )
+    cal.add_argument("--records", type=positive, default=40, help="(--saved) default 40")
+    cal.add_argument("--rounds", type=positive, default=10, help="(--saved) default 10")
     return cal
 
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from xmlmigrate.cli.common import console
+from xmlmigrate.cli.common import console as _console
 from xmlmigrate.db import redact_url
 from xmlmigrate.model import RunStats
 
@@ -95,9 +96,10 @@ def print_stage_split(stats: RunStats) -> None:
     console.print(split)
 
 
-def print_gate(result: GateResult) -> None:
+def print_gate(result: GateResult, out: Console | None = None) -> None:
     from xmlmigrate.bench.gate import Decision
 
+    console = out if out is not None else _console
     conf = 1 - result.alpha
     table = Table(show_edge=False, title=f"head / base, {conf:.2%} intervals per benchmark")
     for heading in ("benchmark", "metric", "limit", "base s", "head s", "ratio", "interval", "n"):
@@ -126,7 +128,8 @@ def print_gate(result: GateResult) -> None:
         for d in bench.confirmed or []:
             row("  measured again", d)
     # a log file is not a terminal: do not squeeze the table into 80 columns
-    (console if console.is_terminal else Console(width=120, soft_wrap=True)).print(table)
+    wide = console.is_terminal or out is not None
+    (console if wide else Console(width=120, soft_wrap=True)).print(table)
     for bench in result.benchmarks:
         name = bench.name.split("::")[-1]
         for key, (old, new) in bench.counter_changes.items():

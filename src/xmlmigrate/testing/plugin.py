@@ -32,7 +32,7 @@ from typing import Any, NoReturn
 import pytest
 import sqlalchemy as sa
 
-from xmlmigrate.bench.probe import ALLOW_RESET_ENV
+from xmlmigrate.bench.probe import ALLOW_RESET_ENV, INJECT_ENV
 from xmlmigrate.contract import CompiledContract, load_contract
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.db.engine import DEFAULT_ODBC_DRIVERS
@@ -41,6 +41,7 @@ from xmlmigrate.ledger import reset_target
 from xmlmigrate.mock import GeneratedDoc, MockGenerator, insert_documents
 from xmlmigrate.model import RunStats
 from xmlmigrate.schema import Schema, build_schema
+from xmlmigrate.testing import verdicts
 
 TEST_DB_ENV = "XMLMIGRATE_TEST_DB_URL"
 REQUIRE_ENV = "XMLMIGRATE_REQUIRE_DB"
@@ -122,6 +123,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="let the perf suite drop and recreate tables holding data it did not create",
     )
+    verdicts.add_options(group)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The perf verdicts (--perf-gate, --perf-fail-over) as a plugin of their own."""
+    if config.getoption(verdicts.GATE, None) or config.getoption(verdicts.FAIL_OVER, None):
+        config.pluginmanager.register(verdicts.PerfVerdicts(config), "xmlmigrate-perf-verdicts")
+    elif config.getoption(verdicts.INJECT, 0.0):
+        os.environ[INJECT_ENV] = str(float(config.getoption(verdicts.INJECT)) / 100)
 
 
 def under_xdist(config: pytest.Config) -> bool:

@@ -1,0 +1,257 @@
+"""The perf suite as a regression gate, from pytest itself.
+
+``pytest tests/perf --perf-gate=REF``
+    The interleaved A/B gate of ``xmlmigrate perf gate --base REF`` (one implementation,
+    :mod:`xmlmigrate.bench.gate`): the gate subset of the base commit and of the working tree,
+    block after block, each in its own process; no benchmark runs in this process. The
+    verdict table is printed at the end of the session; exit status 1 on a regression.
+
+``pytest tests/perf --benchmark-compare[=NUM] --perf-fail-over=5``
+    The benchmarks run as usual, then each one that carries CPU samples is compared with its
+    twin in the saved run (:mod:`xmlmigrate.bench.saved`: CPU time in units of the machine's
+    speed at the time, an interval, counters exactly). A saved run is two processes and
+    minutes or days away, and on this machine that comparison alone cries wolf (the README's
+    calibration), so whenever it does not PASS every benchmark and the saved run names its
+    commit, that commit is re-measured against the working tree with the A/B gate, and the
+    gate's verdict is the verdict. Without a commit id (or the commit) the saved comparison's
+    verdict stands, an inconclusive one reported as such.
+
+``--perf-inject=PCT`` adds that share of each round's own CPU time as extra work to the
+measured side (the head in the A/B gate, this run in a saved comparison): how detection is
+calibrated and tested. ``--perf-json=FILE`` writes the verdicts.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from rich.table import Table
+
+from xmlmigrate.bench.gate import GateConfig, GateResult, run_gate
+from xmlmigrate.bench.probe import INJECT_ENV
+from xmlmigrate.bench.saved import SavedVerdict, compare_saved
+from xmlmigrate.errors import GateError
+
+GATE = "--perf-gate"
+FAIL_OVER = "--perf-fail-over"
+INJECT = "--perf-inject"
+JSON = "--perf-json"
+
+
+def add_options(group: Any) -> None:
+    group.addoption(
+        GATE,
+        metavar="REF",
+        default=None,
+        help="A/B the gate subset of commit REF against the working tree (as 'xmlmigrate perf "
+        "gate --base REF'); exit 1 on a regression beyond --perf-fail-over (default 5 %%)",
+    )
+    group.addoption(
+        FAIL_OVER,
+        metavar="PCT",
+        type=float,
+        default=None,
+        help="with --benchmark-compare: fail (exit 1) on a CPU regression beyond PCT %% "
+        "against the saved run, judged with intervals; the saved run's commit is re-measured "
+        "A/B when the saved comparison is not a clear PASS",
+    )
+    group.addoption(
+        INJECT,
+        metavar="PCT",
+        type=float,
+        default=0.0,
+        help="add PCT %% of each round's CPU time as extra work to the measured side (calibration)",
+    )
+    group.addoption(JSON, metavar="FILE", default=None, help="write the perf verdicts as JSON")
+
+
+def _given(config: pytest.Config, option: str) -> bool:
+    return any(a == option or a.startswith(option + "=") for a in config.invocation_params.args)
+
+
+class PerfVerdicts:
+    """Registered by the plugin when ``--perf-gate`` or ``--perf-fail-over`` is given."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.ref: str | None = config.getoption(GATE)
+        over = config.getoption(FAIL_OVER)
+        self.threshold = (5.0 if over is None else float(over)) / 100
+        self.inject = float(config.getoption(INJECT) or 0.0) / 100
+        self.saved: list[SavedVerdict] = []
+        self.saved_source: str | None = None
+        self.gate: GateResult | None = None
+        self.verdict = "pass"
+        self.error: str | None = None
+        if self.ref is None and not config.getoption("benchmark_compare"):
+            raise pytest.UsageError(f"{FAIL_OVER} needs --benchmark-compare or {GATE}=REF")
+        if self.inject and self.ref is None:
+            os.environ[INJECT_ENV] = str(self.inject)  # this run is the measured side
+
+    # -- the A/B gate instead of the session's tests -------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        if self.ref is None or session.config.option.collectonly:
+            return None
+        self.run_gate(self.ref, session)
+        return True
+
+    def run_gate(self, ref: str, session: pytest.Session) -> None:
+        config = self.config
+        root = Path(str(config.rootpath))
+        targets = [
+            os.path.relpath(str(Path(a.split("::")[0]).resolve()), root)
+            for a in config.args
+            if Path(a.split("::")[0]).exists()
+        ] or ["tests/perf"]
+        cfg = GateConfig(
+            base=ref,
+            threshold=self.threshold,
+            db_url=config.getoption("--db-url"),
+            inject_head=self.inject,
+            targets=tuple(targets),
+            repo=root,
+        )
+        if _given(config, "--perf-records"):
+            cfg.records = int(config.getoption("--perf-records"))
+        if _given(config, "--perf-rounds"):
+            cfg.rounds = int(config.getoption("--perf-rounds"))
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+        def say(message: str) -> None:
+            if reporter is not None:
+                reporter.write_line(f"perf gate: {message}")
+
+        say(f"A/B against {ref}: the gate subset of {', '.join(targets)}, base and head in turn")
+        try:
+            self.gate = run_gate(cfg, say)
+        except GateError as exc:
+            self.error = str(exc)
+            self.verdict = "error"
+            session.testsfailed += 1
+            return
+        self.verdict = self.gate.verdict
+        if self.verdict == "fail":
+            session.testsfailed += 1
+
+    # -- the saved comparison, after the session's benchmarks ran ------------------------------
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.ref is None and self.gate is None and self.error is None:
+            self.compare_with_saved(session)
+        if self.verdict in ("fail", "error") and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        out = self.config.getoption(JSON)
+        if out:
+            Path(out).write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+
+    def compare_with_saved(self, session: pytest.Session) -> None:
+        bs = getattr(self.config, "_benchmarksession", None)
+        mapping = getattr(bs, "compared_mapping", None) or {}
+        if bs is None or not mapping:
+            self.error = "no saved run to compare with (see --benchmark-compare)"
+            self.verdict = "error"
+            return
+        path, saved = next(reversed(mapping.items()))
+        self.saved_source = str(path)
+        current = {b.fullname: dict(b.extra_info) for b in bs.benchmarks if b}
+        self.saved = compare_saved(current, saved, self.threshold)
+        states = [v.verdict for v in self.saved if v.decision is not None]
+        if not states:
+            self.error = "no benchmark of this run and the saved one carries CPU samples"
+            self.verdict = "error"
+            return
+        if all(s == "pass" for s in states):
+            self.verdict = "pass"
+            return
+        storage = getattr(getattr(bs, "storage", None), "path", None)
+        file = Path(str(path))
+        if not file.is_absolute() and storage is not None:
+            file = Path(str(storage)) / file  # the storage yields paths relative to itself
+        commit = self._saved_commit(file)
+        if commit is None:  # nothing to re-measure: the saved comparison's verdict stands
+            self.verdict = "fail" if "fail" in states else "warn"
+            return
+        self.run_gate(commit, session)
+
+    @staticmethod
+    def _saved_commit(path: Path) -> str | None:
+        try:
+            info = json.loads(path.read_text(encoding="utf-8")).get("commit_info") or {}
+        except (OSError, ValueError):
+            return None
+        commit = info.get("id")
+        return str(commit) if commit else None
+
+    # -- reporting ------------------------------------------------------------------------------
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from xmlmigrate.cli.render import print_gate
+
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=120, soft_wrap=True)
+        if self.saved:
+            console.print(saved_table(self.saved, self.saved_source or "", self.threshold))
+        if self.gate is not None:
+            print_gate(self.gate, console)
+        if self.error:
+            console.print(f"perf verdict: {self.error}")
+        else:
+            console.print(f"perf verdict: {self.verdict.upper()}", highlight=False)
+        terminalreporter.write_sep("=", "xmlmigrate perf verdict")
+        terminalreporter.write(buffer.getvalue())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "error": self.error,
+            "threshold": self.threshold,
+            "inject": self.inject,
+            "saved_run": self.saved_source,
+            "saved": [
+                {
+                    "name": v.name,
+                    "verdict": v.verdict,
+                    "decision": asdict(v.decision) if v.decision else None,
+                    "counter_changes": v.counter_changes,
+                }
+                for v in self.saved
+            ],
+            **(self.gate.to_json() if self.gate is not None else {}),
+        }
+
+
+def saved_table(verdicts: list[SavedVerdict], source: str, threshold: float) -> Table:
+    table = Table(
+        show_edge=False,
+        title=f"against the saved run {Path(source).name}: CPU time per yardstick, now / saved",
+    )
+    for heading in ("benchmark", "limit", "saved", "now", "ratio", "interval", "n", "verdict"):
+        table.add_column(heading, justify="left" if heading == "benchmark" else "right")
+    for v in verdicts:
+        name = v.name.split("::")[-1]
+        d = v.decision
+        if d is None:
+            table.add_row(name, "", "", "", "", "no CPU samples", "", "n/a")
+            continue
+        interval = f"{d.low:.3f}-{d.high:.3f}" if d.low is not None and d.high else "n/a"
+        state = {"warn": "INCONCLUSIVE"}.get(d.verdict, d.verdict.upper())
+        table.add_row(
+            name,
+            f"+{threshold:.0%}",
+            f"{d.base:.3f}",
+            f"{d.head:.3f}",
+            f"{d.ratio:.3f}",
+            interval,
+            str(d.n),
+            state,
+        )
+        for key, (old, new) in v.counter_changes.items():
+            table.add_row(f"  counter {key}", "", str(old), str(new), "", "", "", "changed")
+    return table
