@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from xmlmigrate.bench import knobs
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import run_migration
@@ -70,3 +71,33 @@ def test_workers(
         benchmark, perf_source, clean_target, perf_rounds, workers=workers, batch_size=100
     )
     assert stats.workers == workers
+
+
+@pytest.mark.benchmark(group="knob effects (interleaved)")
+def test_knob_effects(
+    benchmark: BenchmarkFixture,
+    perf_source: PerfSource,
+    clean_target: Callable[[], None],
+    perf_rounds: int,
+) -> None:
+    """Every knob against the default in the same rounds (shuffled order): the effect with a
+    95 % interval, so "pooling saves X % ± Y" is a measured claim. ``xmlmigrate perf report``
+    prints the table from this benchmark's extra_info."""
+    rounds = max(6, 2 * perf_rounds)  # the fewest for which a 95 % signed-rank interval exists
+
+    def run(knobs: dict[str, Any]) -> None:
+        stats = run_migration(
+            MigrationConfig(db_url=perf_source.db_url, **knobs), perf_source.contract
+        )
+        assert stats.success + stats.rejected == perf_source.records, knobs
+
+    times: dict[str, list[float]] = benchmark.pedantic(
+        lambda: knobs.measure(run, clean_target, rounds), rounds=1, warmup_rounds=0
+    )
+    result = knobs.as_json(times, knobs.VARIANTS)
+    benchmark.extra_info["knob_effects"] = result
+    assert all(len(t) == rounds for t in times.values())
+    lines = [f"{e['name']:>16}: {e['claim']} → {e['verdict']}" for e in result["effects"]]
+    print(f"\nknob effects on throughput vs the default ({rounds} interleaved rounds):")
+    print("\n".join(lines))
+    print(result["best_batch_size"])

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
-from xmlmigrate.bench.report import best_batch_size, build_report, load_cases
+from xmlmigrate.bench import knobs
+from xmlmigrate.bench.report import build_report
 from xmlmigrate.cli import main
 
 
@@ -34,8 +36,13 @@ def _bench(path: Path) -> Path:
                 0.5,
                 9000,
             ),
+            # different things in one group: no gain between them
+            {"group": "stages", "name": "test_stage_parse", "params": {},
+             "stats": {"median": 0.01, "stddev": 0.001}, "extra_info": {}},
+            {"group": "stages", "name": "test_stage_validate", "params": {},
+             "stats": {"median": 0.0001, "stddev": 0.00001}, "extra_info": {}},
         ]
-    }
+    }  # fmt: skip
     path.write_text(json.dumps(data))
     return path
 
@@ -51,7 +58,9 @@ def test_report_table_plots_and_best_batch_size(tmp_path: Path) -> None:
     assert "| test_batch_size[500] | 1.000 | 0.800 | +25.0 % | 0.040 | 7,500 |" in text
     assert "| test_feature_flags[no pooling] | 1.000 | 1.250 | -20.0 % |" in text
     assert "Reference: `test_batch_size[100]`" in text
-    assert "**Best batch size: 500** (7,500 rec/min)." in text
+    assert "Best batch size: not named" in text  # a sweep run case after case
+    assert "No reference: the cases of this group measure different things" in text
+    assert "| test_stage_validate | 0.000 |" in text and "+9900" not in text
     assert "| base.json | 10 | 6,100 | 3.1 % | high |" in text
     assert {p.name for p in images} == {
         "throughput_vs_batch_size.png",
@@ -59,7 +68,45 @@ def test_report_table_plots_and_best_batch_size(tmp_path: Path) -> None:
         "stage_split.png",
     }
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in images)
-    assert best_batch_size(load_cases([bench])) == (500, 7500.0)
+
+
+def _times(effects: dict[str, float], rounds: int = 8, seed: int = 3) -> dict[str, list[float]]:
+    rng = random.Random(seed)
+    base = [1.0 + rng.uniform(-0.02, 0.02) for _ in range(rounds)]
+    out = {"default": base}
+    for name, factor in effects.items():
+        out[name] = [b * factor * (1 + rng.uniform(-0.01, 0.01)) for b in base]
+    return out
+
+
+def test_knob_effects_are_claims_with_intervals_and_the_best_size_needs_significance() -> None:
+    times = _times({"no pooling": 1.30, "no dedup cache": 1.0, "batch size 500": 0.80,
+                    "batch size 200": 0.95})  # fmt: skip
+    found = {e.name: e for e in knobs.effects(times, knobs.VARIANTS)}
+    assert found["no pooling"].verdict == "slower" and found["no pooling"].change < -0.2
+    assert found["no dedup cache"].verdict == "no significant difference"
+    assert found["batch size 500"].verdict == "faster"
+    assert "best batch size: 500" in knobs.best_batch_size(times)
+    close = _times({"batch size 500": 0.80, "batch size 1000": 0.805})
+    assert knobs.best_batch_size(close).startswith(
+        "no significant difference among batch sizes 500, 1000"
+    )
+    few = knobs.effects(_times({"workers 0": 2.0}, rounds=4), knobs.VARIANTS)
+    assert few[0].verdict == "too few rounds"
+
+
+def test_the_report_prints_the_knob_effects(tmp_path: Path) -> None:
+    times = _times({"no pooling": 1.30, "batch size 500": 0.80})
+    data = {"benchmarks": [{"group": "knob effects (interleaved)", "name": "test_knob_effects",
+                            "params": {}, "stats": {"median": 9.0, "stddev": 0.1},
+                            "extra_info": {"knob_effects": knobs.as_json(times, knobs.VARIANTS)}}]}  # fmt: skip
+    bench = tmp_path / "k.json"
+    bench.write_text(json.dumps(data))
+    table, _ = build_report([bench], [], tmp_path / "out")
+    text = table.read_text()
+    assert "## Knob effects (k.json, 8 interleaved rounds, 95% intervals)" in text
+    assert "| no pooling |" in text and "slower" in text
+    assert "**Best batch size: 500" in text
 
 
 def test_report_command(tmp_path: Path) -> None:

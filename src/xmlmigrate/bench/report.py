@@ -1,9 +1,14 @@
 """pytest-benchmark JSON and baseline files → a Markdown results table and PNG plots.
 
-Per benchmark group, every case is set against the group's reference case (the defaults:
-batch size 100, all flags on, in-process workers; else the group's first case): before,
-after, gain, and the spread of the measurement. The batch-size sweep names the best batch
-size. Plots: throughput against batch size, each flag combination, and the stage split.
+Per benchmark group (and per input file, when several are given: each labelled by its run),
+every case of a *sweep* is set against the sweep's own reference case (the defaults: batch
+size 100, all flags on; in-process workers): before, after, gain, and the spread. Groups whose
+cases measure different things (stages, targets) get no gain column: a ratio between parsing
+and validating, or between two databases, is no optimisation. The knob effects measured in
+interleaved rounds (``tests/perf/test_sweep.py::test_knob_effects``) give each knob's effect
+with a 95 % interval, and the best batch size only where it beats the next best
+significantly. Plots carry error bars, the corpus, the database and the machine; the stage
+split shows worker and coordinator seconds side by side, not stacked as if they added up.
 """
 
 from __future__ import annotations
@@ -16,6 +21,10 @@ from typing import Any
 REFERENCE_PARAMS = ({"batch_size": 100}, {"flag": None}, {"workers": 0})
 
 
+WORKER_STAGES = ("parse", "validate", "map")  # summed over worker processes
+COORDINATOR_STAGES = ("read", "write", "wait")  # the coordinator's own time
+
+
 @dataclass
 class Case:
     group: str
@@ -25,12 +34,20 @@ class Case:
     stddev: float
     rec_per_min: float | None
     stage_seconds: dict[str, float]
+    source: str = ""  # the input file (the run) it comes from
+    machine: str = ""
+    records: int | None = None
+    profile: str | None = None
+    database: str | None = None
+    knob_effects: dict[str, Any] | None = None
 
 
 def load_cases(paths: list[Path]) -> list[Case]:
     cases = []
     for path in paths:
         data = json.loads(path.read_text(encoding="utf-8"))
+        info = data.get("machine_info") or {}
+        machine = f"{info.get('node', '?')} ({info.get('cpu', {}).get('count', '?')} CPUs)"
         for b in data.get("benchmarks", []):
             extra = b.get("extra_info", {})
             cases.append(
@@ -42,30 +59,46 @@ def load_cases(paths: list[Path]) -> list[Case]:
                     stddev=float(b["stats"]["stddev"]),
                     rec_per_min=extra.get("rec_per_min"),
                     stage_seconds=dict(extra.get("stage_seconds") or {}),
+                    source=path.name,
+                    machine=machine,
+                    records=extra.get("records"),
+                    profile=extra.get("profile"),
+                    database=extra.get("database"),
+                    knob_effects=extra.get("knob_effects"),
                 )
             )
     return cases
 
 
-def _reference(cases: list[Case]) -> Case:
+def _reference(cases: list[Case]) -> Case | None:
+    """The sweep's reference case, or None for a group whose cases measure different things."""
     for wanted in REFERENCE_PARAMS:
         for c in cases:
             if all(k in c.params and c.params[k] == v for k, v in wanted.items()):
                 return c
-    return cases[0]
+    return None
 
 
-def best_batch_size(cases: list[Case]) -> tuple[int, float] | None:
-    """The batch size of the fastest case with all flags on."""
-    sweep = [
-        c
-        for c in cases
-        if "batch_size" in c.params and c.rec_per_min and c.params.get("flag") is None
-    ]
-    if not sweep:
-        return None
-    best = max(sweep, key=lambda c: c.rec_per_min or 0.0)
-    return int(best.params["batch_size"]), float(best.rec_per_min or 0.0)
+def knob_markdown(cases: list[Case]) -> list[str]:
+    lines: list[str] = []
+    for c in cases:
+        k = c.knob_effects
+        if not k:
+            continue
+        rounds = min((len(t) for t in k["times"].values()), default=0)
+        lines += [
+            f"## Knob effects ({c.source}, {rounds} interleaved rounds, {k['confidence']:.0%} "
+            "intervals)",
+            "",
+            f"Against the default {k['default']}: throughput change of each variant.",
+            "",
+            "| variant | knobs | throughput change (interval) | verdict |",
+            "|---|---|---|---|",
+        ]
+        for e in k["effects"]:
+            lines.append(f"| {e['name']} | {e['knobs']} | {e['claim']} | {e['verdict']} |")
+        lines += ["", f"**{k['best_batch_size'][0].upper()}{k['best_batch_size'][1:]}.**", ""]
+    return lines
 
 
 def gate_markdown(gates: list[dict[str, Any]]) -> list[str]:
@@ -107,14 +140,35 @@ def markdown(
 ) -> str:
     lines = ["# Performance results", ""]
     lines += gate_markdown(gates or [])
+    several = len({c.source for c in cases}) > 1
     groups: dict[str, list[Case]] = {}
     for c in cases:
-        groups.setdefault(c.group, []).append(c)
+        key = f"{c.group} — {c.source}" if several else c.group
+        groups.setdefault(key, []).append(c)
     for group, members in groups.items():
         ref = _reference(members)
+        first = members[0]
+        corpus = (
+            f"{first.records} documents" + (f", profile {first.profile}" if first.profile else "")
+            if first.records
+            else "corpus not recorded"
+        )
+        lines += [f"## {group}", "", f"{corpus}; {first.database or 'database not recorded'}; "
+                  f"machine {first.machine}", ""]  # fmt: skip
+        if ref is None:
+            lines += [
+                "No reference: the cases of this group measure different things, so no gain is "
+                "computed between them.",
+                "",
+                "| case | median (s) | std dev (s) | rec/min |",
+                "|---|---|---|---|",
+            ]
+            for c in members:
+                rate = f"{c.rec_per_min:,.0f}" if c.rec_per_min else ""
+                lines.append(f"| {c.name} | {c.median:.3f} | {c.stddev:.3f} | {rate} |")
+            lines.append("")
+            continue
         lines += [
-            f"## {group}",
-            "",
             f"Reference: `{ref.name}`",
             "",
             "| optimization | before (s) | after (s) | gain | std dev (s) | rec/min |",
@@ -128,9 +182,14 @@ def markdown(
                 f"{c.stddev:.3f} | {rate} |"
             )
         lines.append("")
-    best = best_batch_size(cases)
-    if best is not None:
-        lines += [f"**Best batch size: {best[0]}** ({best[1]:,.0f} rec/min).", ""]
+    knob_lines = knob_markdown(cases)
+    lines += knob_lines
+    if not knob_lines and any("batch_size" in c.params for c in cases):
+        lines += [
+            "Best batch size: not named — the sweep's cases ran one after another, not in "
+            "interleaved rounds; `test_knob_effects` measures that.",
+            "",
+        ]
     if baselines:
         lines += [
             "## Baselines",
@@ -145,6 +204,20 @@ def markdown(
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def _rate_error(c: Case) -> float:
+    """±1 std dev of the rounds, in rec/min (the rate's relative spread is the time's)."""
+    if not c.rec_per_min or not c.median:
+        return 0.0
+    return float(c.rec_per_min) * c.stddev / c.median
+
+
+def _caption(cases: list[Case]) -> str:
+    c = cases[0]
+    corpus = f"{c.records} docs" + (f" ({c.profile})" if c.profile else "") if c.records else ""
+    parts = [p for p in (corpus, c.database or "", c.machine, c.source) if p]
+    return " · ".join(parts)
 
 
 def _save(plt: Any, fig: Any, path: Path) -> Path:
@@ -172,17 +245,19 @@ def plots(cases: list[Case], out: Path) -> list[Path]:
             label = "all on" if c.params.get("flag") is None else f"no {c.params['flag']}"
             by_group.setdefault(label, []).append(c)
         for group, members in by_group.items():
-            ax.plot(
+            ax.errorbar(
                 [int(c.params["batch_size"]) for c in members],
                 [float(c.rec_per_min or 0) for c in members],
+                yerr=[_rate_error(c) for c in members],
                 marker="o",
+                capsize=3,
                 label=group,
             )
         ax.set_xscale("log")
         ax.set_xlabel("batch size")
-        ax.set_ylabel("rec/min")
-        ax.set_title("Throughput against batch size, per flag combination")
-        ax.legend(fontsize=8)
+        ax.set_ylabel("rec/min (error bars: ±1 std dev of the rounds)")
+        ax.set_title("Throughput against batch size, per flag combination\n" + _caption(sweep))
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
         written.append(_save(plt, fig, out / "throughput_vs_batch_size.png"))
     flags = [
         c
@@ -192,23 +267,39 @@ def plots(cases: list[Case], out: Path) -> list[Path]:
     if flags:
         fig, ax = plt.subplots(figsize=(7, 4))
         labels = ["all on" if c.params["flag"] is None else f"no {c.params['flag']}" for c in flags]
-        ax.bar(labels, [float(c.rec_per_min or 0) for c in flags])
-        ax.set_ylabel("rec/min")
-        ax.set_title("Throughput by flag combination (batch size 100)")
+        ax.bar(
+            labels,
+            [float(c.rec_per_min or 0) for c in flags],
+            yerr=[_rate_error(c) for c in flags],
+            capsize=4,
+        )
+        ax.set_ylabel("rec/min (±1 std dev)")
+        ax.set_title("Throughput by flag combination (batch size 100)\n" + _caption(flags))
         written.append(_save(plt, fig, out / "throughput_by_flags.png"))
     staged = [c for c in cases if c.stage_seconds]
     if staged:
-        fig, ax = plt.subplots(figsize=(8, 4))
-        stages = sorted({s for c in staged for s in c.stage_seconds})
-        bottom = [0.0] * len(staged)
-        for stage in stages:
-            values = [c.stage_seconds.get(stage, 0.0) for c in staged]
-            ax.bar([c.name for c in staged], values, bottom=bottom, label=stage)
-            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-        ax.set_ylabel("seconds")
-        ax.set_title("Time by stage")
-        ax.tick_params(axis="x", labelrotation=60, labelsize=7)
-        ax.legend(fontsize=7)
+        # horizontal bars, one row per case: worker seconds (summed over the workers) and the
+        # coordinator's seconds as two bars side by side — they overlap in time, so they are
+        # never stacked onto one another
+        height = max(3.0, 0.45 * len(staged) + 1.5)
+        fig, ax = plt.subplots(figsize=(9, height))
+        rows = list(range(len(staged)))
+        for part, stages, offset in (
+            ("workers", WORKER_STAGES, -0.2),
+            ("coordinator", COORDINATOR_STAGES, 0.2),
+        ):
+            left = [0.0] * len(staged)
+            for stage in stages:
+                values = [c.stage_seconds.get(stage, 0.0) for c in staged]
+                ax.barh(
+                    [r + offset for r in rows], values, height=0.38, left=left,
+                    label=f"{part}: {stage}",
+                )  # fmt: skip
+                left = [a + v for a, v in zip(left, values, strict=True)]
+        ax.set_yticks(rows, [c.name for c in staged], fontsize=7)
+        ax.set_xlabel("seconds (upper bar of a case: workers, lower: coordinator)")
+        ax.set_title("Time by stage\n" + _caption(staged))
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         written.append(_save(plt, fig, out / "stage_split.png"))
     return written
 

@@ -249,7 +249,7 @@ def cmd_perf_adversarial(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from xmlmigrate.bench.report import best_batch_size, build_report, load_cases
+    from xmlmigrate.bench.report import build_report, load_cases
 
     try:
         table, images = build_report(args.bench, args.baseline or [], args.out, args.gate or [])
@@ -262,9 +262,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     console.print(f"Wrote {table}")
     for image in images:
         console.print(f"Wrote {image}")
-    best = best_batch_size(load_cases(args.bench))
-    if best is not None:
-        console.print(f"Best batch size: {best[0]} ({best[1]:,.0f} rec/min)")
+    for case in load_cases(args.bench):  # the knob effects table, measured in one session
+        if case.knob_effects:
+            k = case.knob_effects
+            effects = Table(
+                show_edge=False,
+                title=f"Knob effects against {k['default']} ({case.source}, "
+                f"{k['confidence']:.0%} intervals)",
+            )
+            for heading in ("variant", "throughput change (interval)", "verdict"):
+                effects.add_column(heading)
+            for e in k["effects"]:
+                effects.add_row(e["name"], e["claim"], e["verdict"])
+            console.print(effects)
+            console.print(k["best_batch_size"], highlight=False)
     return 0
 
 
