@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from xmlmigrate.bench import knobs
@@ -95,7 +96,12 @@ def test_knob_effects(
         lambda: knobs.measure(run, clean_target, rounds), rounds=1, warmup_rounds=0
     )
     result = knobs.as_json(times, knobs.VARIANTS)
-    benchmark.extra_info["knob_effects"] = result
+    benchmark.extra_info.update(
+        knob_effects=result,
+        records=perf_source.records,
+        profile=perf_source.profile,
+        database=sa.engine.make_url(perf_source.db_url).drivername,
+    )
     assert all(len(t) == rounds for t in times.values())
     lines = [f"{e['name']:>16}: {e['claim']} → {e['verdict']}" for e in result["effects"]]
     print(f"\nknob effects on throughput vs the default ({rounds} interleaved rounds):")

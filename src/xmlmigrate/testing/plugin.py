@@ -156,6 +156,7 @@ class PerfSource:
     contract: CompiledContract
     docs: list[GeneratedDoc]
     total_bytes: int
+    profile: str = ""
 
     @property
     def records(self) -> int:
@@ -212,7 +213,8 @@ def perf_source(
     engine = make_engine(perf_db_url)
     prepare_target(engine, schema, allow_reset(request.config))
     _, size = insert_documents(engine, schema, perf_corpus)
-    yield PerfSource(perf_db_url, engine, schema, contract, perf_corpus, size)
+    profile = str(request.config.getoption("--perf-profile"))
+    yield PerfSource(perf_db_url, engine, schema, contract, perf_corpus, size, profile)
     engine.dispose()
 
 
@@ -229,6 +231,8 @@ def record_run(benchmark: Any, source: PerfSource, stats: RunStats, **extra: obj
     median = benchmark.stats.stats.median
     benchmark.extra_info.update(
         records=source.records,
+        profile=source.profile,
+        database=sa.engine.make_url(source.db_url).drivername,
         rows=sum(stats.rows_per_table.values()),
         transactions=stats.transactions,
         connections=stats.connections_opened,
