@@ -8,11 +8,12 @@ from collections.abc import Callable
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from xmlmigrate.bench.probe import measured
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.mock import MockGenerator
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import run_migration
-from xmlmigrate.testing.plugin import PerfSource, count_target_rows, record_run
+from xmlmigrate.testing.plugin import PerfSource, count_target_rows, record_run, run_counters
 
 
 @pytest.mark.benchmark(group="end-to-end")
@@ -30,7 +31,9 @@ def test_full_run(
         last.append(stats)
         return stats
 
-    stats = benchmark.pedantic(run, setup=clean_target, rounds=perf_rounds, warmup_rounds=0)
+    stats = measured(
+        benchmark, run, rounds=perf_rounds, setup=clean_target, counters=run_counters, warmup=0
+    )
     assert stats.success == perf_source.records
     rows = sum(stats.rows_per_table.values())
     median = benchmark.stats.stats.median
@@ -53,7 +56,7 @@ def test_generator_throughput(benchmark: BenchmarkFixture) -> None:
         return sum(len(d.xml) for d in gen.generate(100))
 
     started = time.perf_counter()
-    chars = benchmark.pedantic(render, rounds=3, warmup_rounds=1)
+    chars = measured(benchmark, render, rounds=3, counters=lambda n: {"chars": n})
     assert chars > 100 * 7_000
     median = benchmark.stats.stats.median
     benchmark.extra_info["mb_per_s"] = round(chars / median / 1e6, 1)

@@ -17,21 +17,9 @@ from xmlmigrate.config import MigrationConfig
 from xmlmigrate.model import MappedApp, RawRecord, RunStats
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.run.transform import transform_record
-from xmlmigrate.testing.plugin import PerfSource
+from xmlmigrate.testing.plugin import PerfSource, run_counters
 
 pytestmark = pytest.mark.gate
-
-
-def _run_counters(stats: RunStats) -> dict[str, int]:
-    return {
-        "records": stats.records,
-        "success": stats.success,
-        "rows": sum(stats.rows_per_table.values()),
-        "transactions": stats.transactions,
-        "statements": stats.statements,
-        "source_queries": stats.source_queries,
-        "connections": stats.connections_opened,
-    }
 
 
 @pytest.mark.benchmark(group="gate")
@@ -62,5 +50,5 @@ def test_gate_end_to_end(
     def run() -> RunStats:
         return run_migration(config, perf_source.contract)
 
-    stats = measured(benchmark, run, rounds=perf_rounds, setup=clean_target, counters=_run_counters)
+    stats = measured(benchmark, run, rounds=perf_rounds, setup=clean_target, counters=run_counters)
     assert stats.success == perf_source.records

@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from xmlmigrate.bench.probe import measured
 from xmlmigrate.model import MappedApp
 from xmlmigrate.stages.mapping import map_application
 from xmlmigrate.stages.validate import ValidDocument, validate_document
@@ -44,7 +45,7 @@ def test_stage_parse(
     def run() -> int:
         return sum(len(parse_document(data, scope=scope).root) for _, data in documents)
 
-    assert benchmark.pedantic(run, rounds=5, warmup_rounds=1) >= len(documents)
+    assert measured(benchmark, run, rounds=5, counters=lambda n: {"count": n}) >= len(documents)
     _record(benchmark, len(documents))
 
 
@@ -60,7 +61,7 @@ def test_stage_validate(
             for app_id, root in roots
         )
 
-    assert benchmark.pedantic(run, rounds=5, warmup_rounds=1) == len(roots)
+    assert measured(benchmark, run, rounds=5, counters=lambda n: {"count": n}) == len(roots)
     _record(benchmark, len(roots))
 
 
@@ -77,5 +78,5 @@ def test_stage_map(
             isinstance(map_application(app_id, el, contract), MappedApp) for app_id, el in apps
         )
 
-    assert benchmark.pedantic(run, rounds=5, warmup_rounds=1) == len(apps)
+    assert measured(benchmark, run, rounds=5, counters=lambda n: {"count": n}) == len(apps)
     _record(benchmark, len(apps))

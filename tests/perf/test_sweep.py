@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from xmlmigrate.bench import knobs
+from xmlmigrate.bench.probe import measured
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import run_migration
-from xmlmigrate.testing.plugin import PerfSource, record_run
+from xmlmigrate.testing.plugin import PerfSource, record_run, run_counters
 
 BATCH_SIZES = (50, 100, 200, 500, 1000, 2000)
 FLAGS = ("pooling", "pipelined", "dedup_cache")
@@ -31,8 +32,13 @@ def _measure(
     **knobs: Any,
 ) -> RunStats:
     config = MigrationConfig(db_url=source.db_url, **knobs)
-    stats: RunStats = benchmark.pedantic(
-        lambda: run_migration(config, source.contract), setup=reset, rounds=rounds, warmup_rounds=0
+    stats: RunStats = measured(
+        benchmark,
+        lambda: run_migration(config, source.contract),
+        rounds=rounds,
+        setup=reset,
+        counters=run_counters,
+        warmup=0,
     )
     assert stats.success + stats.rejected + stats.failed == source.records
     record_run(benchmark, source, stats, knobs=dict(knobs))

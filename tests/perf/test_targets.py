@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from xmlmigrate.bench.probe import measured
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine, open_writer
 from xmlmigrate.ledger import ledger_problems, log_rows, outcome_for, reset_target
@@ -27,6 +28,7 @@ from xmlmigrate.testing.plugin import (
     given_db_url,
     odbc_problem,
     prepare_target,
+    run_counters,
     skip_or_fail,
 )
 
@@ -125,7 +127,9 @@ def test_loader_alone(
     def reset() -> None:
         reset_target(engine, perf_source.schema)
 
-    benchmark.pedantic(write_all, setup=reset, rounds=3, warmup_rounds=0)
+    measured(
+        benchmark, write_all, rounds=3, setup=reset, counters=lambda n: {"batches": n}, warmup=0
+    )
     writer.close()
     assert ledger_problems(engine, perf_source.schema) == []
     rows = sum(a.row_count() for a in mapped) + len(mapped)  # + one log row per app
@@ -147,11 +151,13 @@ def test_end_to_end_one_process(
     def reset() -> None:
         reset_target(engine, perf_source.schema)
 
-    stats = benchmark.pedantic(
+    stats = measured(
+        benchmark,
         lambda: run_migration(MigrationConfig(db_url=url, batch_size=BATCH), perf_source.contract),
-        setup=reset,
         rounds=3,
-        warmup_rounds=0,
+        setup=reset,
+        counters=run_counters,
+        warmup=0,
     )
     assert stats.success == perf_source.records
     median = benchmark.stats.stats.median

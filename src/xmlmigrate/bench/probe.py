@@ -284,9 +284,10 @@ def measured(
         counted.append(found)
         return result
 
-    # warm-up rounds are timed like the others (and take their turn) but not kept: a process's
-    # first round pays for caches, imports and a new database connection
-    result: T = benchmark.pedantic(run, setup=prepare, rounds=rounds + warmup, warmup_rounds=0)
+    # warm-up rounds are timed like the others (and take their turn) but not kept — neither
+    # here nor in pytest-benchmark's statistics: a process's first round pays for caches,
+    # imports and a new database connection
+    result: T = benchmark.pedantic(run, setup=prepare, rounds=rounds, warmup_rounds=warmup)
     benchmark.extra_info["gate"] = {
         "rounds": samples[warmup:],
         "warmup": samples[:warmup],

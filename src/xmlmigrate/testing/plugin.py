@@ -224,6 +224,19 @@ def perf_rounds(request: pytest.FixtureRequest) -> int:
     return int(request.config.getoption("--perf-rounds"))
 
 
+def run_counters(stats: RunStats) -> dict[str, int]:
+    """The exact counters of a migration round (what a comparison reports when they change)."""
+    return {
+        "records": stats.records,
+        "success": stats.success,
+        "rows": sum(stats.rows_per_table.values()),
+        "transactions": stats.transactions,
+        "statements": stats.statements,
+        "source_queries": stats.source_queries,
+        "connections": stats.connections_opened,
+    }
+
+
 def record_run(benchmark: Any, source: PerfSource, stats: RunStats, **extra: object) -> None:
     """Save with a migration benchmark's result what a reader needs beside its time
     (``benchmark.extra_info``): records, rows, transactions, connections, rec/min of the
