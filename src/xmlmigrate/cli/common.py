@@ -89,6 +89,15 @@ def run_arguments(r: argparse.ArgumentParser) -> None:
         help="apps per transaction (default %(default)s)",
     )
     r.add_argument("--limit", type=positive, help="migrate at most N apps in this run")
+    r.add_argument(
+        "--cluster",
+        metavar="local:N|tcp://HOST:PORT",
+        help="run on Dask distributed: local:N starts N worker processes here; tcp://HOST:8786 "
+        "uses a running scheduler (workers started with 'dask worker tcp://HOST:8786' on any "
+        "machine that reaches both databases). The pending apps are split into app-id ranges, "
+        "one task each, each holding its lease; a lost worker's task is run again and resumes. "
+        "Needs a server database and pip install 'xmlmigrate[dask]'",
+    )
     r.add_argument("--app-id-start", type=int, metavar="ID", help="only apps with app_id >= ID")
     r.add_argument("--app-id-end", type=int, metavar="ID", help="only apps with app_id <= ID")
     r.add_argument(

@@ -142,8 +142,52 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     limit = _max_rejected(args.max_rejected)
     config = tuning_config(args)
+    if args.cluster:
+        return _run_cluster(config, args.cluster, args.quiet, limit)
     stats = _run(config, args.quiet, args.metrics_out)
     return run_exit_code(stats, limit)
+
+
+def _run_cluster(
+    config: MigrationConfig, spec_text: str, quiet: bool, limit: tuple[float, bool]
+) -> int:
+    from xmlmigrate.run.cluster import parse_cluster, run_on_cluster
+
+    spec = parse_cluster(spec_text)
+    load_contracts(config.contracts)  # contract errors before any cluster starts
+    with progress_bar(quiet) as progress:
+        task = progress.add_task("migrate", total=None, rate="")
+
+        def started(pending: int, partitions: int, dashboard: str | None) -> None:
+            progress.update(task, total=pending)
+            progress.console.print(
+                f"{pending:,} apps pending in {partitions} partitions on {spec.describe()}"
+                + (f"; dashboard {dashboard}" if dashboard else ""),
+                highlight=False,
+            )
+
+        def done(stats: object) -> None:
+            records = int(getattr(stats, "records", 0))
+            rate = float(getattr(stats, "rec_per_min", 0.0))
+            progress.update(task, completed=records, rate=f"{rate:,.0f} rec/min")
+
+        stats = run_on_cluster(config, spec, started, done)
+    console.print(
+        f"Cluster {stats.cluster}: {stats.records:,} records in {stats.partitions} partitions — "
+        f"success {stats.success:,}, failed {stats.failed:,}, rejected {stats.rejected:,}, "
+        f"warnings {stats.warnings:,}; {stats.rows:,} rows; {stats.elapsed:.1f} s, "
+        f"{stats.rec_per_min:,.0f} rec/min",
+        highlight=False,
+    )
+    if stats.failed:
+        error_line(f"{stats.failed:,} apps failed (see 'xmlmigrate status')")
+        return EXIT_FAILED
+    share, is_share = limit
+    allowed = stats.records * share / 100 if is_share else share
+    if stats.rejected > allowed:
+        error_line(f"{stats.rejected:,} apps rejected, more than --max-rejected allows")
+        return EXIT_TOO_MANY_REJECTED
+    return 0
 
 
 def _max_rejected(text: str) -> tuple[float, bool]:

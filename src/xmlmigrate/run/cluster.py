@@ -1,0 +1,256 @@
+"""``xmlmigrate run --cluster``: the migration on a Dask cluster.
+
+The pending part of ``app_xml`` is split into contiguous app-id ranges (partitions) — more of
+them than workers, sized from the pending count and the batch size — and each partition is a
+Dask task that runs the ordinary engine (:func:`~xmlmigrate.run.pipeline.run_migration`) on
+its range, in the Dask worker's process: the same contract, knobs, batches and ledger.
+
+Exactly once, across the cluster, rests on what a single machine already has:
+
+* a partition's run holds its *lease* in the target database while it runs (PostgreSQL
+  advisory lock, MariaDB ``GET_LOCK``, SQL Server ``sp_getapplock``): a worker killed with
+  SIGKILL loses it with its connection, and a twin that still holds it keeps a retry out;
+* a retried task (Dask retries a task whose worker died) resumes its range: the apps already
+  logged in ``processing_log`` are skipped, each batch commits its rows and its log rows in
+  one transaction.
+
+SQLite is refused (one writer). ``local:N`` starts a ``LocalCluster`` of N single-threaded
+worker processes; ``tcp://HOST:8786`` uses a running scheduler (``dask scheduler`` there,
+``dask worker tcp://HOST:8786`` on every machine that reaches both databases).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from concurrent.futures import CancelledError
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from xmlmigrate.config import MigrationConfig
+from xmlmigrate.db import make_engine, redact_url
+from xmlmigrate.errors import InfrastructureError, LeaseBusy, UserError
+from xmlmigrate.schema import build_schema
+
+log = logging.getLogger(__name__)
+
+PARTS_PER_WORKER = 4  # more partitions than workers: a slow or lost one delays less
+LEASE_WAIT_S = 60.0  # a retried task waits this long for a dead twin's lease to lapse
+TASK_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    local_workers: int | None  # local:N
+    address: str | None  # tcp://HOST:PORT
+
+    def describe(self) -> str:
+        return f"local:{self.local_workers}" if self.local_workers else str(self.address)
+
+
+def parse_cluster(text: str) -> ClusterSpec:
+    """``local:N`` or ``tcp://HOST:PORT`` (also ``tls://``), else a usage error."""
+    value = text.strip()
+    if value.startswith("local:"):
+        count = value.removeprefix("local:")
+        if not count.isdigit() or int(count) < 1:
+            raise UserError(f"--cluster local:N takes a worker count of at least 1, not {text!r}")
+        return ClusterSpec(int(count), None)
+    if value.startswith(("tcp://", "tls://")) and len(value) > 6:
+        return ClusterSpec(None, value)
+    raise UserError(f"--cluster takes local:N or tcp://HOST:PORT, not {text!r}")
+
+
+def partition_bounds(ids: list[int], parts: int) -> list[tuple[int, int]]:
+    """Contiguous inclusive app-id ranges holding about the same number of the (sorted)
+    pending ids; the first starts at the smallest id, the last ends at the largest."""
+    if not ids:
+        return []
+    parts = max(1, min(parts, len(ids)))
+    size = math.ceil(len(ids) / parts)
+    bounds = []
+    for i in range(0, len(ids), size):
+        chunk = ids[i : i + size]
+        bounds.append((chunk[0], chunk[-1]))
+    return bounds
+
+
+def partition_count(pending: int, workers: int, batch_size: int) -> int:
+    """PARTS_PER_WORKER per worker, but no partition shorter than one batch."""
+    return max(1, min(PARTS_PER_WORKER * max(workers, 1), math.ceil(pending / max(batch_size, 1))))
+
+
+def pending_ids(config: MigrationConfig) -> list[int]:
+    """App ids of ``app_xml`` in the configured range that have no log row yet (or only
+    failures with ``retry_failed``)."""
+    from xmlmigrate.contract import load_contracts
+
+    schema = build_schema(load_contracts(config.contracts))
+    engine = make_engine(config.db_url)
+    try:
+        src, logt = schema.source, schema.log
+        done = sa.select(logt.c.app_id)
+        if config.retry_failed:
+            done = done.where(logt.c.status != "failed")
+        query = sa.select(src.c.app_id).where(src.c.app_id.not_in(done))
+        if config.app_id_start is not None:
+            query = query.where(src.c.app_id >= config.app_id_start)
+        if config.app_id_end is not None:
+            query = query.where(src.c.app_id <= config.app_id_end)
+        with engine.connect() as conn:
+            return [int(r[0]) for r in conn.execute(query.order_by(src.c.app_id))]
+    except sa.exc.OperationalError as exc:
+        raise InfrastructureError(f"cannot read app_xml: {exc.orig}") from None
+    finally:
+        engine.dispose()
+
+
+def migrate_partition(config: dict[str, Any], start: int, end: int) -> dict[str, Any]:
+    """One Dask task: the engine on ``start..end``, in this worker's process. A lease still
+    held by a twin that is going away (its worker just died) is waited for."""
+    from xmlmigrate.run.pipeline import run_migration
+
+    part = MigrationConfig(**{**config, "app_id_start": start, "app_id_end": end, "workers": 0})
+    deadline = time.monotonic() + LEASE_WAIT_S
+    while True:
+        try:
+            stats = run_migration(part)
+            break
+        except LeaseBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+    return {
+        "start": start,
+        "end": end,
+        "records": stats.records,
+        "success": stats.success,
+        "failed": stats.failed,
+        "rejected": stats.rejected,
+        "warnings": stats.warnings,
+        "rows": sum(stats.rows_per_table.values()),
+        "elapsed": stats.elapsed,
+    }
+
+
+@dataclass
+class ClusterStats:
+    cluster: str
+    dashboard: str | None
+    partitions: int
+    pending: int
+    records: int = 0
+    success: int = 0
+    failed: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    rows: int = 0
+    elapsed: float = 0.0
+    parts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def rec_per_min(self) -> float:
+        return self.records / self.elapsed * 60 if self.elapsed else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"rec_per_min": round(self.rec_per_min)}
+
+
+def _client(spec: ClusterSpec) -> tuple[Any, Any]:
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise UserError(
+            "--cluster needs Dask distributed: pip install 'xmlmigrate[dask]'"
+        ) from None
+    # Dask logs a lost connection with tracebacks; the run reports it in one line (-vv shows
+    # Dask's own account)
+    if not log.isEnabledFor(logging.DEBUG):
+        known = list(logging.root.manager.loggerDict)  # Dask's config sets levels per logger
+        for name in ("distributed", "tornado", "asyncio", *known):
+            if name.split(".")[0] in ("distributed", "tornado", "asyncio"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+    if spec.local_workers:
+        cluster = LocalCluster(
+            n_workers=spec.local_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
+        return Client(cluster), cluster
+    try:
+        return Client(spec.address, timeout="20s"), None
+    except OSError as exc:
+        raise InfrastructureError(
+            f"cannot reach the Dask scheduler at {spec.address}: {exc}"
+        ) from None
+
+
+def run_on_cluster(
+    config: MigrationConfig,
+    spec: ClusterSpec,
+    on_start: Callable[[int, int, str | None], None] | None = None,
+    on_done: Callable[[ClusterStats], None] | None = None,
+) -> ClusterStats:
+    """Migrate every pending app of ``config.db_url`` on the cluster ``spec``."""
+    if sa.engine.make_url(config.db_url).get_backend_name() == "sqlite":
+        raise UserError(
+            "--cluster needs a server database: SQLite has one writer (a file on one machine)"
+        )
+    if config.modulo is not None or config.limit is not None:
+        raise UserError("--cluster splits app_xml itself: no --modulo or --limit with it")
+    ids = pending_ids(config)
+    started = time.perf_counter()
+    client, cluster = _client(spec)
+    try:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        bounds = partition_bounds(ids, partition_count(len(ids), workers, config.batch_size))
+        dashboard = getattr(client, "dashboard_link", None)
+        stats = ClusterStats(spec.describe(), dashboard, len(bounds), len(ids))
+        if on_start is not None:
+            on_start(len(ids), len(bounds), dashboard)
+        if not bounds:
+            return stats
+        base = {k: v for k, v in asdict(config).items() if k not in ("app_id_start", "app_id_end")}
+        futures = [
+            client.submit(
+                migrate_partition,
+                base,
+                start,
+                end,
+                key=f"xmlmigrate-partition-{start}-{end}-{time.time_ns()}",
+                retries=TASK_RETRIES,
+                pure=False,
+            )
+            for start, end in bounds
+        ]
+        from distributed import as_completed
+
+        try:
+            for future in as_completed(futures):
+                part = future.result()
+                stats.parts.append(part)
+                for key in ("records", "success", "failed", "rejected", "warnings", "rows"):
+                    setattr(stats, key, getattr(stats, key) + int(part[key]))
+                stats.elapsed = time.perf_counter() - started
+                if on_done is not None:
+                    on_done(stats)
+        except (OSError, TimeoutError, CancelledError) as exc:  # Dask: FutureCancelledError
+            raise InfrastructureError(
+                f"lost the Dask scheduler ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                "the partitions that "
+                f"finished are committed — run again to resume ({redact_url(config.db_url)})"
+            ) from None
+        except LeaseBusy as exc:
+            raise LeaseBusy(f"a partition stayed leased by another run: {exc}") from None
+        stats.elapsed = time.perf_counter() - started
+        return stats
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
