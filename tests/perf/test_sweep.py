@@ -6,6 +6,7 @@ and transactions (statements to the database, one per batch plus bisections).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -113,3 +114,51 @@ def test_knob_effects(
     print(f"\nknob effects on throughput vs the default ({rounds} interleaved rounds):")
     print("\n".join(lines))
     print(result["best_batch_size"])
+
+
+@pytest.mark.benchmark(group="cluster mode (interleaved)")
+def test_cluster_vs_workers(
+    benchmark: BenchmarkFixture,
+    perf_source: PerfSource,
+    clean_target: Callable[[], None],
+    perf_rounds: int,
+) -> None:
+    """``run --cluster local:2`` against ``--workers 2`` on the same corpus, in interleaved
+    rounds (cluster start included): the overhead of running on Dask, with a 95 % interval.
+    A server target only (``--db-url``): the cluster refuses SQLite."""
+    pytest.importorskip("distributed", reason="pip install 'xmlmigrate[dask]'")
+    if sa.engine.make_url(perf_source.db_url).get_backend_name() == "sqlite":
+        pytest.skip("cluster mode needs a server database: pass --db-url")
+    from xmlmigrate.run.cluster import ClusterSpec, run_on_cluster
+
+    rounds = max(6, perf_rounds)
+    config = MigrationConfig(db_url=perf_source.db_url, workers=2, batch_size=100)
+
+    def both() -> dict[str, list[float]]:
+        times: dict[str, list[float]] = {"workers 2": [], "cluster local:2": []}
+        for i in range(rounds):
+            order = ["workers 2", "cluster local:2"][:: 1 if i % 2 == 0 else -1]
+            for name in order:
+                clean_target()
+                started = time.perf_counter()
+                if name == "workers 2":
+                    stats = run_migration(config, perf_source.contract)
+                    assert stats.success + stats.rejected == perf_source.records
+                else:
+                    cstats = run_on_cluster(config, ClusterSpec(2, None))
+                    assert cstats.success + cstats.rejected == perf_source.records
+                times[name].append(time.perf_counter() - started)
+        return times
+
+    times = benchmark.pedantic(both, rounds=1, warmup_rounds=0)
+    [effect] = knobs.effects(
+        {"default": times["workers 2"], "cluster": times["cluster local:2"]}, {}
+    )
+    benchmark.extra_info.update(
+        times=times, overhead=round(effect.ratio - 1, 4), interval=[effect.low, effect.high]
+    )
+    print(
+        f"\ncluster local:2 vs --workers 2 ({perf_source.records} documents, {rounds} "
+        f"interleaved pairs): time ratio {effect.ratio:.3f}"
+        + (f" ({effect.low:.3f} … {effect.high:.3f})" if effect.low and effect.high else "")
+    )
