@@ -24,8 +24,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from concurrent.futures import CancelledError
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
