@@ -4,6 +4,7 @@ statistics it rests on, its verdicts on made-up rounds, and the pytest options' 
 from __future__ import annotations
 
 import math
+import os
 import random
 import subprocess
 import sys
@@ -74,10 +75,11 @@ def test_rounds_that_waited_for_a_cpu_are_left_out_and_counters_compared_exactly
 
 
 def test_fail_over_without_a_comparison_is_a_usage_error() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # not a worker
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:xdist", "--perf-fail-over=5",
          "--collect-only", "-q", "tests/perf/test_gate.py"],
-        capture_output=True, text=True, check=False, timeout=120,
+        capture_output=True, text=True, check=False, timeout=120, env=env,
     )  # fmt: skip
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "--perf-fail-over needs --benchmark-compare" in proc.stderr
