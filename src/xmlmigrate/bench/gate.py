@@ -49,6 +49,7 @@ from xmlmigrate.bench.probe import ALLOW_RESET_ENV, BATON_ENV, INJECT_ENV
 from xmlmigrate.errors import GateError  # the gate could not measure: one line, exit 2
 
 FAMILY_ALPHA = 0.01
+MAX_WAIT = 0.25  # a round waiting for a CPU more than this share of its wall time is left out
 METRICS = ("cpu", "wall")
 
 
@@ -67,10 +68,10 @@ def signed_rank_null(n: int) -> list[int]:
     return counts
 
 
-def signed_rank_critical(n: int, alpha: float) -> int | None:
-    """The largest t with P(W+ <= t) <= alpha/2 under the null; None if even t = 0 is above."""
-    counts = signed_rank_null(n)
-    total = 2**n
+def lower_critical(counts: list[int], alpha: float) -> int | None:
+    """The largest t with P(statistic <= t) <= alpha/2 under the null whose value counts are
+    ``counts``; None if even t = 0 is above (too few observations for that confidence)."""
+    total = sum(counts)
     cumulative = 0
     best = None
     for t, c in enumerate(counts):
@@ -80,6 +81,11 @@ def signed_rank_critical(n: int, alpha: float) -> int | None:
         else:
             break
     return best
+
+
+def signed_rank_critical(n: int, alpha: float) -> int | None:
+    """The largest t with P(W+ <= t) <= alpha/2 under the null; None if even t = 0 is above."""
+    return lower_critical(signed_rank_null(n), alpha)
 
 
 def wilcoxon_interval(values: list[float], alpha: float) -> tuple[float, float] | None:
@@ -159,7 +165,7 @@ class GateConfig:
     records: int = 40
     rounds: int = 4
     profile: str = "realistic"
-    max_wait: float = 0.25  # discard a round whose run-queue wait exceeds this share of wall
+    max_wait: float = MAX_WAIT  # discard a round whose run-queue wait exceeds this share of wall
     max_speed_gap: float = 0.20  # discard a block whose sides' yardsticks differ by more
     inject_head: float = 0.0  # extra CPU work on the head side, to validate the gate
     targets: tuple[str, ...] = ("tests/perf",)

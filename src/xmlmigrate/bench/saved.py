@@ -36,10 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xmlmigrate.bench.gate import Decision
+from xmlmigrate.bench.gate import MAX_WAIT, Decision, lower_critical
 from xmlmigrate.bench.probe import ALLOW_RESET_ENV, INJECT_ENV
-
-MAX_WAIT = 0.25  # share of a round's wall time spent waiting for a CPU: the round is left out
 
 
 def mann_whitney_null(n: int, m: int) -> list[int]:
@@ -69,16 +67,7 @@ def shift_interval(
     the samples are too small to reach that confidence)."""
     diffs = sorted(h - b for b in base for h in head)
     estimate = statistics.median(diffs)
-    counts = mann_whitney_null(len(base), len(head))
-    total = sum(counts)
-    cumulative = 0
-    k = None
-    for u, c in enumerate(counts):
-        cumulative += c
-        if cumulative / total <= alpha / 2:
-            k = u
-        else:
-            break
+    k = lower_critical(mann_whitney_null(len(base), len(head)), alpha)
     if k is None:
         return estimate, None, None
     return estimate, diffs[k], diffs[len(diffs) - 1 - k]
