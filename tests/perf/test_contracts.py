@@ -23,7 +23,7 @@ from xmlmigrate.mock import ContractGenerator, GeneratedDoc
 from xmlmigrate.model import MappedApp, RawRecord
 from xmlmigrate.run.transform import transform_record
 
-from .test_transform import ROUNDS, _paired_ratio, _parse_only
+from .test_transform import ROUNDS, _paired_ratio, _parse_only, record_ratio
 
 PREDECESSOR_CC = (
     Path(__file__).resolve().parents[1] / "fixtures" / "contracts" / "predecessor_cc.json"
@@ -56,18 +56,8 @@ def test_imported_cc_vs_shipped_cc(
     candidate = _transform(perf_corpus, imported)
     ok = measured(benchmark, candidate, rounds=ROUNDS, counters=lambda n: {"mapped": n})
     assert ok == len(perf_corpus)  # every document migrates with the imported contract too
-    ratio, ratios = _paired_ratio(_transform(perf_corpus, load_contract()), candidate)
-    median = benchmark.stats.stats.median
-    benchmark.extra_info.update(
-        docs_per_s=round(len(perf_corpus) / median),
-        ratio_to_shipped=round(ratio, 3),
-        ratios=[round(r, 3) for r in ratios],
-    )
-    print(
-        f"\nimported CC contract: {len(perf_corpus) / median:,.0f} docs/s; rate ratio to the "
-        f"shipped CC contract (median of {ROUNDS} interleaved pairs): {ratio:.2f} "
-        f"(target >= 0.90; pairs {', '.join(f'{r:.2f}' for r in ratios)})"
-    )
+    pairs = _paired_ratio(_transform(perf_corpus, load_contract()), candidate)
+    record_ratio(benchmark, len(perf_corpus), pairs, "imported CC contract", "shipped", 0.9)
 
 
 @pytest.mark.benchmark(group="contracts")
@@ -79,15 +69,5 @@ def test_rl_transform_vs_parse_only(
     ok = measured(benchmark, candidate, rounds=ROUNDS, counters=lambda n: {"mapped": n})
     assert ok == len(rl_docs)
     data = [d.xml.encode("utf-8") for d in rl_docs]
-    ratio, ratios = _paired_ratio(_parse_only(data), candidate)
-    median = benchmark.stats.stats.median
-    benchmark.extra_info.update(
-        docs_per_s=round(len(rl_docs) / median),
-        ratio_to_parse_only=round(ratio, 3),
-        ratios=[round(r, 3) for r in ratios],
-    )
-    print(
-        f"\nRL transform: {len(rl_docs) / median:,.0f} docs/s; rate ratio to lxml parse-only "
-        f"(median of {ROUNDS} interleaved pairs): {ratio:.2f} "
-        f"(target >= 0.80; pairs {', '.join(f'{r:.2f}' for r in ratios)})"
-    )
+    pairs = _paired_ratio(_parse_only(data), candidate)
+    record_ratio(benchmark, len(rl_docs), pairs, "RL transform", "parse only", 0.8)

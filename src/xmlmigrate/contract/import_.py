@@ -24,6 +24,7 @@ says so too.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -619,7 +620,10 @@ class _Importer:
             common += 1
         return "/".join([".."] * (len(app) - common) + steps[common:])
 
+    @functools.cached_property
     def _mapped(self) -> list[dict[str, Any]]:
+        """The mappings that read an attribute of an app-level element (what names in
+        calculations resolve against); computed once."""
         return [
             m
             for m in self.data.get("mappings") or []
@@ -631,7 +635,7 @@ class _Importer:
         ]
 
     def _attr_case(self, attr: str, xml_path: str | None) -> str:
-        for m in self._mapped():
+        for m in self._mapped:
             if m["xml_attribute"].lower() == attr.lower() and (
                 xml_path is None or m["xml_path"].rstrip("/") == xml_path
             ):
@@ -639,7 +643,7 @@ class _Importer:
         return attr
 
     def _element_named(self, segment: str) -> str | None:
-        for m in self._mapped():
+        for m in self._mapped:
             path = m["xml_path"].rstrip("/")
             if path.rsplit("/", 1)[-1].lower() == segment.lower():
                 return self._app_relative(path)
@@ -648,7 +652,7 @@ class _Importer:
     def _element_with(self, attr: str) -> str | None:
         """The path of the attribute a bare name means: the application's own if a mapping
         reads it there, else the first mapping's element that has it."""
-        found = [m for m in self._mapped() if m["xml_attribute"].lower() == attr.lower()]
+        found = [m for m in self._mapped if m["xml_attribute"].lower() == attr.lower()]
         found.sort(key=lambda m: m["xml_path"].rstrip("/") != self.app_path)
         for m in found:
             rel = self._app_relative(m["xml_path"].rstrip("/"))
