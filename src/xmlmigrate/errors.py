@@ -10,7 +10,7 @@ Exit codes (also in the README):
 3      the database or the machine failed (connection lost, disk full, out of memory): the
        run stopped, what committed stays, nothing was logged against any app
 4      more apps were rejected than ``--max-rejected`` allows (a wrong contract or source?)
-5      another run holds a lease on the same apps of this target
+5      another run holds a lease on the same apps of this target (or took over this run's)
 130    interrupted (Ctrl-C); 143: terminated (SIGTERM) — finished batches were committed
 =====  ==================================================================================
 """
@@ -54,6 +54,11 @@ class LeaseBusy(XmlMigrateError):
     """Another run is processing (some of) the same apps of this target."""
 
     exit_code = EXIT_LEASE_BUSY
+
+
+class LeaseLost(LeaseBusy):
+    """This run's lease lapsed (its connection dropped) and another run claimed its apps: the
+    batch in hand was not written and the run stopped."""
 
 
 # The database-write error, ``xmlmigrate.db.base.WriteError``, is one too: the loader turns

@@ -34,9 +34,16 @@ from xmlmigrate.model import MappedApp, Outcome, Rejection
 class Writers:
     """Hands out the bulk writer for a batch: the same one (pooling) or a new connection."""
 
-    def __init__(self, engine: Engine, contract: CompiledContract, pooling: bool) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        contract: CompiledContract,
+        pooling: bool,
+        fence: str | None = None,
+    ) -> None:
         self.contract = contract
         self.pooling = pooling
+        self.fence = fence  # the run id whose lease each batch checks (db/lease.py)
         # without pooling every batch must really connect: a pool-less engine of the same URL
         self._engine = engine if pooling else make_engine(engine_target(engine).url, NullPool)
         self._writer: BulkWriter | None = None
@@ -45,7 +52,7 @@ class Writers:
 
     def acquire(self) -> BulkWriter:
         if self._writer is None:
-            self._writer = open_writer(self._engine, self.contract)
+            self._writer = open_writer(self._engine, self.contract, self.fence)
             self.opened += 1
         return self._writer
 

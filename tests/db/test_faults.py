@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,9 +17,15 @@ from tests.hostile import HOSTILE_NAMES, KEYWORD_TABLES, contract_text, keyword_
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import ContractError
-from xmlmigrate.db import make_engine
-from xmlmigrate.db.lease import Lease, Partition
-from xmlmigrate.errors import EXIT_LEASE_BUSY, EXIT_OK, InfrastructureError, LeaseBusy
+from xmlmigrate.db import LogRow, make_engine, open_writer
+from xmlmigrate.db.lease import Lease, Partition, fence_sql
+from xmlmigrate.errors import (
+    EXIT_LEASE_BUSY,
+    EXIT_OK,
+    InfrastructureError,
+    LeaseBusy,
+    LeaseLost,
+)
 from xmlmigrate.ledger import ledger_problems
 from xmlmigrate.mock import MockGenerator, insert_documents
 from xmlmigrate.model import RunStats
@@ -173,4 +182,97 @@ def test_a_lost_connection_stops_the_run_and_logs_no_app(db_url: str) -> None:
     assert sum(statuses.values()) == 20  # the two batches before the cut
     resumed = run_migration(MigrationConfig(db_url=db_url, batch_size=10, workers=0), CONTRACT)
     assert resumed.records == 60 and ledger_problems(engine, SCHEMA) == []
+    engine.dispose()
+
+
+def _drop_session(engine: sa.Engine, lease: Lease) -> None:
+    """The server closes the lease's connection (a network cut, a failover): its session lock
+    goes, its row stays until a claim sweeps it."""
+    conn = lease.connection
+    assert conn is not None
+    postgres = engine.dialect.name == "postgresql"
+    sql = "SELECT pg_backend_pid()" if postgres else "SELECT CONNECTION_ID()"
+    session = int(conn.execute(sa.text(sql)).scalar_one())
+    conn.rollback()
+    admin = make_engine(engine.url)
+    with admin.connect() as other:
+        if postgres:
+            other.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": session})
+        else:
+            other.execute(sa.text(f"KILL {session}"))  # an id the server gave: an int
+        other.commit()
+    admin.dispose()
+
+
+def _claim(engine: sa.Engine, run_id: str) -> Lease:
+    """A twin's claim, retried while the server is still ending the dropped session."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return Lease(engine, SCHEMA.lease, Partition(), run_id).__enter__()
+        except LeaseBusy:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _log_row(app_id: int, run_id: str) -> LogRow:
+    return LogRow(app_id, run_id, 1, "success", None, None, None, datetime(2026, 1, 2, 3, 4, 5))
+
+
+def test_a_run_that_lost_its_lease_cannot_write(db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite: one writer holds the file lock; there is no twin to fence out")
+    engine = make_engine(db_url)
+    zombie_id = "a" * 32
+    zombie = Lease(engine, SCHEMA.lease, Partition(), zombie_id).__enter__()
+    writer = open_writer(engine, CONTRACT, fence=zombie_id)
+    try:
+        writer.write([], [_log_row(1, zombie_id)])
+        _drop_session(engine, zombie)
+        writer.write([], [_log_row(2, zombie_id)])  # nobody took its apps over yet
+        twin = _claim(engine, "c" * 32)  # sweeps the dead lease's row ...
+        try:
+            with pytest.raises(LeaseLost, match="lost its lease"):  # ... and fences it out
+                writer.write([], [_log_row(3, zombie_id)])
+        finally:
+            twin.release()
+    finally:
+        writer.close()
+        zombie.release()
+    with engine.connect() as conn:
+        logged = sorted(r[0] for r in conn.execute(sa.select(SCHEMA.log.c.app_id)))
+    assert logged == [1, 2]
+    engine.dispose()
+
+
+def test_a_batch_in_flight_holds_off_the_claim_that_sweeps_its_lease(db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite: one writer holds the file lock; there is no twin to fence out")
+    engine = make_engine(db_url)
+    zombie_id = "a" * 32
+    zombie = Lease(engine, SCHEMA.lease, Partition(), zombie_id).__enter__()
+    _drop_session(engine, zombie)
+    batch = engine.connect()  # the zombie's batch transaction, fence taken
+    fence = sa.text(fence_sql(engine.dialect.name, ":r"))
+    assert batch.execute(fence, {"r": zombie_id}).first() is not None
+    claimed: list[BaseException | None] = []
+
+    def twin() -> None:
+        try:
+            _claim(engine, "c" * 32).release()
+            claimed.append(None)
+        except BaseException as exc:  # reported by the assertion below
+            claimed.append(exc)
+
+    thread = threading.Thread(target=twin)
+    thread.start()
+    time.sleep(1.5)
+    assert thread.is_alive() and not claimed  # the sweep waits for the batch to commit
+    batch.commit()
+    thread.join(60)
+    assert claimed == [None]
+    assert batch.execute(fence, {"r": zombie_id}).first() is None  # a next batch: lease lost
+    batch.close()
+    zombie.release()
     engine.dispose()

@@ -21,6 +21,7 @@ from xmlmigrate.db.base import LogRow, WriteError
 from xmlmigrate.db.engine import resolve_target
 from xmlmigrate.db.layout import LOG_TABLE, ledger_columns, odbc_input_size
 from xmlmigrate.db.odbc import OdbcWriter
+from xmlmigrate.errors import LeaseLost
 from xmlmigrate.model import MappedApp
 from xmlmigrate.schema import build_schema
 
@@ -81,10 +82,14 @@ def test_parameter_sizes_never_fall_back_to_max() -> None:
 
 
 class FakeCursor:
-    def __init__(self, log: list[Any], fail_on: str | None) -> None:
+    def __init__(self, log: list[Any], fail_on: str | None, leased: bool = True) -> None:
         self.log = log
         self.fail_on = fail_on
+        self.leased = leased
         self.fast_executemany = False
+
+    def fetchone(self) -> tuple[int] | None:
+        return (1,) if self.leased else None
 
     def execute(self, sql: str, *params: Any) -> None:
         self.log.append(("execute", sql, params))
@@ -107,13 +112,14 @@ class FakeCursor:
 
 
 class FakeConnection:
-    def __init__(self, fail_on: str | None = None) -> None:
+    def __init__(self, fail_on: str | None = None, leased: bool = True) -> None:
         self.log: list[Any] = []
         self.fail_on = fail_on
+        self.leased = leased
         self.autocommit = True
 
     def cursor(self) -> FakeCursor:
-        return FakeCursor(self.log, self.fail_on)
+        return FakeCursor(self.log, self.fail_on, self.leased)
 
     def commit(self) -> None:
         self.log.append(("commit",))
@@ -162,3 +168,22 @@ def test_writer_rolls_back_and_reports_the_database_reason() -> None:
     assert conn.log[-1] == ("rollback",)
     # IDENTITY_INSERT is a session setting: switched off even though the insert failed
     assert ("execute", "SET IDENTITY_INSERT [app_base] OFF", ()) in conn.log
+
+
+@pytest.mark.parametrize("leased", [True, False])
+def test_fenced_writer_checks_its_lease_first_and_writes_nothing_without_it(leased: bool) -> None:
+    conn = FakeConnection(leased=leased)
+    writer = OdbcWriter(conn, CONTRACT, "mssql", fence="ab" * 16)
+    conn.log.clear()
+    fence = (
+        "execute",
+        "SELECT 1 FROM [migration_lease] WITH (HOLDLOCK, ROWLOCK) WHERE [run_id] = ?",
+        ("ab" * 16,),
+    )
+    if leased:
+        writer.write([_app()], _log())
+        assert conn.log[0] == fence and conn.log[-1] == ("commit",)
+        return
+    with pytest.raises(LeaseLost, match="run abababababab lost its lease"):
+        writer.write([_app()], _log())
+    assert conn.log == [fence, ("rollback",)]  # not one row sent

@@ -41,7 +41,9 @@ SUPPORTED = (
 )
 
 
-def open_writer(engine: Engine, contract: CompiledContract) -> BulkWriter:
+def open_writer(engine: Engine, contract: CompiledContract, fence: str | None = None) -> BulkWriter:
+    """The bulk writer of ``engine``'s target. ``fence``: the run id whose lease every batch
+    checks first (server targets; SQLite's lease is a file lock held by the one writer)."""
     target = engine_target(engine)
     if target.backend == "sqlite":
         from xmlmigrate.db.sqlite import SqliteWriter
@@ -50,7 +52,7 @@ def open_writer(engine: Engine, contract: CompiledContract) -> BulkWriter:
     if target.backend == "postgresql" and target.driver in ("psycopg", "psycopg3"):
         from xmlmigrate.db.postgres import PostgresCopyWriter
 
-        return PostgresCopyWriter(engine, contract)
+        return PostgresCopyWriter(engine, contract, fence)
     if target.uses_odbc and target.backend in ("postgresql", "mysql", "mariadb", "mssql"):
         pyodbc = import_pyodbc()
         from xmlmigrate.db.odbc import OdbcWriter
@@ -73,7 +75,7 @@ def open_writer(engine: Engine, contract: CompiledContract) -> BulkWriter:
         # psqlODBC's drop timestamp fractions and crash with explicit sizes; MariaDB
         # Connector/ODBC 3.1's silently skip a row that violates a key — and every row after it.
         fast = target.backend == "mssql"
-        return OdbcWriter(conn, contract, target.backend, fast_executemany=fast)
+        return OdbcWriter(conn, contract, target.backend, fast_executemany=fast, fence=fence)
     raise UnsupportedDatabase(
         f"no bulk writer for {target.backend}+{target.driver}; supported: {SUPPORTED}"
     )

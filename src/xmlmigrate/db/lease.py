@@ -10,6 +10,13 @@ other's part as free. A claim that overlaps a live one is refused with
 :class:`~xmlmigrate.errors.LeaseBusy` naming the other run; disjoint partitions run side by
 side.
 
+The lease also *fences* the run's writes: every batch transaction first takes a shared lock
+on the run's own lease row (:func:`fence_sql`) and gives up with :class:`LeaseLost` when the
+row is gone. A claim sweeps a dead run's row with a DELETE, which waits for a batch holding
+that shared lock to commit; so once a twin (a retried partition, a rerun) has claimed the
+apps, the run that lost its lease — its lease connection dropped while it kept running —
+cannot commit another batch, and the twin sees every batch it did commit as logged.
+
 SQLite has one writer: a run takes an exclusive ``flock`` on a file beside the database, and
 a second run on the same file is refused whatever its partition.
 """
@@ -29,7 +36,9 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from xmlmigrate.errors import LeaseBusy
+from xmlmigrate.db.identifiers import quote
+from xmlmigrate.db.layout import LEASE_TABLE
+from xmlmigrate.errors import LeaseBusy, LeaseLost
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +162,26 @@ class _SessionLocks:
             f"@LockOwner = '{owner}', @LockMode = 'Exclusive', @LockTimeout = :t; SELECT @r"
         )
         return int(self._scalar(sql, n=resource, t=timeout_ms) or 0)
+
+
+def fence_sql(backend: str, mark: str = "?") -> str:
+    """The statement a batch runs first in its transaction: the run's own lease row, locked
+    shared until the transaction ends (a claim's DELETE of it waits); no row means the lease
+    is lost. ``mark`` is the driver's parameter marker (``?`` ODBC, ``%s`` psycopg)."""
+    table = quote(backend, LEASE_TABLE)
+    run_id = quote(backend, "run_id")
+    if backend == "mssql":  # HOLDLOCK keeps the shared lock to the end of the transaction
+        return f"SELECT 1 FROM {table} WITH (HOLDLOCK, ROWLOCK) WHERE {run_id} = {mark}"
+    if backend in ("mysql", "mariadb"):
+        return f"SELECT 1 FROM {table} WHERE {run_id} = {mark} LOCK IN SHARE MODE"
+    return f"SELECT 1 FROM {table} WHERE {run_id} = {mark} FOR SHARE"
+
+
+def lease_lost(run_id: str) -> LeaseLost:
+    return LeaseLost(
+        f"run {run_id[:12]} lost its lease: its lease connection was closed and another run "
+        "has claimed its apps; this batch was not written (its apps stay pending for that run)"
+    )
 
 
 def _key(run_id: str) -> int:

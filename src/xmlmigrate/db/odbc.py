@@ -30,6 +30,7 @@ from xmlmigrate.db.base import (
 )
 from xmlmigrate.db.identifiers import insert_sql, quote
 from xmlmigrate.db.layout import InputSize, ledger_columns, odbc_input_size
+from xmlmigrate.db.lease import fence_sql, lease_lost
 from xmlmigrate.model import MappedApp
 from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE, schema_for
 
@@ -54,8 +55,11 @@ class OdbcWriter:
         contract: CompiledContract,
         backend: str,
         fast_executemany: bool = True,
+        fence: str | None = None,
     ) -> None:
         self._conn = conn
+        self._fence = fence  # a run id: each batch first checks its lease (db/lease.py)
+        self._fence_sql = fence_sql(backend)
         conn.autocommit = False
         self.backend = backend
         self.fast_executemany = fast_executemany
@@ -100,6 +104,12 @@ class OdbcWriter:
         try:
             cur = conn.cursor()
             cur.fast_executemany = self.fast_executemany
+            if self._fence is not None:
+                cur.execute(self._fence_sql, self._fence)
+                if cur.fetchone() is None:
+                    cur.close()
+                    conn.rollback()
+                    raise lease_lost(self._fence)
             for name, sql, names, sizes, identity, as_text in self._tables:
                 rows = table_rows(apps, name, names, as_text)
                 if not rows:

@@ -20,6 +20,7 @@ from xmlmigrate.db.base import (
 )
 from xmlmigrate.db.identifiers import column_list, quote
 from xmlmigrate.db.layout import ledger_columns, pg_copy_type
+from xmlmigrate.db.lease import fence_sql, lease_lost
 from xmlmigrate.model import MappedApp
 from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE, schema_for
 
@@ -36,9 +37,12 @@ def _copy_sql(table: str, columns: Sequence[str]) -> str:
 
 
 class PostgresCopyWriter:
-    """Rows go to the server as binary COPY streams: no SQL text per row, no parsing there."""
+    """Rows go to the server as binary COPY streams: no SQL text per row, no parsing there.
+    With ``fence`` (a run id), each batch first checks that run's lease (db/lease.py)."""
 
-    def __init__(self, engine: Engine, contract: CompiledContract) -> None:
+    def __init__(
+        self, engine: Engine, contract: CompiledContract, fence: str | None = None
+    ) -> None:
         self._raw = engine.raw_connection()
         conn = self._raw.driver_connection
         assert isinstance(conn, psycopg.Connection)
@@ -55,6 +59,8 @@ class PostgresCopyWriter:
         ]
         self._log_sql = _copy_sql(LOG_TABLE, LOG_COLUMNS)
         self._warning_sql = _copy_sql(WARNING_TABLE, WARNING_COLUMNS)
+        self._fence = fence
+        self._fence_sql = fence_sql("postgresql", "%s")
         self.statements = 0
 
     def write(
@@ -66,6 +72,11 @@ class PostgresCopyWriter:
         conn = self._conn
         try:
             with conn.cursor() as cur:
+                if self._fence is not None:
+                    cur.execute(self._fence_sql, (self._fence,))
+                    if cur.fetchone() is None:
+                        conn.rollback()
+                        raise lease_lost(self._fence)
                 for name, sql, names, types in self._tables:
                     rows = table_rows(apps, name, names)
                     if rows:

@@ -12,7 +12,10 @@ Exactly once, across the cluster, rests on what a single machine already has:
   SIGKILL loses it with its connection, and a twin that still holds it keeps a retry out;
 * a retried task (Dask retries a task whose worker died) resumes its range: the apps already
   logged in ``processing_log`` are skipped, each batch commits its rows and its log rows in
-  one transaction.
+  one transaction;
+* a zombie twin — a task Dask gave up on whose process still runs, its lease connection
+  gone — cannot write: each batch transaction first locks the run's lease row, which the
+  retry's claim has deleted (:func:`~xmlmigrate.db.lease.fence_sql`).
 
 SQLite is refused (one writer). ``local:N`` starts a ``LocalCluster`` of N single-threaded
 worker processes; ``tcp://HOST:8786`` uses a running scheduler (``dask scheduler`` there,
@@ -33,7 +36,7 @@ import sqlalchemy as sa
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine, redact_url
-from xmlmigrate.errors import InfrastructureError, LeaseBusy, UserError
+from xmlmigrate.errors import InfrastructureError, LeaseBusy, LeaseLost, UserError
 from xmlmigrate.schema import build_schema
 
 log = logging.getLogger(__name__)
@@ -120,6 +123,8 @@ def migrate_partition(config: dict[str, Any], start: int, end: int) -> dict[str,
         try:
             stats = run_migration(part)
             break
+        except LeaseLost:
+            raise  # this task was superseded by its retry: the retry owns the range now
         except LeaseBusy:
             if time.monotonic() > deadline:
                 raise

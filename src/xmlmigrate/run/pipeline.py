@@ -156,7 +156,7 @@ def _migrate(
     start_run(engine, schema, stats.run_id, {**describe_config(config), "workers": stats.workers})
     if on_start is not None:
         on_start(stats.pending)
-    writers = Writers(engine, contract, config.pooling)
+    writers = Writers(engine, contract, config.pooling, fence=stats.run_id)
     loader = Loader(writers, stats.run_id, KeyCache(contract) if config.dedup_cache else None)
     run = _Run(config, stats.workers, contract, source, loader, stats, on_batch)
     finished = False
