@@ -6,6 +6,7 @@ and transactions (statements to the database, one per batch plus bisections).
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -133,6 +134,7 @@ def test_cluster_vs_workers(
 
     rounds = max(6, perf_rounds)
     config = MigrationConfig(db_url=perf_source.db_url, workers=2, batch_size=100)
+    task_rates: list[float] = []  # rec/min of each partition task, in its own time
 
     def both() -> dict[str, list[float]]:
         times: dict[str, list[float]] = {"workers 2": [], "cluster local:2": []}
@@ -147,6 +149,7 @@ def test_cluster_vs_workers(
                 else:
                     cstats = run_on_cluster(config, ClusterSpec(2, None))
                     assert cstats.success + cstats.rejected == perf_source.records
+                    task_rates.extend(p["records"] / p["elapsed"] * 60 for p in cstats.parts)
                 times[name].append(time.perf_counter() - started)
         return times
 
@@ -154,11 +157,20 @@ def test_cluster_vs_workers(
     [effect] = knobs.effects(
         {"default": times["workers 2"], "cluster": times["cluster local:2"]}, {}
     )
+    rates = {name: perf_source.records / statistics.median(t) * 60 for name, t in times.items()}
+    task_rate = statistics.median(task_rates)
     benchmark.extra_info.update(
-        times=times, overhead=round(effect.ratio - 1, 4), interval=[effect.low, effect.high]
+        times=times,
+        overhead=round(effect.ratio - 1, 4),
+        interval=[effect.low, effect.high],
+        rec_per_min={name: round(r) for name, r in rates.items()},
+        task_rec_per_min=round(task_rate),
     )
     print(
         f"\ncluster local:2 vs --workers 2 ({perf_source.records} documents, {rounds} "
         f"interleaved pairs): time ratio {effect.ratio:.3f}"
-        + (f" ({effect.low:.3f} … {effect.high:.3f})" if effect.low and effect.high else "")
+        + (f" ({effect.low:.3f} … {effect.high:.3f}, 95 %)" if effect.low and effect.high else "")
+        + "; median rec/min "
+        + ", ".join(f"{name} {r:,.0f}" for name, r in rates.items())
+        + f"; one partition task (one Dask worker) {task_rate:,.0f} rec/min in its own time"
     )
