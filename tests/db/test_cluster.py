@@ -1,6 +1,6 @@
 """The migration on a Dask ``LocalCluster`` (``run --cluster``), on PostgreSQL and MariaDB:
 a worker killed with SIGKILL mid-run is replaced and its partition run again, and the tables
-equal what the oracle derives with every app logged exactly once; a lost scheduler stops the
+equal what the oracle derives and what a plain run gives, with every app logged exactly once; a lost scheduler stops the
 client with a clear error, and a second run resumes."""
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from xmlmigrate.run.cluster import (
     partition_count,
     run_on_cluster,
 )
+from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.testing import tables
 from xmlmigrate.testing.expected import expected_outcome
 
@@ -160,6 +161,23 @@ def test_a_worker_killed_mid_run_is_replaced_and_its_partition_resumed(
     assert killed, "no Dask worker process was found to kill"
     assert "in 8 partitions" in out and "failed 0" in out
     _assert_exactly_once_and_equal_to_the_oracle(url)
+    _assert_equal_to_a_plain_run(url)
+
+
+def _assert_equal_to_a_plain_run(url: str) -> None:
+    """The same documents migrated again by a plain single-process run into an emptied
+    target give the same rows in every table and the same status for every app."""
+    engine = make_engine(url)
+    on_cluster = tables.table_rows(engine, SCHEMA.targets)
+    statuses = {k: v[0] for k, v in _logged(url).items()}
+    drop_every_table(engine)
+    SCHEMA.create(engine)
+    insert_documents(engine, SCHEMA, DOCS)
+    stats = run_migration(MigrationConfig(db_url=url, workers=0, batch_size=10), CONTRACT)
+    assert stats.records == len(DOCS)
+    assert tables.table_rows(engine, SCHEMA.targets) == on_cluster
+    assert {k: v[0] for k, v in _logged(url).items()} == statuses
+    engine.dispose()
 
 
 def test_a_lost_scheduler_stops_the_client_and_a_rerun_resumes(
