@@ -220,12 +220,20 @@ def _log_row(app_id: int, run_id: str) -> LogRow:
     return LogRow(app_id, run_id, 1, "success", None, None, None, datetime(2026, 1, 2, 3, 4, 5))
 
 
-def test_a_run_that_lost_its_lease_cannot_write(db_url: str) -> None:
+ZOMBIE = "a" * 32  # the run id of a run about to lose its lease
+
+
+def _leased(db_url: str) -> tuple[sa.Engine, Lease]:
+    """A server target and the lease of run ZOMBIE on every app."""
     if db_url.startswith("sqlite"):
         pytest.skip("SQLite: one writer holds the file lock; there is no twin to fence out")
     engine = make_engine(db_url)
-    zombie_id = "a" * 32
-    zombie = Lease(engine, SCHEMA.lease, Partition(), zombie_id).__enter__()
+    return engine, Lease(engine, SCHEMA.lease, Partition(), ZOMBIE).__enter__()
+
+
+def test_a_run_that_lost_its_lease_cannot_write(db_url: str) -> None:
+    engine, zombie = _leased(db_url)
+    zombie_id = ZOMBIE
     writer = open_writer(engine, CONTRACT, fence=zombie_id)
     try:
         writer.write([], [_log_row(1, zombie_id)])
@@ -247,11 +255,8 @@ def test_a_run_that_lost_its_lease_cannot_write(db_url: str) -> None:
 
 
 def test_a_batch_in_flight_holds_off_the_claim_that_sweeps_its_lease(db_url: str) -> None:
-    if db_url.startswith("sqlite"):
-        pytest.skip("SQLite: one writer holds the file lock; there is no twin to fence out")
-    engine = make_engine(db_url)
-    zombie_id = "a" * 32
-    zombie = Lease(engine, SCHEMA.lease, Partition(), zombie_id).__enter__()
+    engine, zombie = _leased(db_url)
+    zombie_id = ZOMBIE
     _drop_session(engine, zombie)
     batch = engine.connect()  # the zombie's batch transaction, fence taken
     fence = sa.text(fence_sql(engine.dialect.name, ":r"))
