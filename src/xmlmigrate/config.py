@@ -38,6 +38,7 @@ class MigrationConfig:
     dedup_cache: bool = True  # catch keys already written in this run before the database does
     scoped_parse: bool = True  # build a tree of only the part of a document the contract reads
     check_well_formed: bool = True  # with scoped_parse: still prove the whole document well-formed
+    cluster_run: str | None = None  # set by --cluster: the cluster run a partition's run is part of
 
     def resolved_workers(self, pending: int) -> int:
         if self.workers is not None:

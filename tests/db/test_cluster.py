@@ -25,6 +25,8 @@ from xmlmigrate.ledger import ledger_problems
 from xmlmigrate.mock import MockGenerator, insert_documents
 from xmlmigrate.run.cluster import (
     ClusterSpec,
+    ClusterStats,
+    _Tally,
     parse_cluster,
     partition_bounds,
     partition_count,
@@ -52,6 +54,24 @@ def test_partitions_cover_the_pending_ids_in_contiguous_ranges() -> None:
     assert partition_count(10_000, 2, 100) == 8  # four per worker
     assert partition_count(30, 2, 100) == 1  # never shorter than a batch
     assert partition_bounds([], 4) == []
+
+
+def test_progress_sums_every_attempt_and_ignores_late_events() -> None:
+    tally = _Tally()
+    counts = dict.fromkeys(("records", "success", "failed", "rejected", "warnings", "rows"), 0)
+    tally.add("1-50", "run-a", counts | {"records": 20, "success": 20, "rows": 90})
+    tally.add("1-50", "run-a", counts | {"records": 10, "success": 10})  # late, older batch
+    tally.add("1-50", "run-b", counts | {"records": 30, "success": 29, "failed": 1}, final=True)
+    tally.add("51-99", "run-c", counts | {"records": 5, "rejected": 5})
+    stats = ClusterStats("local:2", None, 2, 99)
+    tally.into(stats)
+    assert (stats.records, stats.success, stats.failed, stats.rejected, stats.rows) == (
+        55,
+        49,
+        1,
+        5,
+        90,
+    )
 
 
 @pytest.mark.parametrize("text", ["local:0", "local:x", "http://h:1", "", "tcp://"])
@@ -160,6 +180,8 @@ def test_a_worker_killed_mid_run_is_replaced_and_its_partition_resumed(
     assert run.returncode == 0, out + err
     assert killed, "no Dask worker process was found to kill"
     assert "in 8 partitions" in out and "failed 0" in out
+    # the summary counts the killed attempt's apps too (from the ledger, by cluster run)
+    assert f"Cluster local:2: {len(DOCS):,} records" in out, out
     _assert_exactly_once_and_equal_to_the_oracle(url)
     _assert_equal_to_a_plain_run(url)
 

@@ -3,7 +3,8 @@
 The pending part of ``app_xml`` is split into contiguous app-id ranges (partitions) — more of
 them than workers, sized from the pending count and the batch size — and each partition is a
 Dask task that runs the ordinary engine (:func:`~xmlmigrate.run.pipeline.run_migration`) on
-its range, in the Dask worker's process: the same contract, knobs, batches and ledger.
+its range, in the Dask worker's process: the same contract, knobs, batches and ledger. Each
+committed batch is a Dask event the client's progress bar follows.
 
 Exactly once, across the cluster, rests on what a single machine already has:
 
@@ -26,9 +27,12 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import CancelledError
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,6 +41,7 @@ import sqlalchemy as sa
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.errors import InfrastructureError, LeaseBusy, LeaseLost, UserError
+from xmlmigrate.model import RunStats
 from xmlmigrate.schema import build_schema
 
 log = logging.getLogger(__name__)
@@ -44,6 +49,8 @@ log = logging.getLogger(__name__)
 PARTS_PER_WORKER = 4  # more partitions than workers: a slow or lost one delays less
 LEASE_WAIT_S = 60.0  # a retried task waits this long for a dead twin's lease to lapse
 TASK_RETRIES = 3
+PROGRESS_TOPIC = "xmlmigrate-progress"  # + the run's own suffix: an event per committed batch
+COUNTS = ("records", "success", "failed", "rejected", "warnings", "rows")
 
 
 @dataclass(frozen=True)
@@ -112,16 +119,38 @@ def pending_ids(config: MigrationConfig) -> list[int]:
         engine.dispose()
 
 
-def migrate_partition(config: dict[str, Any], start: int, end: int) -> dict[str, Any]:
+def _counts(stats: RunStats) -> dict[str, int]:
+    return {
+        "records": stats.records,
+        "success": stats.success,
+        "failed": stats.failed,
+        "rejected": stats.rejected,
+        "warnings": stats.warnings,
+        "rows": sum(stats.rows_per_table.values()),
+    }
+
+
+def migrate_partition(
+    config: dict[str, Any], start: int, end: int, topic: str | None = None
+) -> dict[str, Any]:
     """One Dask task: the engine on ``start..end``, in this worker's process. A lease still
-    held by a twin that is going away (its worker just died) is waited for."""
+    held by a twin that is going away (its worker just died) is waited for. Every committed
+    batch is reported to the client as a Dask event on ``topic``."""
     from xmlmigrate.run.pipeline import run_migration
 
     part = MigrationConfig(**{**config, "app_id_start": start, "app_id_end": end, "workers": 0})
+    worker = _current_worker()
+
+    def report(stats: RunStats, _done: int) -> None:
+        if worker is not None and topic is not None:
+            worker.log_event(
+                topic, {"part": f"{start}-{end}", "run": stats.run_id, **_counts(stats)}
+            )
+
     deadline = time.monotonic() + LEASE_WAIT_S
     while True:
         try:
-            stats = run_migration(part)
+            stats = run_migration(part, on_batch=report)
             break
         except LeaseLost:
             raise  # this task was superseded by its retry: the retry owns the range now
@@ -132,14 +161,73 @@ def migrate_partition(config: dict[str, Any], start: int, end: int) -> dict[str,
     return {
         "start": start,
         "end": end,
-        "records": stats.records,
-        "success": stats.success,
-        "failed": stats.failed,
-        "rejected": stats.rejected,
-        "warnings": stats.warnings,
-        "rows": sum(stats.rows_per_table.values()),
+        "run": stats.run_id,
+        **_counts(stats),
         "elapsed": stats.elapsed,
     }
+
+
+def _ledger_counts(config: MigrationConfig, tag: str, stats: ClusterStats) -> None:
+    """The outcome counts from the ledger: the log rows of every run of this cluster run —
+    a partition's attempts on lost workers included, whose last batches the events may not
+    have reported (each run's ``migration_run`` row carries the cluster run's tag)."""
+    from xmlmigrate.contract import load_contracts
+
+    schema = build_schema(load_contracts(config.contracts))
+    runs, logt, warn = schema.runs, schema.log, schema.warnings
+    engine = make_engine(config.db_url)
+    try:
+        with engine.connect() as conn:
+            mine = sa.select(runs.c.run_id).where(runs.c.config.like(f'%"cluster_run": "{tag}"%'))
+            counts = {
+                str(status): int(n)
+                for status, n in conn.execute(
+                    sa.select(logt.c.status, sa.func.count())
+                    .where(logt.c.run_id.in_(mine))
+                    .group_by(logt.c.status)
+                )
+            }
+            warnings = conn.execute(
+                sa.select(sa.func.count()).select_from(warn).where(warn.c.run_id.in_(mine))
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    stats.success = int(counts.get("success", 0))
+    stats.failed = int(counts.get("failed", 0))
+    stats.rejected = int(counts.get("rejected", 0))
+    stats.records = stats.success + stats.failed + stats.rejected
+    stats.warnings = int(warnings)
+
+
+def _current_worker() -> Any:
+    try:
+        from distributed import get_worker
+
+        return get_worker()
+    except (ImportError, ValueError):  # not in a Dask task
+        return None
+
+
+class _Tally:
+    """The counts of every attempt of every partition: from its batch events while it runs,
+    from its result when it ends. An attempt killed with its worker keeps the counts of its
+    last reported batch (what it committed, unless the kill fell between a commit and its
+    event); its retry adds what it does itself."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._attempts: dict[tuple[str, str], dict[str, int]] = {}
+
+    def add(self, part: str, run: str, counts: dict[str, Any], final: bool = False) -> None:
+        with self._lock:
+            known = self._attempts.get((part, run))
+            if final or known is None or int(counts["records"]) >= known["records"]:
+                self._attempts[(part, run)] = {k: int(counts[k]) for k in COUNTS}
+
+    def into(self, stats: ClusterStats) -> None:
+        with self._lock:
+            for key in COUNTS:
+                setattr(stats, key, sum(a[key] for a in self._attempts.values()))
 
 
 @dataclass
@@ -211,6 +299,8 @@ def run_on_cluster(
         raise UserError("--cluster splits app_xml itself: no --modulo or --limit with it")
     ids = pending_ids(config)
     started = time.perf_counter()
+    tag = uuid.uuid4().hex  # this cluster run's: its event topic, and in each partition's run
+    topic = f"{PROGRESS_TOPIC}-{tag}"  # a scheduler may serve several clients
     client, cluster = _client(spec)
     try:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
@@ -222,29 +312,44 @@ def run_on_cluster(
         if not bounds:
             return stats
         base = {k: v for k, v in asdict(config).items() if k not in ("app_id_start", "app_id_end")}
-        futures = [
-            client.submit(
-                migrate_partition,
-                base,
-                start,
-                end,
-                key=f"xmlmigrate-partition-{start}-{end}-{time.time_ns()}",
-                retries=TASK_RETRIES,
-                pure=False,
-            )
-            for start, end in bounds
-        ]
-        from distributed import as_completed
+        base["cluster_run"] = tag
+        tally = _Tally()
+        report_lock = threading.Lock()
 
-        try:
-            for future in as_completed(futures):
-                part = future.result()
-                stats.parts.append(part)
-                for key in ("records", "success", "failed", "rejected", "warnings", "rows"):
-                    setattr(stats, key, getattr(stats, key) + int(part[key]))
+        def report() -> None:
+            with report_lock:
+                tally.into(stats)
                 stats.elapsed = time.perf_counter() - started
                 if on_done is not None:
                     on_done(stats)
+
+        def on_event(event: tuple[float, dict[str, Any]]) -> None:
+            msg = event[1]
+            tally.add(str(msg["part"]), str(msg["run"]), msg)
+            report()
+
+        from distributed import as_completed
+
+        try:
+            client.subscribe_topic(topic, on_event)
+            futures = [
+                client.submit(
+                    migrate_partition,
+                    base,
+                    start,
+                    end,
+                    topic,
+                    key=f"xmlmigrate-partition-{start}-{end}-{time.time_ns()}",
+                    retries=TASK_RETRIES,
+                    pure=False,
+                )
+                for start, end in bounds
+            ]
+            for future in as_completed(futures):
+                part = future.result()
+                stats.parts.append(part)
+                tally.add(f"{part['start']}-{part['end']}", str(part["run"]), part, final=True)
+                report()
         except (OSError, TimeoutError, CancelledError) as exc:  # Dask: FutureCancelledError
             raise InfrastructureError(
                 f"lost the Dask scheduler ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
@@ -253,9 +358,14 @@ def run_on_cluster(
             ) from None
         except LeaseBusy as exc:
             raise LeaseBusy(f"a partition stayed leased by another run: {exc}") from None
-        stats.elapsed = time.perf_counter() - started
+        with report_lock:
+            tally.into(stats)
+            _ledger_counts(config, tag, stats)
+            stats.elapsed = time.perf_counter() - started
         return stats
     finally:
+        with suppress(Exception):  # the scheduler may be gone: so are its subscriptions
+            client.unsubscribe_topic(topic)
         client.close()
         if cluster is not None:
             cluster.close()
