@@ -114,6 +114,26 @@ def _type_name(column: dict[str, Any]) -> str:
         return type(column["type"]).__name__
 
 
+def pending_condition(
+    src: sa.FromClause, log: sa.Table, config: MigrationConfig
+) -> sa.ColumnElement[bool]:
+    """The apps of ``src`` (app_xml or an alias of it) this run takes that have no closing
+    log row."""
+    logged = sa.select(sa.literal(1)).where(log.c.app_id == src.c.app_id)
+    if config.retry_failed:  # anything but a failure closes an app
+        logged = logged.where(log.c.status != "failed")
+    conditions: list[sa.ColumnElement[bool]] = [~logged.exists()]
+    if config.app_id_start is not None:
+        conditions.append(src.c.app_id >= config.app_id_start)
+    if config.app_id_end is not None:
+        conditions.append(src.c.app_id <= config.app_id_end)
+    if config.modulo is not None:
+        # the mathematical residue (0..N-1) even for negative ids, where SQL's % is negative
+        m = config.modulo
+        conditions.append((src.c.app_id % m + m) % m == config.modulo_instance)
+    return sa.and_(*conditions)
+
+
 class TableSource:
     """Pages of pending documents. ``connection``: read through this one (the run lease's,
     so a run opens no extra connection for it) instead of the engine's pool; each read
@@ -132,7 +152,7 @@ class TableSource:
         self.limit = config.limit
         self.queries = 0  # pages read: one query (one round trip) each
         src, log = schema.source, schema.log
-        self._pending = self._pending_in(src, log, config)
+        self._pending = pending_condition(src, log, config)
         self._src = src
         attempts = sa.select(sa.func.count()).where(log.c.app_id == src.c.app_id).scalar_subquery()
         self._as_bytes = engine.dialect.name in ("sqlite", "postgresql", "mysql", "mariadb")
@@ -145,7 +165,7 @@ class TableSource:
         pending = src.alias("pending_app")
         ids = (
             sa.select(pending.c.app_id)
-            .where(self._pending_in(pending, log, config))
+            .where(pending_condition(pending, log, config))
             .order_by(pending.c.app_id)
             .limit(sa.bindparam("n"))
         )
@@ -161,26 +181,6 @@ class TableSource:
         # the first page has no lower bound: any app id, however negative, is read
         self._first_page = page(ids)
         self._page = page(ids.where(pending.c.app_id > sa.bindparam("after")))
-
-    @staticmethod
-    def _pending_in(
-        src: sa.FromClause, log: sa.Table, config: MigrationConfig
-    ) -> sa.ColumnElement[bool]:
-        """The apps of ``src`` (app_xml or an alias of it) this run takes that have no closing
-        log row."""
-        logged = sa.select(sa.literal(1)).where(log.c.app_id == src.c.app_id)
-        if config.retry_failed:  # anything but a failure closes an app
-            logged = logged.where(log.c.status != "failed")
-        conditions: list[sa.ColumnElement[bool]] = [~logged.exists()]
-        if config.app_id_start is not None:
-            conditions.append(src.c.app_id >= config.app_id_start)
-        if config.app_id_end is not None:
-            conditions.append(src.c.app_id <= config.app_id_end)
-        if config.modulo is not None:
-            # the mathematical residue (0..N-1) even for negative ids, where SQL's % is negative
-            m = config.modulo
-            conditions.append((src.c.app_id % m + m) % m == config.modulo_instance)
-        return sa.and_(*conditions)
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:

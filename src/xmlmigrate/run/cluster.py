@@ -42,7 +42,8 @@ from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.errors import InfrastructureError, LeaseBusy, LeaseLost, UserError
 from xmlmigrate.model import RunStats
-from xmlmigrate.schema import build_schema
+from xmlmigrate.schema import Schema, build_schema
+from xmlmigrate.sources import pending_condition
 
 log = logging.getLogger(__name__)
 
@@ -94,40 +95,21 @@ def partition_count(pending: int, workers: int, batch_size: int) -> int:
     return max(1, min(PARTS_PER_WORKER * max(workers, 1), math.ceil(pending / max(batch_size, 1))))
 
 
-def pending_ids(config: MigrationConfig) -> list[int]:
-    """App ids of ``app_xml`` in the configured range that have no log row yet (or only
-    failures with ``retry_failed``)."""
-    from xmlmigrate.contract import load_contracts
-
-    schema = build_schema(load_contracts(config.contracts))
-    engine = make_engine(config.db_url)
+def pending_ids(engine: sa.Engine, schema: Schema, config: MigrationConfig) -> list[int]:
+    """App ids of ``app_xml`` this run takes (the source's own pending condition), sorted."""
+    src = schema.source
+    query = sa.select(src.c.app_id).where(pending_condition(src, schema.log, config))
     try:
-        src, logt = schema.source, schema.log
-        done = sa.select(logt.c.app_id)
-        if config.retry_failed:
-            done = done.where(logt.c.status != "failed")
-        query = sa.select(src.c.app_id).where(src.c.app_id.not_in(done))
-        if config.app_id_start is not None:
-            query = query.where(src.c.app_id >= config.app_id_start)
-        if config.app_id_end is not None:
-            query = query.where(src.c.app_id <= config.app_id_end)
         with engine.connect() as conn:
             return [int(r[0]) for r in conn.execute(query.order_by(src.c.app_id))]
     except sa.exc.OperationalError as exc:
         raise InfrastructureError(f"cannot read app_xml: {exc.orig}") from None
-    finally:
-        engine.dispose()
 
 
 def _counts(stats: RunStats) -> dict[str, int]:
-    return {
-        "records": stats.records,
-        "success": stats.success,
-        "failed": stats.failed,
-        "rejected": stats.rejected,
-        "warnings": stats.warnings,
-        "rows": sum(stats.rows_per_table.values()),
-    }
+    """A partition run's COUNTS."""
+    rows = sum(stats.rows_per_table.values())
+    return {k: rows if k == "rows" else int(getattr(stats, k)) for k in COUNTS}
 
 
 def migrate_partition(
@@ -167,31 +149,24 @@ def migrate_partition(
     }
 
 
-def _ledger_counts(config: MigrationConfig, tag: str, stats: ClusterStats) -> None:
+def _ledger_counts(engine: sa.Engine, schema: Schema, tag: str, stats: ClusterStats) -> None:
     """The outcome counts from the ledger: the log rows of every run of this cluster run —
     a partition's attempts on lost workers included, whose last batches the events may not
     have reported (each run's ``migration_run`` row carries the cluster run's tag)."""
-    from xmlmigrate.contract import load_contracts
-
-    schema = build_schema(load_contracts(config.contracts))
     runs, logt, warn = schema.runs, schema.log, schema.warnings
-    engine = make_engine(config.db_url)
-    try:
-        with engine.connect() as conn:
-            mine = sa.select(runs.c.run_id).where(runs.c.config.like(f'%"cluster_run": "{tag}"%'))
-            counts = {
-                str(status): int(n)
-                for status, n in conn.execute(
-                    sa.select(logt.c.status, sa.func.count())
-                    .where(logt.c.run_id.in_(mine))
-                    .group_by(logt.c.status)
-                )
-            }
-            warnings = conn.execute(
-                sa.select(sa.func.count()).select_from(warn).where(warn.c.run_id.in_(mine))
-            ).scalar_one()
-    finally:
-        engine.dispose()
+    with engine.connect() as conn:
+        mine = sa.select(runs.c.run_id).where(runs.c.config.like(f'%"cluster_run": "{tag}"%'))
+        counts = {
+            str(status): int(n)
+            for status, n in conn.execute(
+                sa.select(logt.c.status, sa.func.count())
+                .where(logt.c.run_id.in_(mine))
+                .group_by(logt.c.status)
+            )
+        }
+        warnings = conn.execute(
+            sa.select(sa.func.count()).select_from(warn).where(warn.c.run_id.in_(mine))
+        ).scalar_one()
     stats.success = int(counts.get("success", 0))
     stats.failed = int(counts.get("failed", 0))
     stats.rejected = int(counts.get("rejected", 0))
@@ -297,7 +272,26 @@ def run_on_cluster(
         )
     if config.modulo is not None or config.limit is not None:
         raise UserError("--cluster splits app_xml itself: no --modulo or --limit with it")
-    ids = pending_ids(config)
+    from xmlmigrate.contract import load_contracts
+
+    schema = build_schema(load_contracts(config.contracts))  # contract errors: before any cluster
+    engine = make_engine(config.db_url)  # the client's: pending ids, final counts
+    try:
+        ids = pending_ids(engine, schema, config)
+        return _run(config, spec, schema, engine, ids, on_start, on_done)
+    finally:
+        engine.dispose()
+
+
+def _run(
+    config: MigrationConfig,
+    spec: ClusterSpec,
+    schema: Schema,
+    engine: sa.Engine,
+    ids: list[int],
+    on_start: Callable[[int, int, str | None], None] | None,
+    on_done: Callable[[ClusterStats], None] | None,
+) -> ClusterStats:
     started = time.perf_counter()
     tag = uuid.uuid4().hex  # this cluster run's: its event topic, and in each partition's run
     topic = f"{PROGRESS_TOPIC}-{tag}"  # a scheduler may serve several clients
@@ -315,9 +309,12 @@ def run_on_cluster(
         base["cluster_run"] = tag
         tally = _Tally()
         report_lock = threading.Lock()
+        counted = threading.Event()  # the final counts are the ledger's: no late event after
 
         def report() -> None:
             with report_lock:
+                if counted.is_set():
+                    return
                 tally.into(stats)
                 stats.elapsed = time.perf_counter() - started
                 if on_done is not None:
@@ -359,8 +356,9 @@ def run_on_cluster(
         except LeaseBusy as exc:
             raise LeaseBusy(f"a partition stayed leased by another run: {exc}") from None
         with report_lock:
+            counted.set()
             tally.into(stats)
-            _ledger_counts(config, tag, stats)
+            _ledger_counts(engine, schema, tag, stats)
             stats.elapsed = time.perf_counter() - started
         return stats
     finally:
