@@ -259,7 +259,8 @@ def test_references_name_the_same_row_columns_read() -> None:
         ("END", "unexpected END at 1"),
         ("(" * 40 + "1" + ")" * 40, "nested too deeply"),
         (" + ".join(["1"] * 150), "too deep"),
-        ("1" + " + 1" * 1100, "characters long"),
+        ("1" + " + 1" * 5100, "characters long"),
+        ("n IN (" + ",".join(["1"] * 5100) + ")", "more than 5,000 operators, operands"),
     ],
 )
 def test_errors_say_what_and_where(text: str, message: str) -> None:

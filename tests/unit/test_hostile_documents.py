@@ -152,9 +152,10 @@ def _calculated(expression: str) -> str:
         (" + ".join(["1"] * 300), "too deep"),
         ("NOT " * 500 + "TRUE", "nested too deeply"),
         ("-" * 500 + "1", "nested too deeply"),
-        ("1" + " + 1" * 2000, "characters long"),
+        ("1" + " + 1" * 6000, "characters long"),
+        ("CASE WHEN 1 IN (" + "1," * 5100 + "1) THEN 1 END", "more than 5,000 operators"),
     ],
-    ids=["200 brackets", "300 terms", "500 NOT", "500 minus", "8000 characters"],
+    ids=["200 brackets", "300 terms", "500 NOT", "500 minus", "24000 characters", "5100 items"],
 )
 def test_over_deep_expressions_are_a_located_contract_error(expression: str, message: str) -> None:
     with pytest.raises(ContractError) as info:

@@ -89,8 +89,8 @@ APP = "/Provenir/Request/CustData/application"
             "arithmetic 'a + b' into a text column",
         ),
         (
-            {"mapping_type": ["calculated_field"], "expression": "CASE WHEN (a = 'b') THEN 1 END"},
-            "parentheses in the condition",
+            {"mapping_type": ["calculated_field"], "expression": "CASE WHEN (a = 'b' THEN 1 END"},
+            "unbalanced or misplaced parentheses",
         ),
         (
             {

@@ -49,7 +49,8 @@ class ExprError(ValueError):
 
 # Bounds that keep parsing, compiling and evaluating far from Python's recursion limit,
 # whatever a contract holds: longer or deeper expressions are a located contract error.
-MAX_EXPRESSION_CHARS = 4000
+MAX_EXPRESSION_CHARS = 20_000  # real per-slot collateral CASEs merge to ~6,000
+MAX_NODES = 5_000  # operators, operands and calls in one expression
 MAX_NESTING = 32  # brackets, function arguments, CASE, NOT and unary minus inside each other
 MAX_DEPTH = 100  # operators applied to operators (a chain of 100 '+' is 100 deep)
 
@@ -846,6 +847,26 @@ def _check_depth(root: Node) -> None:
         stack.extend((arg, depth + 1) for arg in node.args)
 
 
+def _check_size(root: Node) -> None:
+    """An error past ``MAX_NODES`` nodes: the compiled closures' size stays bounded."""
+    count = 0
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, tuple):  # argument lists
+            stack.extend(node)
+            continue
+        if not isinstance(node, Node):
+            continue
+        count += 1
+        if count > MAX_NODES:
+            raise ExprError(
+                f"expression has more than {MAX_NODES:,} operators, operands and calls: "
+                "split it into calculated columns"
+            )
+        stack.extend(node.args)
+
+
 def compile_expression(text: str, scope: Scope) -> Compiled:
     """Parse, type-check and compile ``text``; raise :class:`ExprError` if it is not valid."""
     if not isinstance(text, str) or not text.strip():
@@ -857,6 +878,7 @@ def compile_expression(text: str, scope: Scope) -> Compiled:
         )
     node = _Parser(text).parse()
     _check_depth(node)
+    _check_size(node)
     compiler = _Compiler(scope)
     typ, ev = compiler.compile(node)
     return Compiled(text, typ, ev, frozenset(compiler.refs), frozenset(compiler.paths))

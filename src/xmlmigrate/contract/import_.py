@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,14 @@ def _attribute(m: dict[str, Any]) -> str:
     return attr
 
 
+_VALUE_OF_ATTRIBUTE = re.compile(r"VALUE\('@([^'/\[\]]+)'\)")
+
+
+def _attributes_read(expr: str) -> list[str]:
+    """The row element's own attributes a translated calculation reads (``VALUE('@x')``)."""
+    return sorted(set(_VALUE_OF_ATTRIBUTE.findall(expr)))
+
+
 def _tokens(raw: Any) -> list[str]:
     if raw is None:
         return []
@@ -258,7 +267,14 @@ class _Importer:
         param = rest[:-1].strip() if rest.endswith(")") else None
         table = KV_TOKENS[kind]
         if m.get("target_table") != table:
-            raise ValueError(f"{kind} writes {table}, not {m.get('target_table')!r}")
+            if m.get("target_table") not in KV_TOKENS.values():
+                raise ValueError(f"{kind} writes {table}, not {m.get('target_table')!r}")
+            self.differs(
+                where,
+                f"was given {token} with target_table {m.get('target_table')!r} (what it "
+                "writes then is not specified)",
+                f"writes the row to {table}, as the token says",
+            )
         source = self._selected(where, m, selectors[0]) if selectors else self._source(m)
         attr = m["xml_attribute"]
         path = source.get("path") or f"@{source['attr']}"
@@ -367,10 +383,20 @@ class _Importer:
         if not column:
             raise ValueError("target_column is required")
         text_enum = self._text_enum(m) if "enum" in tokens else None
-        if text_enum is not None:
-            if calculated or selectors or len(tokens) > 1:
+        empty_enum = "enum" in tokens and text_enum is None and self._enum_name(m, enums) in {
+            n for n, codes in enums.items() if not codes
+        }
+        if empty_enum:
+            self.differs(
+                where,
+                f"looks codes up in the empty enum {self._enum_name(m, enums)} and stores NULL",
+                "makes the column one that is always NULL",
+            )
+            spec: dict[str, Any] = {"expr": "NULL", "type": "int"}
+        elif text_enum is not None:
+            if selectors or len(tokens) > 1:
                 raise ValueError(f"mapping type {', '.join(tokens)} with the text enum {text_enum}")
-            spec = self._text_enum_column(where, m, table, text_enum)
+            spec = self._text_enum_column(where, m, table, text_enum, calculated)
         elif calculated:
             typed = self._type(where, m, tokens, enums, bits, used_enums)
             expr = self._calculated(where, m, table, typed, enums)
@@ -392,6 +418,13 @@ class _Importer:
             spec["nullable"] = False
         default = m.get("default_value")
         if calculated and m.get("nullable") is not False:
+            default = None
+        if isinstance(default, str) and re.fullmatch(r"[A-Za-z_]+\(\)", default.strip()):
+            self.differs(
+                where,
+                f"leaves {default} (a SQL function) to the database's column default",
+                "writes NULL where the value is blank (its tables have no SQL defaults)",
+            )
             default = None
         if default is not None and "default" not in spec and default != "":
             if spec["type"] == "enum":  # the predecessor's default is the stored id
@@ -419,28 +452,36 @@ class _Importer:
         return self._enum_name(m, self.text_enums)
 
     def _text_enum_column(
-        self, where: str, m: dict[str, Any], table: str, name: str
+        self, where: str, m: dict[str, Any], table: str, name: str, calculated: bool
     ) -> dict[str, Any]:
         """An enum whose values are text (RL's officer code → e-mail): the looked-up text,
-        as a CASE over its codes (exact, then any case, as the predecessor; '' catch-all)."""
+        as a CASE over its codes (exact, then any case, then the '' catch-all, as the
+        predecessor); after a calculation, the lookup only where it gives nothing (§16.3)."""
         codes = self.text_enums[name]
         attr = _attribute(m)
         if table == CONTACT or table in CONTACT_CHILDREN:
             source = f"VALUE('@{attr}')"
         else:
             source = f"VALUE('{self._path_of(self._source(m))}')"
-        whens = " ".join(
-            f"WHEN UPPER({source}) = {ix.sql_text(code.upper())} THEN {ix.sql_text(value)}"
+        exact = [
+            f"WHEN {source} = {ix.sql_text(code.strip())} THEN {ix.sql_text(value)}"
             for code, value in codes.items()
             if code.strip()
-        )
+        ]
+        any_case = [
+            f"WHEN UPPER({source}) = {ix.sql_text(code.strip().upper())} THEN {ix.sql_text(value)}"
+            for code, value in codes.items()
+            if code.strip()
+        ]
+        whens = " ".join([*exact, *any_case])
         catch_all = f" ELSE {ix.sql_text(codes[''])}" if "" in codes else ""
         expr = f"CASE {whens}{catch_all} END" if whens else ix.sql_text(codes.get("", ""))
         length = m.get("data_length")
-        longest = max((len(v) for v in codes.values()), default=1)
-        if not isinstance(length, int) or length < longest:
-            length = max(longest, DEFAULT_STRING_LENGTH if not isinstance(length, int) else length)
-        self.differs(where, f"looks codes of {name} up exactly first", "ignores case throughout")
+        if calculated:
+            calc = self._translator(where, table).translate(m.get("expression") or "", ix.TEXT)
+            expr = f"COALESCE({calc}, {expr})"
+        if not isinstance(length, int) or length <= 0:
+            length = DEFAULT_STRING_LENGTH
         return {"expr": expr, "type": "string", "length": length}
 
     def _grouped(
@@ -533,12 +574,7 @@ class _Importer:
             "datetime": ix.DATE,
             "bit": ix.BIT,
         }[kind]
-        translator = ix.ExpressionTranslator(
-            self._resolver(where, table),
-            lambda before, instead: self.note(where, before, instead),
-            lambda before, instead: self.differs(where, before, instead),
-        )
-        expr = translator.translate(m.get("expression") or "", target)
+        expr = self._translator(where, table).translate(m.get("expression") or "", target)
         if kind == "enum":
             # with enum after it, the predecessor looks the raw attribute up when the
             # expression gives nothing (spec §7.1 step 3)
@@ -556,6 +592,13 @@ class _Importer:
             catch_all = f" ELSE {codes['']}" if "" in codes else ""
             expr = f"COALESCE({expr}, CASE {whens}{catch_all} END)" if whens else expr
         return expr
+
+    def _translator(self, where: str, table: str) -> ix.ExpressionTranslator:
+        return ix.ExpressionTranslator(
+            self._resolver(where, table),
+            lambda before, instead: self.note(where, before, instead),
+            lambda before, instead: self.differs(where, before, instead),
+        )
 
     def _resolver(self, where: str, table: str) -> ix.Resolver:
         """Names of the predecessor's evaluation context (spec §11.1) → expressions of text."""
@@ -893,6 +936,8 @@ class _Importer:
                 + _inline({"by": "con_id", "prefer": {"attr": contact_type, "order": roles}}),
                 'skip_if_null = ["con_id"]',
                 'skip_warn = "contact_without_con_id"',
+                # the predecessor drops contact rows another application already wrote
+                'on_duplicate = "keep_existing"',
             ]
             keys = [
                 f"con_id = {_inline({'attr': 'con_id', 'type': 'int', 'nullable': False})}",
@@ -917,12 +962,29 @@ class _Importer:
                 f"key = {_q(['con_id', type_column])}",
                 "where = "
                 + _inline({"attr": type_attr, "in": allowed, "warn": f"{kind}_type_skipped"}),
+                'on_duplicate = "keep_existing"',
             ]
             record, source = MEANINGFUL_CHILD[kind]
             specs = dict(mapped)
             if not any("default" in specs[c] for c in record if c in specs):
                 # the predecessor counts defaults as data: with one, every row passes
-                attrs = [specs[c]["attr"] for c in record if c in specs] + source
+                attrs = list(source)
+                for c in record:
+                    spec = specs.get(c)
+                    if spec is None:
+                        continue
+                    if "attr" in spec:
+                        attrs.append(spec["attr"])
+                    elif "expr" in spec:
+                        # a calculation: the attributes it reads count as data (spec §16.2)
+                        read = _attributes_read(spec["expr"])
+                        attrs += read
+                        self.differs(
+                            f"{self.source}: {table}.{c}",
+                            "counts the computed value as data only when it is not 0",
+                            f"counts the attributes it reads ({', '.join(read) or 'none'}) as "
+                            "data, so a row whose only value computes to 0 is kept",
+                        )
                 head.append(
                     "meaningful = "
                     + _inline({"any_of": sorted(set(attrs)), "warn": f"{kind}_without_data"})

@@ -62,6 +62,86 @@ def _quoted(text: str) -> str | None:
     return None
 
 
+def _has_grouping(text: str) -> bool:
+    """Parentheses other than those of DATE(...)."""
+    bare = re.sub(r"(?:\bDATE|\sIN)\s*\([^()]*\)", "", text, flags=re.IGNORECASE)
+    return bool(re.search(r"[()]", bare))
+
+
+def _split_top(text: str, word: str) -> list[str]:
+    """``text`` split on the whitespace-delimited ``word`` outside quotes and brackets."""
+    parts: list[str] = []
+    depth, quote, start, i = 0, "", 0, 0
+    pattern = re.compile(r"\s*,\s*" if word == "," else rf"\s+{word}\s+", re.IGNORECASE)
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and (ch.isspace() or ch == word):
+            m = pattern.match(text, i)
+            if m:
+                parts.append(text[start:i].strip())
+                start = i = m.end()
+                continue
+        i += 1
+    parts.append(text[start:].strip())
+    return parts
+
+
+def _unwrapped(text: str) -> str:
+    """``text`` without brackets around the whole of it."""
+    while text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(text):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and i < len(text) - 1:
+                return text
+        text = text[1:-1].strip()
+    return text
+
+
+def _predecessor_reading(text: str) -> str:
+    """What the predecessor's unparsed reading of a condition with parentheses tests (spec
+    §16.1): it splits on AND (else OR) and an operand glued to a bracket is an unknown name,
+    blank; so is an unquoted number."""
+    word = "AND" if re.search(r"\sAND\s", text, re.IGNORECASE) else "OR"
+    parts = re.split(rf"\s+{word}\s+", text, flags=re.IGNORECASE)
+    return f" {word} ".join(f"[{_part_reading(p.strip())}]" for p in parts)
+
+
+def _part_reading(part: str) -> str:
+    op = next((o for o in OPERATORS if o in part), None)
+    if op is None:
+        return f"{part!r} with any bracketed name blank"
+    left, right = (x.strip() for x in part.split(op, 1))
+    left_blank = not _NAME.match(left)
+    right_blank = _quoted(right) is None and not (_NAME.match(right) and not _NUMBER.match(right))
+    if left_blank and right_blank:
+        return "always true" if op in ("=", "<=", ">=") else "always false"
+    if right_blank:
+        return {
+            ">": f"{left} is not blank",
+            "!=": f"{left} is not blank",
+            ">=": "always true",
+            "<": "always false",
+        }.get(op, f"{left} is blank")
+    if left_blank:
+        return {
+            "<": f"{right} is not blank",
+            "!=": f"{right} is not blank",
+            "<=": "always true",
+            ">": "always false",
+        }.get(op, f"{right} is blank")
+    return f"{left} {op} {right}"
+
+
 class ExpressionTranslator:
     def __init__(self, resolve: Resolver, defect: Report, differs: Report) -> None:
         self.resolve = resolve
@@ -106,30 +186,55 @@ class ExpressionTranslator:
 
     # -- conditions ----------------------------------------------------------------------
     def _condition(self, text: str) -> str:
-        if "(" in text.replace("DATE(", "").replace("date(", "") or ")" in re.sub(
-            r"DATE\([^)]*\)", "", text, flags=re.IGNORECASE
-        ):
-            raise ValueError(
-                f"parentheses in the condition {text!r}: the predecessor does not parse them "
-                "(the condition always fails there); write the intended grouping by hand"
+        if _has_grouping(text):
+            self.defect(
+                f"does not parse the parentheses of {text!r}: it reads it as "
+                f"{_predecessor_reading(text)}",
+                "parses the grouping and compares as written",
             )
+            return self._grouped(text)
         for word in ("AND", "OR"):
             parts = re.split(rf"\s+{word}\s+", text, flags=re.IGNORECASE)
             if len(parts) > 1:
                 other = "OR" if word == "AND" else "AND"
                 if any(re.search(rf"\s{other}\s", p, re.IGNORECASE) for p in parts):
                     raise ValueError(f"AND and OR mixed in {text!r}: the predecessor cannot")
-                literals = re.findall(r"'([^']*)'|\"([^\"]*)\"", text)
-                if any((a or b) != (a or b).upper() for a, b in literals):
-                    self.defect(
-                        f"upper-cases the literals of {text!r}, which then only match "
-                        "upper-case data",
-                        "compares them as written",
-                    )
+                self._upper_cased_literals(text)
                 return "(" + f" {word} ".join(self._simple(p.strip()) for p in parts) + ")"
         return self._simple(text)
 
+    def _upper_cased_literals(self, text: str) -> None:
+        literals = re.findall(r"'([^']*)'|\"([^\"]*)\"", text)
+        if any((a or b) != (a or b).upper() for a, b in literals):
+            self.defect(
+                f"upper-cases the literals of {text!r}, which then only match upper-case data",
+                "compares them as written",
+            )
+
+    def _grouped(self, text: str) -> str:
+        """A condition with parentheses, as its author meant it: OR binds loosest."""
+        text = _unwrapped(text.strip())
+        for word in ("OR", "AND"):
+            parts = _split_top(text, word)
+            if len(parts) > 1:
+                self._upper_cased_literals(text)
+                return "(" + f" {word} ".join(self._grouped(p) for p in parts) + ")"
+        if _has_grouping(text):
+            raise ValueError(f"unbalanced or misplaced parentheses in {text!r}")
+        return self._simple(text)
+
     def _simple(self, text: str) -> str:
+        m = re.match(r"(.+?)\s+IN\s*\((.*)\)\s*\Z", text, re.IGNORECASE | re.S)
+        if m:
+            items = [_quoted(i) for i in _split_top(m.group(2), ",")]
+            if not items or any(i is None for i in items):
+                raise ValueError(f"IN needs a list of quoted texts in {text!r}")
+            self.defect(
+                f"has no IN, so {text!r} is never true",
+                "tests whether the value is one of the list",
+            )
+            listed = ", ".join(sql_text(i or "") for i in items)
+            return f"COALESCE(COALESCE({self._text(m.group(1).strip())}, '') IN ({listed}), FALSE)"
         m = re.match(r"(.+?)\s+IS\s+(NOT\s+)?(EMPTY|NULL)\s*\Z", text, re.IGNORECASE | re.S)
         if m:
             return f"{self._text(m.group(1))} IS {'NOT ' if m.group(2) else ''}EMPTY"
