@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from xmlmigrate.contract.compiled import SourceRef, parse_source
+
 DEFAULT_DB_URL = "sqlite:///xmlmigrate.db"
 DB_URL_ENV = "XMLMIGRATE_DB_URL"
 DEFAULT_BATCH_SIZE = 100  # measured faster than 200 on PostgreSQL, and half the memory
@@ -39,6 +41,13 @@ class MigrationConfig:
     scoped_parse: bool = True  # build a tree of only the part of a document the contract reads
     check_well_formed: bool = True  # with scoped_parse: still prove the whole document well-formed
     cluster_run: str | None = None  # set by --cluster: the cluster run a partition's run is part of
+    # --source: the table documents are read from, "[schema.]table[(key, document)]", instead
+    # of each contract's own [contract] source (default app_xml(app_id, xml))
+    source: str | None = None
+
+    @property
+    def source_ref(self) -> SourceRef | None:
+        return parse_source(self.source) if self.source is not None else None
 
     def resolved_workers(self, pending: int) -> int:
         if self.workers is not None:
@@ -48,6 +57,8 @@ class MigrationConfig:
         return os.cpu_count() or 1
 
     def __post_init__(self) -> None:
+        if self.source is not None:
+            parse_source(self.source)  # ValueError: what is wrong with it
         if self.workers is not None and self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
         if self.batch_size < 1:

@@ -43,6 +43,10 @@ class SourceError(UserError):
     """``app_xml`` is missing or holds rows the tool cannot read as they are."""
 
 
+class SourceMissing(SourceError):
+    """The source table does not exist."""
+
+
 class InfrastructureError(XmlMigrateError):
     """The database or the machine failed; no single document caused it. The run stopped;
     what committed stays committed, and no app was logged because of it."""

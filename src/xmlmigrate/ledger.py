@@ -149,14 +149,17 @@ class LedgerStatus:
 
 
 def ledger_status(engine: Engine, schema: Schema, runs: int = 10) -> LedgerStatus:
-    log, src = schema.log, schema.source
+    log = schema.log
     latest = (
         sa.select(log.c.app_id, sa.func.max(log.c.log_id).label("log_id"))
         .group_by(log.c.app_id)
         .subquery()
     )
     with engine.connect() as conn:
-        total = int(conn.execute(sa.select(sa.func.count()).select_from(src)).scalar_one())
+        total = sum(
+            int(conn.execute(sa.select(sa.func.count()).select_from(src)).scalar_one())
+            for src in schema.sources or (schema.source,)
+        )
         by_status = {
             str(s): int(n)
             for s, n in conn.execute(

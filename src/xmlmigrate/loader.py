@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
@@ -28,7 +29,9 @@ from xmlmigrate.db.base import BulkWriter, WriteError
 from xmlmigrate.db.engine import engine_target
 from xmlmigrate.errors import InfrastructureError
 from xmlmigrate.ledger import log_rows, outcome_for, warning_rows
-from xmlmigrate.model import MappedApp, Outcome, Rejection
+from xmlmigrate.model import MappedApp, Outcome, Rejection, Warn
+
+IN_CHUNK = 500  # key values per IN list
 
 
 class Writers:
@@ -122,11 +125,120 @@ class KeyCache:
             self.owner[k] = app.app_id
 
 
+class ExistingRows:
+    """Tables with ``on_duplicate = "keep_existing"`` (the predecessor's shared contacts): a
+    row whose key another app already wrote — in an earlier batch, an earlier run, or earlier
+    in this batch — is not written; the app loads with a ``duplicate_existing`` warning naming
+    that app. Batches commit in order, so which app keeps the row does not depend on the
+    number of workers."""
+
+    def __init__(self, engine: Engine, contract: CompiledContract) -> None:
+        self.engine = engine
+        self.tables = [t for t in contract.tables if t.on_duplicate == "keep_existing"]
+        by_name = {t.name: t for t in contract.tables}
+        # where each table's owning app is read: itself or the nearest ancestor holding both
+        # the first key column and app_id
+        self.owner_table: dict[str, str | None] = {}
+        for t in self.tables:
+            first = t.key[0]
+            chain = [t.name, *t.ancestors]
+            self.owner_table[t.name] = next(
+                (
+                    n
+                    for n in chain
+                    if {first, "app_id"} <= set(by_name[n].column_names)
+                ),
+                None,
+            )
+        self.known: dict[tuple[Any, ...], int | None] = {}  # (table, *key) → owning app
+        self.kept = 0
+
+    def _lookup(self, table: Any, keys: set[tuple[Any, ...]]) -> None:
+        first = table.key[0]
+        values = sorted({k[0] for k in keys}, key=repr)
+        owner_name = self.owner_table[table.name]
+        with self.engine.connect() as conn:
+            for start in range(0, len(values), IN_CHUNK):
+                chunk = values[start : start + IN_CHUNK]
+                t = sa.table(table.name, *(sa.column(c) for c in table.key))
+                found = {
+                    tuple(r)
+                    for r in conn.execute(
+                        sa.select(*(t.c[c] for c in table.key)).where(t.c[first].in_(chunk))
+                    )
+                }
+                owners: dict[Any, int] = {}
+                if owner_name is not None and found:
+                    o = sa.table(owner_name, sa.column(first), sa.column("app_id"))
+                    owners = {
+                        r[0]: int(r[1])
+                        for r in conn.execute(
+                            sa.select(o.c[first], o.c.app_id).where(o.c[first].in_(chunk))
+                        )
+                    }
+                for key in found:
+                    self.known[(table.name, *key)] = owners.get(key[0])
+
+    def screen(self, apps: list[MappedApp]) -> None:
+        """Drop, from ``apps`` (in commit order), the rows another app owns."""
+        if not self.tables or not apps:
+            return
+        for table in self.tables:
+            keys = {
+                tuple(row[k] for k in table.key)
+                for app in apps
+                for row in app.rows.get(table.name, ())
+            }
+            unknown = {k for k in keys if (table.name, *k) not in self.known}
+            if unknown:
+                self._lookup(table, unknown)
+            claimed: dict[tuple[Any, ...], int] = {}
+            for app in apps:
+                rows = app.rows.get(table.name)
+                if not rows:
+                    continue
+                kept = []
+                for row in rows:
+                    key = tuple(row[k] for k in table.key)
+                    full = (table.name, *key)
+                    if full in self.known or key in claimed:
+                        owner = self.known[full] if full in self.known else claimed[key]
+                        if owner == app.app_id:  # its own row from an earlier attempt
+                            kept.append(row)
+                            continue
+                        self.kept += 1
+                        shown = ", ".join(f"{k}={v}" for k, v in zip(table.key, key, strict=True))
+                        by = f"app {owner}" if owner is not None else "another app"
+                        app.warnings.append(
+                            Warn(
+                                "duplicate_existing",
+                                f"{table.name} ({shown}) was already written by {by}; "
+                                "that row is kept and this app's is not written",
+                            )
+                        )
+                        continue
+                    claimed[key] = app.app_id
+                    kept.append(row)
+                app.rows[table.name] = kept
+
+    def remember(self, app: MappedApp) -> None:
+        for table in self.tables:
+            for row in app.rows.get(table.name, ()):
+                self.known[(table.name, *(row[k] for k in table.key))] = app.app_id
+
+
 class Loader:
-    def __init__(self, writers: Writers, run_id: str, key_cache: KeyCache | None = None) -> None:
+    def __init__(
+        self,
+        writers: Writers,
+        run_id: str,
+        key_cache: KeyCache | None = None,
+        existing: ExistingRows | None = None,
+    ) -> None:
         self.writers = writers
         self.run_id = run_id
         self.key_cache = key_cache
+        self.existing = existing
         self.transactions = 0
         self.failed_transactions = 0  # refused by the database (each one costs a bisection step)
         self._attempts: Mapping[int, int] = {}
@@ -140,6 +252,8 @@ class Loader:
         self._attempts = attempts or {}
         apps = [i for i in items if isinstance(i, MappedApp)]
         others = [outcome_for(i) for i in items if isinstance(i, Rejection)]
+        if self.existing is not None:
+            self.existing.screen(apps)
         if self.key_cache is not None:
             apps, duplicates = self.key_cache.screen(apps)
             others += duplicates
@@ -147,10 +261,12 @@ class Loader:
             committed = self._commit(apps, others)
         finally:
             self.writers.release()
-        if self.key_cache is not None:
-            for _, app in committed:
-                if app is not None:
+        for _, app in committed:
+            if app is not None:
+                if self.key_cache is not None:
                     self.key_cache.remember(app)
+                if self.existing is not None:
+                    self.existing.remember(app)
         return committed
 
     def _commit(

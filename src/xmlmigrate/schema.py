@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from xmlmigrate.contract import CompiledContract, CompiledTable
+from xmlmigrate.contract import CompiledContract, CompiledTable, SourceRef
 from xmlmigrate.db.layout import (
     ENUM_TABLE,
     LEASE_TABLE,
@@ -39,6 +39,10 @@ class Schema:
     targets: tuple[sa.Table, ...]  # contract tables, parents first
     root: sa.Table
     enum_rows: tuple[dict[str, object], ...]
+    # the tables documents are read from, each with columns keyed ``app_id`` and ``xml``
+    # whatever their names: app_xml (the tool's, created by init) or the users' own tables
+    sources: tuple[sa.Table, ...] = ()
+    refs: tuple[SourceRef, ...] = ()
 
     def create(self, engine: Engine) -> None:
         """Create what is missing and (re)seed ``app_enums`` from the contract. Idempotent."""
@@ -67,19 +71,50 @@ class Schema:
         return [t.name for t in self.metadata.sorted_tables if t.name not in existing]
 
 
-def build_schema(contract: CompiledContract) -> Schema:
+def source_table(ref: SourceRef, own: sa.Table) -> sa.Table:
+    """The table ``ref`` names, as SQLAlchemy Core: the tool's own ``app_xml``, or a user's
+    table in a metadata of its own (so that ``init``/``--drop`` never create or drop it),
+    whose key and document columns are reached as ``.c.app_id`` and ``.c.xml``."""
+    if ref.is_default:
+        return own
+    return sa.Table(
+        ref.table,
+        sa.MetaData(),
+        sa.Column(ref.key, sa.BigInteger, primary_key=True, autoincrement=False, key="app_id"),
+        sa.Column(ref.document, sa.UnicodeText, nullable=False, key="xml"),
+        schema=ref.schema,
+    )
+
+
+def build_schema(contract: CompiledContract, source: SourceRef | None = None) -> Schema:
     md = sa.MetaData()
     own = tool_tables(md)
-    source, log, warnings, enums, runs, lease = (
+    own_source, log, warnings, enums, runs, lease = (
         own[n] for n in (SOURCE_TABLE, LOG_TABLE, WARNING_TABLE, ENUM_TABLE, RUN_TABLE, LEASE_TABLE)
     )
-    enum_rows = tuple(
-        {"enum_id": value, "enum_type": name, "code": code}
-        for name, codes in contract.enums.items()
-        for code, value in codes.items()
-    )
+    # one row per id: aliases (two codes, one id) and an id two enums share seed their first
+    seeded: dict[int, dict[str, object]] = {}
+    for name, codes in contract.enums.items():
+        for code, value in codes.items():
+            seeded.setdefault(value, {"enum_id": value, "enum_type": name, "code": code})
+    enum_rows = tuple(seeded.values())
     targets = tuple(_table(md, t, contract) for t in contract.tables)
-    return Schema(md, source, log, warnings, enums, runs, lease, targets, targets[0], enum_rows)
+    refs = (source,) if source is not None else contract.sources
+    sources = tuple(source_table(r, own_source) for r in refs)
+    return Schema(
+        md,
+        sources[0],
+        log,
+        warnings,
+        enums,
+        runs,
+        lease,
+        targets,
+        targets[0],
+        enum_rows,
+        sources,
+        refs,
+    )
 
 
 def _table(md: sa.MetaData, table: CompiledTable, contract: CompiledContract) -> sa.Table:

@@ -12,82 +12,130 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db.identifiers import quote
-from xmlmigrate.errors import SourceError
+from xmlmigrate.errors import SourceError, SourceMissing
 from xmlmigrate.model import RawRecord
-from xmlmigrate.schema import SOURCE_TABLE, Schema
+from xmlmigrate.schema import Schema
 
 DOCUMENT_TYPES = (sa.String, sa.LargeBinary)
 PAGE_READ = "xmlmigrate_page_read"  # marks page reads for probes that count other statements  # TEXT, VARCHAR, CLOB, NVARCHAR(max), BLOB ...
 
 
-def _columns(engine: Engine) -> dict[str, dict[str, Any]]:
-    """``app_xml``'s columns as SQLAlchemy's inspector describes them (name, type, nullable,
-    primary_key). On PostgreSQL one catalog query: the inspector's first call there also loads
-    every enum and domain of the database, which costs more than a whole small run."""
-    if engine.dialect.name != "postgresql":  # SQLite's entries say "primary_key" too
-        return {
-            str(c["name"]).lower(): dict(c) for c in sa.inspect(engine).get_columns(SOURCE_TABLE)
-        }
-    names = engine.dialect.ischema_names  # type: ignore[attr-defined]
+def _columns(engine: Engine, table: sa.Table) -> tuple[str, dict[str, dict[str, Any]]] | None:
+    """The source table's real name and its columns (name, type, nullable, primary_key) by
+    lower-cased name, or None if there is no such table. On PostgreSQL one catalog query: the
+    inspector's first call there also loads every enum and domain of the database, which
+    costs more than a whole small run."""
+    backend = engine.dialect.name
+    if backend != "postgresql":
+        inspector = sa.inspect(engine)
+        names = inspector.get_table_names(schema=table.schema)
+        real = next((n for n in names if n == table.name), None) or next(
+            (n for n in names if n.lower() == table.name.lower()), None
+        )
+        if real is None:
+            return None
+        # SQLite's entries say "primary_key" too
+        columns = inspector.get_columns(real, schema=table.schema)
+        return real, {str(c["name"]).lower(): dict(c) for c in columns}
+    types = engine.dialect.ischema_names  # type: ignore[attr-defined]
     query = sa.text(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull "
         "FROM pg_attribute a WHERE a.attrelid = to_regclass(:t) AND a.attnum > 0 "
         "AND NOT a.attisdropped"
     )
+    qualifier = f"{quote(backend, table.schema)}." if table.schema else ""
     with engine.connect() as conn:
-        rows = conn.execute(query, {"t": SOURCE_TABLE}).all()
+        for name in dict.fromkeys((table.name, table.name.lower())):
+            rows = conn.execute(query, {"t": qualifier + quote(backend, name)}).all()
+            if rows:
+                break
+        else:
+            return None
     out = {}
-    for name, type_name, not_null in rows:
+    for col, type_name, not_null in rows:
         base = str(type_name).split("(")[0].strip()
-        type_class = names.get(base, sa.types.NullType)
-        out[str(name).lower()] = {"name": name, "type": type_class(), "nullable": not not_null}
-    return out
+        type_class = types.get(base, sa.types.NullType)
+        out[str(col).lower()] = {"name": col, "type": type_class(), "nullable": not not_null}
+    return name, out
 
 
-def check_source(engine: Engine, schema: Schema) -> None:
-    """Raise :class:`SourceError` when ``app_xml`` cannot be walked as it is (see the module)."""
-    columns = _columns(engine)
-    problems = []
-    app_id, xml = columns.get("app_id"), columns.get("xml")
+def _label(table: sa.Table) -> str:
+    return f"{table.schema}.{table.name}" if table.schema else table.name
+
+
+def check_source(engine: Engine, schema: Schema) -> Schema:
+    """``schema`` with each source table as the database spells it (a contract's
+    ``app_XML`` is PostgreSQL's ``app_xml`` when it was created unquoted); raise
+    :class:`SourceError` when one is missing or cannot be walked as it is (see the module)."""
+    resolved = tuple(_check_one(engine, schema, src) for src in schema.sources)
+    return replace(schema, sources=resolved, source=resolved[0])
+
+
+def _check_one(engine: Engine, schema: Schema, src: sa.Table) -> sa.Table:
+    label = _label(src)
+    key_name, doc_name = src.c.app_id.name, src.c.xml.name
+    found = _columns(engine, src)
+    if found is None:
+        raise SourceMissing(
+            f"the database has no table {label!r}: create and fill it with "
+            f"'xmlmigrate generate --count N --db URL', or load your documents into "
+            f"{label}({key_name} INT PRIMARY KEY, {doc_name} TEXT NOT NULL) — or name the table "
+            "holding them with run --source TABLE(KEY, DOCUMENT) or the contract's "
+            "[contract] source"
+        )
+    real, columns = found
+    app_id, xml = columns.get(key_name.lower()), columns.get(doc_name.lower())
     if app_id is None or xml is None:
         raise SourceError(
-            f"{SOURCE_TABLE} must have the columns app_id (integer) and xml (text); it has "
+            f"{label} must have the columns {key_name} (integer) and {doc_name} (text); it has "
             f"{', '.join(sorted(columns)) or 'none'}"
         )
+    problems = []
     if not isinstance(app_id["type"], sa.Integer):
-        problems.append(f"{SOURCE_TABLE}.app_id is {_type_name(app_id)}, not an integer type")
+        problems.append(f"{label}.{key_name} is {_type_name(app_id)}, not an integer type")
     if not isinstance(xml["type"], DOCUMENT_TYPES):
-        problems.append(f"{SOURCE_TABLE}.xml is {_type_name(xml)}, not a text or binary type")
+        problems.append(f"{label}.{doc_name} is {_type_name(xml)}, not a text or binary type")
     if problems:
         raise SourceError("; ".join(problems) + ": convert the column(s) or copy into a new table")
-    src = schema.source
+    if (real, app_id["name"], xml["name"]) != (src.name, key_name, doc_name):
+        src = sa.Table(
+            real,
+            sa.MetaData(),
+            sa.Column(app_id["name"], sa.BigInteger, primary_key=True, key="app_id"),
+            sa.Column(xml["name"], sa.UnicodeText, key="xml"),
+            schema=src.schema,
+        )
     checks: list[tuple[str, sa.ColumnElement[bool]]] = []
     if app_id.get("nullable", True):
-        checks.append(("a NULL app_id", src.c.app_id.is_(None)))
+        checks.append((f"a NULL {key_name}", src.c.app_id.is_(None)))
     rowid_alias = app_id.get("primary_key") and str(app_id["type"]).upper() == "INTEGER"
     if engine.dialect.name == "sqlite" and not rowid_alias:  # any column holds any value there
         checks.append(
-            ("an app_id that is not an integer", sa.func.typeof(src.c.app_id) != "integer")
+            (f"a {key_name} that is not an integer", sa.func.typeof(src.c.app_id) != "integer")
         )
     with engine.connect() as conn:
         for what, condition in checks:
-            n = conn.execute(sa.select(sa.func.count()).where(condition)).scalar_one()
+            n = conn.execute(
+                sa.select(sa.func.count()).select_from(src).where(condition)
+            ).scalar_one()
             if n:
                 shown = [
                     repr(v)[:40]
                     for (v,) in conn.execute(sa.select(src.c.app_id).where(condition).limit(5))
                 ]
                 raise SourceError(
-                    f"{n:,} rows of {SOURCE_TABLE} have {what} (e.g. {', '.join(shown)}): they "
-                    "cannot be read in app_id order nor logged; fix or remove them first"
+                    f"{n:,} rows of {label} have {what} (e.g. {', '.join(shown)}): they "
+                    "cannot be read in key order nor logged; fix or remove them first"
                 )
+    return src
 
 
 def _document(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement[Any]:
@@ -99,8 +147,10 @@ def _document(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement
     if name == "postgresql":
         return sa.func.convert_to(column, "UTF8", type_=sa.LargeBinary)
     if name in ("mysql", "mariadb"):  # whatever the table's charset: UTF-8 bytes
+        table = cast(sa.Table, column.table)
+        qualifier = f"{quote(name, table.schema)}." if table.schema else ""
         return sa.literal_column(
-            f"CAST(CONVERT({quote(name, SOURCE_TABLE)}.{quote(name, str(column.key))} "
+            f"CAST(CONVERT({qualifier}{quote(name, table.name)}.{quote(name, str(column.name))} "
             "USING utf8mb4) AS BINARY)",
             type_=sa.LargeBinary,
         )
@@ -134,29 +184,13 @@ def pending_condition(
     return sa.and_(*conditions)
 
 
-class TableSource:
-    """Pages of pending documents. ``connection``: read through this one (the run lease's,
-    so a run opens no extra connection for it) instead of the engine's pool; each read
-    ends its transaction, so every page sees what the writer committed before it."""
+class _Reader:
+    """The page queries of one source table."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        schema: Schema,
-        config: MigrationConfig,
-        connection: Connection | None = None,
-    ) -> None:
-        self.engine = engine
-        self._shared = connection
-        self.page_size = config.batch_size
-        self.limit = config.limit
-        self.queries = 0  # pages read: one query (one round trip) each
-        src, log = schema.source, schema.log
-        self._pending = pending_condition(src, log, config)
-        self._src = src
+    def __init__(self, engine: Engine, src: sa.Table, log: sa.Table, config: MigrationConfig):
+        self.src = src
+        self.pending = pending_condition(src, log, config)
         attempts = sa.select(sa.func.count()).where(log.c.app_id == src.c.app_id).scalar_subquery()
-        self._as_bytes = engine.dialect.name in ("sqlite", "postgresql", "mysql", "mariadb")
-        self._binary_pg = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
         # A page is chosen by app id alone (a derived table of at most n ids), then joined to
         # its documents by primary key: no plan can sort or hash whole documents of the rest of
         # the range (PostgreSQL did, with a bounded range: each page sorted every remaining
@@ -179,8 +213,31 @@ class TableSource:
             )  # no ORDER BY: the server would sort documents; ``_fetch`` sorts the ids
 
         # the first page has no lower bound: any app id, however negative, is read
-        self._first_page = page(ids)
-        self._page = page(ids.where(pending.c.app_id > sa.bindparam("after")))
+        self.first_page = page(ids)
+        self.page = page(ids.where(pending.c.app_id > sa.bindparam("after")))
+
+
+class TableSource:
+    """Pages of pending documents, from each source table in turn (a run over two product
+    lines whose documents live in two tables). ``connection``: read through this one (the run
+    lease's, so a run opens no extra connection for it) instead of the engine's pool; each
+    read ends its transaction, so every page sees what the writer committed before it."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        schema: Schema,
+        config: MigrationConfig,
+        connection: Connection | None = None,
+    ) -> None:
+        self.engine = engine
+        self._shared = connection
+        self.page_size = config.batch_size
+        self.limit = config.limit
+        self.queries = 0  # pages read: one query (one round trip) each
+        self._readers = [_Reader(engine, src, schema.log, config) for src in schema.sources]
+        self._as_bytes = engine.dialect.name in ("sqlite", "postgresql", "mysql", "mariadb")
+        self._binary_pg = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
@@ -195,16 +252,19 @@ class TableSource:
 
     def pending_count(self) -> int:
         with self._connection() as conn:
-            n = int(
-                conn.execute(
-                    sa.select(sa.func.count()).select_from(self._src).where(self._pending)
-                ).scalar_one()
+            n = sum(
+                int(
+                    conn.execute(
+                        sa.select(sa.func.count()).select_from(r.src).where(r.pending)
+                    ).scalar_one()
+                )
+                for r in self._readers
             )
         return n if self.limit is None else min(n, self.limit)
 
-    def _fetch(self, params: dict[str, int]) -> Sequence[Any]:
+    def _fetch(self, reader: _Reader, params: dict[str, int]) -> Sequence[Any]:
         self.queries += 1
-        page = self._page if "after" in params else self._first_page
+        page = reader.page if "after" in params else reader.first_page
         with self._connection() as conn:
             if self._binary_pg:
                 # psycopg's binary result format: bytea arrives as bytes, not as hex text to
@@ -219,15 +279,17 @@ class TableSource:
         return sorted(rows, key=lambda r: r[0])
 
     def pages(self) -> Iterator[list[RawRecord]]:
-        after: int | None = None
         remaining = self.limit
-        while remaining is None or remaining > 0:
-            n = self.page_size if remaining is None else min(self.page_size, remaining)
-            rows = self._fetch({"n": n} if after is None else {"after": after, "n": n})
-            if not rows:
-                return
-            page = [RawRecord(int(r[0]), r[1], int(r[2]), self._as_bytes) for r in rows]
-            after = page[-1].app_id
-            if remaining is not None:
-                remaining -= len(page)
-            yield page
+        for reader in self._readers:
+            after: int | None = None
+            while remaining is None or remaining > 0:
+                n = self.page_size if remaining is None else min(self.page_size, remaining)
+                params = {"n": n} if after is None else {"after": after, "n": n}
+                rows = self._fetch(reader, params)
+                if not rows:
+                    break
+                page = [RawRecord(int(r[0]), r[1], int(r[2]), self._as_bytes) for r in rows]
+                after = page[-1].app_id
+                if remaining is not None:
+                    remaining -= len(page)
+                yield page

@@ -68,7 +68,7 @@ def test_documents_are_routed_by_their_application_element() -> None:
 
 
 def test_shared_tables_must_agree_and_the_error_says_where() -> None:
-    other = RL.replace('type = "date"', 'type = "datetime"')
+    other = RL.replace('type = "date"', 'type = "int"')
     with pytest.raises(ContractError, match=r"shares table 'app_base' .* differs in receive_date"):
         combine_contracts([compile_contract(CC, "cc.toml"), compile_contract(other, "rl.toml")])
     keyed = (
@@ -102,15 +102,42 @@ def test_a_shared_table_is_the_union_of_what_each_contract_maps() -> None:
     )
     merged = combine_contracts([compile_contract(twin, "cc.toml"), compile_contract(RL, "rl.toml")])
     assert merged.enums["rl_code"] == {"A": 3, "C": 5, "B": 4}
+    # the same enum name with other ids (the predecessor's decision_enum of each product
+    # line): each contract keeps its own dictionary, seeded under a scoped name
     clash = twin.replace("A = 3\nC = 5", "A = 6\nC = 5")
-    with pytest.raises(ContractError, match=r"code 'A' is 3 here and 6 in another contract"):
-        combine_contracts([compile_contract(clash, "cc.toml"), compile_contract(RL, "rl.toml")])
+    scoped = combine_contracts([compile_contract(clash, "cc.toml"), compile_contract(RL, "rl.toml")])
+    assert scoped.enums["rl_code"] == {"A": 6, "C": 5}
+    product_line = scoped.members[1].product_line
+    assert scoped.enums[f"rl_code@{product_line}"] == {"A": 3, "B": 4}
+    assert scoped.members[1].table_by_name["rl_extra"].column("code_enum").convert("A") == 3
 
 
-def test_enum_ids_must_not_collide_across_contracts() -> None:
-    clash = line("rl", "Request/CustData/IL_application", "rl_extra", "rl_code", (2, 4))
-    with pytest.raises(ContractError, match=r"enum id 2 \(rl_code 'A'\) is also cc_code 'B'"):
-        combine_contracts([compile_contract(CC, "cc.toml"), compile_contract(clash, "rl.toml")])
+def test_a_date_and_a_datetime_column_merge_into_the_wider_datetime() -> None:
+    """The predecessor's app_contact_base.birth_date is date in one contract and datetime in
+    the other; both write one column."""
+    other = RL.replace('type = "date"', 'type = "datetime"')
+    both = combine_contracts([compile_contract(CC, "cc.toml"), compile_contract(other, "rl.toml")])
+    assert both.table_by_name["app_base"].column("receive_date").type == "datetime"
+    assert both.members[0].table_by_name["app_base"].column("receive_date").type == "date"
+
+
+def test_an_id_shared_by_aliases_or_two_enums_seeds_one_row() -> None:
+    """Aliases (two codes, one id) and an id two enums share (a typo in the predecessor's
+    credit-card contract, whose value it writes as given) both load; app_enums gets one row
+    per id, so init does not fail on its primary key."""
+    from xmlmigrate.schema import build_schema
+
+    aliased = CC.replace("[enums.cc_code]\nA = 1\nB = 2", "[enums.cc_code]\nA = 1\nB = 2\nBB = 2")
+    shared = line("rl", "Request/CustData/IL_application", "rl_extra", "rl_code", (2, 4))
+    both = combine_contracts(
+        [compile_contract(aliased, "cc.toml"), compile_contract(shared, "rl.toml")]
+    )
+    rows = build_schema(both).enum_rows
+    ids = [r["enum_id"] for r in rows]
+    assert sorted(ids) == [1, 2, 4] and len(set(ids)) == len(ids)
+    cc = both.members[0].table_by_name["cc_extra"].column("code_enum")
+    assert (cc.convert("B"), cc.convert("BB")) == (2, 2)
+    assert both.members[1].table_by_name["rl_extra"].column("code_enum").convert("A") == 2
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])
@@ -151,7 +178,7 @@ def test_contract_check_takes_several_contracts(tmp_path: Path) -> None:
     cc, rl, bad = tmp_path / "cc.toml", tmp_path / "rl.toml", tmp_path / "bad.toml"
     cc.write_text(CC, encoding="utf-8")
     rl.write_text(RL, encoding="utf-8")
-    bad.write_text(RL.replace('type = "date"', 'type = "datetime"'), encoding="utf-8")
+    bad.write_text(RL.replace('type = "date"', 'type = "int"'), encoding="utf-8")
     out = run_cli("contract", "check", str(cc), str(rl))
     assert out.returncode == 0, out.stderr
     assert "cc+rl" in out.stdout and "3 tables" in out.stdout

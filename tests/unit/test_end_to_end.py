@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
+from xmlmigrate.errors import SourceMissing
 from xmlmigrate.ledger import reset_target
 from xmlmigrate.mock import GeneratedDoc, MockGenerator, insert_documents
-from xmlmigrate.run.pipeline import SourceMissing, run_migration
+from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import Schema, build_schema
 from xmlmigrate.testing import tables
 from xmlmigrate.testing.expected import expected_rows

@@ -98,6 +98,13 @@ def run_arguments(r: argparse.ArgumentParser) -> None:
         "one task each, each holding its lease; a lost worker's task is run again and resumes. "
         "Needs a server database and pip install 'xmlmigrate[dask]'",
     )
+    r.add_argument(
+        "--source",
+        metavar="TABLE",
+        help="read the documents from this table instead of each contract's own source "
+        "([contract] source; default app_xml(app_id, xml)): [SCHEMA.]TABLE, with its key and "
+        "document columns as TABLE(KEY, DOCUMENT), e.g. 'dbo.app_xml_staging_rl(app_id, app_XML)'",
+    )
     r.add_argument("--app-id-start", type=int, metavar="ID", help="only apps with app_id >= ID")
     r.add_argument("--app-id-end", type=int, metavar="ID", help="only apps with app_id <= ID")
     r.add_argument(
@@ -185,6 +192,7 @@ def tuning_config(args: argparse.Namespace) -> MigrationConfig:
             pipelined=args.pipelined,
             dedup_cache=args.dedup_cache,
             check_well_formed=args.check_well_formed,
+            source=getattr(args, "source", None),
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None

@@ -11,18 +11,26 @@ from rich.table import Table
 
 from xmlmigrate.cli.common import console, positive
 from xmlmigrate.cli.render import show
-from xmlmigrate.contract import compile_contract, load_contract, load_contracts
+from xmlmigrate.contract import (
+    CompiledContract,
+    compile_contract,
+    load_contract,
+    load_contracts,
+)
 from xmlmigrate.contract.coverage import measure
-from xmlmigrate.db import make_engine, redact_url
+from xmlmigrate.db import make_engine
 from xmlmigrate.errors import UserError
 from xmlmigrate.model import RawRecord, Rejection
 from xmlmigrate.run.transform import transform_record
-from xmlmigrate.schema import SOURCE_TABLE, build_schema
+from xmlmigrate.schema import build_schema
+from xmlmigrate.sources import check_source
 from xmlmigrate.stages.validate import document_app_id
 from xmlmigrate.stages.xml import XmlRejected, parse_document
 
 
-def _corpus_documents(args: argparse.Namespace) -> Iterator[tuple[int | None, bytes | str]]:
+def _corpus_documents(
+    args: argparse.Namespace, contract: CompiledContract
+) -> Iterator[tuple[int | None, bytes | str]]:
     if args.corpus is not None:
         files = sorted(Path(args.corpus).rglob("*.xml"))
         if not files:
@@ -30,19 +38,15 @@ def _corpus_documents(args: argparse.Namespace) -> Iterator[tuple[int | None, by
         for f in files[: args.sample]:
             yield None, f.read_bytes()
         return
-    schema = build_schema(load_contract())
+    schema = build_schema(contract)
     engine = make_engine(args.db)
     try:
-        if SOURCE_TABLE in schema.missing_tables(engine):
-            raise UserError(f"no table {SOURCE_TABLE!r} in {redact_url(args.db)}")
-        stmt = (
-            sa.select(schema.source.c.app_id, schema.source.c.xml)
-            .order_by(schema.source.c.app_id)
-            .limit(args.sample)
-        )
-        with engine.connect() as conn:
-            for app_id, xml in conn.execute(stmt):
-                yield int(app_id), xml
+        schema = check_source(engine, schema)  # each contract's own source table
+        for src in schema.sources:
+            stmt = sa.select(src.c.app_id, src.c.xml).order_by(src.c.app_id).limit(args.sample)
+            with engine.connect() as conn:
+                for app_id, xml in conn.execute(stmt):
+                    yield int(app_id), xml
     finally:
         engine.dispose()
 
@@ -72,7 +76,7 @@ def cmd_contract_check(args: argparse.Namespace) -> int:
     )
     if args.corpus is None and args.db is None:
         return 0
-    cov = measure(contract, _corpus_documents(args))
+    cov = measure(contract, _corpus_documents(args, contract))
     console.print(
         f"Sample: {cov.documents:,} documents ({cov.unreadable:,} not readable as "
         f"{contract.product_line} applications)"

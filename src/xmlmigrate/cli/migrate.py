@@ -25,7 +25,7 @@ from xmlmigrate.cli.common import (
 )
 from xmlmigrate.cli.render import json_value, print_summary, show
 from xmlmigrate.config import DEFAULT_BATCH_SIZE, MigrationConfig
-from xmlmigrate.contract import load_contracts
+from xmlmigrate.contract import CompiledContract, load_contracts
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.errors import (
     EXIT_FAILED,
@@ -40,6 +40,7 @@ from xmlmigrate.mock import SIZE_PROFILES, generator_for, insert_documents, next
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import describe_config, run_migration
 from xmlmigrate.schema import SOURCE_TABLE, build_schema
+from xmlmigrate.sources import check_source
 
 MENU = (("small", 50), ("medium", 200), ("large", 500))
 DEMO_FILE = "xmlmigrate-demo.db"
@@ -75,6 +76,9 @@ def _generate(
     engine = make_engine(db_url)
     try:
         schema.create(engine)
+        for src in schema.sources:  # a contract's own source table, made for a trial
+            src.create(engine, checkfirst=True)
+        route = [schema.sources[schema.refs.index(m.documents)] for m in contract.members]
         start = next_app_id(engine, schema)
         gen = generator_for(contract, seed, profile, start, edge_rate)
         with progress_bar(quiet) as progress:
@@ -83,13 +87,21 @@ def _generate(
             def advance(done: int, size: int) -> None:
                 progress.update(task, completed=done, rate=f"{size / 1e6:,.0f} MB")
 
-            n, size = insert_documents(engine, schema, gen.generate(count), on_chunk=advance)
+            n, size = insert_documents(
+                engine, schema, gen.generate(count), on_chunk=advance, route=route
+            )
     finally:
         engine.dispose()
+    tables = " and ".join(r.label for r in schema.refs)
     console.print(
         f"Inserted {n:,} documents ({size / 1e6:,.1f} MB, profile {profile}, seed {seed}) into "
-        f"{SOURCE_TABLE}, app ids {start:,}–{start + n - 1:,}, in {redact_url(db_url)}"
+        f"{tables}, app ids {start:,}–{start + n - 1:,}, in {redact_url(db_url)}"
     )
+
+
+def _source_labels(config: MigrationConfig, contract: CompiledContract) -> str:
+    refs = (config.source_ref,) if config.source_ref is not None else contract.sources
+    return " and ".join(r.label for r in refs if r is not None)
 
 
 def _run(config: MigrationConfig, quiet: bool, metrics_out: Path | None = None) -> RunStats:
@@ -106,7 +118,8 @@ def _run(config: MigrationConfig, quiet: bool, metrics_out: Path | None = None) 
         stats = run_migration(config, contract, on_start=started, on_batch=batch)
     if stats.pending == 0:
         console.print(
-            f"Nothing to do: every app of {SOURCE_TABLE} in {redact_url(config.db_url)} that this "
+            f"Nothing to do: every app of {_source_labels(config, contract)} in "
+            f"{redact_url(config.db_url)} that this "
             "run may take is in processing_log already (--retry-failed takes failed ones again)"
         )
         return stats
@@ -252,6 +265,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"no migration tables in {redact_url(args.db)}: run 'xmlmigrate init' or "
                 "'xmlmigrate generate' first"
             )
+        schema = check_source(engine, schema)
         st = ledger_status(engine, schema)
     if args.json:
         document = {
@@ -265,7 +279,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2, default=json_value))
         return 0
     console.print(
-        f"[bold]{redact_url(args.db)}[/bold]: {st.apps_in_source:,} documents in {SOURCE_TABLE}"
+        f"[bold]{redact_url(args.db)}[/bold]: {st.apps_in_source:,} documents in "
+        f"{' and '.join(r.label for r in schema.refs)}"
     )
     counts = "   ".join(f"{s} {n:,}" for s, n in sorted(st.by_status.items()))
     console.print(f"Apps by latest outcome: {counts or 'none yet'}   pending {st.pending:,}")

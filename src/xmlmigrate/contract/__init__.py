@@ -5,11 +5,13 @@ from xmlmigrate.contract.compiled import (
     CompiledContract,
     CompiledTable,
     ContractError,
+    SourceRef,
     combine_contracts,
     compile_contract,
     default_contract_path,
     load_contract,
     load_contracts,
+    parse_source,
 )
 
 __all__ = [
@@ -17,9 +19,11 @@ __all__ = [
     "CompiledContract",
     "CompiledTable",
     "ContractError",
+    "SourceRef",
     "combine_contracts",
     "compile_contract",
     "default_contract_path",
     "load_contract",
     "load_contracts",
+    "parse_source",
 ]

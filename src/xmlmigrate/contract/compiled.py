@@ -78,8 +78,10 @@ TABLE_KEYS = frozenset(
         "skip_if_null",
         "skip_warn",
         "meaningful",
+        "on_duplicate",
     }
 )
+DUPLICATE_POLICIES = ("reject", "keep_existing")
 CONTRACT_KEYS = frozenset(
     {
         "name",
@@ -90,6 +92,7 @@ CONTRACT_KEYS = frozenset(
         "application",
         "product_line",
         "other_product_lines",
+        "source",
     }
 )
 CHECK_KEYS = frozenset({"code", "table", "message", "when", "where", "min_rows"})
@@ -303,6 +306,9 @@ class CompiledTable:
     by_subpath: tuple[tuple[str | None, tuple[CompiledColumn, ...]], ...]
     fixed: tuple[CompiledColumn, ...]  # parent / const / app_id / unpivot columns
     computed: tuple[CompiledColumn, ...]  # expr columns, in order
+    # a row whose key another app already wrote: "reject" the app (duplicate_key), or
+    # "keep_existing": drop the row with a duplicate_existing warning naming that app
+    on_duplicate: str = "reject"
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -320,6 +326,69 @@ class CompiledCheck:
     when: ex.Compiled | None
     where: ex.Compiled | None
     min_rows: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """The table a contract's documents are read from: one integer key column, one text
+    column (the predecessor's ``source_table``/``source_column``; schema-qualified allowed)."""
+
+    table: str = "app_xml"
+    key: str = "app_id"
+    document: str = "xml"
+    schema: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.schema}.{self.table}" if self.schema else self.table
+
+    @property
+    def is_default(self) -> bool:
+        """The tool's own ``app_xml(app_id, xml)``, which ``init`` creates."""
+        return self.schema is None and (self.table, self.key, self.document) == (
+            "app_xml",
+            "app_id",
+            "xml",
+        )
+
+
+DEFAULT_SOURCE = SourceRef()
+_SOURCE_SPEC = re.compile(r"\s*([^\s(),]+)\s*(?:\(\s*([^\s(),]+)\s*,\s*([^\s(),]+)\s*\))?\s*\Z")
+
+
+def parse_source(spec: Any) -> SourceRef:
+    """``{ table = "[schema.]name", key = "app_id", document = "xml" }`` (a contract) or
+    ``"[schema.]name[(key, document)]"`` (``run --source``); ValueError says what is wrong.
+    Every name must be a plain identifier: they are quoted, never pasted, into SQL."""
+    if isinstance(spec, str):
+        m = _SOURCE_SPEC.match(spec)
+        if m is None:
+            raise ValueError(f"source {spec[:80]!r} must be TABLE, SCHEMA.TABLE or TABLE(KEY, DOCUMENT)")
+        table, key, document = m.group(1), m.group(2) or "app_id", m.group(3) or "xml"
+    elif isinstance(spec, dict):
+        unknown = set(spec) - {"table", "key", "document"}
+        if unknown:
+            raise ValueError(f"source: unknown key(s) {sorted(unknown)} (table, key, document)")
+        table, key, document = (
+            spec.get("table"),
+            spec.get("key", "app_id"),
+            spec.get("document", "xml"),
+        )
+        if not isinstance(table, str):
+            raise ValueError("source needs table = \"[schema.]name\"")
+    else:
+        raise ValueError("source must be { table = ..., key = ..., document = ... }")
+    parts = table.split(".")
+    if len(parts) > 2:
+        raise ValueError(f"source table {table[:80]!r}: at most one schema qualifier")
+    for what, name in (("table", parts[-1]), ("key", key), ("document", document)):
+        if (problem := identifier_problem(name)) is not None:
+            raise ValueError(f"source {what}: {problem}")
+    if len(parts) == 2 and (problem := identifier_problem(parts[0])) is not None:
+        raise ValueError(f"source schema: {problem}")
+    if parts[-1].lower() in RESERVED_TABLES - {"app_xml"}:
+        raise ValueError(f"source table {parts[-1]!r} is a table of the tool itself")
+    return SourceRef(parts[-1], str(key), str(document), parts[0] if len(parts) == 2 else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +412,13 @@ class CompiledContract:
     members: tuple[CompiledContract, ...] = ()
     # per member: table → the union's columns it does not map (its rows get them as NULL)
     pads: tuple[Mapping[str, tuple[str, ...]], ...] = ()
+    documents: SourceRef = DEFAULT_SOURCE  # where its documents are read from
+
+    @property
+    def sources(self) -> tuple[SourceRef, ...]:
+        """Each distinct source table of the contract or of its members, in order."""
+        refs = [m.documents for m in (self.members or (self,))]
+        return tuple(dict.fromkeys(refs))
 
     def route(self, root: etree._Element) -> CompiledContract:
         """The contract that maps this document: itself, or the first member whose
@@ -378,7 +454,8 @@ def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract
     key, and a column both map has the same type, length and scale in both; a column only
     some of them map is created nullable (each contract still requires what it requires, and
     the other's rows leave it NULL). An enum two contracts share is the union of their codes;
-    a code may not mean two ids, and an id belongs to one enum."""
+    where the same enum name gives a code other ids, each contract keeps its own (seeded as
+    ``NAME@PRODUCT_LINE``)."""
     if len(contracts) == 1:
         return contracts[0]
     first = contracts[0]
@@ -395,7 +472,9 @@ def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract
             differ = [
                 c.name
                 for c in table.columns
-                if c.name in theirs and _signature_column(theirs[c.name]) != _signature_column(c)
+                if c.name in theirs
+                and _signature_column(theirs[c.name]) != _signature_column(c)
+                and not _widens(theirs[c.name], c)
             ]
             if (known.parent, known.key) != (table.parent, table.key):
                 differ = ["its parent or key", *differ]
@@ -407,8 +486,12 @@ def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract
                     table.name,
                 )
             extra = tuple(c for c in table.columns if c.name not in theirs)
-            if extra:
-                tables[table.name] = replace(known, columns=known.columns + extra)
+            wider = {c.name for c in table.columns if c.name in theirs and _widens(theirs[c.name], c)}
+            if extra or wider:
+                columns = tuple(
+                    replace(c, type="datetime") if c.name in wider else c for c in known.columns
+                )
+                tables[table.name] = replace(known, columns=columns + extra)
     # a column some contract writing the table does not map: nullable in the database
     pads: list[dict[str, tuple[str, ...]]] = []
     for contract in contracts:
@@ -437,24 +520,17 @@ def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract
                 ),
             )
     enums: dict[str, dict[str, int]] = {}
-    ids: dict[int, tuple[str, str]] = {}
     for contract in contracts:
         for name, codes in contract.enums.items():
-            merged = enums.setdefault(name, {})
-            for code, value in codes.items():
-                if merged.get(code, value) != value:
-                    raise ContractError(
-                        contract.source,
-                        f"enum {name!r}: code {code!r} is {value} here and {merged[code]} in "
-                        "another contract",
-                    )
-                merged[code] = value
-                other = ids.setdefault(value, (name, code))
-                if other[0] != name:
-                    raise ContractError(
-                        contract.source,
-                        f"enum id {value} ({name} {code!r}) is also {other[0]} {other[1]!r}",
-                    )
+            merged = enums.get(name)
+            if merged is None:
+                enums[name] = dict(codes)
+            elif all(merged.get(code, value) == value for code, value in codes.items()):
+                merged.update(codes)
+            else:
+                # the same name with other ids (the predecessor's decision_enum of each
+                # product line): each contract keeps its own dictionary, seeded apart
+                enums[scoped_enum_name(name, contract.product_line)] = dict(codes)
     scopes = {c.scope for c in contracts}
     return CompiledContract(
         name="+".join(c.name for c in contracts),
@@ -474,6 +550,18 @@ def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract
         members=tuple(contracts),
         pads=tuple(pads),
     )
+
+
+def scoped_enum_name(name: str, product_line: str) -> str:
+    """The seed type of a contract's own enum whose name another contract uses with other
+    ids (``app_enums.enum_type`` holds 50 characters)."""
+    return f"{name}@{product_line}"[:50]
+
+
+def _widens(known: CompiledColumn, other: CompiledColumn) -> bool:
+    """A date column one contract maps and another maps as datetime (the predecessor's
+    birth_date): the shared column becomes the wider datetime."""
+    return {known.type, other.type} == {"date", "datetime"}
 
 
 def _signature_column(c: CompiledColumn) -> tuple[Any, ...]:
@@ -639,6 +727,10 @@ class _Compiler:
         if not isinstance(version, int):
             raise self.err("[contract]: version must be an integer")
         checks = self._checks(by_name)
+        try:
+            documents = parse_source(head["source"]) if "source" in head else DEFAULT_SOURCE
+        except ValueError as exc:
+            raise self.err(f"[contract]: {exc}") from None
         return CompiledContract(
             name=head["name"],
             version=version,
@@ -658,6 +750,7 @@ class _Compiler:
                 if _within_scope(tables, checks)
                 else None
             ),
+            documents=documents,
         )
 
     def _enums(self) -> dict[str, dict[str, int]]:
@@ -665,7 +758,6 @@ class _Compiler:
         if not isinstance(raw, dict):
             raise self.err("[enums] must be a table of enum tables")
         enums: dict[str, dict[str, int]] = {}
-        owner: dict[int, str] = {}
         for ename, codes in raw.items():
             if not isinstance(codes, dict) or not codes:
                 raise self.err(f"enum {ename!r} must map codes to integers and be non-empty")
@@ -674,13 +766,8 @@ class _Compiler:
                     raise self.err(f"enum {ename!r}: code {code!r} must map to an integer")
                 if not 0 < value < 32768:
                     raise self.err(f"enum {ename!r}: code {code!r}: ids are small ints 1..32767")
-                other = owner.get(value)
-                if other is not None and other != ename:
-                    raise self.err(
-                        f"enum {ename!r}: id {value} of code {code!r} is already used by enum "
-                        f"{other!r} (app_enums ids are unique across enums)"
-                    )
-                owner[value] = ename
+            # an id may stand for several codes (aliases) and even belong to two enums (the
+            # predecessor writes the id it is given): app_enums holds one row per id
             enums[ename] = dict(codes)
         return enums
 
@@ -838,6 +925,17 @@ class _Compiler:
             not isinstance(skip_warn, str) or not _WARNING_CODE.match(skip_warn) or not skip
         ):
             raise self.err("skip_warn must be a warning code, beside skip_if_null", tname)
+        on_duplicate = tdata.get("on_duplicate", "reject")
+        if on_duplicate not in DUPLICATE_POLICIES:
+            raise self.err(f"on_duplicate must be one of {list(DUPLICATE_POLICIES)}", tname)
+        if on_duplicate == "keep_existing" and any(
+            k == "app_id" or next(c for c in columns if c.name == k).kind == "app_id" for k in key
+        ):
+            raise self.err(
+                "on_duplicate = 'keep_existing' needs a key that other apps can share (a key "
+                "holding the app id never is)",
+                tname,
+            )
         groups: dict[str | None, list[CompiledColumn]] = {}
         for c in columns:
             if c.kind == "attr":
@@ -858,6 +956,7 @@ class _Compiler:
             by_subpath=tuple((p, tuple(cs)) for p, cs in groups.items()),
             fixed=tuple(c for c in columns if c.kind not in ("attr", "expr")),
             computed=tuple(c for c in columns if c.kind == "expr"),
+            on_duplicate=on_duplicate,
         )
 
     def _unpivot(self, tname: str, data: Any) -> Unpivot | None:

@@ -1,8 +1,8 @@
-"""Putting generated documents into ``app_xml``."""
+"""Putting generated documents into ``app_xml`` (or each contract's own source table)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -12,10 +12,12 @@ from xmlmigrate.schema import Schema
 
 
 def next_app_id(engine: Engine, schema: Schema) -> int:
-    """The first app id after the highest already in ``app_xml`` (1 for an empty table)."""
+    """The first app id after the highest already in the source tables (1 for empty ones)."""
+    top = 0
     with engine.connect() as conn:
-        top = conn.execute(sa.select(sa.func.max(schema.source.c.app_id))).scalar()
-    return int(top or 0) + 1
+        for src in schema.sources or (schema.source,):
+            top = max(top, int(conn.execute(sa.select(sa.func.max(src.c.app_id))).scalar() or 0))
+    return top + 1
 
 
 def insert_documents(
@@ -24,25 +26,30 @@ def insert_documents(
     docs: Iterable[GeneratedDoc],
     chunk: int = 100,
     on_chunk: Callable[[int, int], None] | None = None,
+    route: Sequence[sa.Table] = (),
 ) -> tuple[int, int]:
-    """Insert documents in chunks (one transaction each); return (documents, bytes)."""
-    stmt = sa.insert(schema.source)
+    """Insert documents in chunks (one transaction each); return (documents, bytes).
+    ``route``: document ``i`` goes to ``route[i % len(route)]`` (a mixed corpus whose
+    contracts read different source tables), else every one to ``schema.source``."""
+    tables = list(route) or [schema.source]
     count = size = 0
-    buf: list[dict[str, object]] = []
+    bufs: list[list[dict[str, object]]] = [[] for _ in tables]
 
     def flush() -> None:
         with engine.begin() as conn:
-            conn.execute(stmt, buf)
+            for table, buf in zip(tables, bufs, strict=True):
+                if buf:
+                    conn.execute(sa.insert(table), buf)
+                    buf.clear()
         if on_chunk is not None:
             on_chunk(count, size)
-        buf.clear()
 
     for doc in docs:
-        buf.append({"app_id": doc.app_id, "xml": doc.xml})
+        bufs[count % len(tables)].append({"app_id": doc.app_id, "xml": doc.xml})
         count += 1
         size += len(doc.xml.encode("utf-8"))
-        if len(buf) >= chunk:
+        if count % chunk == 0:
             flush()
-    if buf:
+    if any(bufs):
         flush()
     return count, size

@@ -43,7 +43,7 @@ from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.errors import InfrastructureError, LeaseBusy, LeaseLost, UserError
 from xmlmigrate.model import RunStats
 from xmlmigrate.schema import Schema, build_schema
-from xmlmigrate.sources import pending_condition
+from xmlmigrate.sources import check_source, pending_condition
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +96,17 @@ def partition_count(pending: int, workers: int, batch_size: int) -> int:
 
 
 def pending_ids(engine: sa.Engine, schema: Schema, config: MigrationConfig) -> list[int]:
-    """App ids of ``app_xml`` this run takes (the source's own pending condition), sorted."""
-    src = schema.source
-    query = sa.select(src.c.app_id).where(pending_condition(src, schema.log, config))
-    try:
-        with engine.connect() as conn:
-            return [int(r[0]) for r in conn.execute(query.order_by(src.c.app_id))]
-    except sa.exc.OperationalError as exc:
-        raise InfrastructureError(f"cannot read app_xml: {exc.orig}") from None
+    """App ids of the source tables this run takes (the source's own pending condition),
+    sorted."""
+    ids: list[int] = []
+    for src in schema.sources or (schema.source,):
+        query = sa.select(src.c.app_id).where(pending_condition(src, schema.log, config))
+        try:
+            with engine.connect() as conn:
+                ids += [int(r[0]) for r in conn.execute(query)]
+        except sa.exc.OperationalError as exc:
+            raise InfrastructureError(f"cannot read {src.name}: {exc.orig}") from None
+    return sorted(set(ids))
 
 
 def _counts(stats: RunStats) -> dict[str, int]:
@@ -274,9 +277,11 @@ def run_on_cluster(
         raise UserError("--cluster splits app_xml itself: no --modulo or --limit with it")
     from xmlmigrate.contract import load_contracts
 
-    schema = build_schema(load_contracts(config.contracts))  # contract errors: before any cluster
+    # contract errors: before any cluster
+    schema = build_schema(load_contracts(config.contracts), config.source_ref)
     engine = make_engine(config.db_url)  # the client's: pending ids, final counts
     try:
+        schema = check_source(engine, schema)
         ids = pending_ids(engine, schema, config)
         return _run(config, spec, schema, engine, ids, on_start, on_done)
     finally:

@@ -33,9 +33,9 @@ from xmlmigrate.contract import CompiledContract, load_contracts
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import redact_url
 from xmlmigrate.db.lease import Lease, Partition
-from xmlmigrate.errors import SourceError, WorkerCrashed
+from xmlmigrate.errors import SourceMissing, WorkerCrashed
 from xmlmigrate.ledger import finish_run, new_run_id, start_run
-from xmlmigrate.loader import KeyCache, Loader, Writers
+from xmlmigrate.loader import ExistingRows, KeyCache, Loader, Writers
 from xmlmigrate.model import MappedApp, RawRecord, Rejection, RunStats
 from xmlmigrate.run.workers import (
     BatchResult,
@@ -51,10 +51,6 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[RunStats, int], None]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class SourceMissing(SourceError):
-    pass
 
 
 class _StopFlag:
@@ -105,19 +101,20 @@ def run_migration(
     ``on_batch(stats, done)`` after every committed batch.
     """
     contract = contract or load_contracts(config.contracts)
-    schema = build_schema(contract)
+    schema = build_schema(contract, config.source_ref)
     engine = make_engine(config.db_url)
     try:
         missing = schema.missing_tables(engine)
-        if SOURCE_TABLE in missing:
+        if SOURCE_TABLE in missing and schema.source.name == SOURCE_TABLE and not schema.source.schema:
             raise SourceMissing(
                 f"the database has no table {SOURCE_TABLE!r}: create and fill it with "
                 f"'xmlmigrate generate --count N --db URL', or load your documents into "
-                f"{SOURCE_TABLE}(app_id INT PRIMARY KEY, xml TEXT NOT NULL)"
+                f"{SOURCE_TABLE}(app_id INT PRIMARY KEY, xml TEXT NOT NULL) — or name the "
+                "table holding them with run --source TABLE(KEY, DOCUMENT)"
             )
+        schema = check_source(engine, schema)
         if missing:
             schema.create(engine)
-        check_source(engine, schema)
         run_id = new_run_id()
         with Lease(engine, schema.lease, partition_of(config), run_id) as lease:
             # the reader uses the lease's connection: a run opens no extra one for its lease
@@ -157,7 +154,13 @@ def _migrate(
     if on_start is not None:
         on_start(stats.pending)
     writers = Writers(engine, contract, config.pooling, fence=stats.run_id)
-    loader = Loader(writers, stats.run_id, KeyCache(contract) if config.dedup_cache else None)
+    existing = ExistingRows(engine, contract)
+    loader = Loader(
+        writers,
+        stats.run_id,
+        KeyCache(contract) if config.dedup_cache else None,
+        existing if existing.tables else None,
+    )
     run = _Run(config, stats.workers, contract, source, loader, stats, on_batch)
     finished = False
     try:
