@@ -143,11 +143,7 @@ class ExistingRows:
             first = t.key[0]
             chain = [t.name, *t.ancestors]
             self.owner_table[t.name] = next(
-                (
-                    n
-                    for n in chain
-                    if {first, "app_id"} <= set(by_name[n].column_names)
-                ),
+                (n for n in chain if {first, "app_id"} <= set(by_name[n].column_names)),
                 None,
             )
         self.known: dict[tuple[Any, ...], int | None] = {}  # (table, *key) → owning app

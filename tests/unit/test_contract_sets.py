@@ -105,7 +105,9 @@ def test_a_shared_table_is_the_union_of_what_each_contract_maps() -> None:
     # the same enum name with other ids (the predecessor's decision_enum of each product
     # line): each contract keeps its own dictionary, seeded under a scoped name
     clash = twin.replace("A = 3\nC = 5", "A = 6\nC = 5")
-    scoped = combine_contracts([compile_contract(clash, "cc.toml"), compile_contract(RL, "rl.toml")])
+    scoped = combine_contracts(
+        [compile_contract(clash, "cc.toml"), compile_contract(RL, "rl.toml")]
+    )
     assert scoped.enums["rl_code"] == {"A": 6, "C": 5}
     product_line = scoped.members[1].product_line
     assert scoped.enums[f"rl_code@{product_line}"] == {"A": 3, "B": 4}

@@ -57,6 +57,7 @@ COLUMN_KEYS = frozenset(
         "on_impossible",
         "formats",
         "extract",
+        "round",
         "true",
         "false",
         "null",
@@ -79,6 +80,7 @@ TABLE_KEYS = frozenset(
         "skip_warn",
         "meaningful",
         "on_duplicate",
+        "skip_empty",
     }
 )
 DUPLICATE_POLICIES = ("reject", "keep_existing")
@@ -93,6 +95,7 @@ CONTRACT_KEYS = frozenset(
         "product_line",
         "other_product_lines",
         "source",
+        "attributes_any_case",
     }
 )
 CHECK_KEYS = frozenset({"code", "table", "message", "when", "where", "min_rows"})
@@ -309,6 +312,10 @@ class CompiledTable:
     # a row whose key another app already wrote: "reject" the app (duplicate_key), or
     # "keep_existing": drop the row with a duplicate_existing warning naming that app
     on_duplicate: str = "reject"
+    # skip_empty: a row none of whose values came from the document (keys, constants and
+    # defaults only) is not written — unless the table has a bit column (the predecessor
+    # counts a bit, even its 0 for a missing code, as data)
+    skip_empty: bool = False
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -363,7 +370,9 @@ def parse_source(spec: Any) -> SourceRef:
     if isinstance(spec, str):
         m = _SOURCE_SPEC.match(spec)
         if m is None:
-            raise ValueError(f"source {spec[:80]!r} must be TABLE, SCHEMA.TABLE or TABLE(KEY, DOCUMENT)")
+            raise ValueError(
+                f"source {spec[:80]!r} must be TABLE, SCHEMA.TABLE or TABLE(KEY, DOCUMENT)"
+            )
         table, key, document = m.group(1), m.group(2) or "app_id", m.group(3) or "xml"
     elif isinstance(spec, dict):
         unknown = set(spec) - {"table", "key", "document"}
@@ -375,7 +384,7 @@ def parse_source(spec: Any) -> SourceRef:
             spec.get("document", "xml"),
         )
         if not isinstance(table, str):
-            raise ValueError("source needs table = \"[schema.]name\"")
+            raise ValueError('source needs table = "[schema.]name"')
     else:
         raise ValueError("source must be { table = ..., key = ..., document = ... }")
     parts = table.split(".")
@@ -413,6 +422,9 @@ class CompiledContract:
     # per member: table → the union's columns it does not map (its rows get them as NULL)
     pads: tuple[Mapping[str, tuple[str, ...]], ...] = ()
     documents: SourceRef = DEFAULT_SOURCE  # where its documents are read from
+    # attributes_any_case: lower-cased name → the contract's spelling, for every attribute it
+    # reads; a document's attribute spelled otherwise is read as the contract spells it
+    spelling: Mapping[str, str] | None = None
 
     @property
     def sources(self) -> tuple[SourceRef, ...]:
@@ -486,7 +498,9 @@ def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract
                     table.name,
                 )
             extra = tuple(c for c in table.columns if c.name not in theirs)
-            wider = {c.name for c in table.columns if c.name in theirs and _widens(theirs[c.name], c)}
+            wider = {
+                c.name for c in table.columns if c.name in theirs and _widens(theirs[c.name], c)
+            }
             if extra or wider:
                 columns = tuple(
                     replace(c, type="datetime") if c.name in wider else c for c in known.columns
@@ -667,6 +681,51 @@ def _within_scope(tables: Sequence[CompiledTable], checks: Sequence[CompiledChec
     return True
 
 
+_ATTRIBUTE_IN_TEXT = re.compile(r"@([A-Za-z_][A-Za-z0-9_.\-]*)")
+
+
+def _attribute_names(data: Any) -> set[str]:
+    """Every attribute name a contract's tables and checks read: ``attr``/``by`` values,
+    ``any_of``/``attributes`` lists and each ``@name`` in a path, predicate or expression."""
+    out: set[str] = set()
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in ("attr", "by") and isinstance(value, str):
+                    out.add(value)
+                elif key in ("any_of", "attributes") and _str_list(value):
+                    out.update(value)
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            out.update(_ATTRIBUTE_IN_TEXT.findall(item))
+    return out
+
+
+def respell(root: etree._Element, spelling: Mapping[str, str]) -> None:
+    """Rename, throughout the tree, each attribute spelled otherwise than the contract spells
+    it (``Partner_URL_ID`` for ``partner_url_id``) — unless the element also carries the
+    contract's own spelling, which then wins (the predecessor: exact match first, else the
+    first match in any case)."""
+    for el in root.iter():
+        attrib = el.attrib
+        if not attrib:
+            continue
+        renames = None
+        for name in cast(list[str], attrib.keys()):  # lxml gives str for str input
+            wanted = spelling.get(name.lower())
+            if wanted is not None and wanted != name and wanted not in attrib:
+                renames = renames or []
+                renames.append((name, wanted))
+        for old, new in renames or ():
+            if new not in attrib:  # the first in any case wins
+                attrib[new] = attrib[old]
+            del attrib[old]
+
+
 def _str_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
@@ -731,6 +790,14 @@ class _Compiler:
             documents = parse_source(head["source"]) if "source" in head else DEFAULT_SOURCE
         except ValueError as exc:
             raise self.err(f"[contract]: {exc}") from None
+        any_case = head.get("attributes_any_case", False)
+        if not isinstance(any_case, bool):
+            raise self.err("[contract]: attributes_any_case must be true or false")
+        spelling: dict[str, str] | None = None
+        if any_case:
+            spelling = {}
+            for name in sorted(_attribute_names([tables_data, self.data.get("checks", [])])):
+                spelling.setdefault(name.lower(), name)
         return CompiledContract(
             name=head["name"],
             version=version,
@@ -751,6 +818,7 @@ class _Compiler:
                 else None
             ),
             documents=documents,
+            spelling=spelling,
         )
 
     def _enums(self) -> dict[str, dict[str, int]]:
@@ -936,6 +1004,13 @@ class _Compiler:
                 "holding the app id never is)",
                 tname,
             )
+        skip_empty = tdata.get("skip_empty", False)
+        if not isinstance(skip_empty, bool):
+            raise self.err("skip_empty must be true or false", tname)
+        if skip_empty and parent is None:
+            raise self.err("skip_empty: the root table has one row per document", tname)
+        if any(c.type == "bit" and c.kind in ("attr", "expr") for c in columns):
+            skip_empty = False  # a bit always counts as data
         groups: dict[str | None, list[CompiledColumn]] = {}
         for c in columns:
             if c.kind == "attr":
@@ -957,6 +1032,7 @@ class _Compiler:
             fixed=tuple(c for c in columns if c.kind not in ("attr", "expr")),
             computed=tuple(c for c in columns if c.kind == "expr"),
             on_duplicate=on_duplicate,
+            skip_empty=skip_empty,
         )
 
     def _unpivot(self, tname: str, data: Any) -> Unpivot | None:
@@ -1124,6 +1200,8 @@ class _Compiler:
         default_when = choice("default_when", DEFAULT_WHEN, "always")
         convert = self._converter(ctype, cdata, enums, err, on_impossible)
         length = cdata.get("length")
+        if length == "max":  # a text column without limit (nvarchar(max), TEXT)
+            length = None
         extract = None
         if "extract" in cdata:
             extract = tf.EXTRACTORS.get(cdata["extract"])
@@ -1223,7 +1301,7 @@ class _Compiler:
             expr=compiled_expr,
             pattern=pattern,
             warn=warn,
-            plain=ctype == "string" and extract is None and pattern is None,
+            plain=ctype == "string" and extract is None and pattern is None and length is not None,
             simple_null=nullable and default is None,
         )
 
@@ -1243,14 +1321,15 @@ class _Compiler:
         only_for(("length",), ("string",))
         only_for(("precision", "scale"), ("decimal",))
         only_for(("enum",), ("enum",))
+        only_for(("round",), ("int", "bigint"))
         only_for(("formats",), ("date", "datetime"))
         only_for(("true", "false", "null"), ("bit",))
         if "on_impossible" in cdata and ctype not in ("date", "datetime"):
             raise err("on_impossible applies only to date/datetime columns")
         if ctype == "string":
             length = cdata.get("length")
-            if not isinstance(length, int) or length <= 0:
-                raise err("string columns need a positive integer length")
+            if length != "max" and (not isinstance(length, int) or length <= 0):
+                raise err("string columns need a positive integer length, or 'max' (no limit)")
             return tf.to_string()
         if ctype == "decimal":
             precision, scale = cdata.get("precision"), cdata.get("scale")
@@ -1298,9 +1377,12 @@ class _Compiler:
             if overlap:
                 raise err(f"codes {sorted(overlap)} appear in more than one of true/false/null")
             return tf.to_bit(tables["true"], tables["false"], tables["null"])
+        rounding = cdata.get("round", False)
+        if not isinstance(rounding, bool):
+            raise err("round must be true or false")
         if ctype == "int":
-            return tf.to_int(tf.INT32)
-        return tf.to_int(tf.INT64)
+            return tf.to_int(tf.INT32, rounding)
+        return tf.to_int(tf.INT64, rounding)
 
     @staticmethod
     def _typed(

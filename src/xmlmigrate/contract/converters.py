@@ -45,12 +45,22 @@ DEFAULT_TRUE = frozenset({"Y", "YES", "TRUE", "T", "1"})
 DEFAULT_FALSE = frozenset({"N", "NO", "FALSE", "F", "0"})
 
 
-def to_int(bounds: tuple[int, int] = INT32) -> Converter:
+def to_int(bounds: tuple[int, int] = INT32, rounding: bool = False) -> Converter:
+    """``rounding``: a decimal number (``'611.0'``, ``'2,400.50'``) is rounded half-up, as
+    the predecessor stores it; otherwise only whole numbers are integers."""
     lo, hi = bounds
 
     def convert(text: str) -> int:
         if not _INT_RE.match(text):
-            raise InvalidValue(f"not an integer: {text[:40]!r}")
+            if not rounding:
+                raise InvalidValue(f"not an integer: {text[:40]!r}")
+            try:
+                number = Decimal(text.replace(",", "").strip())
+            except InvalidOperation:
+                raise InvalidValue(f"not a number: {text[:40]!r}") from None
+            if not number.is_finite() or abs(number) > hi + 1:
+                raise InvalidValue(f"integer out of range: {text[:40]!r}")
+            text = str(int(number.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
         value = int(text)
         if not lo <= value <= hi:
             raise InvalidValue(f"integer out of range: {text[:40]!r}")

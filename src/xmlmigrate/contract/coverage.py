@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from xmlmigrate.contract.compiled import CompiledContract
+from xmlmigrate.contract.compiled import CompiledContract, respell
 from xmlmigrate.contract.paths import locate
 from xmlmigrate.model import Rejection
 from xmlmigrate.stages.validate import document_app_id, validate_document
@@ -56,6 +56,8 @@ def measure(
             cov.unreadable += 1
             continue
         member = contract.route(root)  # several contracts: the document's product line
+        if member.spelling is not None:
+            respell(root, member.spelling)
         expected = app_id if app_id is not None else document_app_id(root, member)
         valid = validate_document(root, member, expected or 0)
         if isinstance(valid, Rejection):

@@ -767,6 +767,21 @@ class _Compiler:
                 (ev,) = evs
                 return DATE, lambda env: _text_to_date(ev(env))
             raise _err(node, "DATE takes (year, month, day), (date/datetime) or (text)")
+        if name == "DATETIME":
+            if len(args) == 1 and types[0] in (DATE, DATETIME, NULL):
+                (ev,) = evs
+
+                def widen(env: Env) -> Any:
+                    v = ev(env)
+                    if isinstance(v, date) and not isinstance(v, datetime):
+                        return datetime(v.year, v.month, v.day)
+                    return v
+
+                return DATETIME, widen
+            if len(args) == 1 and types[0] == STRING:
+                (ev,) = evs
+                return DATETIME, lambda env: _text_to_datetime(ev(env))
+            raise _err(node, "DATETIME takes (date/datetime) or (text)")
         if name == "NUMBER":
             if len(args) != 1 or types[0] not in (STRING, NUMBER, NULL):
                 raise _err(node, "NUMBER takes one text")
@@ -815,6 +830,18 @@ def _text_to_date(text: Any) -> date | None:
     except InvalidValue:
         return None
     return value.date() if isinstance(value, datetime) else None
+
+
+def _text_to_datetime(text: Any) -> datetime | None:
+    """DATETIME(text): the text as a date and time in any of the built-in formats (the time
+    kept), else NULL."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    try:
+        value = _PARSE_DATE(text.strip())
+    except InvalidValue:
+        return None
+    return value if isinstance(value, datetime) else None
 
 
 def _text_to_number(text: Any) -> Any:

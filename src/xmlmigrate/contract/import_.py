@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from xmlmigrate.contract import import_expr as ix
+from xmlmigrate.contract.compiled import parse_source
 from xmlmigrate.errors import UserError
 
 CONTACT = "app_contact_base"
@@ -383,9 +384,11 @@ class _Importer:
         if not column:
             raise ValueError("target_column is required")
         text_enum = self._text_enum(m) if "enum" in tokens else None
-        empty_enum = "enum" in tokens and text_enum is None and self._enum_name(m, enums) in {
-            n for n, codes in enums.items() if not codes
-        }
+        empty_enum = (
+            "enum" in tokens
+            and text_enum is None
+            and self._enum_name(m, enums) in {n for n, codes in enums.items() if not codes}
+        )
         if empty_enum:
             self.differs(
                 where,
@@ -407,13 +410,17 @@ class _Importer:
         else:
             if selectors:
                 spec = self._selected(where, m, selectors[0])
+                typed = self._type(where, m, tokens, enums, bits, used_enums)
+                if typed["type"] == "bit" and selectors[0] != "curr_address_only":
+                    spec = self._selected_bit(spec, typed)
             elif table == CONTACT or table in CONTACT_CHILDREN:
                 if column in ("con_id", "app_id"):
                     return None  # keys: set by the predecessor's code, and by the import's
                 spec = self._contact_source(table, m)
             else:
                 spec = dict(self._source(m))
-            spec.update(self._type(where, m, tokens, enums, bits, used_enums))
+            if "expr" not in spec:
+                spec.update(self._type(where, m, tokens, enums, bits, used_enums))
         if m.get("nullable") is False:
             spec["nullable"] = False
         default = m.get("default_value")
@@ -437,6 +444,21 @@ class _Importer:
                         f"default {default!r} is neither an id nor a code of enum {spec['enum']}"
                     )
             spec["default"] = default if isinstance(default, str) else str(default)
+            if m.get("exclude_default_when_record_empty") is True:
+                # a "conditional" default (spec §10.2-10.3): only beside other values
+                spec["default_when"] = "row_has_values"
+                self.differs(
+                    where,
+                    "drops its conditional default when fewer than two other columns of the "
+                    "row hold values",
+                    "keeps it when any other column does (default_when = 'row_has_values')",
+                )
+        elif m.get("exclude_default_when_record_empty") is True:
+            self.differs(
+                where,
+                "has exclude_default_when_record_empty without a default to exclude",
+                "has nothing to do for it",
+            )
         return spec
 
     def _enum_name(self, m: dict[str, Any], known: dict[str, Any]) -> str | None:
@@ -544,6 +566,8 @@ class _Importer:
             self.groups.setdefault(table, {}).setdefault("", {})["notes"] = ("notes", spec)
             return True
         role = "expr" if "expr" in spec else ("also" if spec.get("type") == "bit" else "read")
+        if kind == "add_collateral" and column == "wholesale_value":
+            role = "also"  # the predecessor: a slot's wholesale value counts only above 0
         group = self.groups.setdefault(table, {}).setdefault(param, {})
         if column in group:
             raise ValueError(f"{token}: column {column!r} is mapped twice in this group")
@@ -571,7 +595,7 @@ class _Importer:
             "decimal": ix.NUMBER,
             "enum": ix.NUMBER,
             "date": ix.DATE,
-            "datetime": ix.DATE,
+            "datetime": ix.DATETIME,
             "bit": ix.BIT,
         }[kind]
         expr = self._translator(where, table).translate(m.get("expression") or "", target)
@@ -743,6 +767,22 @@ class _Importer:
             return {"path": f"{chosen}/app_prod_bcard[last]/@{attr}"}
         return {"path": f"{chosen}/@{attr}"}
 
+    def _selected_bit(self, spec: dict[str, Any], typed: dict[str, Any]) -> dict[str, Any]:
+        """A bit map after a contact selector (``[authu_contact, char_to_bit]``): NULL when
+        there is no such contact (the selector gives None), else the bit, 0 for a blank or
+        unknown code (spec §7.3)."""
+        _, type_attr, _ = self._rule("contact")
+        path = str(spec["path"])
+        contact = path[: path.index("[last]") + len("[last]")]
+        exists = f"VALUE('{contact}/@{type_attr}')".replace("='", "=''").replace("']", "'']")
+        value = f"VALUE('{path}')".replace("='", "=''").replace("']", "'']")
+        trues = ", ".join(ix.sql_text(t.upper()) for t in typed["true"])
+        return {
+            "expr": f"CASE WHEN {exists} IS NULL THEN NULL "
+            f"WHEN UPPER(COALESCE({value}, '')) IN ({trues}) THEN TRUE ELSE FALSE END",
+            "type": "bit",
+        }
+
     def _contact_source(self, table: str, m: dict[str, Any]) -> dict[str, Any]:
         """Contact rows read the contact's own attributes (spec §5); address and employment
         rows their own element's, whatever ``xml_path`` says."""
@@ -807,10 +847,10 @@ class _Importer:
                 self.note(
                     where,
                     "cuts the last character off every value (data_length -1)",
-                    f"keeps the whole value in a {DEFAULT_STRING_LENGTH}-character column",
+                    "keeps the whole value in a text column without limit (length 'max')",
                 )
-                length = DEFAULT_STRING_LENGTH
-            if not isinstance(length, int) or length <= 0:
+                length = "max"
+            elif not isinstance(length, int) or length <= 0:
                 self.note(where, "does not limit the length", f"uses {DEFAULT_STRING_LENGTH}")
                 length = DEFAULT_STRING_LENGTH
             spec: dict[str, Any] = {"type": "string", "length": length}
@@ -825,6 +865,8 @@ class _Importer:
             return spec
         if dtype in INT_TYPES or dtype in ("decimal", "float"):
             spec = {"type": INT_TYPES.get(dtype, "decimal")}
+            if dtype in INT_TYPES:  # '611.0' is 611 there (half-up), not an invalid value
+                spec["round"] = True
             if spec["type"] == "decimal":
                 scale = length if isinstance(length, int) and length >= 0 else 2
                 spec.update(precision=18, scale=scale)
@@ -879,6 +921,9 @@ class _Importer:
             f"application = {_q('/'.join(steps[1:]))}",
             f"product_line = {_q(self.data.get('source_application_table') or steps[-1])}",
             f"other_product_lines = {_q(self._other_lines(steps))}",
+            *self._source_line(),
+            "# the predecessor finds an attribute in any case (Partner_URL_ID for partner_url_id)",
+            "attributes_any_case = true",
             "",
         ]
         for name, codes in enums.items():
@@ -905,7 +950,10 @@ class _Importer:
             lines.append(f"[tables.{_q(table)}]")
             if table != "app_base":
                 lines.append('parent = "app_base"')
-            lines += ['rows = "."', 'key = ["app_id"]', "", f"[tables.{_q(table)}.columns]"]
+            lines += ['rows = "."', 'key = ["app_id"]']
+            if table != "app_base":  # the predecessor writes no row of keys and defaults only
+                lines.append("skip_empty = true")
+            lines += ["", f"[tables.{_q(table)}.columns]"]
             key = {"source": "app_id"} if table == "app_base" else {"parent": "app_id"}
             lines.append(f"app_id = {_inline({**key, 'type': 'int', 'nullable': False})}")
             seen = {"app_id"}
@@ -917,6 +965,20 @@ class _Importer:
                 columns += 1
             lines.append("")
         return Imported("\n".join(lines), self.notes, len(tables), columns, len(enums))
+
+    def _source_line(self) -> list[str]:
+        """The predecessor's staging table (``source_table``/``source_column``, key
+        ``app_id``): where the documents are read from, in place."""
+        table = self.data.get("source_table")
+        column = self.data.get("source_column")
+        if table is None and column is None:
+            return []
+        spec = {"table": table or "app_xml", "key": "app_id", "document": column or "xml"}
+        try:
+            parse_source(spec)
+        except ValueError as exc:
+            raise ContractImportError(f"{self.source}: source_table/source_column: {exc}") from None
+        return [f"source = {_inline(spec)}"]
 
     def _render_contact(self, table: str, mapped: list[tuple[str, dict[str, Any]]]) -> list[str]:
         """Contacts (spec §4.1) and their addresses and employments (§4.2)."""
@@ -1065,7 +1127,7 @@ class _Importer:
             self.differs(
                 f"{self.source}: {table}",
                 "counts wholesale_value towards a slot only above 0",
-                "counts any value",
+                "never counts it (a slot holding only a positive wholesale value is not written)",
             )
         head = [
             f"[tables.{_q(table)}]",
@@ -1109,6 +1171,8 @@ class _Importer:
         if table == "scores":
             score_type = "decimal" if self._score_type in ("decimal", "float") else "int"
             score: dict[str, Any] = {"unpivot": "value", "type": score_type}
+            if score_type == "int":
+                score["round"] = True  # '52.88' is 53 (half-up)
             if score_type == "decimal":
                 score.update(precision=18, scale=2)
             columns = [

@@ -27,7 +27,7 @@ from xmlmigrate.contract.converters import InvalidValue, to_datetime
 Resolver = Callable[[str], str]  # predecessor name → expression of its trimmed text
 Report = Callable[[str, str], None]  # (what the predecessor does, what the import does)
 
-TEXT, NUMBER, DATE, BIT = "text", "number", "date", "bit"
+TEXT, NUMBER, DATE, DATETIME, BIT = "text", "number", "date", "datetime", "bit"
 OPERATORS = ("!=", "<=", ">=", "=", "<", ">")  # the predecessor's search order
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)\Z")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
@@ -310,7 +310,7 @@ class ExpressionTranslator:
             unit, n, d = m.groups()
             if unit.lower() != "day":
                 raise ValueError(f"DATEADD unit {unit!r}: the predecessor knows only day")
-            if target != DATE:
+            if target not in (DATE, DATETIME):
                 raise ValueError("DATEADD into a column that is not a date")
             amount = n.strip() if re.fullmatch(r"-?\d+", n.strip()) else None
             if amount is None:
@@ -332,10 +332,10 @@ class ExpressionTranslator:
             if not _NUMBER.match(text.strip()):
                 raise ValueError(f"{text!r} is not a number for a numeric column")
             return text.strip()
-        if target == DATE:
+        if target in (DATE, DATETIME):
             if not _is_date_text(text):
                 raise ValueError(f"{text!r} is not a date for a date column")
-            return f"DATE({sql_text(text)})"
+            return f"{target.upper()}({sql_text(text)})"
         truth = {"1": "TRUE", "y": "TRUE", "true": "TRUE", "0": "FALSE", "n": "FALSE"}
         if text.strip().lower() not in {**truth, "false": "FALSE"}:
             raise ValueError(f"{text!r} is not a bit value")
@@ -349,6 +349,8 @@ class ExpressionTranslator:
             return f"NUMBER({value})"
         if target == DATE:
             return f"DATE({value})"
+        if target == DATETIME:  # the time of day kept
+            return f"DATETIME({value})"
         return f"UPPER({value}) IN ('1', 'Y', 'YES', 'TRUE')"
 
     def _arithmetic(self, text: str, target: str) -> str:

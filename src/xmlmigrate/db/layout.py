@@ -56,7 +56,7 @@ def column_type(col: CompiledColumn) -> sa.types.TypeEngine[Any]:
     if t == "decimal":
         return sa.Numeric(col.precision, col.scale, asdecimal=True)
     if t == "string":
-        return sa.Unicode(col.length)
+        return sa.Unicode(col.length) if col.length else sa.UnicodeText()
     if t == "date":
         return DATE
     if t == "datetime":
@@ -204,7 +204,7 @@ def odbc_input_size(t: sa.types.TypeEngine[Any], timestamps_as_text: bool = Fals
             )
         )
     if isinstance(t, sa.String):
-        return (pyodbc.SQL_WVARCHAR, t.length or 1, 0)
+        return (pyodbc.SQL_WVARCHAR, t.length or 0, 0)  # 0: nvarchar(max)
     if isinstance(t, sa.Numeric) and not isinstance(t, sa.Float):
         return (pyodbc.SQL_DECIMAL, t.precision or 18, t.scale or 0)
     for cls, code in (

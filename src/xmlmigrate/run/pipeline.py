@@ -105,7 +105,11 @@ def run_migration(
     engine = make_engine(config.db_url)
     try:
         missing = schema.missing_tables(engine)
-        if SOURCE_TABLE in missing and schema.source.name == SOURCE_TABLE and not schema.source.schema:
+        if (
+            SOURCE_TABLE in missing
+            and schema.source.name == SOURCE_TABLE
+            and not schema.source.schema
+        ):
             raise SourceMissing(
                 f"the database has no table {SOURCE_TABLE!r}: create and fill it with "
                 f"'xmlmigrate generate --count N --db URL', or load your documents into "

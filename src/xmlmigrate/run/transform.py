@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from time import perf_counter
 
 from xmlmigrate.contract import CompiledContract
+from xmlmigrate.contract.compiled import respell
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.stages.mapping import map_application
 from xmlmigrate.stages.validate import validate_document
@@ -52,6 +53,8 @@ def transform_record(
             return Rejection(record.app_id, exc.code, exc.detail, stage="parse")
         t1 = perf_counter()
         member = contract.route(parsed.root)  # several contracts: the one of this product line
+        if member.spelling is not None:  # attributes_any_case
+            respell(parsed.root, member.spelling)
         valid = validate_document(parsed.root, member, record.app_id)
         t2 = perf_counter()
         if isinstance(valid, Rejection):

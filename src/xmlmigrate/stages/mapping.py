@@ -288,6 +288,9 @@ def _build_row(
             if value is not None:
                 has_data = True
             row[col.name] = _finish(table, col, value, None, ctx, pending)
+    if table.skip_empty and not has_data:
+        ctx.missing.clear()
+        return None  # keys, constants and defaults only: nothing of the document's
     if pending:
         for col in pending:
             if has_data:
@@ -410,7 +413,8 @@ def _expr_value(table: CompiledTable, col: CompiledColumn, value: Any, ctx: _Ctx
             return col.convert(str(value))
         if t == "string":
             text = str(value)
-            return _overflow(table, col, text, ctx) if len(text) > (col.length or 0) else text
+            too_long = col.length is not None and len(text) > col.length
+            return _overflow(table, col, text, ctx) if too_long else text
         if t == "date":
             return value.date() if isinstance(value, datetime) else value
         if t == "datetime":
