@@ -421,6 +421,8 @@ class CompiledContract:
     members: tuple[CompiledContract, ...] = ()
     # per member: table → the union's columns it does not map (its rows get them as NULL)
     pads: tuple[Mapping[str, tuple[str, ...]], ...] = ()
+    # per member: table → its date columns the union widens to datetime (written as such)
+    widened: tuple[Mapping[str, tuple[str, ...]], ...] = ()
     documents: SourceRef = DEFAULT_SOURCE  # where its documents are read from
     # attributes_any_case: lower-cased name → the contract's spelling, for every attribute it
     # reads; a document's attribute spelled otherwise is read as the contract spells it
@@ -516,6 +518,19 @@ def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract
             if missing:
                 pad[table.name] = missing
         pads.append(pad)
+    widened: list[dict[str, tuple[str, ...]]] = []
+    for contract in contracts:
+        wide = {}
+        for table in contract.tables:
+            union = tables[table.name]
+            names = tuple(
+                c.name
+                for c in table.columns
+                if c.type == "date" and union.column(c.name).type == "datetime"
+            )
+            if names:
+                wide[table.name] = names
+        widened.append(wide)
     for name, table in list(tables.items()):
         optional = {n for pad in pads for n in pad.get(name, ())}
         optional |= {  # a column one contract leaves NULL
@@ -563,6 +578,7 @@ def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract
         scope=scopes.pop() if len(scopes) == 1 else None,
         members=tuple(contracts),
         pads=tuple(pads),
+        widened=tuple(widened) if any(widened) else (),
     )
 
 

@@ -109,6 +109,42 @@ DATE_TYPES = {"date": "date", "datetime": "datetime", "smalldatetime": "datetime
 DEFAULT_STRING_LENGTH = 255
 
 
+# Every key of the predecessor's format (spec §2, §3) and what the import does with it: none
+# is ignored without a reason, and a key not listed here is refused by name.
+TOP_LEVEL_KEYS = {
+    "xml_root_element": "[contract] root",
+    "xml_application_path": "[contract] application",
+    "source_table": "[contract] source table",
+    "source_column": "[contract] source document column",
+    "source_application_table": "[contract] product_line; the application element of names",
+    "target_schema": "a note: the schema is the connection's",
+    "table_insertion_order": "the order of the tables (parents first whatever it says)",
+    "element_filtering": "contacts, addresses and employments: rows, where, meaningful, dedup",
+    "mappings": "the columns",
+    "relationships": "not needed: keys are the predecessor's hard-coded con_id/app_id, child "
+    "elements come from element_filtering",
+    "enum_mappings": "[enums.*] and text lookups",
+    "bit_conversions": "truth tables",
+    "validation_rules": "not needed: the predecessor accepts and ignores it",
+}
+MAPPING_KEYS = {
+    "xml_path": "attr / path",
+    "xml_attribute": "attr / path",
+    "target_table": "the table",
+    "target_column": "the column",
+    "data_type": "type",
+    "data_length": "length, or a decimal's scale",
+    "mapping_type": "the tokens",
+    "expression": "expr",
+    "default_value": "default",
+    "nullable": "nullable",
+    "exclude_default_when_record_empty": "default_when = 'row_has_values'",
+    "enum_name": "the enum",
+    "required": "not needed: informational, never read by the predecessor",
+    "description": "not needed: informational, never read by the predecessor",
+}
+
+
 class ContractImportError(UserError):
     """The JSON contract cannot be imported; the message says where."""
 
@@ -216,6 +252,12 @@ class _Importer:
                 f"{self.source}: xml_application_path {app_path!r} must start at /{root}"
             )
         self.app_path = "/" + "/".join(steps)
+        unknown = sorted(k for k in d if k not in TOP_LEVEL_KEYS)
+        if unknown:
+            raise ContractImportError(
+                f"{self.source}: unknown top-level key(s) {', '.join(map(repr, unknown))}: not "
+                "part of the predecessor's format as this import knows it"
+            )
         mappings = d.get("mappings")
         if not isinstance(mappings, list) or not mappings:
             raise ContractImportError(f"{self.source}: mappings must be a non-empty list")
@@ -227,6 +269,14 @@ class _Importer:
         for i, m in enumerate(mappings):
             where = self._where(i, m)
             try:
+                unknown = (
+                    sorted(k for k in m if k not in MAPPING_KEYS) if isinstance(m, dict) else []
+                )
+                if unknown:
+                    raise ValueError(
+                        f"unknown key(s) {', '.join(map(repr, unknown))}: not part of the "
+                        "predecessor's format as this import knows it"
+                    )
                 if self._key_value(where, m):
                     continue
                 if self._grouped(where, m, enums, bits, used_enums):
@@ -331,12 +381,23 @@ class _Importer:
         if not isinstance(raw, dict):
             raise ContractImportError(f"{self.source}: enum_mappings must be an object")
         out: dict[str, dict[str, int]] = {}
+        owners: dict[int, tuple[str, str]] = {}
         self.text_enums: dict[str, dict[str, str]] = {}
         for name, codes in raw.items():
             if not isinstance(codes, dict):
                 raise ContractImportError(f"{self.source}: enum_mappings.{name} must be an object")
             if all(isinstance(v, int) and not isinstance(v, bool) for v in codes.values()):
                 out[name] = dict(codes)
+                for code, value in codes.items():
+                    first = owners.setdefault(value, (name, code))
+                    if first[0] != name:
+                        self.note(
+                            f"{self.source}: enum_mappings",
+                            f"writes id {value} for both {first[0]} {first[1]!r} and {name} "
+                            f"{code!r} (one id in two enums: a typo in one of them, most likely)",
+                            "writes the same id, as given; app_enums seeds it once, as "
+                            f"{first[0]} {first[1]!r}",
+                        )
             elif all(isinstance(v, str) for v in codes.values()):
                 self.text_enums[name] = dict(codes)  # e.g. officer code → e-mail address
             else:

@@ -9,6 +9,7 @@ database, and no input can make it raise: any unexpected error becomes a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, datetime
 from time import perf_counter
 
 from xmlmigrate.contract import CompiledContract
@@ -26,6 +27,16 @@ def pad_rows(result: MappedApp, pad: Mapping[str, tuple[str, ...]]) -> None:
         for row in result.rows.get(table, ()):
             for name in missing:
                 row[name] = None
+
+
+def widen_rows(result: MappedApp, widened: Mapping[str, tuple[str, ...]]) -> None:
+    """This product line's dates in a column the union made datetime, as midnight."""
+    for table, names in widened.items():
+        for row in result.rows.get(table, ()):
+            for name in names:
+                v = row.get(name)
+                if isinstance(v, date) and not isinstance(v, datetime):
+                    row[name] = datetime(v.year, v.month, v.day)
 
 
 def transform_record(
@@ -61,9 +72,12 @@ def transform_record(
             result: MappedApp | Rejection = valid
         else:
             result = map_application(valid.app_id, valid.application, member, explain)
-            if contract.pads and isinstance(result, MappedApp):
+            if (contract.pads or contract.widened) and isinstance(result, MappedApp):
                 index = next(i for i, m in enumerate(contract.members) if m is member)
-                pad_rows(result, contract.pads[index])
+                if contract.pads:
+                    pad_rows(result, contract.pads[index])
+                if contract.widened:
+                    widen_rows(result, contract.widened[index])
             if parsed.warnings and isinstance(result, MappedApp):
                 result.warnings[:0] = parsed.warnings
             del valid
