@@ -64,6 +64,10 @@ def test_import_check_init_run_and_compare(
     schema = build_schema(contract)
     engine = make_engine(url)
     docs = _documents()
+    # the documents stay where the predecessor reads them: its staging table, which the
+    # imported contract names (app_xml_staging_rl, column app_XML)
+    assert (schema.source.name, schema.source.c.xml.name) == ("app_xml_staging_rl", "app_XML")
+    schema.source.create(engine, checkfirst=True)
     with engine.begin() as conn:
         conn.execute(sa.delete(schema.source))
         conn.execute(sa.insert(schema.source), [{"app_id": k, "xml": v} for k, v in docs.items()])

@@ -165,7 +165,7 @@ def test_a_page_of_a_bounded_range_never_sorts_the_documents_of_the_rest(db_url:
 
     def explain(**bounds: int) -> dict[str, Any]:
         config = MigrationConfig(db_url=db_url, batch_size=10, **bounds)
-        page = TableSource(engine, SCHEMA, config)._page.compile(dialect=engine.dialect)
+        page = TableSource(engine, SCHEMA, config)._readers[0].page.compile(dialect=engine.dialect)
         with engine.connect() as conn:
             raw = conn.connection.driver_connection
             with raw.cursor() as cur:  # type: ignore[union-attr]

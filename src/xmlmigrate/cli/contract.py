@@ -142,9 +142,10 @@ def cmd_contract_import(args: argparse.Namespace) -> int:
         f"Imported {args.file} → {out}: {result.tables} tables, {result.columns} columns, "
         f"{result.enums} enums; {len(result.notes)} note(s)",
         highlight=False,
+        markup=False,  # names and expressions hold brackets
     )
     for note in result.notes:
-        console.print(f"  {note}", highlight=False)
+        console.print(f"  {note}", highlight=False, markup=False)
     return 0
 
 

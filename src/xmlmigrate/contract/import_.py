@@ -126,6 +126,7 @@ TOP_LEVEL_KEYS = {
     "enum_mappings": "[enums.*] and text lookups",
     "bit_conversions": "truth tables",
     "validation_rules": "not needed: the predecessor accepts and ignores it",
+    "description": "not needed: informational, never read by the predecessor",
 }
 MAPPING_KEYS = {
     "xml_path": "attr / path",

@@ -113,7 +113,7 @@ def _predecessor_reading(text: str) -> str:
     blank; so is an unquoted number."""
     word = "AND" if re.search(r"\sAND\s", text, re.IGNORECASE) else "OR"
     parts = re.split(rf"\s+{word}\s+", text, flags=re.IGNORECASE)
-    return f" {word} ".join(f"[{_part_reading(p.strip())}]" for p in parts)
+    return f" {word} ".join(f"({_part_reading(p.strip())})" for p in parts)
 
 
 def _part_reading(part: str) -> str:
