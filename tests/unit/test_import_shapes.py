@@ -403,3 +403,37 @@ def test_a_key_outside_the_format_is_refused_by_name(tmp_path: Path) -> None:
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ContractImportError, match=r"unknown top-level key\(s\) 'key_identifiers'"):
         import_contract(path)
+
+
+def test_a_blank_text_result_is_null_as_the_predecessors_insert_stores_it() -> None:
+    data = json.loads(SHAPES_RL.read_text(encoding="utf-8"))
+    data["mappings"].append(
+        {
+            "xml_path": "/Provenir/Request/CustData/IL_application",
+            "xml_attribute": "zz_q",
+            "target_table": "app_operational_zz",
+            "target_column": "zz_q_blank",
+            "data_type": "string",
+            "data_length": 3,
+            "mapping_type": ["calculated_field"],
+            "expression": "CASE WHEN zz_q = 'Q' THEN 'yes' ELSE '' END",
+        }
+    )
+    contract = compile_contract(_import_data(data), "rl.toml")
+    for q, want in (("Q", "yes"), ("R", None)):
+        doc = (
+            f'<Provenir><Request ID="9"><CustData><IL_application zz_q="{q}"/>'
+            "</CustData></Request></Provenir>"
+        )
+        mapped = transform_record(RawRecord(9, doc), contract)
+        assert isinstance(mapped, MappedApp), mapped
+        assert mapped.rows["app_operational_zz"][0]["zz_q_blank"] == want
+
+
+def _import_data(data: dict[str, Any]) -> str:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        return import_contract(path).toml

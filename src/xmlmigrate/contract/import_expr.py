@@ -327,7 +327,8 @@ class ExpressionTranslator:
 
     def _literal(self, text: str, target: str) -> str:
         if target == TEXT:
-            return sql_text(text)
+            # the predecessor's insert stores '' as NULL (ELSE '' means no value)
+            return sql_text(text) if text.strip() else "NULL"
         if target == NUMBER:
             if not _NUMBER.match(text.strip()):
                 raise ValueError(f"{text!r} is not a number for a numeric column")
