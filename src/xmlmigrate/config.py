@@ -31,6 +31,9 @@ class MigrationConfig:
     modulo: int | None = None  # split the table: this process takes app_id % modulo == instance
     modulo_instance: int = 0
     retry_failed: bool = False  # take apps whose only log entries are failures again
+    # take rejected apps again: None = no; () = every rejection; else only rejections whose
+    # reason starts with one of these codes (e.g. "wrong_product_line")
+    retry_rejected: tuple[str, ...] | None = None
     # -- Phase II tuning knobs -------------------------------------------------------------
     # transform processes; 0 = in the main process; None = automatic: in-process for runs of a
     # few batches (starting processes costs ~1 s), else one per CPU core
@@ -59,6 +62,12 @@ class MigrationConfig:
     def __post_init__(self) -> None:
         if self.source is not None:
             parse_source(self.source)  # ValueError: what is wrong with it
+        for code in self.retry_rejected or ():
+            if not code or not all(c.isalnum() or c == "_" for c in code):
+                raise ValueError(
+                    f"--retry-rejected takes reason codes such as wrong_product_line, not "
+                    f"{code[:40]!r}"
+                )
         if self.workers is not None and self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
         if self.batch_size < 1:

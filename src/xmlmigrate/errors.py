@@ -11,6 +11,8 @@ Exit codes (also in the README):
        run stopped, what committed stays, nothing was logged against any app
 4      more apps were rejected than ``--max-rejected`` allows (a wrong contract or source?)
 5      another run holds a lease on the same apps of this target (or took over this run's)
+6      the migrated documents filled fewer of the contract's mapped columns than
+       ``--min-filled`` (default 50 %): the contract does not fit the documents
 130    interrupted (Ctrl-C); 143: terminated (SIGTERM) — finished batches were committed
 =====  ==================================================================================
 """
@@ -23,6 +25,7 @@ EXIT_USAGE = 2
 EXIT_INFRASTRUCTURE = 3
 EXIT_TOO_MANY_REJECTED = 4
 EXIT_LEASE_BUSY = 5
+EXIT_CONTRACT_MISFIT = 6
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 

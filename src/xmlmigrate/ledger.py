@@ -124,19 +124,25 @@ def start_run(engine: Engine, schema: Schema, run_id: str, config: dict[str, obj
 
 
 def finish_run(engine: Engine, schema: Schema, stats: RunStats) -> None:
+    """The run's counts, and how its documents filled the contract (in its config, for
+    ``status``)."""
+    runs = schema.runs
     with engine.begin() as conn:
-        conn.execute(
-            sa.update(schema.runs)
-            .where(schema.runs.c.run_id == stats.run_id)
-            .values(
-                finished_at=datetime.now(),
-                records=stats.records,
-                success=stats.success,
-                failed=stats.failed,
-                rejected=stats.rejected,
-                rec_per_min=round(stats.rec_per_min, 1),
-            )
-        )
+        values: dict[str, object] = {
+            "finished_at": datetime.now(),
+            "records": stats.records,
+            "success": stats.success,
+            "failed": stats.failed,
+            "rejected": stats.rejected,
+            "rec_per_min": round(stats.rec_per_min, 1),
+        }
+        if stats.fit is not None:
+            stored = conn.execute(
+                sa.select(runs.c.config).where(runs.c.run_id == stats.run_id)
+            ).scalar()
+            config = json.loads(stored) if stored else {}
+            values["config"] = json.dumps({**config, "fit": stats.fit})
+        conn.execute(sa.update(runs).where(runs.c.run_id == stats.run_id).values(**values))
 
 
 @dataclass

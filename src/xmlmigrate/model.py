@@ -119,6 +119,8 @@ class RunStats:
     pending: int = 0  # apps the run found to do
     crash: str | None = None
     peak_rss_mb: dict[str, float] = field(default_factory=dict)  # coordinator, worker (max)
+    # which mapped columns the migrated apps filled (xmlmigrate.fit.FillTally.to_dict)
+    fit: dict[str, Any] | None = None
 
     def add_outcome(self, outcome: Outcome) -> None:
         self.records += 1
@@ -169,6 +171,7 @@ class RunStats:
             "pending": self.pending,
             "crash": self.crash,
             "peak_rss_mb": {k: round(v, 1) for k, v in self.peak_rss_mb.items()},
+            "fit": self.fit,
         }
 
 

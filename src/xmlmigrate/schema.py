@@ -45,12 +45,25 @@ class Schema:
     refs: tuple[SourceRef, ...] = ()
 
     def create(self, engine: Engine) -> None:
-        """Create what is missing and (re)seed ``app_enums`` from the contract. Idempotent."""
+        """Create what is missing and seed ``app_enums`` with the contract's enums.
+        Idempotent. What other contracts seeded earlier stays (one product line's ``init``
+        must not take the other's codes away): a row is added for each id no row holds yet,
+        unless its type and code are already there under another id (``init --drop``
+        starts the lookup afresh)."""
         self.metadata.create_all(engine, checkfirst=True)
         with engine.begin() as conn:
-            conn.execute(sa.delete(self.enums))
-            if self.enum_rows:
-                conn.execute(sa.insert(self.enums), list(self.enum_rows))
+            held = conn.execute(
+                sa.select(self.enums.c.enum_id, self.enums.c.enum_type, self.enums.c.code)
+            ).all()
+            ids = {int(r[0]) for r in held}
+            pairs = {(str(r[1]), str(r[2])) for r in held}
+            rows = [
+                r
+                for r in self.enum_rows
+                if r["enum_id"] not in ids and (str(r["enum_type"]), str(r["code"])) not in pairs
+            ]
+            if rows:
+                conn.execute(sa.insert(self.enums), rows)
 
     def drop_targets(self, engine: Engine) -> None:
         self.metadata.drop_all(

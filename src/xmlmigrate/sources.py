@@ -172,6 +172,19 @@ def pending_condition(
     logged = sa.select(sa.literal(1)).where(log.c.app_id == src.c.app_id)
     if config.retry_failed:  # anything but a failure closes an app
         logged = logged.where(log.c.status != "failed")
+    if config.retry_rejected is not None:  # nor does a rejection (of these reasons)
+        rejected: sa.ColumnElement[bool] = log.c.status == "rejected"
+        if config.retry_rejected:
+            rejected = sa.and_(
+                rejected,
+                sa.or_(
+                    *(
+                        sa.or_(log.c.reason == code, log.c.reason.startswith(f"{code}:", autoescape=True))
+                        for code in config.retry_rejected
+                    )
+                ),
+            )
+        logged = logged.where(sa.not_(rejected))
     conditions: list[sa.ColumnElement[bool]] = [~logged.exists()]
     if config.app_id_start is not None:
         conditions.append(src.c.app_id >= config.app_id_start)

@@ -132,3 +132,24 @@ def test_one_document_per_app_id_and_deterministic(name: str) -> None:
     a = [d.xml for d in _generator(name, 1, 0.05).generate(5)]
     b = [d.xml for d in ContractGenerator(_contract(name), 1, "small", 1, 0.05).generate(5)]
     assert a == b and len(set(a)) == 5
+
+
+@pytest.mark.parametrize("name", ["provenir_rl", "predecessor_shapes_rl"])
+def test_edge_rate_zero_gives_clean_documents(name: str) -> None:
+    """Without edge cases a generated document carries no warning at all: no contact without
+    con_id made for a column that reads a role the document has no contact of, no blank
+    value where a default warns, no second element a key cannot tell apart, no code an enum
+    of only its catch-all does not know."""
+    if name == "provenir_rl":
+        contract = load_contract(name)
+    else:
+        path = FIXTURES / f"{name}.json"
+        contract = compile_contract(import_contract(path).toml, f"{name}.toml")
+    docs = list(ContractGenerator(contract, seed=5, size_profile="small").generate(150))
+    warned = {}
+    for doc in docs:
+        mapped = transform_record(RawRecord(doc.app_id, doc.xml), contract)
+        assert isinstance(mapped, MappedApp), mapped
+        for w in mapped.warnings:
+            warned.setdefault(w.code, w.detail)
+    assert warned == {}

@@ -186,3 +186,59 @@ def test_contract_check_takes_several_contracts(tmp_path: Path) -> None:
     assert "cc+rl" in out.stdout and "3 tables" in out.stdout
     refused = run_cli("contract", "check", str(cc), str(bad))
     assert refused.returncode == 2 and "differs in receive_date" in refused.stderr
+
+
+def test_a_product_line_mistake_is_recoverable_and_seeds_are_kept(tmp_path: Path) -> None:
+    """A run with only the credit-card contract rejects the rec-lending documents
+    (wrong_product_line); ``--retry-rejected wrong_product_line`` with both contracts takes
+    them again, and nothing else. One contract's ``init`` keeps the other's enum codes."""
+    cc, rl = tmp_path / "cc.toml", tmp_path / "rl.toml"
+    cc.write_text(
+        CC.replace(
+            'other_product_lines = ["Request/CustData/XX_application"]',
+            'other_product_lines = ["Request/CustData/IL_application"]',
+        ),
+        encoding="utf-8",
+    )
+    rl.write_text(RL, encoding="utf-8")
+    db = tmp_path / "mixed.db"
+    url = f"sqlite:///{db}"
+    for contract in (cc, rl, cc):  # CC, then RL, then CC again: every code stays seeded
+        assert run_cli("init", "--db", url, "--contract", str(contract)).returncode == 0
+    with sqlite3.connect(db) as conn:
+        seeded = set(conn.execute("SELECT enum_id, enum_type, code FROM app_enums"))
+    assert seeded == {
+        (1, "cc_code", "A"),
+        (2, "cc_code", "B"),
+        (3, "rl_code", "A"),
+        (4, "rl_code", "B"),
+    }
+    documents = [(1, doc(1, "application")), (2, doc(2, "IL_application")), (3, doc(3, "XX"))]
+    with sqlite3.connect(db) as conn:
+        conn.executemany("INSERT INTO app_xml VALUES (?, ?)", documents)
+    first = run_cli("run", "--db", url, "--contract", str(cc), "-q")
+    assert first.returncode == 4 and "is the contract right" in first.stderr
+    both = ("--contract", str(cc), "--contract", str(rl))
+    again = run_cli("run", "--db", url, *both, "-q")
+    assert "Nothing to do" in again.stdout and "--retry-rejected" in again.stdout
+    hostile = run_cli("run", "--db", url, *both, "--retry-rejected", "x%' OR 1=1 --", "-q")
+    assert hostile.returncode == 2 and "reason codes" in hostile.stderr
+    other = run_cli("run", "--db", url, *both, "--retry-rejected", "malformed", "-q")
+    assert "Nothing to do" in other.stdout
+    retry = run_cli("run", "--db", url, *both, "--retry-rejected", "wrong_product_line", "-q")
+    assert retry.returncode == 0, retry.stderr
+    assert "Records: 1 " in retry.stdout and "success 1" in retry.stdout
+    with sqlite3.connect(db) as conn:
+        latest = dict(
+            conn.execute(
+                "SELECT app_id, status FROM processing_log WHERE log_id IN "
+                "(SELECT max(log_id) FROM processing_log GROUP BY app_id)"
+            )
+        )
+        rl_rows = conn.execute("SELECT app_id, code_enum FROM rl_extra").fetchall()
+    # app 3 has neither element: no_application, which --retry-rejected wrong_product_line
+    # leaves alone
+    assert latest == {1: "success", 2: "success", 3: "rejected"}
+    assert rl_rows == [(2, 3)]
+    every = run_cli("run", "--db", url, *both, "--retry-rejected", "-q")
+    assert "Records: 1 " in every.stdout and "rejected 1" in every.stdout

@@ -124,9 +124,26 @@ def run_arguments(r: argparse.ArgumentParser) -> None:
         "of the run's records (default %(default)s: a wrong contract or source is caught)",
     )
     r.add_argument(
+        "--min-filled",
+        default="50%",
+        metavar="PCT%",
+        help="exit with status 6 when the migrated documents filled fewer than this share of "
+        "the contract's mapped columns (default %(default)s; judged from 20 migrated apps on, "
+        "or at once when none is filled): a contract that does not fit the documents "
+        "migrates them all with NULL everywhere",
+    )
+    r.add_argument(
         "--retry-failed",
         action="store_true",
         help="also take apps whose earlier attempts failed (rejected ones stay rejected)",
+    )
+    r.add_argument(
+        "--retry-rejected",
+        nargs="*",
+        metavar="REASON",
+        help="also take apps that were rejected — all of them, or only those rejected for "
+        "these reason codes (e.g. --retry-rejected wrong_product_line after a run that lacked "
+        "a contract)",
     )
 
     tuning = r.add_argument_group("tuning (the perf suite sweeps these)")
@@ -187,6 +204,9 @@ def tuning_config(args: argparse.Namespace) -> MigrationConfig:
             modulo=modulo,
             modulo_instance=instance or 0,
             retry_failed=args.retry_failed,
+            retry_rejected=(
+                tuple(args.retry_rejected) if args.retry_rejected is not None else None
+            ),
             workers=args.workers,
             pooling=args.pooling,
             pipelined=args.pipelined,

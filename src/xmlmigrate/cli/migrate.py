@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from rich.table import Table
@@ -28,6 +29,7 @@ from xmlmigrate.config import DEFAULT_BATCH_SIZE, MigrationConfig
 from xmlmigrate.contract import CompiledContract, load_contracts
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.errors import (
+    EXIT_CONTRACT_MISFIT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -120,7 +122,8 @@ def _run(config: MigrationConfig, quiet: bool, metrics_out: Path | None = None) 
         console.print(
             f"Nothing to do: every app of {_source_labels(config, contract)} in "
             f"{redact_url(config.db_url)} that this "
-            "run may take is in processing_log already (--retry-failed takes failed ones again)"
+            "run may take is in processing_log already (--retry-failed takes failed ones again, "
+            "--retry-rejected [REASON...] rejected ones)"
         )
         return stats
     print_summary(stats, config.db_url, config.batch_size)
@@ -154,11 +157,26 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     limit = _max_rejected(args.max_rejected)
+    min_filled = _min_filled(args.min_filled)
     config = tuning_config(args)
     if args.cluster:
         return _run_cluster(config, args.cluster, args.quiet, limit)
     stats = _run(config, args.quiet, args.metrics_out)
-    return run_exit_code(stats, limit)
+    return run_exit_code(stats, limit, min_filled)
+
+
+FIT_JUDGED_FROM = 20  # migrated apps before a low share of filled columns is an error
+
+
+def _min_filled(text: str) -> float:
+    """``--min-filled``: a share of the contract's mapped columns, '50%' (or 50)."""
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise UserError(f"--min-filled takes a share like 50%, not {text!r}") from None
+    if not 0 <= value <= 100:
+        raise UserError(f"--min-filled out of range (0%..100%): {text!r}")
+    return value
 
 
 def _run_cluster(
@@ -218,7 +236,9 @@ def _max_rejected(text: str) -> tuple[float, bool]:
     return number, share
 
 
-def run_exit_code(stats: RunStats, max_rejected: tuple[float, bool]) -> int:
+def run_exit_code(
+    stats: RunStats, max_rejected: tuple[float, bool], min_filled: float = 0.0
+) -> int:
     """The run's exit status (see xmlmigrate.errors), with a line saying why when not 0."""
     if stats.crash:
         return EXIT_FAILED
@@ -238,9 +258,22 @@ def run_exit_code(stats: RunStats, max_rejected: tuple[float, bool]) -> int:
         shown = f"{limit:g}%" if share else f"{limit:g}"
         error_line(
             f"{stats.rejected:,} of {stats.records:,} apps were rejected, more than "
-            f"--max-rejected {shown}: is the contract right for these documents?"
+            f"--max-rejected {shown}: is the contract right for these documents? (once it "
+            "is, 'run --retry-rejected [REASON...]' takes them again)"
         )
         return EXIT_TOO_MANY_REJECTED
+    fit = stats.fit
+    if fit and fit["apps"] and fit["columns"]:
+        share = 100.0 * fit["filled"] / fit["columns"]
+        judged = fit["apps"] >= FIT_JUDGED_FROM or fit["filled"] == 0
+        if judged and share < min_filled:
+            error_line(
+                f"the {fit['apps']:,} migrated documents filled {fit['filled']:,} of the "
+                f"contract's {fit['columns']:,} mapped columns ({share:.0f} %, below "
+                f"--min-filled {min_filled:g}%): does the contract fit these documents? "
+                "('xmlmigrate contract check --db URL' names the nearest attributes)"
+            )
+            return EXIT_CONTRACT_MISFIT
     return EXIT_OK
 
 
@@ -267,9 +300,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
         schema = check_source(engine, schema)
         st = ledger_status(engine, schema)
+    fit = _last_fit(st.recent_runs)
     if args.json:
         document = {
             "database": redact_url(args.db),
+            "last_run_fit": fit,
             "documents": st.apps_in_source,
             "by_status": st.by_status,
             "pending": st.pending,
@@ -284,6 +319,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     counts = "   ".join(f"{s} {n:,}" for s, n in sorted(st.by_status.items()))
     console.print(f"Apps by latest outcome: {counts or 'none yet'}   pending {st.pending:,}")
+    if fit is not None and fit.get("apps"):
+        never = fit.get("never_filled") or []
+        console.print(
+            f"Last run's documents filled {fit['filled']:,} of {fit['columns']:,} mapped "
+            f"columns ({100 * fit['filled_share']:.0f} %)"
+            + (f"; never filled: {', '.join(never[:5])}" if never else "")
+            + (f" … and {len(never) - 5:,} more" if len(never) > 5 else ""),
+            highlight=False,
+            markup=False,
+        )
     if st.top_failures:
         console.print("Top failure / rejection reasons:")
         for reason, n in st.top_failures:
@@ -304,6 +349,20 @@ def cmd_status(args: argparse.Namespace) -> int:
             )
         console.print(runs)
     return 0
+
+
+def _last_fit(runs: list[dict[str, object]]) -> dict[str, Any] | None:
+    """The contract fit the latest finished run recorded (see xmlmigrate.fit)."""
+    for run in runs:
+        if run.get("finished_at") is None:
+            continue
+        try:
+            config = json.loads(str(run.get("config") or "{}"))
+        except ValueError:
+            return None
+        fit = config.get("fit") if isinstance(config, dict) else None
+        return fit if isinstance(fit, dict) else None
+    return None
 
 
 def cmd_clean(args: argparse.Namespace) -> int:

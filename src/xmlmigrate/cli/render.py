@@ -46,6 +46,7 @@ def print_summary(stats: RunStats, db_url: str, batch_size: int) -> None:
         for table, n in stats.rows_per_table.items():
             rows.add_row(table, f"{n:,}")
         console.print(rows)
+    print_fit(stats)
     console.print(f"Elapsed {stats.elapsed:.2f} s   [bold]{stats.rec_per_min:,.0f} rec/min[/bold]")
     console.print(
         f"Workers {stats.workers or 'none (in-process)'}   connections opened "
@@ -71,6 +72,24 @@ def print_summary(stats: RunStats, db_url: str, batch_size: int) -> None:
             "logged and stay pending for the next run.",
             highlight=False,
         )
+
+
+def print_fit(stats: RunStats, shown: int = 20) -> None:
+    """How much of the contract the migrated documents filled, and what they never did."""
+    fit = stats.fit
+    if not fit or not fit["apps"] or not fit["columns"]:
+        return
+    never = fit["never_filled"]
+    console.print(
+        f"Contract fit: the documents filled {fit['filled']:,} of {fit['columns']:,} mapped "
+        f"columns ({100 * fit['filled_share']:.0f} %)"
+        + (f"; never filled ({len(never):,}):" if never else ""),
+        highlight=False,
+    )
+    for where in never[:shown]:
+        console.print(f"  {where}", highlight=False, markup=False)
+    if len(never) > shown:
+        console.print(f"  … and {len(never) - shown:,} more (--metrics-out lists them all)")
 
 
 def print_stage_split(stats: RunStats) -> None:

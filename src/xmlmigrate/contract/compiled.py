@@ -508,6 +508,8 @@ def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract
                     replace(c, type="datetime") if c.name in wider else c for c in known.columns
                 )
                 tables[table.name] = replace(known, columns=columns + extra)
+            if table.on_duplicate != known.on_duplicate:  # a row another app wrote: kept
+                tables[table.name] = replace(tables[table.name], on_duplicate="keep_existing")
     # a column some contract writing the table does not map: nullable in the database
     pads: list[dict[str, tuple[str, ...]]] = []
     for contract in contracts:

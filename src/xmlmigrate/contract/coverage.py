@@ -7,9 +7,12 @@ source system stopped writing.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from lxml import etree
 
@@ -26,6 +29,22 @@ class Coverage:
     unreadable: int = 0
     row_hits: Counter[str] = field(default_factory=Counter)  # table → elements matched
     column_hits: Counter[tuple[str, str]] = field(default_factory=Counter)  # attribute present
+    # for a column not matched yet: the attribute names found where it looks (its element,
+    # or elements of that element's name elsewhere), to name the nearest one
+    seen: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+
+    def nearest(self, table: str, column: str, attr: str) -> str | None:
+        """The attribute the documents carry that ``attr`` most likely means: the same name
+        in another case, else the closest spelling (``street_line_1`` → ``street_name``)."""
+        names = sorted(self.seen.get((table, column), ()))
+        same = [n for n in names if n.lower() == attr.lower()]
+        if same:
+            return f"{same[0]} (another case)"
+        lowered = {n.lower(): n for n in names}
+        close = difflib.get_close_matches(attr.lower(), list(lowered), n=1, cutoff=0.6)
+        if not close:  # a prefix or suffix of a longer name: coll1_make for make
+            close = [n for n in lowered if n.endswith("_" + attr.lower())][:1]
+        return lowered[close[0]] if close else None
 
     def never_matched(self, contract: CompiledContract) -> list[str]:
         """'table' or 'table.column (path)' for every row path / attribute path never seen."""
@@ -39,7 +58,13 @@ class Coverage:
                     col.kind in ("attr", "unpivot_value")
                     and self.column_hits[(table.name, col.name)] == 0
                 ):
-                    out.append(f"{table.name}.{col.name}: {col.where()}")
+                    hint = (
+                        self.nearest(table.name, col.name, col.attr)
+                        if col.kind == "attr" and col.attr
+                        else None
+                    )
+                    nearest = f" — nearest in the documents: {hint}" if hint else ""
+                    out.append(f"{table.name}.{col.name}: {col.where()}{nearest}")
         return out
 
 
@@ -67,6 +92,31 @@ def measure(
     return cov
 
 
+MAX_NAMES = 400  # attribute names kept per unmatched column
+
+
+def _note_names(
+    cov: Coverage,
+    key: tuple[str, str],
+    el: etree._Element,
+    holder: etree._Element | None,
+    subpath: str | None,
+) -> None:
+    """The attribute names where an unmatched column looks: its element, or, when that is
+    missing, every element of the same name under the row element's document."""
+    names = cov.seen.setdefault(key, set())
+    if len(names) >= MAX_NAMES:
+        return
+    if holder is not None:
+        found = [holder]
+    else:
+        tag = re.sub(r"\[.*?\]", "", (subpath or "").rstrip("/").rsplit("/", 1)[-1])
+        root = el.getroottree().getroot()
+        found = list(root.iter(tag))[:50] if tag and tag not in ("..", ".") else []
+    for element in found:
+        names.update(cast(list[str], element.keys())[: MAX_NAMES - len(names)])
+
+
 def _walk(contract: CompiledContract, application: etree._Element, cov: Coverage) -> None:
     elements: dict[str, list[etree._Element]] = {}
     for table in contract.tables:
@@ -82,6 +132,8 @@ def _walk(contract: CompiledContract, application: etree._Element, cov: Coverage
                     holder = locate(el, col.subpath)
                     if holder is not None and holder.get(col.attr or "") is not None:
                         cov.column_hits[(table.name, col.name)] += 1
+                    elif cov.column_hits[(table.name, col.name)] == 0:
+                        _note_names(cov, (table.name, col.name), el, holder, col.subpath)
                 elif (
                     col.kind == "unpivot_value"
                     and table.unpivot is not None

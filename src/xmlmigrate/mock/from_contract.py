@@ -18,12 +18,13 @@ oracle (:mod:`xmlmigrate.testing.expected`) derives their expected rows without 
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from xmlmigrate.contract import CompiledContract, CompiledTable
 from xmlmigrate.contract.compiled import CompiledColumn
@@ -107,7 +108,12 @@ class ContractGenerator(MockGenerator):
         for step in lead:
             holder = self._child(holder, step)
         count = rng.choices((1, 2, 3), weights=(70, 22, 8))[0]
+        by_element = {c.name for c in table.columns if c.kind == "attr"}
+        if table.where is None and table.dedup is None and not by_element & set(table.key):
+            count = 1  # nothing tells two such elements apart: a second is a duplicate key
         allowed = sorted(table.where.allowed) if table.where is not None else []
+        if table.where is not None:  # 'CURR' and 'curr' are one type: one element of it
+            allowed = sorted({v.upper(): v for v in reversed(allowed)}.values())
         if table.dedup is not None and table.dedup.prefer_rank:  # the preferred types first
             rank = table.dedup.prefer_rank
             allowed.sort(key=lambda v: rank.get(v, len(rank)))
@@ -120,6 +126,8 @@ class ContractGenerator(MockGenerator):
                 el.attrs[table.where.attr] = (allowed[k], allowed[k])
             holder.children.append(el)
             self._fill_row(rng, model, table, el, app_id, k)
+            if table.meaningful is not None:  # the data that keeps the row (blank: an edge)
+                self._meaningful(rng, table, el)
             out.append(el)
         edge = self.edge_rate and rng.random() < self.edge_rate
         if edge and table.where is not None:  # an element of a type the filter skips
@@ -167,6 +175,19 @@ class ContractGenerator(MockGenerator):
                     n = rng.randint(300, 850)
                     holder.attrs[attr] = (str(n), n)
 
+    def _meaningful(self, rng: random.Random, table: CompiledTable, el: MockElement) -> None:
+        """At least one of the attributes the row's meaningful test looks at holds a value."""
+        assert table.meaningful is not None
+        if any((el.text(a) or "").strip() for a in table.meaningful.any_of):
+            return
+        for col in table.columns:
+            if col.kind == "attr" and col.subpath is None and col.attr in table.meaningful.any_of:
+                for _ in range(20):
+                    value = self._value(rng, col)
+                    if (value[0] or "").strip():
+                        el.attrs[col.attr] = value
+                        return
+
     def _fill_pairs(
         self, rng: random.Random, model: AppModel, table: CompiledTable, el: MockElement
     ) -> None:
@@ -180,13 +201,13 @@ class ContractGenerator(MockGenerator):
                 f"{unpivot.prefix or ''}{w.lower()}" for w in rng.sample(_WORDS, 4)
             ]
             for name in names:
-                el.attrs.setdefault(name, self._pair_text(rng, value_col))
+                el.attrs.setdefault(name, self._pair_text(rng, value_col, unpivot.ignore))
             return
         for pair in unpivot.listed:
             if pair.attr:
                 holder = self._holder(model, el, pair.subpath)
                 if holder is not None and pair.attr not in holder.attrs:
-                    holder.attrs[pair.attr] = self._pair_text(rng, value_col)
+                    holder.attrs[pair.attr] = self._pair_text(rng, value_col, unpivot.ignore)
             present = rng.random() < 0.7  # a group (slot) is there or not
             for column, (subpath, attr) in (*pair.reads.items(), *pair.also.items()):
                 holder = self._holder(model, el, subpath)
@@ -195,12 +216,17 @@ class ContractGenerator(MockGenerator):
                     continue
                 holder.attrs[attr] = self._value(rng, field_col) if present else ("", None)
 
-    def _pair_text(self, rng: random.Random, col: CompiledColumn | None) -> Attr:
+    def _pair_text(
+        self, rng: random.Random, col: CompiledColumn | None, ignore: frozenset[str] = frozenset()
+    ) -> Attr:
         r = rng.random()
         if r < BLANK_RATE:
             return ("", None)
         if r < 2 * BLANK_RATE:
-            return ("null", None)  # what listed pairs may ignore
+            # what listed pairs may ignore; elsewhere a value no number column takes: an edge
+            if "null" in ignore or (self.edge_rate and col is not None and col.type != "string"):
+                return ("null", None if "null" in ignore else INVALID)
+            return ("", None)
         if col is not None and col.type != "string":
             return self._value(rng, col)
         n = rng.randrange(0, 5000)
@@ -213,11 +239,22 @@ class ContractGenerator(MockGenerator):
     # -- elements along paths -------------------------------------------------------------
     def _holder(self, model: AppModel, el: MockElement, subpath: str | None) -> MockElement | None:
         """The element ``subpath`` leads to from ``el``, created (with its predicates'
-        attributes) where missing; None where it climbs beyond what the model renders."""
+        attributes) where missing; None where it climbs beyond what the model renders, or
+        where it names a row element of another table that this document does not have (a
+        SEC contact an application-level column reads: made here, it would be a contact
+        without con_id or data)."""
         if subpath is None:
             return el
         current = el
+        row_tags = self._row_tags
         for step in path_steps(subpath):
+            tag = step.split("[", 1)[0]
+            if tag in row_tags and tag != current.tag:
+                found = self._child(current, step, create=False)
+                if found is None:
+                    return None
+                current = found
+                continue
             if step == "..":
                 if current is model.application:
                     current = self._above[0]
@@ -231,8 +268,21 @@ class ContractGenerator(MockGenerator):
             current = self._child(current, step)
         return current
 
+    @functools.cached_property
+    def _row_tags(self) -> frozenset[str]:
+        """Element names that are the rows of a table (contacts, addresses, …)."""
+        return frozenset(t.rows.rsplit("/", 1)[-1] for t in self.contract.tables if t.rows != ".")
+
+    @overload
     @staticmethod
-    def _child(parent: MockElement, step: str) -> MockElement:
+    def _child(parent: MockElement, step: str) -> MockElement: ...
+
+    @overload
+    @staticmethod
+    def _child(parent: MockElement, step: str, create: bool) -> MockElement | None: ...
+
+    @staticmethod
+    def _child(parent: MockElement, step: str, create: bool = True) -> MockElement | None:
         m = _STEP.match(step.removesuffix(LAST) + (LAST if step.endswith(LAST) else ""))
         if m is None:
             raise ValueError(f"path step {step!r} is beyond what the generator models")
@@ -240,6 +290,8 @@ class ContractGenerator(MockGenerator):
         for c in reversed(parent.children):  # [last] and plain steps meet the same element
             if c.tag == tag and all(c.text(a) == v for a, v in preds):
                 return c
+        if not create:
+            return None
         child = MockElement(tag, {a: (v, v) for a, v in preds})
         parent.children.append(child)
         return child
@@ -248,7 +300,9 @@ class ContractGenerator(MockGenerator):
     def _value(self, rng: random.Random, col: CompiledColumn) -> Attr:
         r = rng.random()
         required = not col.nullable and col.default is None
-        if not required and r < BLANK_RATE:
+        # a default that warns stands in for a required value: blank only as an edge case
+        warns = col.warn is not None and not self.edge_rate
+        if not required and not warns and r < BLANK_RATE:
             return (None if r < BLANK_RATE / 5 else "", None)
         edge = not required and self.edge_rate and rng.random() < self.edge_rate
         t = col.type
@@ -256,7 +310,9 @@ class ContractGenerator(MockGenerator):
             return "N/A", INVALID  # nothing to extract
         if t == "enum":
             codes = [c for c in self.contract.enums[col.enum or ""] if c.strip()]
-            if edge or not codes:
+            if not codes:  # only the catch-all '': blank is what takes it
+                return ("", None)
+            if edge:
                 return ("WEIRD", INVALID)
             code = rng.choice(codes)
             return code, code

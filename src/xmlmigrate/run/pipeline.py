@@ -34,6 +34,7 @@ from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import redact_url
 from xmlmigrate.db.lease import Lease, Partition
 from xmlmigrate.errors import SourceMissing, WorkerCrashed
+from xmlmigrate.fit import FillTally
 from xmlmigrate.ledger import finish_run, new_run_id, start_run
 from xmlmigrate.loader import ExistingRows, KeyCache, Loader, Writers
 from xmlmigrate.model import MappedApp, RawRecord, Rejection, RunStats
@@ -166,6 +167,7 @@ def _migrate(
         existing if existing.tables else None,
     )
     run = _Run(config, stats.workers, contract, source, loader, stats, on_batch)
+    tally = run.tally
     finished = False
     try:
         with _StopFlag() as stop:
@@ -183,6 +185,7 @@ def _migrate(
         stats.transactions = loader.transactions
         stats.failed_transactions = loader.failed_transactions
         stats.cache_duplicates = loader.key_cache.hits if loader.key_cache else 0
+        stats.fit = tally.to_dict()
         if finished:
             finish_run(engine, schema, stats)
         else:  # the run's own error is what the user must see; record the counts if possible
@@ -257,6 +260,7 @@ class _Run:
         self.contract = contract
         self.loader = loader
         self.stats = stats
+        self.tally = FillTally.of(contract)
         self.on_batch = on_batch
         self.options = TransformOptions(config.scoped_parse, config.check_well_formed)
         self.times = stats.stage_seconds
@@ -385,6 +389,7 @@ class _Run:
         for outcome, app in committed:
             stats.add_outcome(outcome)
             if app is not None:
+                self.tally.add(app)
                 stats.truncated_values += app.truncated
                 stats.defaulted_values += app.defaulted
                 stats.clamped_values += app.clamped
