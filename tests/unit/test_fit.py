@@ -132,3 +132,11 @@ def test_contract_check_names_the_nearest_attribute_of_each_path_never_matched(
         "app_base.partner_url: @partner_url_id — nearest in the documents: Partner_URL_ID "
         "(another case)" in text
     )
+
+
+def test_min_filled_is_refused_with_cluster_rather_than_ignored(tmp_path: Path) -> None:
+    url, toml = _database(tmp_path, CONTRACT, 1)
+    out = run_cli(
+        "run", "--db", url, "--contract", str(toml), "--cluster", "local:1", "--min-filled", "10%"
+    )
+    assert out.returncode == 2 and "leave it out with --cluster" in out.stderr

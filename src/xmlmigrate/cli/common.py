@@ -124,15 +124,6 @@ def run_arguments(r: argparse.ArgumentParser) -> None:
         "of the run's records (default %(default)s: a wrong contract or source is caught)",
     )
     r.add_argument(
-        "--min-filled",
-        default="50%",
-        metavar="PCT%",
-        help="exit with status 6 when the migrated documents filled fewer than this share of "
-        "the contract's mapped columns (default %(default)s; judged from 20 migrated apps on, "
-        "or at once when none is filled): a contract that does not fit the documents "
-        "migrates them all with NULL everywhere",
-    )
-    r.add_argument(
         "--retry-failed",
         action="store_true",
         help="also take apps whose earlier attempts failed (rejected ones stay rejected)",
