@@ -821,17 +821,6 @@ class _Compiler:
 _PARSE_DATE = to_datetime()
 
 
-def _text_to_date(text: Any) -> date | None:
-    """DATE(text): the text as a date in any of the built-in formats, else NULL."""
-    if not isinstance(text, str) or not text.strip():
-        return None
-    try:
-        value = _PARSE_DATE(text.strip())
-    except InvalidValue:
-        return None
-    return value.date() if isinstance(value, datetime) else None
-
-
 def _text_to_datetime(text: Any) -> datetime | None:
     """DATETIME(text): the text as a date and time in any of the built-in formats (the time
     kept), else NULL."""
@@ -842,6 +831,12 @@ def _text_to_datetime(text: Any) -> datetime | None:
     except InvalidValue:
         return None
     return value if isinstance(value, datetime) else None
+
+
+def _text_to_date(text: Any) -> date | None:
+    """DATE(text): the text as a date in any of the built-in formats, else NULL."""
+    value = _text_to_datetime(text)
+    return value.date() if value is not None else None
 
 
 def _text_to_number(text: Any) -> Any:

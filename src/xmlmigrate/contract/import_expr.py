@@ -125,21 +125,19 @@ def _part_reading(part: str) -> str:
     right_blank = _quoted(right) is None and not (_NAME.match(right) and not _NUMBER.match(right))
     if left_blank and right_blank:
         return "always true" if op in ("=", "<=", ">=") else "always false"
-    if right_blank:
+    if right_blank or left_blank:
+        # one side blank: "field OP ''" (or "'' OP field", the operator mirrored)
+        field, mirrored = (left, op) if right_blank else (right, _MIRRORED[op])
         return {
-            ">": f"{left} is not blank",
-            "!=": f"{left} is not blank",
+            ">": f"{field} is not blank",
+            "!=": f"{field} is not blank",
             ">=": "always true",
             "<": "always false",
-        }.get(op, f"{left} is blank")
-    if left_blank:
-        return {
-            "<": f"{right} is not blank",
-            "!=": f"{right} is not blank",
-            "<=": "always true",
-            ">": "always false",
-        }.get(op, f"{right} is blank")
+        }.get(mirrored, f"{field} is blank")
     return f"{left} {op} {right}"
+
+
+_MIRRORED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
 
 
 class ExpressionTranslator:
