@@ -437,3 +437,56 @@ def _import_data(data: dict[str, Any]) -> str:
         path = Path(tmp) / "c.json"
         path.write_text(json.dumps(data), encoding="utf-8")
         return import_contract(path).toml
+
+
+def test_a_bare_name_is_read_from_any_element_that_carries_it_the_later_first() -> None:
+    """The predecessor's context holds every element's attributes, a later element's
+    overwriting an earlier one's: a bare name is read from the elements the contract reads,
+    later ones first, the application's own attributes last."""
+    data = json.loads(SHAPES_RL.read_text(encoding="utf-8"))
+    app = "/Provenir/Request/CustData/IL_application"
+    data["mappings"] += [
+        {
+            "xml_path": f"{app}/IL_app_decision",
+            "xml_attribute": "zz_rate",
+            "target_table": "app_operational_zz",
+            "target_column": "zz_rate_seen",
+            "data_type": "string",
+            "data_length": 10,
+        },
+        {
+            "xml_path": app,
+            "xml_attribute": "zz_rate",
+            "target_table": "app_operational_zz",
+            "target_column": "zz_rate_calc",
+            "data_type": "decimal",
+            "data_length": 2,
+            "mapping_type": ["calculated_field"],
+            "expression": "zz_rate * 2",
+        },
+        {
+            "xml_path": app,
+            "xml_attribute": "zz_nowhere",
+            "target_table": "app_operational_zz",
+            "target_column": "zz_unmapped_calc",
+            "data_type": "decimal",
+            "data_length": 2,
+            "mapping_type": ["calculated_field"],
+            "expression": "zz_unmapped + 1",
+        },
+    ]
+    contract = compile_contract(_import_data(data), "rl.toml")
+    for decision, application, want in (
+        ('zz_rate="4.5"', 'zz_rate="1"', Decimal("9.00")),  # the later element's
+        ("", 'zz_rate="1"', Decimal("2.00")),  # only the application carries it
+    ):
+        doc = (
+            f'<Provenir><Request ID="9"><CustData><IL_application {application}>'
+            f'<IL_app_decision {decision}/><IL_collateral zz_unmapped="2"/></IL_application>'
+            "</CustData></Request></Provenir>"
+        )
+        mapped = transform_record(RawRecord(9, doc), contract)
+        assert isinstance(mapped, MappedApp), mapped
+        op = mapped.rows["app_operational_zz"][0]
+        assert op["zz_rate_calc"] == want
+        assert op["zz_unmapped_calc"] == Decimal("3.00")  # on IL_collateral, mapped by nobody

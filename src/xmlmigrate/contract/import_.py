@@ -725,15 +725,25 @@ class _Importer:
                         "lies is unknown"
                     )
                 return f"VALUE('{path}/@{self._attr_case(attr, None)}')"
-            found = self._element_with(attr)
-            if found is None:
+            found = self._elements_with(attr)
+            if not found:  # no mapping reads it: any element the contract reads may hold it
+                found = [f"{p}/@{attr}" if p else f"@{attr}" for p in self._elements()]
                 self.differs(
                     where,
-                    f"resolves {name} to the last element that carries it",
-                    "reads it from the application element",
+                    f"resolves {name} to the last element in the document that carries it",
+                    f"takes the first of the {len(found)} elements the contract reads that "
+                    "does (later elements first, the application's own attributes last)",
                 )
-                return f"VALUE('@{attr}')"
-            return f"VALUE('{found}')"
+            elif len(found) > 1:
+                self.differs(
+                    where,
+                    f"resolves {name} to the last element in the document that carries it",
+                    f"takes the first of {', '.join(found)} that does (elements later in the "
+                    "document first, the application's own attributes last)",
+                )
+            if len(found) == 1:
+                return f"VALUE('{found[0]}')"
+            return "COALESCE(" + ", ".join(f"VALUE('{p}')" for p in found) + ")"
 
         return app_level
 
@@ -778,16 +788,36 @@ class _Importer:
                 return self._app_relative(path)
         return None
 
-    def _element_with(self, attr: str) -> str | None:
-        """The path of the attribute a bare name means: the application's own if a mapping
-        reads it there, else the first mapping's element that has it."""
-        found = [m for m in self._mapped if m["xml_attribute"].lower() == attr.lower()]
-        found.sort(key=lambda m: m["xml_path"].rstrip("/") != self.app_path)
-        for m in found:
+    def _elements(self) -> list[str]:
+        """Every element (relative to the application element, '' for itself) an
+        application-level mapping reads, later mappings first, the application last."""
+        out: list[str] = []
+        for m in reversed(self._mapped):
             rel = self._app_relative(m["xml_path"].rstrip("/"))
-            if rel is not None:
-                return f"{rel}/@{m['xml_attribute']}" if rel else f"@{m['xml_attribute']}"
-        return None
+            if rel is not None and rel not in out:
+                out.append(rel)
+        if "" not in out:
+            out.append("")
+        out.sort(key=lambda p: p == "")
+        return out
+
+    def _elements_with(self, attr: str) -> list[str]:
+        """Where a bare name may be read: every element a mapping reads that attribute from,
+        as the predecessor's context holds every element's attributes and the later one wins
+        — elements of the contract's later mappings first (nested ones come later in a
+        document), the application element's own attributes last."""
+        found: list[str] = []
+        for m in reversed(self._mapped):
+            if m["xml_attribute"].lower() != attr.lower():
+                continue
+            rel = self._app_relative(m["xml_path"].rstrip("/"))
+            if rel is None:
+                continue
+            path = f"{rel}/@{m['xml_attribute']}" if rel else f"@{m['xml_attribute']}"
+            if path not in found:
+                found.append(path)
+        found.sort(key=lambda p: p.startswith("@"))  # the application's own: last
+        return found
 
     def _selected(self, where: str, m: dict[str, Any], selector: str) -> dict[str, Any]:
         """A contact selector (spec §7.3) as an element path with predicates."""
