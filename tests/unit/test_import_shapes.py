@@ -490,3 +490,30 @@ def test_a_bare_name_is_read_from_any_element_that_carries_it_the_later_first() 
         op = mapped.rows["app_operational_zz"][0]
         assert op["zz_rate_calc"] == want
         assert op["zz_unmapped_calc"] == Decimal("3.00")  # on IL_collateral, mapped by nobody
+
+
+def test_every_mapping_type_token_is_handled_and_an_unknown_one_refused_by_name(
+    tmp_path: Path,
+) -> None:
+    from tests.unit.test_import import SPEC_TOKENS
+
+    from xmlmigrate.contract import import_ as imp
+
+    handled = (
+        set(imp.FIELD_TOKENS)
+        | set(imp.SELECTORS)
+        | set(imp.KV_TOKENS)
+        | set(imp.GROUP_TOKENS)
+        | {"calculated_field"}
+    )
+    assert handled >= SPEC_TOKENS, SPEC_TOKENS - handled
+    assert {"default_getutcdate_if_null"} - handled  # the spec's unused one: refused (below)
+    data = json.loads(SHAPES_CC.read_text(encoding="utf-8"))
+    data["mappings"][6]["mapping_type"] = ["default_getutcdate_if_null"]
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(
+        ContractImportError,
+        match=r"mappings\[6\].*mapping type default_getutcdate_if_null \(the time of the run",
+    ):
+        import_contract(path)

@@ -436,6 +436,12 @@ class _Importer:
         selectors = [t for t in tokens if t in SELECTORS]
         if len(selectors) > 1:
             unknown = selectors
+        if "default_getutcdate_if_null" in unknown:
+            raise ValueError(
+                "mapping type default_getutcdate_if_null (the time of the run for a blank "
+                "value) is not imported: a rerun would give the same app another value; map "
+                "the column plainly, with a default_value if it needs one"
+            )
         if unknown:
             raise ValueError(f"mapping type {', '.join(unknown)} is not one the predecessor knows")
         if table in DEDICATED and not grouped:
