@@ -182,6 +182,8 @@ def test_a_worker_killed_mid_run_is_replaced_and_its_partition_resumed(
     assert "in 8 partitions" in out and "failed 0" in out
     # the summary counts the killed attempt's apps too (from the ledger, by cluster run)
     assert f"Cluster local:2: {len(DOCS):,} records" in out, out
+    # the partitions' fits merged: what any of them filled
+    assert "Contract fit: the documents filled" in " ".join(out.split()), out
     _assert_exactly_once_and_equal_to_the_oracle(url)
     _assert_equal_to_a_plain_run(url)
 

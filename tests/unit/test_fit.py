@@ -134,9 +134,37 @@ def test_contract_check_names_the_nearest_attribute_of_each_path_never_matched(
     )
 
 
-def test_min_filled_is_refused_with_cluster_rather_than_ignored(tmp_path: Path) -> None:
-    url, toml = _database(tmp_path, CONTRACT, 1)
-    out = run_cli(
-        "run", "--db", url, "--contract", str(toml), "--cluster", "local:1", "--min-filled", "10%"
+def test_a_cluster_runs_fit_is_what_any_of_its_partitions_filled() -> None:
+    from xmlmigrate.run.cluster import merged_fit
+
+    def part(apps: int, never: list[str]) -> str:
+        return json.dumps(
+            {
+                "workers": 0,
+                "fit": {
+                    "columns": 3,
+                    "filled": 3 - len(never),
+                    "apps": apps,
+                    "filled_share": 0.0,
+                    "never_filled": never,
+                },
+            }
+        )
+
+    fit = merged_fit(
+        [
+            part(10, ["t.a (@a)", "t.b (@b)"]),
+            part(5, ["t.b (@b)", "t.c (@c)"]),
+            part(0, []),
+            "{}",
+            "not json",
+        ]
     )
-    assert out.returncode == 2 and "leave it out with --cluster" in out.stderr
+    assert fit == {
+        "columns": 3,
+        "filled": 2,
+        "filled_share": round(2 / 3, 4),
+        "apps": 15,
+        "never_filled": ["t.b (@b)"],
+    }
+    assert merged_fit(["{}"]) is None

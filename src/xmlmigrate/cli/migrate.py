@@ -24,7 +24,7 @@ from xmlmigrate.cli.common import (
     run_arguments,
     tuning_config,
 )
-from xmlmigrate.cli.render import json_value, print_summary, show
+from xmlmigrate.cli.render import json_value, print_fit, print_summary, show
 from xmlmigrate.config import DEFAULT_BATCH_SIZE, MigrationConfig
 from xmlmigrate.contract import CompiledContract, load_contracts
 from xmlmigrate.db import make_engine, redact_url
@@ -157,15 +157,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     limit = _max_rejected(args.max_rejected)
-    if args.cluster and args.min_filled is not None:
-        raise UserError(
-            "--min-filled is judged from one run's tally of filled columns, which --cluster "
-            "partitions do not report yet: leave it out with --cluster"
-        )
     min_filled = _min_filled(args.min_filled or DEFAULT_MIN_FILLED)
     config = tuning_config(args)
     if args.cluster:
-        return _run_cluster(config, args.cluster, args.quiet, limit)
+        return _run_cluster(config, args.cluster, args.quiet, limit, min_filled)
     stats = _run(config, args.quiet, args.metrics_out)
     return run_exit_code(stats, limit, min_filled)
 
@@ -186,7 +181,11 @@ def _min_filled(text: str) -> float:
 
 
 def _run_cluster(
-    config: MigrationConfig, spec_text: str, quiet: bool, limit: tuple[float, bool]
+    config: MigrationConfig,
+    spec_text: str,
+    quiet: bool,
+    limit: tuple[float, bool],
+    min_filled: float,
 ) -> int:
     from xmlmigrate.run.cluster import parse_cluster, run_on_cluster
 
@@ -224,7 +223,9 @@ def _run_cluster(
     if stats.rejected > allowed:
         error_line(f"{stats.rejected:,} apps rejected, more than --max-rejected allows")
         return EXIT_TOO_MANY_REJECTED
-    return 0
+    if stats.fit is not None:
+        print_fit(RunStats(fit=stats.fit))
+    return _fit_exit_code(stats.fit, min_filled)
 
 
 def _max_rejected(text: str) -> tuple[float, bool]:
@@ -268,7 +269,12 @@ def run_exit_code(
             "is, 'run --retry-rejected [REASON...]' takes them again)"
         )
         return EXIT_TOO_MANY_REJECTED
-    fit = stats.fit
+    return _fit_exit_code(stats.fit, min_filled)
+
+
+def _fit_exit_code(fit: dict[str, Any] | None, min_filled: float) -> int:
+    """Status 6, with a line saying why, when the documents filled too little of the
+    contract (xmlmigrate.fit); else 0."""
     if fit and fit["apps"] and fit["columns"]:
         share = 100.0 * fit["filled"] / fit["columns"]
         judged = fit["apps"] >= FIT_JUDGED_FROM or fit["filled"] == 0

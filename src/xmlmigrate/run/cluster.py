@@ -25,6 +25,7 @@ worker processes; ``tcp://HOST:8786`` uses a running scheduler (``dask scheduler
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -170,11 +171,42 @@ def _ledger_counts(engine: sa.Engine, schema: Schema, tag: str, stats: ClusterSt
         warnings = conn.execute(
             sa.select(sa.func.count()).select_from(warn).where(warn.c.run_id.in_(mine))
         ).scalar_one()
+        configs = [
+            str(c) for (c,) in conn.execute(sa.select(runs.c.config).where(runs.c.run_id.in_(mine)))
+        ]
+    stats.fit = merged_fit(configs)
     stats.success = int(counts.get("success", 0))
     stats.failed = int(counts.get("failed", 0))
     stats.rejected = int(counts.get("rejected", 0))
     stats.records = stats.success + stats.failed + stats.rejected
     stats.warnings = int(warnings)
+
+
+def merged_fit(configs: list[str]) -> dict[str, Any] | None:
+    """The contract fit of a cluster run from its partitions' runs (each records its own,
+    xmlmigrate.fit): a column counts as filled if any partition filled it."""
+    fits = []
+    for text in configs:
+        try:
+            fit = json.loads(text).get("fit")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(fit, dict) and fit.get("apps"):
+            fits.append(fit)
+    if not fits:
+        return None
+    never = set(fits[0]["never_filled"])
+    for fit in fits[1:]:
+        never &= set(fit["never_filled"])
+    columns = int(fits[0]["columns"])
+    filled = columns - len(never)
+    return {
+        "columns": columns,
+        "filled": filled,
+        "filled_share": round(filled / columns, 4) if columns else 1.0,
+        "apps": sum(int(f["apps"]) for f in fits),
+        "never_filled": [n for n in fits[0]["never_filled"] if n in never],
+    }
 
 
 def _current_worker() -> Any:
@@ -222,6 +254,7 @@ class ClusterStats:
     rows: int = 0
     elapsed: float = 0.0
     parts: list[dict[str, Any]] = field(default_factory=list)
+    fit: dict[str, Any] | None = None  # merged from the partitions' runs (merged_fit)
 
     @property
     def rec_per_min(self) -> float:
