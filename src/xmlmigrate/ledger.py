@@ -123,9 +123,11 @@ def start_run(engine: Engine, schema: Schema, run_id: str, config: dict[str, obj
         )
 
 
-def finish_run(engine: Engine, schema: Schema, stats: RunStats) -> None:
-    """The run's counts, and how its documents filled the contract (in its config, for
-    ``status``)."""
+def finish_run(
+    engine: Engine, schema: Schema, stats: RunStats, config: dict[str, object] | None = None
+) -> None:
+    """The run's counts, and how its documents filled the contract (added to ``config``, the
+    run's stored config, for ``status``)."""
     runs = schema.runs
     with engine.begin() as conn:
         values: dict[str, object] = {
@@ -137,11 +139,12 @@ def finish_run(engine: Engine, schema: Schema, stats: RunStats) -> None:
             "rec_per_min": round(stats.rec_per_min, 1),
         }
         if stats.fit is not None:
-            stored = conn.execute(
-                sa.select(runs.c.config).where(runs.c.run_id == stats.run_id)
-            ).scalar()
-            config = json.loads(stored) if stored else {}
-            values["config"] = json.dumps({**config, "fit": stats.fit})
+            if config is None:
+                stored = conn.execute(
+                    sa.select(runs.c.config).where(runs.c.run_id == stats.run_id)
+                ).scalar()
+                config = json.loads(stored) if stored else {}
+            values["config"] = json.dumps({**(config or {}), "fit": stats.fit})
         conn.execute(sa.update(runs).where(runs.c.run_id == stats.run_id).values(**values))
 
 

@@ -36,15 +36,17 @@ def _columns(engine: Engine, table: sa.Table) -> tuple[str, dict[str, dict[str, 
     backend = engine.dialect.name
     if backend != "postgresql":
         inspector = sa.inspect(engine)
-        names = inspector.get_table_names(schema=table.schema)
-        real = next((n for n in names if n == table.name), None) or next(
-            (n for n in names if n.lower() == table.name.lower()), None
-        )
-        if real is None:
-            return None
+        try:  # the name as given: one catalog query; else the table in another case
+            columns = inspector.get_columns(table.name, schema=table.schema)
+            real: str | None = table.name
+        except sa.exc.NoSuchTableError:
+            names = inspector.get_table_names(schema=table.schema)
+            real = next((n for n in names if n.lower() == table.name.lower()), None)
+            if real is None:
+                return None
+            columns = inspector.get_columns(real, schema=table.schema)
         # SQLite's entries say "primary_key" too
-        columns = inspector.get_columns(real, schema=table.schema)
-        return real, {str(c["name"]).lower(): dict(c) for c in columns}
+        return str(real), {str(c["name"]).lower(): dict(c) for c in columns}
     types = engine.dialect.ischema_names  # type: ignore[attr-defined]
     query = sa.text(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull "

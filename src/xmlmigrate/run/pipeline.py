@@ -155,7 +155,8 @@ def _migrate(
     on_start: Callable[[int], None] | None,
     on_batch: ProgressCallback | None,
 ) -> RunStats:
-    start_run(engine, schema, stats.run_id, {**describe_config(config), "workers": stats.workers})
+    stored = {**describe_config(config), "workers": stats.workers}
+    start_run(engine, schema, stats.run_id, stored)
     if on_start is not None:
         on_start(stats.pending)
     writers = Writers(engine, contract, config.pooling, fence=stats.run_id)
@@ -187,10 +188,10 @@ def _migrate(
         stats.cache_duplicates = loader.key_cache.hits if loader.key_cache else 0
         stats.fit = tally.to_dict()
         if finished:
-            finish_run(engine, schema, stats)
+            finish_run(engine, schema, stats, stored)
         else:  # the run's own error is what the user must see; record the counts if possible
             with suppress(Exception):
-                finish_run(engine, schema, stats)
+                finish_run(engine, schema, stats, stored)
     return stats
 
 
