@@ -146,10 +146,11 @@ class ExistingRows:
                 (n for n in chain if {first, "app_id"} <= set(by_name[n].column_names)),
                 None,
             )
-        self.known: dict[tuple[Any, ...], int | None] = {}  # (table, *key) → owning app
         self.kept = 0
 
-    def _lookup(self, table: Any, keys: set[tuple[Any, ...]]) -> None:
+    def _lookup(
+        self, table: Any, keys: set[tuple[Any, ...]], known: dict[tuple[Any, ...], int | None]
+    ) -> None:
         first = table.key[0]
         values = sorted({k[0] for k in keys}, key=repr)
         owner_name = self.owner_table[table.name]
@@ -173,21 +174,23 @@ class ExistingRows:
                         )
                     }
                 for key in found:
-                    self.known[(table.name, *key)] = owners.get(key[0])
+                    known[(table.name, *key)] = owners.get(key[0])
 
     def screen(self, apps: list[MappedApp]) -> None:
         """Drop, from ``apps`` (in commit order), the rows another app owns."""
         if not self.tables or not apps:
             return
+        # asked of the database for each batch (earlier batches have committed): nothing is
+        # remembered across batches, so a run of millions of apps holds no growing key set
+        known: dict[tuple[Any, ...], int | None] = {}  # (table, *key) → owning app
         for table in self.tables:
             keys = {
                 tuple(row[k] for k in table.key)
                 for app in apps
                 for row in app.rows.get(table.name, ())
             }
-            unknown = {k for k in keys if (table.name, *k) not in self.known}
-            if unknown:
-                self._lookup(table, unknown)
+            if keys:
+                self._lookup(table, keys, known)
             claimed: dict[tuple[Any, ...], int] = {}
             for app in apps:
                 rows = app.rows.get(table.name)
@@ -197,8 +200,8 @@ class ExistingRows:
                 for row in rows:
                     key = tuple(row[k] for k in table.key)
                     full = (table.name, *key)
-                    if full in self.known or key in claimed:
-                        owner = self.known[full] if full in self.known else claimed[key]
+                    if full in known or key in claimed:
+                        owner = known[full] if full in known else claimed[key]
                         if owner == app.app_id:  # its own row from an earlier attempt
                             kept.append(row)
                             continue
@@ -216,11 +219,6 @@ class ExistingRows:
                     claimed[key] = app.app_id
                     kept.append(row)
                 app.rows[table.name] = kept
-
-    def remember(self, app: MappedApp) -> None:
-        for table in self.tables:
-            for row in app.rows.get(table.name, ()):
-                self.known[(table.name, *(row[k] for k in table.key))] = app.app_id
 
 
 class Loader:
@@ -257,12 +255,10 @@ class Loader:
             committed = self._commit(apps, others)
         finally:
             self.writers.release()
-        for _, app in committed:
-            if app is not None:
-                if self.key_cache is not None:
+        if self.key_cache is not None:
+            for _, app in committed:
+                if app is not None:
                     self.key_cache.remember(app)
-                if self.existing is not None:
-                    self.existing.remember(app)
         return committed
 
     def _commit(
