@@ -20,8 +20,6 @@ from typing import Any
 from xmlmigrate.contract import CompiledContract
 from xmlmigrate.model import MappedApp
 
-SHOWN = 20  # never-filled columns listed in the summary
-
 
 @dataclass
 class FillTally:
@@ -60,7 +58,11 @@ class FillTally:
 
     @property
     def never_filled(self) -> list[str]:
-        return [f"{t}.{c} ({where})" for t, cols in self.unseen.items() for c, (_, where) in cols.items()]
+        return [
+            f"{t}.{c} ({where})"
+            for t, cols in self.unseen.items()
+            for c, (_, where) in cols.items()
+        ]
 
     @property
     def filled(self) -> int:

@@ -30,7 +30,10 @@ __all__ = ["LOG_TABLE", "SOURCE_TABLE", "WARNING_TABLE", "Schema", "build_schema
 @dataclass(frozen=True)
 class Schema:
     metadata: sa.MetaData
-    source: sa.Table
+    # the tables documents are read from, each with columns keyed ``app_id`` and ``xml``
+    # whatever their names: app_xml (the tool's, created by init) or the users' own tables
+    sources: tuple[sa.Table, ...]
+    refs: tuple[SourceRef, ...]
     log: sa.Table
     warnings: sa.Table
     enums: sa.Table
@@ -39,10 +42,11 @@ class Schema:
     targets: tuple[sa.Table, ...]  # contract tables, parents first
     root: sa.Table
     enum_rows: tuple[dict[str, object], ...]
-    # the tables documents are read from, each with columns keyed ``app_id`` and ``xml``
-    # whatever their names: app_xml (the tool's, created by init) or the users' own tables
-    sources: tuple[sa.Table, ...] = ()
-    refs: tuple[SourceRef, ...] = ()
+
+    @property
+    def source(self) -> sa.Table:
+        """The (first) source table."""
+        return self.sources[0]
 
     def create(self, engine: Engine) -> None:
         """Create what is missing and seed ``app_enums`` with the contract's enums.
@@ -115,18 +119,7 @@ def build_schema(contract: CompiledContract, source: SourceRef | None = None) ->
     refs = (source,) if source is not None else contract.sources
     sources = tuple(source_table(r, own_source) for r in refs)
     return Schema(
-        md,
-        sources[0],
-        log,
-        warnings,
-        enums,
-        runs,
-        lease,
-        targets,
-        targets[0],
-        enum_rows,
-        sources,
-        refs,
+        md, sources, refs, log, warnings, enums, runs, lease, targets, targets[0], enum_rows
     )
 
 

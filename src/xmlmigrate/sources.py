@@ -78,7 +78,7 @@ def check_source(engine: Engine, schema: Schema) -> Schema:
     ``app_XML`` is PostgreSQL's ``app_xml`` when it was created unquoted); raise
     :class:`SourceError` when one is missing or cannot be walked as it is (see the module)."""
     resolved = tuple(_check_one(engine, schema, src) for src in schema.sources)
-    return replace(schema, sources=resolved, source=resolved[0])
+    return replace(schema, sources=resolved)
 
 
 def _check_one(engine: Engine, schema: Schema, src: sa.Table) -> sa.Table:
@@ -181,7 +181,10 @@ def pending_condition(
                 rejected,
                 sa.or_(
                     *(
-                        sa.or_(log.c.reason == code, log.c.reason.startswith(f"{code}:", autoescape=True))
+                        sa.or_(
+                            log.c.reason == code,
+                            log.c.reason.startswith(f"{code}:", autoescape=True),
+                        )
                         for code in config.retry_rejected
                     )
                 ),

@@ -33,7 +33,7 @@ from xmlmigrate.contract import CompiledContract, load_contracts
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import redact_url
 from xmlmigrate.db.lease import Lease, Partition
-from xmlmigrate.errors import SourceMissing, WorkerCrashed
+from xmlmigrate.errors import WorkerCrashed
 from xmlmigrate.fit import FillTally
 from xmlmigrate.ledger import finish_run, new_run_id, start_run
 from xmlmigrate.loader import ExistingRows, KeyCache, Loader, Writers
@@ -45,7 +45,7 @@ from xmlmigrate.run.workers import (
     peak_rss_mb,
     transform_batch,
 )
-from xmlmigrate.schema import SOURCE_TABLE, Schema, build_schema
+from xmlmigrate.schema import Schema, build_schema
 from xmlmigrate.sources import TableSource, check_source
 
 log = logging.getLogger(__name__)
@@ -105,19 +105,8 @@ def run_migration(
     schema = build_schema(contract, config.source_ref)
     engine = make_engine(config.db_url)
     try:
+        schema = check_source(engine, schema)  # SourceMissing (exit 2) names the table
         missing = schema.missing_tables(engine)
-        if (
-            SOURCE_TABLE in missing
-            and schema.source.name == SOURCE_TABLE
-            and not schema.source.schema
-        ):
-            raise SourceMissing(
-                f"the database has no table {SOURCE_TABLE!r}: create and fill it with "
-                f"'xmlmigrate generate --count N --db URL', or load your documents into "
-                f"{SOURCE_TABLE}(app_id INT PRIMARY KEY, xml TEXT NOT NULL) — or name the "
-                "table holding them with run --source TABLE(KEY, DOCUMENT)"
-            )
-        schema = check_source(engine, schema)
         if missing:
             schema.create(engine)
         run_id = new_run_id()
@@ -168,7 +157,6 @@ def _migrate(
         existing if existing.tables else None,
     )
     run = _Run(config, stats.workers, contract, source, loader, stats, on_batch)
-    tally = run.tally
     finished = False
     try:
         with _StopFlag() as stop:
@@ -186,7 +174,7 @@ def _migrate(
         stats.transactions = loader.transactions
         stats.failed_transactions = loader.failed_transactions
         stats.cache_duplicates = loader.key_cache.hits if loader.key_cache else 0
-        stats.fit = tally.to_dict()
+        stats.fit = run.tally.to_dict()
         if finished:
             finish_run(engine, schema, stats, stored)
         else:  # the run's own error is what the user must see; record the counts if possible
