@@ -18,6 +18,7 @@ oracle (:mod:`xmlmigrate.testing.expected`) derives their expected rows without 
 
 from __future__ import annotations
 
+import base64
 import functools
 import random
 import re
@@ -31,6 +32,7 @@ from xmlmigrate.contract.compiled import CompiledColumn
 from xmlmigrate.contract.converters import InvalidValue
 from xmlmigrate.contract.paths import LAST, path_steps, split_path
 from xmlmigrate.mock import catalog as cat
+from xmlmigrate.mock.census import AttrCensus, ElementCensus, census, product_line_of
 from xmlmigrate.mock.generator import (
     BLANK_RATE,
     CONTACT_IDS_PER_APP,
@@ -45,6 +47,7 @@ _PRED = re.compile(r"\[@([\w\-]+)='([^']*)'\]")
 # codes tried on a bit column's truth table (its sets are inside its converter)
 _BIT_CODES = ("Y", "N", "U", "D", "R", "P", "J", "I", "C", "T", "F", "1", "0", "yes", "no")
 _STATES = ("TX", "OK", "CA", "NY", "FL", "IL", "GA", "AZ")
+_TEXTS = ("Main street 12", "approved by analyst", "see notes", "Smith & Co", "pending docs")
 _WORDS = ("ALPHA", "BRAVO", "DELTA", "ECHO", "KILO", "LIMA", "OSCAR", "ROMEO", "SIERRA", "TANGO")
 
 
@@ -70,12 +73,24 @@ class ContractGenerator(MockGenerator):
             )
         self.app_tag = steps[-1]
         self._bits: dict[int, dict[str, Any]] = {}
+        # a Provenir application: what the census of real documents lists is rendered beside
+        # what the contract reads, in its frequencies, spellings and value shapes
+        line = product_line_of(contract.application)
+        self.census = census(line) if line is not None else None
+        if self.census is not None:
+            self.unmapped_filler = False
+        self._paths: dict[int, str] = {}  # id(element) -> its path from Provenir
 
     # -- the model ----------------------------------------------------------------------
     def _model(self, rng: random.Random, app_id: int) -> AppModel:
         application = MockElement(self.app_tag)
         model = AppModel(app_id, application)
         self._above = (_Siblings(model), _RequestAttrs(model))
+        self._paths = {
+            id(application): f"Provenir/{self.contract.application}",
+            id(self._above[0]): "Provenir/Request/CustData",
+            id(self._above[1]): "Provenir/Request",
+        }
         elements: dict[str, list[MockElement]] = {}
         one_to_one: list[tuple[CompiledTable, list[MockElement]]] = []
         for table in self.contract.tables:
@@ -93,6 +108,9 @@ class ContractGenerator(MockGenerator):
         for table, parents in one_to_one:
             for parent in parents:
                 self._fill_row(rng, model, table, parent, app_id, 0)
+        if self.census is not None:
+            for el in (*self._above, application):
+                self._census_fill(rng, el)
         return model
 
     def _rows(
@@ -104,6 +122,8 @@ class ContractGenerator(MockGenerator):
         app_id: int,
     ) -> list[MockElement]:
         *lead, last = table.rows.split("/")
+        if not self._census_keeps(rng, parent, table.rows.split("/")[0].split("[")[0], table):
+            return []  # as often absent as in real documents
         holder = parent
         for step in lead:
             holder = self._child(holder, step)
@@ -121,19 +141,17 @@ class ContractGenerator(MockGenerator):
             count = len(allowed)
         out = []
         for k in range(count):
-            el = MockElement(last)
+            el = self._add(holder, MockElement(last))
             if table.where is not None:
                 el.attrs[table.where.attr] = (allowed[k], allowed[k])
-            holder.children.append(el)
             self._fill_row(rng, model, table, el, app_id, k)
             if table.meaningful is not None:  # the data that keeps the row (blank: an edge)
                 self._meaningful(rng, table, el)
             out.append(el)
         edge = self.edge_rate and rng.random() < self.edge_rate
         if edge and table.where is not None:  # an element of a type the filter skips
-            stray = MockElement(last, {table.where.attr: ("WEIRD", "WEIRD")})
+            stray = self._add(holder, MockElement(last, {table.where.attr: ("WEIRD", "WEIRD")}))
             self._fill_row(rng, model, table, stray, app_id, count)
-            holder.children.append(stray)
             model.edges.append(f"{table.name}.where")
         if edge and table.meaningful is not None:  # an element without meaningful data
             empty = MockElement(last)
@@ -142,7 +160,7 @@ class ContractGenerator(MockGenerator):
             self._fill_row(rng, model, table, empty, app_id, count + 1)
             for attr in table.meaningful.any_of:
                 empty.attrs[attr] = ("", None)
-            holder.children.append(empty)
+            self._add(holder, empty)
             model.edges.append(f"{table.name}.meaningful")
         return out
 
@@ -165,13 +183,17 @@ class ContractGenerator(MockGenerator):
                     unique = app_id * CONTACT_IDS_PER_APP + index
                     holder.attrs[col.attr] = (str(unique), self._unique(col, unique))
                     continue
-                holder.attrs[col.attr] = self._value(rng, col)
+                holder.attrs[col.attr] = self._value(rng, col, self._presence(holder, col.attr))
         self._fill_pairs(rng, model, table, el)
         for col in table.columns:  # what calculations read and no column does: a number
             for path in sorted(col.expr.paths) if col.expr is not None else ():
                 subpath, attr = split_path(path)
                 holder = self._holder(model, el, subpath)
                 if holder is not None and attr not in holder.attrs:
+                    presence = self._presence(holder, attr)
+                    if presence is not None and rng.random() >= presence[0]:
+                        holder.attrs[attr] = (None, None)
+                        continue
                     n = rng.randint(300, 850)
                     holder.attrs[attr] = (str(n), n)
 
@@ -201,24 +223,47 @@ class ContractGenerator(MockGenerator):
                 f"{unpivot.prefix or ''}{w.lower()}" for w in rng.sample(_WORDS, 4)
             ]
             for name in names:
-                el.attrs.setdefault(name, self._pair_text(rng, value_col, unpivot.ignore))
+                if name not in el.attrs:
+                    el.attrs[name] = self._pair_text(rng, value_col, unpivot.ignore, el, name)
             return
         for pair in unpivot.listed:
             if pair.attr:
                 holder = self._holder(model, el, pair.subpath)
                 if holder is not None and pair.attr not in holder.attrs:
-                    holder.attrs[pair.attr] = self._pair_text(rng, value_col, unpivot.ignore)
+                    holder.attrs[pair.attr] = self._pair_text(
+                        rng, value_col, unpivot.ignore, holder, pair.attr
+                    )
             present = rng.random() < 0.7  # a group (slot) is there or not
             for column, (subpath, attr) in (*pair.reads.items(), *pair.also.items()):
                 holder = self._holder(model, el, subpath)
                 field_col = columns.get(column)
                 if holder is None or attr in holder.attrs or field_col is None:
                     continue
-                holder.attrs[attr] = self._value(rng, field_col) if present else ("", None)
+                presence = self._presence(holder, attr)
+                if presence is not None:  # each attribute as often as in real documents
+                    if column in pair.fields and rng.random() >= presence[0]:
+                        holder.attrs[attr] = (None, None)  # the group's fallback stands in
+                        continue
+                    holder.attrs[attr] = self._value(rng, field_col, presence)
+                else:
+                    holder.attrs[attr] = self._value(rng, field_col) if present else ("", None)
 
     def _pair_text(
-        self, rng: random.Random, col: CompiledColumn | None, ignore: frozenset[str] = frozenset()
+        self,
+        rng: random.Random,
+        col: CompiledColumn | None,
+        ignore: frozenset[str] = frozenset(),
+        holder: MockElement | None = None,
+        attr: str | None = None,
     ) -> Attr:
+        presence = None if holder is None or attr is None else self._presence(holder, attr)
+        if presence is not None:  # as often absent and blank as in real documents
+            if rng.random() >= presence[0]:
+                return (None, None)
+            if rng.random() < presence[1]:
+                return ("", None)
+            if col is not None and col.type != "string":
+                return self._value(rng, col, (1.0, 0.0))
         r = rng.random()
         if r < BLANK_RATE:
             return ("", None)
@@ -274,15 +319,12 @@ class ContractGenerator(MockGenerator):
         return frozenset(t.rows.rsplit("/", 1)[-1] for t in self.contract.tables if t.rows != ".")
 
     @overload
-    @staticmethod
-    def _child(parent: MockElement, step: str) -> MockElement: ...
+    def _child(self, parent: MockElement, step: str) -> MockElement: ...
 
     @overload
-    @staticmethod
-    def _child(parent: MockElement, step: str, create: bool) -> MockElement | None: ...
+    def _child(self, parent: MockElement, step: str, create: bool) -> MockElement | None: ...
 
-    @staticmethod
-    def _child(parent: MockElement, step: str, create: bool = True) -> MockElement | None:
+    def _child(self, parent: MockElement, step: str, create: bool = True) -> MockElement | None:
         m = _STEP.match(step.removesuffix(LAST) + (LAST if step.endswith(LAST) else ""))
         if m is None:
             raise ValueError(f"path step {step!r} is beyond what the generator models")
@@ -292,17 +334,164 @@ class ContractGenerator(MockGenerator):
                 return c
         if not create:
             return None
-        child = MockElement(tag, {a: (v, v) for a, v in preds})
+        return self._add(parent, MockElement(tag, {a: (v, v) for a, v in preds}))
+
+    def _add(self, parent: MockElement, child: MockElement) -> MockElement:
+        """Append ``child`` to ``parent``, noting its path from Provenir."""
         parent.children.append(child)
+        path = self._paths.get(id(parent))
+        if path is not None:
+            self._paths[id(child)] = f"{path}/{child.tag}"
         return child
 
+    # -- the census of real documents -------------------------------------------------------
+    def _element_census(self, el: MockElement) -> ElementCensus | None:
+        if self.census is None:
+            return None
+        path = self._paths.get(id(el))
+        return None if path is None else self.census.elements.get(path)
+
+    def _attr_census(self, el: MockElement, attr: str) -> tuple[ElementCensus, AttrCensus] | None:
+        ec = self._element_census(el)
+        if ec is None:
+            return None
+        a = ec.attrs.get(attr)
+        if a is None and self.contract.spelling is not None:
+            a = next((x for x in ec.attrs.values() if x.name.lower() == attr.lower()), None)
+        return None if a is None else (ec, a)
+
+    def _presence(self, el: MockElement, attr: str) -> tuple[float, float] | None:
+        """How often real documents carry ``attr`` on this element, and how often blank."""
+        found = self._attr_census(el, attr)
+        if found is None:
+            return None
+        ec, a = found
+        if a.name != attr:  # the document's spelling, where the contract reads any case
+            el.spelled[attr] = a.name
+        present = min(1.0, a.occurrences / ec.occurrences)
+        return present, a.shapes.get("blank", 0) / max(1, a.occurrences)
+
+    def _census_keeps(
+        self, rng: random.Random, holder: MockElement, tag: str, table: CompiledTable
+    ) -> bool:
+        """Whether this document has ``table``'s row elements under ``holder``: as often as
+        real documents have them (always where a check counts the table's rows)."""
+        if self.census is None or any(c.table == table.name for c in self.contract.checks):
+            return True
+        path = self._paths.get(id(holder))
+        child = None if path is None else self.census.elements.get(f"{path}/{tag}")
+        if path is None or child is None:
+            return True
+        above = self.census.elements.get(path)
+        docs = above.docs if above is not None else self.census.documents
+        return rng.random() < child.docs / max(1, docs)
+
+    @functools.cached_property
+    def _contract_tags(self) -> frozenset[str]:
+        """Element names the contract reads: the model decides those, the census does not."""
+        tags = {self.app_tag, *(p.rsplit("/", 1)[-1] for p in self.contract.other_product_lines)}
+        paths: list[str] = [t.rows for t in self.contract.tables if t.rows != "."]
+        for table in self.contract.tables:
+            for col in table.columns:
+                if col.subpath:
+                    paths.append(col.subpath)
+                if col.expr is not None:
+                    paths += [split_path(p)[0] or "" for p in col.expr.paths]
+            if table.unpivot is not None and table.unpivot.listed is not None:
+                for pair in table.unpivot.listed:
+                    paths += [pair.subpath or ""]
+                    paths += [sub or "" for sub, _ in (*pair.reads.values(), *pair.also.values())]
+        for path in paths:
+            for step in path.split("/"):
+                tag = step.split("[", 1)[0]
+                if tag and tag not in (".", ".."):
+                    tags.add(tag)
+        return frozenset(tags)
+
+    @functools.cached_property
+    def _census_children(self) -> dict[str, list[ElementCensus]]:
+        out: dict[str, list[ElementCensus]] = {}
+        for ec in self.census.elements.values() if self.census is not None else ():
+            parent, _, tag = ec.path.rpartition("/")
+            if tag not in self._contract_tags:
+                out.setdefault(parent, []).append(ec)
+        return out
+
+    def _census_fill(self, rng: random.Random, el: MockElement) -> None:
+        """Give ``el`` (and its subtree) the attributes and child elements real documents
+        carry that the contract does not read, in the census's frequencies and shapes."""
+        path = self._paths.get(id(el))
+        ec = self._element_census(el)
+        if path is None or ec is None:
+            return
+        have = {k.lower() for k in el.attrs}
+        if path == "Provenir/Request":
+            have |= {"id", "process", "workflow", "trans"}  # the document head writes these
+        for name, a in ec.attrs.items():
+            if name.lower() in have:
+                continue
+            if rng.random() < a.occurrences / ec.occurrences:
+                text = self._shaped(rng, a)
+                el.attrs[name] = (text, text)
+        for child in self._census_children.get(path, ()):
+            if rng.random() >= child.docs / max(1, ec.docs):
+                continue
+            mean = child.occurrences / max(1, child.docs)
+            n = 1 if mean <= 1 else 1 + int(rng.expovariate(1 / (mean - 1)))
+            for _ in range(min(n, child.most)):
+                self._add(el, MockElement(child.path.rsplit("/", 1)[-1]))
+        for sub in list(el.children):
+            self._census_fill(rng, sub)
+
+    @staticmethod
+    def _shaped(rng: random.Random, a: AttrCensus) -> str:
+        """A value of one of ``a``'s shapes, drawn in the census's proportions."""
+        shapes = list(a.shapes)
+        shape = rng.choices(shapes, weights=[a.shapes[s] for s in shapes])[0]
+        d = date(2000, 1, 1) + timedelta(days=rng.randrange(9000))
+        h, mi, sec = rng.randrange(24), rng.randrange(60), rng.randrange(60)
+        if shape == "blank":
+            return ""
+        if shape == "int":
+            return str(rng.randint(2, 99_999))
+        if shape == "decimal":
+            return f"{rng.randint(0, 9999)}.{rng.randint(0, 99):02d}"
+        if shape == "number with separators":
+            return f"{rng.randint(1, 999)},{rng.randint(0, 999):03d}.{rng.randint(0, 99):02d}"
+        if shape == "date Y-M-D":
+            return d.isoformat()
+        if shape == "date M/D/Y":
+            return f"{d.month:02d}/{d.day:02d}/{d.year}"
+        if shape == "date M-D-Y":
+            return f"{d.month:02d}-{d.day:02d}-{d.year}"
+        if shape == "datetime 24h":
+            return f"{d.isoformat()} {h:02d}:{mi:02d}:{sec:02d}"
+        if shape == "datetime 12h":
+            return f"{d.month}/{d.day}/{d.year} {h % 12 or 12}:{mi:02d}:{sec:02d} {'AM' if h < 12 else 'PM'}"
+        if shape == "flag":
+            return rng.choice("YYYNNNTF01")
+        if shape == "code":
+            return rng.choice(_WORDS)[: rng.randint(2, 6)]
+        if shape == "base64-like":
+            raw = base64.b64encode(rng.randbytes(rng.randint(24, 48))).decode()
+            return raw if any(c.isdigit() for c in raw) else raw + "0"
+        return rng.choice(_TEXTS)
+
     # -- values --------------------------------------------------------------------------
-    def _value(self, rng: random.Random, col: CompiledColumn) -> Attr:
+    def _value(
+        self, rng: random.Random, col: CompiledColumn, presence: tuple[float, float] | None = None
+    ) -> Attr:
         r = rng.random()
         required = not col.nullable and col.default is None
         # a default that warns stands in for a required value: blank only as an edge case
         warns = col.warn is not None and not self.edge_rate
-        if not required and not warns and r < BLANK_RATE:
+        if presence is not None and not required and not warns:
+            present, blank = presence  # as often absent and blank as in real documents
+            if r >= present:
+                return (None, None)
+            if rng.random() < blank:
+                return ("", None)
+        elif not required and not warns and r < BLANK_RATE:
             return (None if r < BLANK_RATE / 5 else "", None)
         edge = not required and self.edge_rate and rng.random() < self.edge_rate
         t = col.type

@@ -150,6 +150,9 @@ class MockGenerator:
         self.size_profile = size_profile
         self.start_app_id = start_app_id
         self.edge_rate = edge_rate
+        # invented attributes and empty sections that give elements their real weight; a
+        # generator that renders what the census of real documents lists turns this off
+        self.unmapped_filler = True
         pool_rng = random.Random(f"pool:{seed}")
         self._fillers = {
             el: [self._filler_attrs(pool_rng, el, n) for _ in range(16)]
@@ -517,13 +520,14 @@ class MockGenerator:
     # -- rendering --------------------------------------------------------
     def _render(self, rng: random.Random, el: MockElement, out: list[str]) -> None:
         out.append(f"<{el.tag}")
+        spelled = el.spelled
         for name, (text, _) in el.attrs.items():
             if text is not None:
-                out.append(_a(name, text))
-        filler = self._fillers.get(el.tag)
+                out.append(_a(spelled.get(name, name), text))
+        filler = self._fillers.get(el.tag) if self.unmapped_filler else None
         if filler is not None:
             out.append(filler[rng.randrange(len(filler))])
-        application = el.tag in ("application", "IL_application")
+        application = self.unmapped_filler and el.tag in ("application", "IL_application")
         if not el.children and not application:
             out.append("/>")
             return

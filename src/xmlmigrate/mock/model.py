@@ -42,6 +42,9 @@ class MockElement:
     tag: str
     attrs: dict[str, Attr] = field(default_factory=dict)
     children: list[MockElement] = field(default_factory=list)
+    # how the document spells an attribute the model names otherwise (a contract that reads
+    # attributes in any case names ``partner_url_id``; the document carries ``Partner_URL_ID``)
+    spelled: dict[str, str] = field(default_factory=dict)
 
     def text(self, name: str) -> str | None:
         slot = self.attrs.get(name)

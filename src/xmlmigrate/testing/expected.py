@@ -72,14 +72,14 @@ def _number(text: str | None) -> Decimal | None:
 
 
 def _risk_band(r: Row, value: Callable[[str], str | None]) -> str:
-    score = _number(value("../IL_app_decision/@score"))
+    score = _number(value("IL_app_decision_info/@experian_fico_score_f9"))
     if score is not None and score >= 700 and r["dealer_state"] == "TX":
         return "A"
     return "B" if score is not None and score >= 620 else "C"
 
 
 def _ltv(r: Row, value: Callable[[str], str | None]) -> Any:
-    worth = _number(value("IL_collateral[@slot='1']/@value"))
+    worth = _number(value("IL_collateral/@coll1_value"))
     if r["amount_financed"] is None or not worth:
         return None
     return (r["amount_financed"] / worth).quantize(Decimal("0.001"), ROUND_HALF_UP)
