@@ -1,6 +1,11 @@
-"""The contract header the tests' small contracts share."""
+"""The contracts the tests share: the small contracts' header, the engine's feature contract."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from xmlmigrate.contract import CompiledContract, load_contract
+from xmlmigrate.mock import ContractGenerator
 
 
 def contract_section(name: str = "t") -> str:
@@ -22,3 +27,20 @@ A = 1
 B = 2
 """
 )
+
+
+# the engine's feature contract (every column kind, truth tables, warning defaults, checks)
+# over the invented credit-card shape the XML fixtures were written for; the shipped
+# contracts read real documents instead (tests/unit/test_census_shape.py)
+ENGINE_CC = Path(__file__).resolve().parent / "fixtures" / "contracts" / "engine_cc.toml"
+
+
+def engine_contract() -> CompiledContract:
+    return load_contract(ENGINE_CC)
+
+
+def engine_generator(
+    seed: int = 0, size_profile: str = "realistic", start_app_id: int = 1, edge_rate: float = 0.0
+) -> ContractGenerator:
+    """Documents for :data:`ENGINE_CC`."""
+    return ContractGenerator(engine_contract(), seed, size_profile, start_app_id, edge_rate)

@@ -6,19 +6,26 @@ from pathlib import Path
 
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
-from xmlmigrate.mock import MockGenerator, insert_documents
+from xmlmigrate.mock import ContractGenerator, insert_documents
 from xmlmigrate.schema import build_schema
 
 
 def sqlite_corpus(
-    path: Path, count: int, seed: int = 3, profile: str = "small", edge_rate: float = 0.0
+    path: Path,
+    count: int,
+    seed: int = 3,
+    profile: str = "small",
+    edge_rate: float = 0.0,
+    contract: Path | None = None,
 ) -> str:
-    """Create the schema in ``path``, load ``count`` documents; return the URL."""
+    """Create the schema of ``contract`` (default: the shipped one) in ``path``, load
+    ``count`` documents generated for it; return the URL."""
     url = f"sqlite:///{path}"
     engine = make_engine(url)
-    schema = build_schema(load_contract())
+    compiled = load_contract(contract)
+    schema = build_schema(compiled)
     schema.create(engine)
-    generator = MockGenerator(seed=seed, size_profile=profile, edge_rate=edge_rate)
+    generator = ContractGenerator(compiled, seed, profile, 1, edge_rate)
     insert_documents(engine, schema, generator.generate(count))
     engine.dispose()
     return url

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.contracts import engine_contract
 
-from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.schema import Schema, build_schema
 from xmlmigrate.testing.plugin import odbc_problem, skip_or_fail
@@ -28,7 +28,7 @@ MSSQL = os.environ.get("XMLMIGRATE_MSSQL_URL")  # e.g. mssql+pyodbc://sa:pw@host
 BACKENDS = ("sqlite", "postgresql+psycopg", "postgresql+pyodbc", "mysql+pyodbc") + (
     ("mssql+pyodbc",) if MSSQL else ()
 )
-CONTRACT = load_contract()
+CONTRACT = engine_contract()  # the engine's feature contract (tests/contracts.py)
 SCHEMA = build_schema(CONTRACT)
 
 

@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.contracts import ENGINE_CC, engine_generator
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine
 from xmlmigrate.errors import UserError
 from xmlmigrate.ledger import ledger_problems
-from xmlmigrate.mock import MockGenerator, insert_documents
+from xmlmigrate.mock import insert_documents
 from xmlmigrate.run.cluster import (
     ClusterSpec,
     ClusterStats,
@@ -41,7 +42,7 @@ from .conftest import CONTRACT, SCHEMA, drop_every_table, target_url
 distributed = pytest.importorskip("distributed", reason="pip install 'xmlmigrate[dask]'")
 psutil = pytest.importorskip("psutil", reason="comes with distributed")
 
-DOCS = list(MockGenerator(seed=1414, size_profile="small", edge_rate=0.02).generate(240))
+DOCS = list(engine_generator(seed=1414, size_profile="small", edge_rate=0.02).generate(240))
 
 
 def test_partitions_cover_the_pending_ids_in_contiguous_ranges() -> None:
@@ -165,7 +166,18 @@ def test_a_worker_killed_mid_run_is_replaced_and_its_partition_resumed(
     """``xmlmigrate run --cluster local:2``; once 20 apps are logged one Dask worker process
     is killed with SIGKILL."""
     url = _target(backend, tmp_path_factory)
-    run = _cli("run", "--db", url, "--cluster", "local:2", "--batch-size", "10", "-q")
+    run = _cli(
+        "run",
+        "--contract",
+        str(ENGINE_CC),
+        "--db",
+        url,
+        "--cluster",
+        "local:2",
+        "--batch-size",
+        "10",
+        "-q",
+    )
     killed: list[int] = []
 
     def kill() -> None:
@@ -232,7 +244,18 @@ def test_a_lost_scheduler_stops_the_client_and_a_rerun_resumes(
         for _ in range(2)
     ]
     try:
-        run = _cli("run", "--db", url, "--cluster", address, "--batch-size", "10", "-q")
+        run = _cli(
+            "run",
+            "--contract",
+            str(ENGINE_CC),
+            "--db",
+            url,
+            "--cluster",
+            address,
+            "--batch-size",
+            "10",
+            "-q",
+        )
         stopper = _when_logged(url, 20, scheduler.kill)
         out, err = run.communicate(timeout=600)
         stopper.join(timeout=5)
@@ -245,7 +268,18 @@ def test_a_lost_scheduler_stops_the_client_and_a_rerun_resumes(
     assert last.startswith("error: lost the Dask scheduler") and "Traceback" not in err, err
     done = sum(len(v) for v in _logged(url).values())
     assert 0 < done < len(DOCS)
-    again = _cli("run", "--db", url, "--cluster", "local:2", "--batch-size", "10", "-q")
+    again = _cli(
+        "run",
+        "--contract",
+        str(ENGINE_CC),
+        "--db",
+        url,
+        "--cluster",
+        "local:2",
+        "--batch-size",
+        "10",
+        "-q",
+    )
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, out + err
     assert f"{len(DOCS) - done:,} records" in out

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.contracts import ENGINE_CC, engine_generator
 from tests.hostile import HOSTILE_NAMES, KEYWORD_TABLES, contract_text, keyword_contract
 
 from xmlmigrate.config import MigrationConfig
@@ -27,7 +28,7 @@ from xmlmigrate.errors import (
     LeaseLost,
 )
 from xmlmigrate.ledger import ledger_problems
-from xmlmigrate.mock import MockGenerator, insert_documents
+from xmlmigrate.mock import insert_documents
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
@@ -52,7 +53,7 @@ def test_keyword_names_run_and_hostile_ones_create_nothing(db_url: str, tmp_path
     schema = build_schema(keywords)
     schema.metadata.drop_all(engine)
     schema.create(engine)
-    docs = list(MockGenerator(seed=8, size_profile="small", edge_rate=0.0).generate(15))
+    docs = list(engine_generator(seed=8, size_profile="small", edge_rate=0.0).generate(15))
     insert_documents(engine, schema, docs)
     stats = run_migration(MigrationConfig(db_url=db_url, batch_size=4), keywords)
     assert stats.success == 15, stats.reasons
@@ -119,9 +120,10 @@ def test_a_lease_dies_with_its_run(db_url: str) -> None:
 
 def test_two_runs_at_once_process_every_app_exactly_once(db_url: str) -> None:
     engine = make_engine(db_url)
-    insert_documents(engine, SCHEMA, MockGenerator(seed=4, size_profile="small").generate(120))
+    insert_documents(engine, SCHEMA, engine_generator(seed=4, size_profile="small").generate(120))
     env = {**os.environ, "COLUMNS": "120"}
-    command = [sys.executable, "-m", "xmlmigrate", "run", "--db", db_url, "-q"]
+    command = [sys.executable, "-m", "xmlmigrate", "run", "--contract", str(ENGINE_CC)]
+    command += ["--db", db_url, "-q"]
     runs = [
         subprocess.Popen(
             [*command, "--batch-size", "5", "--workers", "0"],
@@ -150,7 +152,7 @@ def test_a_lost_connection_stops_the_run_and_logs_no_app(db_url: str) -> None:
     if not db_url.startswith("postgresql+psycopg"):
         pytest.skip("terminates its own backends through pg_terminate_backend")
     engine = make_engine(db_url)
-    insert_documents(engine, SCHEMA, MockGenerator(seed=5, size_profile="small").generate(80))
+    insert_documents(engine, SCHEMA, engine_generator(seed=5, size_profile="small").generate(80))
     database = engine.url.database
     admin = sa.create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
 

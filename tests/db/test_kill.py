@@ -13,11 +13,12 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from tests.contracts import ENGINE_CC, engine_generator
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import ledger_problems, reset_target
-from xmlmigrate.mock import MockGenerator, insert_documents
+from xmlmigrate.mock import insert_documents
 from xmlmigrate.run.pipeline import run_migration
 
 from .conftest import CONTRACT, SCHEMA
@@ -53,7 +54,7 @@ def test_sigkill_at_random_moments_then_resume_equals_a_clean_run(db_url: str) -
     if db_url.startswith("mysql"):
         pytest.skip("the kill test runs on SQLite and PostgreSQL (psycopg and pyodbc paths)")
     engine = make_engine(db_url)
-    docs = list(MockGenerator(seed=99, size_profile="small", edge_rate=0.05).generate(DOCUMENTS))
+    docs = list(engine_generator(seed=99, size_profile="small", edge_rate=0.05).generate(DOCUMENTS))
     insert_documents(engine, SCHEMA, docs)
 
     started = time.perf_counter()
@@ -71,6 +72,8 @@ def test_sigkill_at_random_moments_then_resume_equals_a_clean_run(db_url: str) -
         "-m",
         "xmlmigrate.cli",
         "run",
+        "--contract",
+        str(ENGINE_CC),
         "--db",
         db_url,
         "--batch-size",

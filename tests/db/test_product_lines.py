@@ -105,7 +105,8 @@ def test_long_and_non_ascii_text_arrives_intact(db_url: str) -> None:
         {
             "app_id": k,
             "xml": f'<Provenir><Request ID="{k}"><CustData><IL_application '
-            'app_receive_date="1/2/2020"><IL_app_decision_info override_capacity="R1" '
+            'app_receive_date="1/2/2020" app_entry_date="1/2/2020" parent_dealer_number="7">'
+            '<IL_app_decision_info override_capacity="R1" '
             f'override_type_code_notes="{text}"/></IL_application></CustData></Request>'
             "</Provenir>",
         }

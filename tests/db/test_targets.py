@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.contracts import engine_generator
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import ledger_problems
-from xmlmigrate.mock import GeneratedDoc, MockGenerator, insert_documents
+from xmlmigrate.mock import GeneratedDoc, insert_documents
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.sources import TableSource
 from xmlmigrate.testing import tables
@@ -36,8 +37,8 @@ def log_by_app(engine: sa.Engine) -> dict[int, list[Any]]:
 def corpus() -> tuple[list[GeneratedDoc], dict[int, str]]:
     """Generated documents with edge cases, plus three that real data has: a con_id reused by
     another application, a document that is not well-formed, one of the other product line."""
-    docs = list(MockGenerator(seed=404, size_profile="small", edge_rate=0.05).generate(90))
-    owner, donor = MockGenerator(seed=405, size_profile="small", start_app_id=5001).generate(2)
+    docs = list(engine_generator(seed=404, size_profile="small", edge_rate=0.05).generate(90))
+    owner, donor = engine_generator(seed=405, size_profile="small", start_app_id=5001).generate(2)
     docs += [owner, donor]
     con_id = owner.model.contacts[0].value("con_id")
 
@@ -153,7 +154,7 @@ def test_a_page_of_a_bounded_range_never_sorts_the_documents_of_the_rest(db_url:
     if not db_url.startswith("postgresql+psycopg"):
         pytest.skip("reads PostgreSQL's EXPLAIN (ANALYZE, BUFFERS)")
     engine = make_engine(db_url)
-    docs = list(MockGenerator(seed=3, size_profile="realistic").generate(150))
+    docs = list(engine_generator(seed=3, size_profile="realistic").generate(150))
     with engine.connect() as conn:
         conn.execute(sa.text("ALTER TABLE app_xml SET (autovacuum_enabled = false)"))
         conn.commit()

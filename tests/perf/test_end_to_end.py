@@ -10,7 +10,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from xmlmigrate.bench.probe import measured
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.mock import MockGenerator
+from xmlmigrate.mock import default_generator
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.testing.plugin import PerfSource, count_target_rows, record_run, run_counters
@@ -50,7 +50,7 @@ def test_full_run(
 @pytest.mark.benchmark(group="generator")
 def test_generator_throughput(benchmark: BenchmarkFixture) -> None:
     """MB/s of realistic XML the mock generator renders (target: >= 50 MB/s)."""
-    gen = MockGenerator(seed=99)
+    gen = default_generator(seed=99)
 
     def render() -> int:
         return sum(len(d.xml) for d in gen.generate(100))

@@ -7,7 +7,7 @@ from xmlmigrate.bench.baseline import compare, confidence, summarize
 from xmlmigrate.cli import main
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
-from xmlmigrate.mock import MockGenerator, insert_documents
+from xmlmigrate.mock import default_generator, insert_documents
 from xmlmigrate.schema import build_schema
 
 
@@ -37,7 +37,7 @@ def test_baseline_command_writes_runs_config_and_compares(tmp_path: Path) -> Non
     engine = make_engine(url)
     schema = build_schema(load_contract())
     schema.create(engine)
-    insert_documents(engine, schema, MockGenerator(seed=3, size_profile="small").generate(30))
+    insert_documents(engine, schema, default_generator(seed=3, size_profile="small").generate(30))
     engine.dispose()
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     assert (

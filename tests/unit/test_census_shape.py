@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CENSUS_MD = ROOT.parent / "shared" / "reference" / "provenir-document-census.md"
 SHIPPED = {"CC": "provenir_cc", "RL": "provenir_rl"}
 DOCS = 300
-LINES = ["RL"]
+LINES = ["CC", "RL"]
 # the head every generated document starts with (its attributes are not drawn)
 HEAD = {"Version", "Server", "ID", "Process", "Workflow", "Trans", "User"}
 

@@ -136,7 +136,7 @@ def test_contract_check_on_a_generated_corpus(tmp_path: Path) -> None:
     run_cli("generate", "--count", "150", "--size-profile", "small", "--db", db, "-q")
     out = run_cli("contract", "check", "--db", db)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "provenir_cc v2" in out.stdout and "valid" in out.stdout
+    assert "provenir_cc v3" in out.stdout and "valid" in out.stdout
     assert "Every row path and attribute path matched at least once." in out.stdout
 
     corpus = tmp_path / "docs"
@@ -149,12 +149,13 @@ def test_contract_check_on_a_generated_corpus(tmp_path: Path) -> None:
     assert sparse.returncode == 1
     assert "paths never matched anything" in sparse.stdout
     assert "app_contact_base: rows 'contact'" in sparse.stdout
-    assert "app_base.campaign_num: @campaign_num" in sparse.stdout
+    assert "app_pricing_cc.campaign_num: @campaign_num" in sparse.stdout
 
 
 def test_contract_explain_shows_rows_defaults_truncations_and_warnings() -> None:
     fixtures = Path(__file__).resolve().parents[1] / "fixtures"
-    out = run_cli("contract", "explain", "--xml", str(fixtures / "over_long_values.xml"))
+    engine = str(fixtures / "contracts" / "engine_cc.toml")  # what the XML fixtures are for
+    out = run_cli("contract", "explain", engine, "--xml", str(fixtures / "over_long_values.xml"))
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "app_contact_base: 1 row(s)" in text

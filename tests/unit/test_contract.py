@@ -28,18 +28,20 @@ def test_default_contract_loads_and_compiles() -> None:
     c = load_contract()
     assert c.name == "provenir_cc"
     names = [t.name for t in c.tables]
-    assert names[:3] == ["app_base", "app_operational_cc", "app_pricing_cc"]
-    assert {"app_contact_base", "app_contact_address", "app_contact_employment"} <= set(names)
-    assert {"product_line", "contact_type", "address_type", "employment_type", "decision"} <= set(
+    assert names[:3] == ["app_base", "app_contact_base", "app_operational_cc"]
+    assert {"app_contact_address", "app_contact_employment", "scores", "indicators"} <= set(names)
+    assert {"product_line_enum", "contact_type_enum", "address_type_enum", "decision_enum"} <= set(
         c.enums
     )
+    assert c.spelling is not None  # attributes in any case, as the predecessor read them
     contact = c.table_by_name["app_contact_base"]
     assert contact.parent == "app_base"
     assert contact.where is not None and contact.where.allowed == {"PR", "AUTHU"}
     assert contact.dedup is not None and contact.dedup.prefer_rank == {"PR": 0, "AUTHU": 1}
     # columns reading the same sub-element are grouped so it is looked up once per row
     pricing = c.table_by_name["app_pricing_cc"]
-    assert [p for p, _ in pricing.by_subpath] == ["app_product"]
+    groups = {p: len(cols) for p, cols in pricing.by_subpath}
+    assert groups["rmts_info"] == 23 and groups["app_product"] == 4
 
 
 def test_compiled_converters_are_ready_to_use() -> None:

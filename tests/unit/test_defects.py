@@ -9,13 +9,14 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree
 from sqlalchemy.pool import Pool
+from tests.contracts import ENGINE_CC, engine_contract
 from tests.corpus import sqlite_corpus
 from tests.hostile import contract_text
 from tests.unit.test_cli import run_cli
 
 from xmlmigrate.bench.speed import parse_only
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.contract import compile_contract, load_contract
+from xmlmigrate.contract import compile_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import WARNING_SUMMARY_LIMIT, log_rows
 from xmlmigrate.model import Outcome, Warn, reason_group
@@ -23,7 +24,7 @@ from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
 from xmlmigrate.stages.validate import document_app_id, parse_app_id
 
-CONTRACT = load_contract()
+CONTRACT = engine_contract()
 
 
 @pytest.mark.parametrize(
@@ -80,7 +81,7 @@ def test_run_and_status_group_reasons_the_same_way(reason: str, group: str) -> N
 
 
 def test_no_pipelined_runs_report_the_workers_memory(tmp_path: Path) -> None:
-    url = sqlite_corpus(tmp_path / "w.db", 12, seed=2)
+    url = sqlite_corpus(tmp_path / "w.db", 12, seed=2, contract=ENGINE_CC)
     stats = run_migration(
         MigrationConfig(db_url=url, workers=2, pipelined=False, batch_size=4), CONTRACT
     )
@@ -88,7 +89,7 @@ def test_no_pipelined_runs_report_the_workers_memory(tmp_path: Path) -> None:
 
 
 def test_the_parse_only_reference_reads_what_the_run_would(tmp_path: Path) -> None:
-    url = sqlite_corpus(tmp_path / "p.db", 10, seed=2)
+    url = sqlite_corpus(tmp_path / "p.db", 10, seed=2, contract=ENGINE_CC)
     assert parse_only(MigrationConfig(db_url=url, limit=3))[0] == 3
     assert parse_only(MigrationConfig(db_url=url, app_id_start=9))[0] == 2
     assert parse_only(MigrationConfig(db_url=url, modulo=2, modulo_instance=1))[0] == 5
@@ -105,7 +106,7 @@ def test_sql_statements_exclude_page_reads_on_every_backend(tmp_path: Path) -> N
     only. So the count does not depend on how many pages a run reads."""
     from xmlmigrate.bench.probe import BackendTracker
 
-    url = sqlite_corpus(tmp_path / "s.db", 30, seed=4)
+    url = sqlite_corpus(tmp_path / "s.db", 30, seed=4, contract=ENGINE_CC)
     schema = build_schema(CONTRACT)
     track = BackendTracker()
     track.install()
@@ -118,7 +119,9 @@ def test_sql_statements_exclude_page_reads_on_every_backend(tmp_path: Path) -> N
                 conn.execute(schema.root.delete())
             engine.dispose()
             before = track.statements
-            stats = run_migration(MigrationConfig(db_url=url, batch_size=batch, workers=0))
+            stats = run_migration(
+                MigrationConfig(db_url=url, batch_size=batch, workers=0), CONTRACT
+            )
             counts[batch] = (track.statements - before, stats.source_queries)
     finally:
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", track._on_execute)

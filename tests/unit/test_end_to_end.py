@@ -6,20 +6,20 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.contracts import engine_contract, engine_generator
 
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.errors import SourceMissing
 from xmlmigrate.ledger import reset_target
-from xmlmigrate.mock import GeneratedDoc, MockGenerator, insert_documents
+from xmlmigrate.mock import GeneratedDoc, insert_documents
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import Schema, build_schema
 from xmlmigrate.testing import tables
 from xmlmigrate.testing.expected import expected_rows
 from xmlmigrate.testing.tables import Rows
 
-CONTRACT = load_contract()
+CONTRACT = engine_contract()
 SCHEMA = build_schema(CONTRACT)
 
 
@@ -44,7 +44,7 @@ def log_rows(engine: sa.Engine) -> list[tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def corpus() -> list[GeneratedDoc]:
-    return list(MockGenerator(seed=2016, size_profile="realistic").generate(200))
+    return list(engine_generator(seed=2016, size_profile="realistic").generate(200))
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_bad_documents_are_logged_once_and_good_ones_migrate(tmp_path: Path) -> 
     url = f"sqlite:///{tmp_path / 'mixed.db'}"
     engine = make_engine(url)
     SCHEMA.create(engine)
-    docs = list(MockGenerator(seed=5, size_profile="small").generate(6))
+    docs = list(engine_generator(seed=5, size_profile="small").generate(6))
     good = {d.app_id: d.xml for d in docs}
     # app 2 reuses app 1's contact id: the database rejects it on the key, nothing else is lost
     good[2] = good[2].replace(f'con_id="{2 * 8}"', f'con_id="{1 * 8}"')

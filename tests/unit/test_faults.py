@@ -19,12 +19,12 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.contracts import ENGINE_CC, engine_contract
 from tests.corpus import sqlite_corpus
 from tests.unit.test_cli import run_cli
 
 from xmlmigrate.cli import main
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.lease import Lease, Partition
 from xmlmigrate.errors import (
@@ -44,13 +44,15 @@ from xmlmigrate.ledger import ledger_problems
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
 
-CONTRACT = load_contract()
+CONTRACT = engine_contract()
 SCHEMA = build_schema(CONTRACT)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _loaded(tmp_path: Path, n: int, profile: str = "small", edge_rate: float = 0.0) -> str:
-    return sqlite_corpus(tmp_path / "f.db", n, profile=profile, edge_rate=edge_rate)
+    return sqlite_corpus(
+        tmp_path / "f.db", n, profile=profile, edge_rate=edge_rate, contract=ENGINE_CC
+    )
 
 
 def _statuses(url: str) -> dict[str, int]:
@@ -104,9 +106,20 @@ def test_a_full_disk_is_one_line_and_exit_status_3(
     full_disk: tuple[str, list[int]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     url, _ = full_disk
-    assert main(["run", "--db", url, "--batch-size", "10", "--workers", "0", "-q"]) == (
-        EXIT_INFRASTRUCTURE
-    )
+    assert main(
+        [
+            "run",
+            "--contract",
+            str(ENGINE_CC),
+            "--db",
+            url,
+            "--batch-size",
+            "10",
+            "--workers",
+            "0",
+            "-q",
+        ]
+    ) == (EXIT_INFRASTRUCTURE)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "disk is full" in err and "Traceback" not in err
 
@@ -120,7 +133,7 @@ def test_a_second_run_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> None
     with Lease(engine, SCHEMA.lease, Partition(), "a" * 32):
         with pytest.raises(LeaseBusy, match="another run is writing to this SQLite file"):
             run_migration(MigrationConfig(db_url=url, workers=0), CONTRACT)
-        out = run_cli("run", "--db", url, "-q")
+        out = run_cli("run", "--contract", str(ENGINE_CC), "--db", url, "-q")
         assert out.returncode == EXIT_LEASE_BUSY and out.stderr.count("\n") == 1
     engine.dispose()
     assert run_migration(MigrationConfig(db_url=url, workers=0), CONTRACT).success == 5
@@ -178,7 +191,7 @@ def test_app_ids_that_cannot_be_read_in_order_refuse_the_run(
     )
     with pytest.raises(SourceError, match=what):  # before: an endless loop, a traceback, a skip
         run_migration(MigrationConfig(db_url=url, workers=0), CONTRACT)
-    out = run_cli("run", "--db", url, "-q")
+    out = run_cli("run", "--contract", str(ENGINE_CC), "--db", url, "-q")
     assert out.returncode == EXIT_USAGE and out.stderr.count("\n") == 1
 
 
@@ -221,17 +234,24 @@ def test_null_xml_and_out_of_range_ids_are_rejected_and_every_row_is_read(tmp_pa
 def test_exit_status_says_whether_the_run_succeeded(tmp_path: Path) -> None:
     garbage = [(i, f"not xml at all {i}") for i in range(1, 11)]
     url = _source(tmp_path, "CREATE TABLE app_xml (app_id INTEGER PRIMARY KEY, xml TEXT)", garbage)
-    out = run_cli("run", "--db", url, "-q")  # every document rejected: before, exit 0
+    out = run_cli(
+        "run", "--contract", str(ENGINE_CC), "--db", url, "-q"
+    )  # every document rejected: before, exit 0
     assert out.returncode == EXIT_TOO_MANY_REJECTED and "--max-rejected" in out.stderr
     with sqlite3.connect(tmp_path / "s.db") as conn:
         conn.execute("DELETE FROM processing_log")
-    assert run_cli("run", "--db", url, "-q", "--max-rejected", "100%").returncode == EXIT_OK
+    assert (
+        run_cli(
+            "run", "--contract", str(ENGINE_CC), "--db", url, "-q", "--max-rejected", "100%"
+        ).returncode
+        == EXIT_OK
+    )
     with sqlite3.connect(tmp_path / "s.db") as conn:
         conn.execute("DELETE FROM processing_log")
-    assert run_cli("run", "--db", url, "-q", "--max-rejected", "9").returncode == (
-        EXIT_TOO_MANY_REJECTED
-    )
-    bad = run_cli("run", "--db", url, "-q", "--max-rejected", "lots")
+    assert run_cli(
+        "run", "--contract", str(ENGINE_CC), "--db", url, "-q", "--max-rejected", "9"
+    ).returncode == (EXIT_TOO_MANY_REJECTED)
+    bad = run_cli("run", "--contract", str(ENGINE_CC), "--db", url, "-q", "--max-rejected", "lots")
     assert bad.returncode == EXIT_USAGE and "--max-rejected takes" in bad.stderr
 
 
@@ -241,7 +261,7 @@ def test_an_app_that_failed_makes_the_run_exit_1(tmp_path: Path) -> None:
         for i, name in ((21, "shared_con_id_a.xml"), (22, "shared_con_id_b.xml"))
     ]
     url = _source(tmp_path, "CREATE TABLE app_xml (app_id INTEGER PRIMARY KEY, xml TEXT)", docs)
-    out = run_cli("run", "--db", url, "-q")
+    out = run_cli("run", "--contract", str(ENGINE_CC), "--db", url, "-q")
     assert out.returncode == EXIT_FAILED and "1 apps failed" in out.stderr
     assert "Records: 2" in out.stdout
 
@@ -252,7 +272,18 @@ def test_an_app_that_failed_makes_the_run_exit_1(tmp_path: Path) -> None:
 def _start_run(url: str, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "COLUMNS": "120"}
     return subprocess.Popen(
-        [sys.executable, "-m", "xmlmigrate", "run", "--db", url, "-q", *extra],
+        [
+            sys.executable,
+            "-m",
+            "xmlmigrate",
+            "run",
+            "--contract",
+            str(ENGINE_CC),
+            "--db",
+            url,
+            "-q",
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -393,7 +424,16 @@ def test_a_missing_odbc_library_is_one_line(
 ) -> None:
     monkeypatch.setitem(sys.modules, "pyodbc", None)  # import fails as without libodbc.so.2
     url = _loaded(tmp_path, 1)
-    code = main(["run", "--db", "mysql+pyodbc://root@127.0.0.1:3306/test", "-q"])
+    code = main(
+        [
+            "run",
+            "--contract",
+            str(ENGINE_CC),
+            "--db",
+            "mysql+pyodbc://root@127.0.0.1:3306/test",
+            "-q",
+        ]
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert code == EXIT_USAGE and "apt-get install unixodbc" in err and url
@@ -419,12 +459,25 @@ def test_python_dash_m_status_json_and_log_levels(tmp_path: Path) -> None:
     )
     assert version.returncode == 0 and version.stdout.startswith("xmlmigrate ")
     out = subprocess.run(
-        [sys.executable, "-m", "xmlmigrate", "-v", "run", "--db", url, "-q", "--workers", "0"],
+        [
+            sys.executable,
+            "-m",
+            "xmlmigrate",
+            "-v",
+            "run",
+            "--contract",
+            str(ENGINE_CC),
+            "--db",
+            url,
+            "-q",
+            "--workers",
+            "0",
+        ],
         capture_output=True,
         text=True,
     )
     assert out.returncode == 0 and "INFO xmlmigrate.db.lease: lease taken" in out.stderr
-    quiet = run_cli("run", "--db", url, "-q", "--log-level", "error")
+    quiet = run_cli("run", "--contract", str(ENGINE_CC), "--db", url, "-q", "--log-level", "error")
     assert quiet.stderr == ""
     status = run_cli("status", "--db", url, "--json")
     data = json.loads(status.stdout)
@@ -441,7 +494,10 @@ def test_out_of_memory_stops_the_run_and_logs_no_app(
         raise MemoryError
 
     monkeypatch.setattr("xmlmigrate.run.transform.parse_document", exhausted)
-    assert main(["run", "--db", url, "--workers", "0", "-q"]) == EXIT_INFRASTRUCTURE
+    assert (
+        main(["run", "--contract", str(ENGINE_CC), "--db", url, "--workers", "0", "-q"])
+        == EXIT_INFRASTRUCTURE
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "out of memory" in err
     assert _statuses(url) == {}  # before: every app logged failed internal_error

@@ -9,17 +9,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.contracts import engine_contract, engine_generator
 
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
-from xmlmigrate.mock import MockGenerator
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.run.transform import transform_record
 from xmlmigrate.schema import build_schema
 
-CONTRACT = load_contract()
+CONTRACT = engine_contract()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
@@ -198,7 +197,7 @@ def test_same_con_id_in_two_applications(tmp_path: Path) -> None:
 
 
 def test_huge_document_maps() -> None:
-    doc = MockGenerator(seed=1, size_profile="large").document(0)  # 0.5-2 MB
+    doc = engine_generator(seed=1, size_profile="large").document(0)  # 0.5-2 MB
     assert len(doc.xml) > 450_000
     result = transform_record(RawRecord(doc.app_id, doc.xml), CONTRACT)
     assert isinstance(result, MappedApp), result

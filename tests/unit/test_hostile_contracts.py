@@ -23,7 +23,7 @@ from xmlmigrate.db import make_engine
 from xmlmigrate.db.identifiers import insert_sql, quote
 from xmlmigrate.db.postgres import _copy_sql
 from xmlmigrate.errors import EXIT_USAGE
-from xmlmigrate.mock import MockGenerator, insert_documents
+from xmlmigrate.mock import default_generator, insert_documents
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
 
@@ -73,7 +73,7 @@ def test_a_run_with_a_hostile_contract_creates_nothing(tmp_path: Path, name: str
     engine = make_engine(url)
     source_only = build_schema(keyword_contract())
     source_only.source.create(engine)
-    insert_documents(engine, source_only, MockGenerator(seed=1).generate(3))
+    insert_documents(engine, source_only, default_generator(seed=1).generate(3))
     before = set(sa.inspect(engine).get_table_names())
     engine.dispose()
     path = tmp_path / "evil.toml"
@@ -100,7 +100,7 @@ def test_sql_keywords_as_names_run_end_to_end_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
     schema = build_schema(contract)
     engine = make_engine(url)
-    docs = list(MockGenerator(seed=5, size_profile="small", edge_rate=0.0).generate(20))
+    docs = list(default_generator(seed=5, size_profile="small", edge_rate=0.0).generate(20))
     schema.create(engine)
     insert_documents(engine, schema, docs)
     stats = run_migration(MigrationConfig(db_url=url, workers=0), contract)

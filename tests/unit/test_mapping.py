@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from tests.contracts import HEAD as CONTRACT_HEAD
+from tests.contracts import engine_contract
 
-from xmlmigrate.contract import CompiledContract, compile_contract, load_contract
+from xmlmigrate.contract import CompiledContract, compile_contract
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.run.transform import transform_record
 
-DEFAULT = load_contract()
+DEFAULT = engine_contract()
 
 HEAD = (
     CONTRACT_HEAD

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.contracts import engine_contract
 
 from xmlmigrate.testing.plugin import odbc_problem, skip_or_fail
 
@@ -16,7 +17,6 @@ import pyodbc
 from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from xmlmigrate.contract import load_contract
 from xmlmigrate.db.base import LogRow, WriteError
 from xmlmigrate.db.engine import resolve_target
 from xmlmigrate.db.layout import LOG_TABLE, ledger_columns, odbc_input_size
@@ -25,7 +25,7 @@ from xmlmigrate.errors import LeaseLost
 from xmlmigrate.model import MappedApp
 from xmlmigrate.schema import build_schema
 
-CONTRACT = load_contract()
+CONTRACT = engine_contract()
 SCHEMA = build_schema(CONTRACT)
 
 

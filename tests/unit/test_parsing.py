@@ -127,9 +127,9 @@ def test_the_default_contract_reads_only_custdata() -> None:
 
 
 def test_scoped_and_full_parsing_give_the_same_rows() -> None:
-    from xmlmigrate.mock import MockGenerator
+    from xmlmigrate.mock import default_generator
 
-    for doc in MockGenerator(seed=21, size_profile="small", edge_rate=0.1).generate(60):
+    for doc in default_generator(seed=21, size_profile="small", edge_rate=0.1).generate(60):
         scoped = transform_record(RawRecord(doc.app_id, doc.xml), CONTRACT)
         full = transform_record(RawRecord(doc.app_id, doc.xml), CONTRACT, scoped=False)
         assert type(scoped) is type(full)

@@ -14,7 +14,7 @@ import pytest
 
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
-from xmlmigrate.mock import MockGenerator, insert_documents
+from xmlmigrate.mock import default_generator, insert_documents
 from xmlmigrate.schema import build_schema
 from xmlmigrate.testing.plugin import ALLOW_RESET, MARKER_TABLE, prepare_target
 
@@ -27,7 +27,7 @@ def _user_database(path: Path, documents: int = 50) -> str:
     engine = make_engine(url)
     SCHEMA.create(engine)
     insert_documents(
-        engine, SCHEMA, MockGenerator(seed=50, size_profile="small").generate(documents)
+        engine, SCHEMA, default_generator(seed=50, size_profile="small").generate(documents)
     )
     engine.dispose()
     return url
@@ -52,7 +52,7 @@ def test_a_target_holding_someone_elses_documents_is_refused(tmp_path: Path) -> 
 def test_a_target_the_suite_made_is_reused_and_an_empty_one_is_taken(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'mine.db'}")
     prepare_target(engine, SCHEMA, allow_reset=False)  # empty: taken, and marked
-    insert_documents(engine, SCHEMA, MockGenerator(seed=1, size_profile="small").generate(3))
+    insert_documents(engine, SCHEMA, default_generator(seed=1, size_profile="small").generate(3))
     prepare_target(engine, SCHEMA, allow_reset=False)  # marked: the suite's own, emptied
     assert _documents(tmp_path / "mine.db") == 0
     with sqlite3.connect(tmp_path / "mine.db") as conn:

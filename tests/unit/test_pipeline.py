@@ -13,17 +13,17 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.contracts import ENGINE_CC, engine_contract, engine_generator
 
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.ledger import ledger_problems, reset_target
-from xmlmigrate.mock import MockGenerator, insert_documents
+from xmlmigrate.mock import insert_documents
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
 
-CONTRACT = load_contract()
+CONTRACT = engine_contract()
 SCHEMA = build_schema(CONTRACT)
 DUPLICATES = 4
 
@@ -32,10 +32,10 @@ def make_corpus(url: str, count: int = 60, profile: str = "small") -> sa.Engine:
     """Edge cases, plus apps reusing an earlier app's con_id and a malformed document."""
     engine = make_engine(url)
     SCHEMA.create(engine)
-    docs = list(MockGenerator(seed=77, size_profile=profile, edge_rate=0.03).generate(count))
+    docs = list(engine_generator(seed=77, size_profile=profile, edge_rate=0.03).generate(count))
     insert_documents(engine, SCHEMA, docs)
     clean = list(
-        MockGenerator(seed=78, size_profile="small", start_app_id=9001).generate(DUPLICATES + 1)
+        engine_generator(seed=78, size_profile="small", start_app_id=9001).generate(DUPLICATES + 1)
     )
     insert_documents(engine, SCHEMA, clean[:1])
     owner = clean[0].model.contacts[0].value("con_id")
@@ -151,7 +151,18 @@ def test_automatic_workers() -> None:
 
 def _cli(url: str, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "xmlmigrate.cli", "run", "--db", url, "-q", *extra],
+        [
+            sys.executable,
+            "-m",
+            "xmlmigrate.cli",
+            "run",
+            "--contract",
+            str(ENGINE_CC),
+            "--db",
+            url,
+            "-q",
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -238,7 +249,7 @@ def test_a_worker_dying_halfway_through_sending_a_result_does_not_hang_the_pool(
         transform_batch,
     )
 
-    docs = list(MockGenerator(seed=3, size_profile="realistic").generate(120))
+    docs = list(engine_generator(seed=3, size_profile="realistic").generate(120))
     first = [RawRecord(d.app_id, d.xml.encode()) for d in docs[:120]]
     results, _ = transform_batch(first, CONTRACT, TransformOptions())
     assert len(pickle.dumps(results)) > 4 * 65536  # far more than a pipe holds

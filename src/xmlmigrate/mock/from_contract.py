@@ -1,19 +1,22 @@
 """Mock documents for any contract: ``xmlmigrate generate --contract FILE``.
 
-The shipped credit-card contract has a hand-modelled generator (:class:`MockGenerator`) whose
-documents look like real Provenir applications down to the attribute. Any other contract —
-an imported rec-lending one, say — gets documents derived from its own declarations: every
-element a column, row path, listed pair or ``VALUE('…')`` of a calculation reads is created,
-with values drawn by the column's type in the formats real documents use (the same draws as
-the credit-card generator: dates in five styles, 12-hour datetimes, codes of the column's
-enum, the truth table's codes, digits with separators, text up to the column's length), blank
-values, and — at ``edge_rate`` — values no column accepts (impossible dates, unknown codes,
-text in numbers, over-long text), elements of a type the row filter skips, elements without
-meaningful data. The bulk sections (journals, audits, reports) come from the same pools, so
-sizes follow the same profiles.
+Documents are derived from the contract's declarations: every element a column, row path,
+listed pair or ``VALUE('…')`` of a calculation reads is created, with values drawn by the
+column's type in the formats real documents use (dates in five styles, 12-hour datetimes,
+codes of the column's enum, the truth table's codes, digits with separators, text up to the
+column's length), blank values, and — at ``edge_rate`` — values no column accepts (impossible
+dates, unknown codes, text in numbers, over-long text), elements of a type the row filter
+skips, elements without meaningful data.
 
-The documents carry the same typed model (:class:`AppModel`) as the credit-card ones, so the
-oracle (:mod:`xmlmigrate.testing.expected`) derives their expected rows without parsing them.
+For a Provenir application (``Request/CustData/application`` or ``…/IL_application``) the
+census of real documents (:mod:`xmlmigrate.mock.census`) shapes the rest: each attribute the
+contract reads is there and blank as often as in real documents (unless the contract needs it
+on every row), and every element and attribute real documents carry that the contract does not
+read is rendered too, in the census's frequencies, spellings and value shapes. The bulk
+sections (journals, audits, reports) come from pre-rendered pools, so sizes follow the profiles.
+
+The documents carry the typed model (:class:`AppModel`) the oracle
+(:mod:`xmlmigrate.testing.expected`) derives their expected rows from without parsing them.
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, overload
 
-from xmlmigrate.contract import CompiledContract, CompiledTable
+from xmlmigrate.contract import (
+    CompiledContract,
+    CompiledTable,
+    default_contract_path,
+    load_contract,
+)
 from xmlmigrate.contract.compiled import CompiledColumn
 from xmlmigrate.contract.converters import InvalidValue
 from xmlmigrate.contract.paths import LAST, path_steps, split_path
@@ -582,6 +590,7 @@ class _RequestAttrs(MockElement):
     def __init__(self, model: AppModel) -> None:
         super().__init__("Request")
         self.attrs = model.request
+        self.spelled = model.request_spelled
 
 
 class MixedGenerator:
@@ -600,6 +609,18 @@ class MixedGenerator:
             yield self.document(i)
 
 
+def default_generator(
+    seed: int = 0,
+    size_profile: str = "realistic",
+    start_app_id: int = 1,
+    edge_rate: float = 0.0,
+) -> ContractGenerator:
+    """Documents for the default contract (the shipped credit-card one)."""
+    return ContractGenerator(
+        load_contract(default_contract_path()), seed, size_profile, start_app_id, edge_rate
+    )
+
+
 def generator_for(
     contract: CompiledContract,
     seed: int = 0,
@@ -607,13 +628,10 @@ def generator_for(
     start_app_id: int = 1,
     edge_rate: float = 0.0,
 ) -> MockGenerator | MixedGenerator:
-    """The generator for ``contract``: the hand-modelled one for the shipped credit-card
-    contract, one derived from the declarations for any other, a mix for several."""
+    """The generator for ``contract``: documents derived from its declarations (and, for a
+    Provenir application, from the census of real documents), a mix for several."""
     members = list(contract.members) or [contract]
-    generators = [
-        MockGenerator(seed, size_profile, start_app_id, edge_rate)
-        if m.name == "provenir_cc" and m.application == "Request/CustData/application"
-        else ContractGenerator(m, seed, size_profile, start_app_id, edge_rate)
-        for m in members
+    generators: list[MockGenerator] = [
+        ContractGenerator(m, seed, size_profile, start_app_id, edge_rate) for m in members
     ]
     return generators[0] if len(generators) == 1 else MixedGenerator(generators)

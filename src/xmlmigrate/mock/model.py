@@ -67,6 +67,7 @@ class AppModel:
     # a contract reads with '..' paths)
     siblings: list[MockElement] = field(default_factory=list)
     request: dict[str, Attr] = field(default_factory=dict)
+    request_spelled: dict[str, str] = field(default_factory=dict)  # as the document spells them
 
     @property
     def contacts(self) -> list[MockElement]:

@@ -38,7 +38,7 @@ from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.db.engine import DEFAULT_ODBC_DRIVERS
 from xmlmigrate.db.factory import ODBC_INSTALL
 from xmlmigrate.ledger import reset_target
-from xmlmigrate.mock import GeneratedDoc, MockGenerator, insert_documents
+from xmlmigrate.mock import GeneratedDoc, default_generator, insert_documents
 from xmlmigrate.model import RunStats
 from xmlmigrate.schema import Schema, build_schema
 from xmlmigrate.testing import verdicts
@@ -196,7 +196,7 @@ def perf_corpus(request: pytest.FixtureRequest) -> list[GeneratedDoc]:
     n = int(request.config.getoption("--perf-records"))
     seed = int(request.config.getoption("--perf-seed"))
     profile = str(request.config.getoption("--perf-profile"))
-    return list(MockGenerator(seed=seed, size_profile=profile).generate(n))
+    return list(default_generator(seed=seed, size_profile=profile).generate(n))
 
 
 @pytest.fixture(scope="session")

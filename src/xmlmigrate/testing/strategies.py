@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from xmlmigrate.mock.generator import MAX_APP_ID, GeneratedDoc, MockGenerator
+from xmlmigrate.mock import default_generator
+from xmlmigrate.mock.from_contract import ContractGenerator
+from xmlmigrate.mock.generator import MAX_APP_ID, GeneratedDoc
 
-_GENERATORS: dict[tuple[int, str, float], MockGenerator] = {}
+_GENERATORS: dict[tuple[int, str, float], ContractGenerator] = {}
 _ATTR = re.compile(r' ([A-Za-z_][\w\-]*)="([^"]*)"')
 WRONG_TYPES = (
     "abc",
@@ -42,11 +44,11 @@ WRONG_TYPES = (
 )
 
 
-def _generator(seed: int, profile: str, edge_rate: float) -> MockGenerator:
+def _generator(seed: int, profile: str, edge_rate: float) -> ContractGenerator:
     key = (seed % 4, profile, edge_rate)  # pools are per seed: reuse a few generators
     gen = _GENERATORS.get(key)
     if gen is None:
-        gen = _GENERATORS[key] = MockGenerator(
+        gen = _GENERATORS[key] = default_generator(
             seed=key[0], size_profile=profile, edge_rate=edge_rate
         )
     return gen
