@@ -29,7 +29,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -62,6 +62,9 @@ class Env:
     row: Mapping[str, Any]
     ancestors: Mapping[str, Mapping[str, Any]]
     element: etree._Element | None
+    # VALUE('…') results for this row's element: real contracts read one path many times
+    # (a CASE over the same attribute, the same COALESCE in several columns)
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 Evaluator = Callable[[Env], Any]
@@ -707,9 +710,13 @@ class _Compiler:
         self.paths.add(text)
 
         def value(env: Env) -> Any:
+            seen = env.values
+            if text in seen:
+                return seen[text]
             holder = env.element if env.element is None else locate(env.element, subpath)
             raw = None if holder is None else holder.get(name)
-            return None if raw is None else raw.strip()
+            seen[text] = got = None if raw is None else raw.strip()
+            return got
 
         return STRING, value
 
