@@ -184,7 +184,8 @@ class CompiledColumn:
         if self.kind == "attr":
             return f"{self.subpath}/@{self.attr}" if self.subpath else f"@{self.attr}"
         if self.kind == "expr" and self.expr is not None:
-            return f"expr {self.expr.text!r}"
+            text = self.expr.text  # a real contract's CASE runs to thousands of characters
+            return f"expr {text if len(text) <= 80 else text[:77] + '…'!r}"
         return self.kind
 
 

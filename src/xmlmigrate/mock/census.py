@@ -18,7 +18,7 @@ import functools
 import json
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 # the application element of each product line, as contracts name it
@@ -50,12 +50,12 @@ class AttrCensus:
     name: str
     docs: int  # documents in which the attribute occurs
     shapes: dict[str, int]  # shape -> occurrences (over every occurrence of its element)
+    # occurrences over all documents: the shapes' counts, or the documents where the census
+    # lists fewer shapes than there were values (it names the three most common)
+    occurrences: int = field(init=False)
 
-    @property
-    def occurrences(self) -> int:
-        """Occurrences over all documents: the shapes' counts, or the documents where the
-        census lists fewer shapes than there were values (it names the three most common)."""
-        return max(self.docs, sum(self.shapes.values()))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "occurrences", max(self.docs, sum(self.shapes.values())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +64,13 @@ class ElementCensus:
     docs: int
     most: int  # the most occurrences in one document
     attrs: dict[str, AttrCensus]
+    # occurrences over all documents: at least its most frequent attribute's, at least one
+    # per document it is in
+    occurrences: int = field(init=False)
 
-    @property
-    def occurrences(self) -> int:
-        """Occurrences over all documents: at least its most frequent attribute's, at least
-        one per document it is in."""
-        return max([self.docs, *(a.occurrences for a in self.attrs.values())])
+    def __post_init__(self) -> None:
+        most = max([self.docs, *(a.occurrences for a in self.attrs.values())])
+        object.__setattr__(self, "occurrences", most)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,11 +93,17 @@ class ContractGenerator(MockGenerator):
     def _model(self, rng: random.Random, app_id: int) -> AppModel:
         application = MockElement(self.app_tag)
         model = AppModel(app_id, application)
-        self._above = (_Siblings(model), _RequestAttrs(model))
+        self._above = (_Siblings(model), _RequestAttrs(model), _ProvenirAttrs(model))
+        self._parent: dict[int, MockElement] = {
+            id(application): self._above[0],
+            id(self._above[0]): self._above[1],
+            id(self._above[1]): self._above[2],
+        }
         self._paths = {
             id(application): f"Provenir/{self.contract.application}",
             id(self._above[0]): "Provenir/Request/CustData",
             id(self._above[1]): "Provenir/Request",
+            id(self._above[2]): "Provenir",
         }
         elements: dict[str, list[MockElement]] = {}
         one_to_one: list[tuple[CompiledTable, list[MockElement]]] = []
@@ -193,17 +199,32 @@ class ContractGenerator(MockGenerator):
                     continue
                 holder.attrs[col.attr] = self._value(rng, col, self._presence(holder, col.attr))
         self._fill_pairs(rng, model, table, el)
-        for col in table.columns:  # what calculations read and no column does: a number
-            for path in sorted(col.expr.paths) if col.expr is not None else ():
+        for col in table.columns:  # what calculations read: a value of the column that
+            for path in sorted(col.expr.paths) if col.expr is not None else ():  # reads it too
                 subpath, attr = split_path(path)
                 holder = self._holder(model, el, subpath)
                 if holder is not None and attr not in holder.attrs:
                     presence = self._presence(holder, attr)
+                    reader = self._readers.get(attr)
+                    if reader is not None:
+                        holder.attrs[attr] = self._value(rng, reader, presence)
+                        continue
                     if presence is not None and rng.random() >= presence[0]:
                         holder.attrs[attr] = (None, None)
                         continue
-                    n = rng.randint(300, 850)
+                    n = rng.randint(300, 850)  # else a number, what calculations mostly read
                     holder.attrs[attr] = (str(n), n)
+
+    @functools.cached_property
+    def _readers(self) -> dict[str, CompiledColumn]:
+        """For an attribute name some column reads directly: that column (its type decides
+        the value a calculation reading the same attribute finds)."""
+        out: dict[str, CompiledColumn] = {}
+        for table in self.contract.tables:
+            for col in table.columns:
+                if col.kind == "attr" and col.attr and col.attr not in out:
+                    out[col.attr] = col
+        return out
 
     def _meaningful(self, rng: random.Random, table: CompiledTable, el: MockElement) -> None:
         """At least one of the attributes the row's meaningful test looks at holds a value."""
@@ -309,14 +330,14 @@ class ContractGenerator(MockGenerator):
                 current = found
                 continue
             if step == "..":
-                if current is model.application:
-                    current = self._above[0]
-                elif current is self._above[0]:
-                    current = self._above[1]
-                else:
-                    return None  # '..' from a nested row: not modelled
+                parent = self._parent.get(id(current))
+                if parent is None:
+                    return None  # above Provenir
+                current = parent
                 continue
-            if current.tag == "Request" and step != "CustData":
+            if current is self._above[2] and step != "Request":
+                return None
+            if current is self._above[1] and step != "CustData":
                 return None
             current = self._child(current, step)
         return current
@@ -347,6 +368,7 @@ class ContractGenerator(MockGenerator):
     def _add(self, parent: MockElement, child: MockElement) -> MockElement:
         """Append ``child`` to ``parent``, noting its path from Provenir."""
         parent.children.append(child)
+        self._parent[id(child)] = parent
         path = self._paths.get(id(parent))
         if path is not None:
             self._paths[id(child)] = f"{path}/{child.tag}"
@@ -398,6 +420,7 @@ class ContractGenerator(MockGenerator):
     def _contract_tags(self) -> frozenset[str]:
         """Element names the contract reads: the model decides those, the census does not."""
         tags = {self.app_tag, *(p.rsplit("/", 1)[-1] for p in self.contract.other_product_lines)}
+        tags |= {"Request", "CustData"}  # the frame every document has
         paths: list[str] = [t.rows for t in self.contract.tables if t.rows != "."]
         for table in self.contract.tables:
             for col in table.columns:
@@ -435,6 +458,8 @@ class ContractGenerator(MockGenerator):
         have = {k.lower() for k in el.attrs}
         if path == "Provenir/Request":
             have |= {"id", "process", "workflow", "trans"}  # the document head writes these
+        if path == "Provenir":
+            have |= {"version", "server"}
         for name, a in ec.attrs.items():
             if name.lower() in have:
                 continue
@@ -582,6 +607,15 @@ class _Siblings(MockElement):
     def __init__(self, model: AppModel) -> None:
         super().__init__("CustData")
         self.children = model.siblings
+
+
+class _ProvenirAttrs(MockElement):
+    """Provenir as the model renders it: its attributes are the model's ``provenir``."""
+
+    def __init__(self, model: AppModel) -> None:
+        super().__init__("Provenir")
+        self.attrs = model.provenir
+        self.spelled = model.provenir_spelled
 
 
 class _RequestAttrs(MockElement):

@@ -158,9 +158,14 @@ class MockGenerator:
                     del head[k]
                 head[model.request_spelled.get(name, name)] = text
         attrs = "".join(_a(k, t) for k, t in head.items())
+        root = "".join(
+            _a(model.provenir_spelled.get(k, k), t)
+            for k, (t, _) in model.provenir.items()
+            if t is not None and k not in ("Version", "Server")
+        )
         parts = [
             '\ufeff<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<Provenir Version="4.0.0" Server="PRVNR{rng.randint(1, 9)}">'
+            f'<Provenir Version="4.0.0" Server="PRVNR{rng.randint(1, 9)}"{root}>'
             f"<Request{attrs}><CustData>",
         ]
         self._render(rng, model.application, parts)

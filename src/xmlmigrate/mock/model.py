@@ -68,6 +68,8 @@ class AppModel:
     siblings: list[MockElement] = field(default_factory=list)
     request: dict[str, Attr] = field(default_factory=dict)
     request_spelled: dict[str, str] = field(default_factory=dict)  # as the document spells them
+    provenir: dict[str, Attr] = field(default_factory=dict)  # attributes of the root
+    provenir_spelled: dict[str, str] = field(default_factory=dict)
 
     @property
     def contacts(self) -> list[MockElement]:

@@ -146,7 +146,8 @@ class _Oracle:
         custdata = MockElement("CustData", children=[model.application, *model.siblings])
         request = MockElement("Request", dict(model.request), [custdata])
         request.attrs["ID"] = (str(model.app_id), model.app_id)
-        self.parents: dict[int, MockElement] = {id(custdata): request}
+        provenir = MockElement("Provenir", dict(model.provenir), [request])
+        self.parents: dict[int, MockElement] = {id(custdata): request, id(request): provenir}
         stack = [custdata]
         while stack:
             node = stack.pop()
