@@ -445,7 +445,7 @@ def test_report_without_matplotlib_names_the_extra(
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     bench = (
         Path(__file__).resolve().parents[2]
-        / ".benchmarks/Linux-CPython-3.11-64bit/0002_baseline.json"
+        / ".benchmarks/Linux-CPython-3.11-64bit/0001_baseline.json"
     )
     assert main(["perf", "report", str(bench), "--out", str(tmp_path / "r")]) == EXIT_USAGE
     err = capsys.readouterr().err
