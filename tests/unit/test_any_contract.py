@@ -141,13 +141,13 @@ def test_one_document_per_app_id_and_deterministic(name: str) -> None:
     assert a == b and len(set(a)) == 5
 
 
-@pytest.mark.parametrize("name", ["provenir_rl", "predecessor_shapes_rl"])
+@pytest.mark.parametrize("name", ["provenir_cc", "provenir_rl", "predecessor_shapes_rl"])
 def test_edge_rate_zero_gives_clean_documents(name: str) -> None:
     """Without edge cases a generated document carries no warning at all: no contact without
     con_id made for a column that reads a role the document has no contact of, no blank
     value where a default warns, no second element a key cannot tell apart, no code an enum
     of only its catch-all does not know."""
-    if name == "provenir_rl":
+    if name.startswith("provenir_"):
         contract = load_contract(name)
     else:
         path = FIXTURES / f"{name}.json"

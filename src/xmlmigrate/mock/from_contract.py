@@ -122,6 +122,12 @@ class ContractGenerator(MockGenerator):
         for table, parents in one_to_one:
             for parent in parents:
                 self._fill_row(rng, model, table, parent, app_id, 0)
+        # what a row reads from rows of a table made after it (a contact's phone from its
+        # CURR address): those elements exist now
+        for table in self.contract.tables:
+            if table.rows != ".":
+                for k, el in enumerate(elements[table.name]):
+                    self._fill_row(rng, model, table, el, app_id, k)
         if self.census is not None:
             for el in (*self._above, application):
                 self._census_fill(rng, el)
@@ -293,6 +299,8 @@ class ContractGenerator(MockGenerator):
                 return ("", None)
             if col is not None and col.type != "string":
                 return self._value(rng, col, (1.0, 0.0))
+            n = rng.randrange(0, 5000)  # a value: real documents' 'null' texts are not listed
+            return (str(n), str(n))
         r = rng.random()
         if r < BLANK_RATE:
             return ("", None)
