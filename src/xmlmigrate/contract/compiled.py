@@ -174,6 +174,7 @@ class CompiledColumn:
     warn: str | None  # warning code when the default replaces a missing or unusable value
     plain: bool  # a string read as is: no extraction, no pattern (the mapper's fast path)
     simple_null: bool  # blank means NULL: nullable, no default
+    rounds: bool = False  # int/bigint `round = true`: a decimal number is rounded half-up
 
     @property
     def is_data(self) -> bool:
@@ -1322,6 +1323,7 @@ class _Compiler:
             warn=warn,
             plain=ctype == "string" and extract is None and pattern is None and length is not None,
             simple_null=nullable and default is None,
+            rounds=cdata.get("round", False) is True,
         )
 
     @staticmethod

@@ -89,7 +89,11 @@ def _typed_text(col: CompiledColumn, text: str) -> Any:
 def _from_text(col: CompiledColumn, text: str) -> Any:
     """A number or flag column's value of a text drawn for something else."""
     if col.type in ("int", "bigint"):
-        return int(text) if re.fullmatch(r"-?\d+", text) else INVALID
+        if re.fullmatch(r"-?\d+", text):
+            return int(text)
+        if col.rounds and re.fullmatch(r"-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?", text):
+            return int(Decimal(text.replace(",", "")).quantize(Decimal(1), ROUND_HALF_UP))
+        return INVALID
     if col.type == "decimal":
         if not re.fullmatch(r"-?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?", text) or text in ("", "-"):
             return INVALID
