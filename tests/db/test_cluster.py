@@ -140,10 +140,11 @@ def _when_logged(url: str, count: int, action: Any, timeout: float = 180) -> thr
     return thread
 
 
-def _cli(*args: str) -> subprocess.Popen[str]:
+def _run(*args: str) -> subprocess.Popen[str]:
+    """``xmlmigrate run`` with the engine's contract and ``args``."""
     env = {**os.environ, "COLUMNS": "160"}
     return subprocess.Popen(
-        [sys.executable, "-m", "xmlmigrate.cli", *args],
+        [sys.executable, "-m", "xmlmigrate.cli", "run", "--contract", str(ENGINE_CC), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
 
@@ -166,10 +167,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_its_partition_resumed(
     """``xmlmigrate run --cluster local:2``; once 20 apps are logged one Dask worker process
     is killed with SIGKILL."""
     url = _target(backend, tmp_path_factory)
-    run = _cli(
-        "run",
-        "--contract",
-        str(ENGINE_CC),
+    run = _run(
         "--db",
         url,
         "--cluster",
@@ -244,10 +242,7 @@ def test_a_lost_scheduler_stops_the_client_and_a_rerun_resumes(
         for _ in range(2)
     ]
     try:
-        run = _cli(
-            "run",
-            "--contract",
-            str(ENGINE_CC),
+        run = _run(
             "--db",
             url,
             "--cluster",
@@ -268,10 +263,7 @@ def test_a_lost_scheduler_stops_the_client_and_a_rerun_resumes(
     assert last.startswith("error: lost the Dask scheduler") and "Traceback" not in err, err
     done = sum(len(v) for v in _logged(url).values())
     assert 0 < done < len(DOCS)
-    again = _cli(
-        "run",
-        "--contract",
-        str(ENGINE_CC),
+    again = _run(
         "--db",
         url,
         "--cluster",

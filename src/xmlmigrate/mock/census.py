@@ -154,6 +154,20 @@ _CODE = re.compile(r"[A-Z][A-Z0-9_]{0,11}\Z")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=]{24,}\Z")
 
 
+# the census's classifier, in its order: the first pattern that matches names the shape
+_CLASSIFY: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_INT, "int"),
+    (_DECIMAL, "decimal"),
+    (_SEPARATED, "number with separators"),
+    (_YMD, "date Y-M-D"),
+    (_MDY, "date M/D/Y"),
+    (_MDY_DASH, "date M-D-Y"),
+    (_DT12, "datetime 12h"),
+    (_DT24, "datetime 24h"),
+    (_CODE, "code"),
+)
+
+
 def shape_of(value: str) -> str:
     """The census's value shape of ``value`` (its classifier, applied in the same order)."""
     v = value.strip()
@@ -161,24 +175,9 @@ def shape_of(value: str) -> str:
         return "blank"
     if v in _FLAG:
         return "flag"
-    if _INT.match(v):
-        return "int"
-    if _DECIMAL.match(v):
-        return "decimal"
-    if _SEPARATED.match(v):
-        return "number with separators"
-    if _YMD.match(v):
-        return "date Y-M-D"
-    if _MDY.match(v):
-        return "date M/D/Y"
-    if _MDY_DASH.match(v):
-        return "date M-D-Y"
-    if _DT12.match(v):
-        return "datetime 12h"
-    if _DT24.match(v):
-        return "datetime 24h"
-    if _CODE.match(v):
-        return "code"
+    for pattern, shape in _CLASSIFY:
+        if pattern.match(v):
+            return shape
     if _BASE64.match(v) and any(c.isdigit() for c in v):
         return "base64-like"
     return "text"
