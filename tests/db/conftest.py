@@ -3,7 +3,8 @@
 Each backend is tried once per session; an unreachable server skips its tests with the reason
 (set XMLMIGRATE_REQUIRE_DB=1, as CI does, to make that a failure instead). Under pytest-xdist
 every worker gets its own database, so parallel tests never share tables.
-Override the servers with XMLMIGRATE_TEST_PG (e.g. postgres@127.0.0.1:5432) and
+XMLMIGRATE_TEST_DB_PREFIX (default xmlmigrate) names those databases, so that two test sessions
+on one server can stay apart. Override the servers with XMLMIGRATE_TEST_PG (e.g. postgres@127.0.0.1:5432) and
 XMLMIGRATE_TEST_MARIADB (e.g. root@127.0.0.1:3306); SQL Server runs when XMLMIGRATE_MSSQL_URL
 is set.
 """
@@ -33,7 +34,10 @@ SCHEMA = build_schema(CONTRACT)
 
 
 def _worker_db(worker_id: str) -> str:
-    return f"xmlmigrate_{worker_id}".replace("-", "_")
+    prefix = os.environ.get("XMLMIGRATE_TEST_DB_PREFIX", "xmlmigrate")
+    if not prefix.isidentifier():
+        raise pytest.UsageError(f"XMLMIGRATE_TEST_DB_PREFIX={prefix!r}: letters, digits and _ only")
+    return f"{prefix}_{worker_id}".replace("-", "_")
 
 
 def _ensure_database(backend: str, name: str) -> None:
