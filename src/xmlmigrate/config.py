@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xmlmigrate.contract.compiled import SourceRef, parse_source
+from xmlmigrate.db.locks import DEFAULT_LOCK_TIMEOUT_S, check_lock_timeout
 
 DEFAULT_DB_URL = "sqlite:///xmlmigrate.db"
 DB_URL_ENV = "XMLMIGRATE_DB_URL"
@@ -47,6 +48,9 @@ class MigrationConfig:
     # --source: the table documents are read from, "[schema.]table[(key, document)]", instead
     # of each contract's own [contract] source (default app_xml(app_id, xml))
     source: str | None = None
+    # seconds any statement of the run waits for a database lock before the run stops (exit 3)
+    # with a line naming the session in its way (db/locks.py)
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S
 
     @property
     def source_ref(self) -> SourceRef | None:
@@ -68,6 +72,7 @@ class MigrationConfig:
                     f"--retry-rejected takes reason codes such as wrong_product_line, not "
                     f"{code[:40]!r}"
                 )
+        check_lock_timeout(self.lock_timeout)
         if self.workers is not None and self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
         if self.batch_size < 1:

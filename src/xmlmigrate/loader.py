@@ -26,10 +26,13 @@ from sqlalchemy.pool import NullPool
 from xmlmigrate.contract import CompiledContract
 from xmlmigrate.db import make_engine, open_writer
 from xmlmigrate.db.base import BulkWriter, WriteError
-from xmlmigrate.db.engine import engine_target
+from xmlmigrate.db.engine import engine_lock_timeout, engine_target
+from xmlmigrate.db.layout import LEASE_TABLE
+from xmlmigrate.db.locks import is_lock_timeout, lock_timeout_message
 from xmlmigrate.errors import InfrastructureError
 from xmlmigrate.ledger import log_rows, outcome_for, warning_rows
 from xmlmigrate.model import MappedApp, Outcome, Rejection, Warn
+from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE, schema_for
 
 IN_CHUNK = 500  # key values per IN list
 
@@ -48,7 +51,11 @@ class Writers:
         self.pooling = pooling
         self.fence = fence  # the run id whose lease each batch checks (db/lease.py)
         # without pooling every batch must really connect: a pool-less engine of the same URL
-        self._engine = engine if pooling else make_engine(engine_target(engine).url, NullPool)
+        self._engine = (
+            engine
+            if pooling
+            else make_engine(engine_target(engine).url, NullPool, engine_lock_timeout(engine))
+        )
         self._writer: BulkWriter | None = None
         self.opened = 0
         self.statements = 0  # of writers already closed; see ``statements_sent``
@@ -68,6 +75,14 @@ class Writers:
             self.statements += self._writer.statements
             self._writer.close()
             self._writer = None
+
+    def lock_timed_out(self, what: str) -> InfrastructureError:
+        """The error of a write that waited ``--lock-timeout`` for a lock, naming who holds it."""
+        tables = [t.name for t in schema_for(self.contract).targets]
+        tables += [LOG_TABLE, WARNING_TABLE, LEASE_TABLE]
+        return InfrastructureError(
+            lock_timeout_message(what, engine_lock_timeout(self._engine), self._engine, tables)
+        )
 
     @property
     def statements_sent(self) -> int:
@@ -269,6 +284,8 @@ class Loader:
             self._write(apps, [*outcomes, *others])
         except WriteError as exc:
             self.failed_transactions += 1
+            if not exc.data_error and is_lock_timeout(exc.reason):
+                raise self.writers.lock_timed_out("a batch's write") from exc
             if not exc.data_error:
                 raise InfrastructureError(
                     f"the database failed while writing a batch: {exc.reason} — the run "

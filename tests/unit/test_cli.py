@@ -196,3 +196,30 @@ def test_performance_commands_are_grouped_and_old_spellings_still_work(
     with pytest.raises(SystemExit):
         main(["bench", "pipeline", "--help"])
     assert "Deprecated spelling of 'xmlmigrate perf pipeline'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0", "1e9"])
+def test_a_lock_timeout_that_is_no_bound_is_refused(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    assert main(["run", "--db", db, "--lock-timeout", value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lock timeout" in err[0]
+
+
+def test_lock_wait_statements_are_numbers_only() -> None:
+    from xmlmigrate.db.locks import is_lock_timeout, session_settings
+
+    assert session_settings("postgresql", 2.5) == ["SET lock_timeout = 2500"]
+    assert session_settings("mariadb", 0.2) == [
+        "SET SESSION innodb_lock_wait_timeout = 1",
+        "SET SESSION lock_wait_timeout = 1",
+    ]
+    assert session_settings("mssql", 60) == ["SET LOCK_TIMEOUT 60000"]
+    assert session_settings("sqlite", 60) == []
+    with pytest.raises(ValueError):
+        session_settings("postgresql", float("nan"))
+    assert is_lock_timeout("LockNotAvailable: canceling statement due to lock timeout")
+    assert is_lock_timeout("(1205) Lock wait timeout exceeded; try restarting transaction")
+    assert not is_lock_timeout("UniqueViolation: duplicate key value")

@@ -26,6 +26,7 @@ from xmlmigrate.config import DB_URL_ENV, DEFAULT_BATCH_SIZE, MigrationConfig, d
 from xmlmigrate.contract import load_contracts
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import sqlite_file
+from xmlmigrate.db.locks import DEFAULT_LOCK_TIMEOUT_S
 from xmlmigrate.errors import UserError
 from xmlmigrate.schema import Schema, build_schema
 
@@ -117,6 +118,15 @@ def run_arguments(r: argparse.ArgumentParser) -> None:
         "--modulo-instance", type=int, metavar="I", help="the partition this run takes, 0..N-1"
     )
     r.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=DEFAULT_LOCK_TIMEOUT_S,
+        metavar="SECONDS",
+        help="how long any statement waits for a database lock (an ALTER TABLE, another "
+        "session's open transaction) before the run stops with exit 3 and a line naming that "
+        "session; a rerun continues (default %(default)g)",
+    )
+    r.add_argument(
         "--max-rejected",
         default=DEFAULT_MAX_REJECTED,
         metavar="N|PCT%",
@@ -204,6 +214,7 @@ def tuning_config(args: argparse.Namespace) -> MigrationConfig:
             dedup_cache=args.dedup_cache,
             check_well_formed=args.check_well_formed,
             source=getattr(args, "source", None),
+            lock_timeout=args.lock_timeout,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None

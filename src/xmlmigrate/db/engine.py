@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 
+from xmlmigrate.db.locks import DEFAULT_LOCK_TIMEOUT_S, apply_settings, check_lock_timeout
 from xmlmigrate.errors import UserError
 
 DRIVER_HINTS = {
@@ -79,7 +80,11 @@ def resolve_target(url: str | URL) -> Target:
     return Target(u, backend, driver, engine_url)
 
 
-def make_engine(url: str | URL, poolclass: Any = None) -> Engine:
+def make_engine(
+    url: str | URL, poolclass: Any = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S
+) -> Engine:
+    """The engine of a target; every connection it opens to a server waits at most
+    ``lock_timeout`` seconds for a lock (db/locks.py)."""
     target = resolve_target(url)
     kwargs: dict[str, Any] = {}
     if poolclass is not None:
@@ -104,11 +109,26 @@ def make_engine(url: str | URL, poolclass: Any = None) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+    else:
+        check_lock_timeout(lock_timeout)
+        backend = engine.dialect.name
+
+        @event.listens_for(engine, "connect")
+        def _bounded_lock_waits(dbapi_conn: Any, _record: Any) -> None:
+            apply_settings(dbapi_conn, backend, lock_timeout)
+
     _TARGETS[engine] = target
+    _LOCK_TIMEOUTS[engine] = lock_timeout
     return engine
 
 
 _TARGETS: weakref.WeakKeyDictionary[Engine, Target] = weakref.WeakKeyDictionary()
+_LOCK_TIMEOUTS: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+
+
+def engine_lock_timeout(engine: Engine) -> float:
+    """The lock timeout ``engine``'s connections were given (seconds)."""
+    return _LOCK_TIMEOUTS.get(engine, DEFAULT_LOCK_TIMEOUT_S)
 
 
 def engine_target(engine: Engine) -> Target:

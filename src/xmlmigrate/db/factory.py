@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.db.base import BulkWriter
-from xmlmigrate.db.engine import engine_target
+from xmlmigrate.db.engine import engine_lock_timeout, engine_target
+from xmlmigrate.db.locks import apply_settings
 from xmlmigrate.errors import InfrastructureError, UserError
 
 if TYPE_CHECKING:  # the contract package imports db.identifiers: no cycle at run time
@@ -66,6 +67,13 @@ def open_writer(engine: Engine, contract: CompiledContract, fence: str | None = 
         except pyodbc.Error as exc:
             raise InfrastructureError(
                 f"cannot connect through ODBC: {_odbc_message(exc)}"
+            ) from None
+        try:
+            apply_settings(conn, target.backend, engine_lock_timeout(engine))
+        except pyodbc.Error as exc:
+            conn.close()
+            raise InfrastructureError(
+                f"cannot set the lock timeout through ODBC: {_odbc_message(exc)}"
             ) from None
         if target.backend in ("mysql", "mariadb"):
             # MariaDB Connector/ODBC 3.1 garbles text of 128 characters or more sent as UTF-16

@@ -36,8 +36,10 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from xmlmigrate.db.engine import engine_lock_timeout
 from xmlmigrate.db.identifiers import quote
 from xmlmigrate.db.layout import LEASE_TABLE
+from xmlmigrate.db.locks import is_lock_timeout, lock_holders
 from xmlmigrate.errors import LeaseBusy, LeaseLost
 
 log = logging.getLogger(__name__)
@@ -108,26 +110,102 @@ class _SessionLocks:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.name = conn.dialect.name
+        # a claim waits no longer than the run waits for any lock (--lock-timeout)
+        self.timeout = max(1, round(min(CLAIM_TIMEOUT_S, engine_lock_timeout(conn.engine))))
 
     def _scalar(self, sql: str, **params: Any) -> Any:
         return self.conn.execute(sa.text(sql), params).scalar()
 
     def lock_mutex(self) -> None:
         """The claim mutex, held until the claim's transaction ends (MariaDB: until
-        :meth:`unlock_mutex`, having no transaction-scoped named lock)."""
+        :meth:`unlock_mutex`, having no transaction-scoped named lock). A claim that finds it
+        taken says by whom, then waits at most ``self.timeout`` (every later statement of
+        the claim's transaction too: a dead run's row held by a suspended batch)."""
         if self.name == "postgresql":
-            self._scalar("SELECT pg_advisory_xact_lock(:k)", k=MUTEX_KEY)
-        elif self.name in ("mysql", "mariadb"):
-            if self._scalar("SELECT GET_LOCK(:n, :t)", n=MUTEX_NAME, t=CLAIM_TIMEOUT_S) != 1:
-                raise LeaseBusy("could not take the lease-claim lock within 30 s")
-        elif self.name == "mssql":
-            got = self._applock(MUTEX_NAME, CLAIM_TIMEOUT_S * 1000, "Transaction")
-            if got < 0:  # -1 timeout, -2 cancelled, -3 deadlock victim, -999 bad call
-                raise LeaseBusy(f"could not take the lease-claim lock within 30 s ({got})")
+            self.conn.execute(sa.text(f"SET LOCAL lock_timeout = {self.timeout * 1000}"))
+        elif self.name in ("mysql", "mariadb"):  # back to the run's own in unlock_mutex
+            self.conn.execute(sa.text(f"SET SESSION innodb_lock_wait_timeout = {self.timeout}"))
+        if self._try_mutex():
+            return
+        holder = self.mutex_holder()
+        log.warning(
+            "another run is claiming its apps (the lease-claim lock is held by %s): waiting "
+            "up to %d s for it",
+            holder,
+            self.timeout,
+        )
+        if not self._wait_mutex():
+            raise LeaseBusy(
+                f"could not take the lease-claim lock within {self.timeout} s: it is held by "
+                f"{holder} — a run stuck while claiming (a suspended process?); end that "
+                "process or its session, then rerun"
+            )
+
+    def _try_mutex(self) -> bool:
+        if self.name == "postgresql":
+            return bool(self._scalar("SELECT pg_try_advisory_xact_lock(:k)", k=MUTEX_KEY))
+        if self.name in ("mysql", "mariadb"):
+            return bool(self._scalar("SELECT GET_LOCK(:n, 0)", n=MUTEX_NAME) == 1)
+        if self.name == "mssql":
+            return self._applock(MUTEX_NAME, 0, "Transaction") >= 0
+        return True
+
+    def _wait_mutex(self) -> bool:
+        if self.name == "postgresql":
+            try:  # bounded by the transaction's lock_timeout (set above)
+                self._scalar("SELECT pg_advisory_xact_lock(:k)", k=MUTEX_KEY)
+            except sa.exc.DBAPIError as exc:
+                if not is_lock_timeout(exc):
+                    raise
+                return False
+            return True
+        if self.name in ("mysql", "mariadb"):
+            got = self._scalar("SELECT GET_LOCK(:n, :t)", n=MUTEX_NAME, t=self.timeout)
+            return bool(got == 1)
+        if self.name == "mssql":  # -1 timeout, -2 cancelled, -3 deadlock victim, -999 bad call
+            return self._applock(MUTEX_NAME, self.timeout * 1000, "Transaction") >= 0
+        return True
+
+    def mutex_holder(self) -> str:
+        """Who holds the claim mutex, as a phrase (best effort: never raises)."""
+        try:
+            if self.name == "postgresql":
+                row = self.conn.execute(
+                    sa.text(
+                        "SELECT a.pid, a.application_name, a.client_addr, a.state, "
+                        "  EXTRACT(EPOCH FROM now() - a.xact_start)::int "
+                        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                        "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                        "  AND l.classid = CAST(:hi AS oid) AND l.objid = CAST(:lo AS oid)"
+                    ),
+                    {"hi": MUTEX_KEY >> 32, "lo": MUTEX_KEY & 0xFFFFFFFF},
+                ).first()
+                if row is not None:
+                    pid, app, addr, state, age = row
+                    return (
+                        f"session pid {pid} ({app or 'no application name'} from "
+                        f"{addr or 'a local socket'}, {state}, in its transaction for {age} s)"
+                    )
+            elif self.name in ("mysql", "mariadb"):
+                row = self.conn.execute(
+                    sa.text(
+                        "SELECT p.ID, p.USER, p.HOST, p.COMMAND, p.TIME "
+                        "FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(:n)"
+                    ),
+                    {"n": MUTEX_NAME},
+                ).first()
+                if row is not None:
+                    cid, user, host, command, age = row
+                    return f"connection {cid} ({user}@{host}, {command} for {age} s)"
+        except sa.exc.SQLAlchemyError:
+            log.debug("could not find the claim mutex's holder", exc_info=True)
+        return "another session"
 
     def unlock_mutex(self) -> None:
         if self.name in ("mysql", "mariadb"):
             self._scalar("SELECT RELEASE_LOCK(:n)", n=MUTEX_NAME)
+            run_timeout = max(1, round(engine_lock_timeout(self.conn.engine)))
+            self.conn.execute(sa.text(f"SET SESSION innodb_lock_wait_timeout = {run_timeout}"))
 
     def take(self, run_id: str) -> bool:
         if self.name == "postgresql":
@@ -286,7 +364,9 @@ class Lease:
     def _live_overlaps(self, conn: Connection, locks: _SessionLocks) -> str | None:
         t = self.table
         stale = []
+        owners: dict[Any, str] = {}
         for row in conn.execute(sa.select(t)).mappings().all():
+            owners[row["run_id"]] = str(row["owner"])
             other = Partition(
                 row["app_id_start"], row["app_id_end"], row["modulo"], row["modulo_instance"] or 0
             )
@@ -301,7 +381,19 @@ class Lease:
                     "give this run a disjoint --app-id-start/--app-id-end or --modulo partition"
                 )
         if stale:  # runs that died without giving their lease back (committed with the claim)
-            conn.execute(sa.delete(t).where(t.c.run_id.in_(stale)))
+            try:  # waits for a batch of theirs still holding the fence: bounded (lock_mutex)
+                conn.execute(sa.delete(t).where(t.c.run_id.in_(stale)))
+            except sa.exc.DBAPIError as exc:
+                if not is_lock_timeout(exc):
+                    raise
+                dead = ", ".join(f"run {str(r)[:12]} ({owners[r]})" for r in stale)
+                raise LeaseBusy(
+                    f"{dead} lost its lease but a batch of it is still open on the database "
+                    f"(a suspended process, or a connection the server has not dropped yet); "
+                    f"its apps cannot be claimed before that transaction ends — waited "
+                    f"{locks.timeout} s; {lock_holders(self.engine, [LEASE_TABLE])}; end that "
+                    "process or session, then rerun"
+                ) from None
         return None
 
     def release(self) -> None:

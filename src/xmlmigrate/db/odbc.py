@@ -93,6 +93,9 @@ class OdbcWriter:
             insert_sql(backend, WARNING_TABLE, WARNING_COLUMNS),
             [odbc_input_size(c.type, as_text) for c in ledger_columns(WARNING_TABLE)],
         )
+        # the lookups above opened a transaction: never leave it idle between batches (it
+        # would hold locks an ALTER TABLE queues behind, and the batches queue behind that)
+        conn.rollback()
 
     def write(
         self,

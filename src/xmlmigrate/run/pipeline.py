@@ -103,7 +103,7 @@ def run_migration(
     """
     contract = contract or load_contracts(config.contracts)
     schema = build_schema(contract, config.source_ref)
-    engine = make_engine(config.db_url)
+    engine = make_engine(config.db_url, lock_timeout=config.lock_timeout)
     try:
         schema = check_source(engine, schema)  # SourceMissing (exit 2) names the table
         missing = schema.missing_tables(engine)
@@ -403,6 +403,10 @@ def describe_config(config: MigrationConfig) -> dict[str, object]:
         described[name] = (
             redact_url(value)
             if name == "db_url"
-            else (str(value) if value is not None and not isinstance(value, int | bool) else value)
+            else (
+                str(value)
+                if value is not None and not isinstance(value, int | float | bool)
+                else value
+            )
         )
     return described
