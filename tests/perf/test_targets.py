@@ -24,10 +24,11 @@ from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.run.transform import transform_record
 from xmlmigrate.testing.plugin import (
     PerfSource,
-    allow_reset,
+    claim_target,
     given_db_url,
+    keep_target,
     odbc_problem,
-    prepare_target,
+    release_target,
     run_counters,
     skip_or_fail,
 )
@@ -91,9 +92,11 @@ def target(
         engine.connect().close()
     except Exception as exc:
         skip_or_fail(f"{target_name} not reachable: {str(exc).splitlines()[0][:160]}")
-    prepare_target(engine, perf_source.schema, allow_reset(request.config))
+    claim_target(engine, perf_source.schema, request.config)
     insert_documents(engine, perf_source.schema, perf_source.docs)
     yield url, engine
+    if not keep_target(request.config):
+        release_target(engine)
     engine.dispose()
 
 

@@ -16,7 +16,7 @@ from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
 from xmlmigrate.mock import default_generator, insert_documents
 from xmlmigrate.schema import build_schema
-from xmlmigrate.testing.plugin import ALLOW_RESET, MARKER_TABLE, prepare_target
+from xmlmigrate.testing.plugin import ALLOW_RESET, MARKER_TABLE, prepare_target, release_target
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = build_schema(load_contract())
@@ -57,6 +57,50 @@ def test_a_target_the_suite_made_is_reused_and_an_empty_one_is_taken(tmp_path: P
     assert _documents(tmp_path / "mine.db") == 0
     with sqlite3.connect(tmp_path / "mine.db") as conn:
         assert conn.execute(f"SELECT count(*) FROM {MARKER_TABLE}").fetchone()[0] >= 1
+    engine.dispose()
+
+
+def _tables(path: Path) -> dict[str, str]:
+    with sqlite3.connect(path) as conn:
+        return dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+
+
+def test_a_recorded_table_someone_replaced_is_refused_and_never_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "mine.db"
+    engine = make_engine(f"sqlite:///{path}")
+    prepare_target(engine, SCHEMA, allow_reset=False)
+    with sqlite3.connect(path) as conn:  # the user's own table where the suite's was
+        conn.executescript("DROP TABLE scores; CREATE TABLE scores (risk_id INTEGER PRIMARY KEY)")
+    with pytest.raises(pytest.UsageError, match=r"did not create: scores \(empty\);"):
+        prepare_target(engine, SCHEMA, allow_reset=False)
+    dropped = release_target(engine)
+    assert "scores" not in dropped and "app_xml" in dropped
+    assert set(_tables(path)) == {"scores", MARKER_TABLE}  # the marker still names it
+    assert "risk_id" in _tables(path)["scores"]
+    engine.dispose()
+
+
+def test_an_earlier_versions_marker_vouches_only_for_tables_of_the_suites_layout(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    engine = make_engine(f"sqlite:///{path}")
+    SCHEMA.create(engine)  # what the suite made before it recorded its tables
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"CREATE TABLE {MARKER_TABLE} (created_at DATETIME NOT NULL)")
+    prepare_target(engine, SCHEMA, allow_reset=False)  # taken: every table has its layout
+    release_target(engine)
+    assert _tables(path) == {}
+    SCHEMA.create(engine)
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            f"CREATE TABLE {MARKER_TABLE} (created_at DATETIME NOT NULL);"
+            "DROP TABLE indicators; CREATE TABLE indicators (flag TEXT CHECK (flag <> ''))"
+        )
+    before = _tables(path)
+    with pytest.raises(pytest.UsageError, match=r"did not create: indicators \(empty\);"):
+        prepare_target(engine, SCHEMA, allow_reset=False)
+    assert _tables(path) == before
     engine.dispose()
 
 

@@ -10,9 +10,13 @@ Installed with xmlmigrate, so a user's own perf tests get the same fixtures as o
 ``clean_target``     a ``benchmark.pedantic(setup=...)`` callable: empties the target
                      (cascade from the root table, the log) and asserts it is empty
 
-The suite never destroys data it did not make: it marks every target it creates (a table
-``xmlmigrate_perf_marker``) and refuses a target that holds rows in any table it would drop
-without that mark, unless ``--perf-allow-reset`` is given.
+The suite never touches a table it did not create: it records each table it creates, with its
+columns, in a table of its own (``xmlmigrate_perf_marker``), and refuses a target holding any
+table it would create that is not so recorded or whose columns changed since — empty or not
+— unless ``--perf-allow-reset`` is given. At the end of the session it drops the tables it
+recorded (the corpus in ``app_xml`` too) and the marker, unless ``--perf-keep`` is given; a
+table of the user's beside them stays. (A marker of an earlier version, which recorded no
+tables, vouches for the tables that have the suite's columns.)
 
 Perf runs must not use pytest-xdist: pytest-benchmark disables itself there and every
 comparison passes. ``perf_source`` refuses to start under xdist.
@@ -23,8 +27,9 @@ the reason on a developer's machine, a failure where ``XMLMIGRATE_REQUIRE_DB=1``
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
@@ -68,32 +73,145 @@ def odbc_problem(backend: str | None = None) -> str | None:
     return None
 
 
+KEEP = "--perf-keep"
+# one row per table the suite created: its name, a digest of its column names, when
+MARKER = sa.Table(
+    MARKER_TABLE,
+    sa.MetaData(),
+    sa.Column("table_name", sa.String(128), primary_key=True),
+    sa.Column("layout", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+_LEGACY_MARKER = {"created_at"}  # before tables were recorded: a mark on the whole database
+
+
+def layout_digest(columns: Iterable[str]) -> str:
+    """What the suite records of a table it created: a digest of its column names."""
+    return hashlib.sha256(",".join(sorted(c.lower() for c in columns)).encode()).hexdigest()
+
+
+def _existing(engine: sa.Engine) -> dict[str, str]:
+    """The database's tables by lower-cased name (SQLite's and SQL Server's names ignore case)."""
+    return {name.lower(): name for name in sa.inspect(engine).get_table_names()}
+
+
+def _layouts(engine: sa.Engine, names: list[str]) -> dict[str, str]:
+    """The layout digest of each of these tables, by lower-cased name."""
+    if not names:
+        return {}
+    found = sa.inspect(engine).get_multi_columns(filter_names=names)
+    return {
+        name.lower(): layout_digest(str(c["name"]) for c in cols)
+        for (_, name), cols in found.items()
+    }
+
+
+def _recorded(
+    engine: sa.Engine, existing: dict[str, str], schema: Schema | None
+) -> tuple[dict[str, str], str]:
+    """The tables the marker says the suite created (lower-cased name → layout digest), and
+    which marker it is: "none", "ours", "legacy" (an earlier version's, which recorded no
+    tables: it vouches for those with ``schema``'s columns) or "foreign" (a table of that name
+    with other columns, the suite's no more than any other)."""
+    marker = existing.get(MARKER_TABLE)
+    if marker is None:
+        return {}, "none"
+    columns = {str(c["name"]).lower() for c in sa.inspect(engine).get_columns(marker)}
+    if columns == _LEGACY_MARKER:
+        tables = schema.metadata.sorted_tables if schema is not None else []
+        return {t.name.lower(): layout_digest(c.name for c in t.columns) for t in tables}, "legacy"
+    if columns != set(MARKER.columns.keys()):
+        return {}, "foreign"
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(MARKER.c.table_name, MARKER.c.layout)).all()
+    return {str(name).lower(): str(layout) for name, layout in rows}, "ours"
+
+
+def _described(engine: sa.Engine, names: list[str]) -> str:
+    out = []
+    with engine.connect() as conn:
+        for name in names:
+            try:
+                n = conn.execute(sa.select(sa.func.count()).select_from(sa.table(name))).scalar()
+            except sa.exc.DBAPIError:  # counting is only for the message
+                conn.rollback()
+                n = None
+            out.append(f"{name} ({n:,} rows)" if n else f"{name} (empty)" if n == 0 else name)
+    return ", ".join(out)
+
+
 def prepare_target(engine: sa.Engine, schema: Schema, allow_reset: bool) -> None:
-    """Drop and recreate the schema's tables — only in a target this suite made (marked), or
-    one whose tables hold no rows, or with ``allow_reset``; then mark it as the suite's."""
-    existing = set(sa.inspect(engine).get_table_names())
-    if MARKER_TABLE not in existing and not allow_reset:
-        holding = []
-        with engine.connect() as conn:
-            for table in schema.metadata.sorted_tables:
-                if table.name in existing:
-                    n = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-                    if n:
-                        holding.append(f"{table.name} ({n:,} rows)")
-        if holding:
-            raise pytest.UsageError(
-                f"{redact_url(engine.url)} holds data the perf suite did not create "
-                f"({', '.join(holding)}); the suite drops and recreates these tables. Use an "
-                f"empty database, or pass {ALLOW_RESET} to let it destroy them"
-            )
+    """Drop and recreate the schema's tables, recording each as the suite's in the marker —
+    only where every one of them that exists is the suite's (recorded, its columns unchanged)
+    or with ``allow_reset``; else :class:`pytest.UsageError` naming the others, in one line,
+    and nothing is touched."""
+    existing = _existing(engine)
+    recorded, marker = _recorded(engine, existing, schema)
+    wanted = [t.name.lower() for t in schema.metadata.sorted_tables]
+    present = [existing[name] for name in wanted if name in existing]
+    layouts = _layouts(engine, present)
+    foreign = [n for n in present if recorded.get(n.lower()) != layouts.get(n.lower())]
+    if marker == "foreign":
+        foreign.append(existing[MARKER_TABLE])
+    if foreign and not allow_reset:
+        raise pytest.UsageError(
+            f"{redact_url(engine.url)} holds tables the perf suite did not create: "
+            f"{_described(engine, foreign)}; it would drop and recreate them as its own. Use "
+            f"an empty database, or pass {ALLOW_RESET} to let it destroy them"
+        )
     schema.metadata.drop_all(engine, checkfirst=True)
+    if marker in ("legacy", "foreign"):  # the suite's own marker takes its place
+        sa.Table(existing[MARKER_TABLE], sa.MetaData()).drop(engine)
     schema.create(engine)
-    marker = sa.Table(
-        MARKER_TABLE, sa.MetaData(), sa.Column("created_at", sa.DateTime, nullable=False)
-    )
-    marker.create(engine, checkfirst=True)
+    MARKER.create(engine, checkfirst=True)
+    names = [t.name for t in schema.metadata.sorted_tables]
+    created = _layouts(engine, names)
+    now = datetime.now()
     with engine.begin() as conn:
-        conn.execute(sa.insert(marker), {"created_at": datetime.now()})
+        conn.execute(sa.delete(MARKER).where(MARKER.c.table_name.in_(names)))
+        conn.execute(
+            sa.insert(MARKER),
+            [{"table_name": n, "layout": created[n.lower()], "created_at": now} for n in names],
+        )
+
+
+def release_target(engine: sa.Engine) -> list[str]:
+    """Drop the tables the marker records as the suite's (its columns unchanged since), then
+    the marker once it records none; never another table. Returns the tables dropped."""
+    existing = _existing(engine)
+    recorded, marker = _recorded(engine, existing, None)
+    if marker != "ours":
+        return []
+    present = [existing[n] for n in recorded if n in existing]
+    layouts = _layouts(engine, present)
+    mine = [n for n in present if layouts.get(n.lower()) == recorded[n.lower()]]
+    if mine:
+        found = sa.MetaData()
+        found.reflect(engine, only=mine, resolve_fks=False)
+        found.drop_all(engine)  # children first
+    gone = {n.lower() for n in mine} | {n for n in recorded if n not in existing}
+    with engine.begin() as conn:
+        for name in recorded:
+            if name in gone:
+                conn.execute(sa.delete(MARKER).where(sa.func.lower(MARKER.c.table_name) == name))
+        left = conn.execute(sa.select(sa.func.count()).select_from(MARKER)).scalar_one()
+    if not left:
+        sa.Table(existing[MARKER_TABLE], sa.MetaData()).drop(engine)
+    return mine
+
+
+def claim_target(engine: sa.Engine, schema: Schema, config: pytest.Config) -> None:
+    """:func:`prepare_target`; a refusal ends the session with its one line and exit status 2
+    (the tool's status for a user's error), not a traceback per test."""
+    try:
+        prepare_target(engine, schema, allow_reset(config))
+    except pytest.UsageError as exc:
+        pytest.exit(str(exc), returncode=2)
+
+
+def keep_target(config: pytest.Config) -> bool:
+    """``--perf-keep``: leave what the suite created in the target after the session."""
+    return bool(config.getoption(KEEP, False))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -121,7 +239,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ALLOW_RESET,
         action="store_true",
         default=False,
-        help="let the perf suite drop and recreate tables holding data it did not create",
+        help="let the perf suite drop and recreate tables of the names it uses that it did "
+        "not create (by default such a database is refused)",
+    )
+    group.addoption(
+        KEEP,
+        action="store_true",
+        default=False,
+        help="keep the tables, the marker and the corpus the perf suite created in the target "
+        "after the session (default: dropped at its end)",
     )
     verdicts.add_options(group)
 
@@ -211,10 +337,12 @@ def perf_source(
     contract = load_contract()
     schema = build_schema(contract)
     engine = make_engine(perf_db_url)
-    prepare_target(engine, schema, allow_reset(request.config))
+    claim_target(engine, schema, request.config)
     _, size = insert_documents(engine, schema, perf_corpus)
     profile = str(request.config.getoption("--perf-profile"))
     yield PerfSource(perf_db_url, engine, schema, contract, perf_corpus, size, profile)
+    if not keep_target(request.config):
+        release_target(engine)
     engine.dispose()
 
 
