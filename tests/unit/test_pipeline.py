@@ -241,6 +241,7 @@ def test_a_worker_dying_halfway_through_sending_a_result_does_not_hang_the_pool(
     import pickle
     import threading
 
+    from xmlmigrate.contract.shipped import ContractTexts
     from xmlmigrate.model import RawRecord
     from xmlmigrate.run.workers import (
         TransformOptions,
@@ -253,7 +254,9 @@ def test_a_worker_dying_halfway_through_sending_a_result_does_not_hang_the_pool(
     first = [RawRecord(d.app_id, d.xml.encode()) for d in docs[:120]]
     results, _ = transform_batch(first, CONTRACT, TransformOptions())
     assert len(pickle.dumps(results)) > 4 * 65536  # far more than a pipe holds
-    pool = TransformPool(1, (), TransformOptions(), depth=2)
+    texts = ContractTexts.of(CONTRACT)
+    assert texts is not None
+    pool = TransformPool(1, texts, TransformOptions(), depth=2)
     try:
         pool.submit(0, first)
         worker = pool._procs[0]

@@ -429,6 +429,10 @@ class CompiledContract:
     # attributes_any_case: lower-cased name → the contract's spelling, for every attribute it
     # reads; a document's attribute spelled otherwise is read as the contract spells it
     spelling: Mapping[str, str] | None = None
+    # the TOML text it was compiled from (compile_contract): what the processes mapping for
+    # a run compile again, instead of opening a file that may have changed since
+    # (xmlmigrate.contract.shipped)
+    text: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def sources(self) -> tuple[SourceRef, ...]:
@@ -637,7 +641,7 @@ def compile_contract(text: str, source: str = "<contract>") -> CompiledContract:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ContractError(source, f"not valid TOML: {exc}") from None
-    return _Compiler(source, data).compile()
+    return replace(_Compiler(source, data).compile(), text=text)
 
 
 def _scope_of(

@@ -22,7 +22,6 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import suppress
-from pathlib import Path
 from time import perf_counter
 from types import FrameType
 
@@ -30,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import CompiledContract, load_contracts
+from xmlmigrate.contract.shipped import ContractTexts
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import redact_url
 from xmlmigrate.db.lease import Lease, Partition
@@ -115,8 +115,8 @@ def run_migration(
             source = TableSource(engine, schema, config, lease.connection)
             pending = source.pending_count()
             workers = config.resolved_workers(pending)
-            if workers and contract_files(contract) is None:
-                log.info("the contract is no file worker processes could load: in-process")
+            if workers and ContractTexts.of(contract) is None:
+                log.info("the contract has no text worker processes could compile: in-process")
                 workers = 0
             stats = RunStats(run_id=run_id, workers=workers, pending=pending)
             log.info("run %s: %d apps pending, %d workers", run_id[:12], pending, workers)
@@ -125,13 +125,6 @@ def run_migration(
             return _migrate(config, contract, engine, schema, source, stats, on_start, on_batch)
     finally:
         engine.dispose()
-
-
-def contract_files(contract: CompiledContract) -> tuple[Path, ...] | None:
-    """The file of each contract ``contract`` combines, or None if one was not read from a
-    file (compiled from text)."""
-    files = tuple(Path(m.source) for m in (contract.members or (contract,)))
-    return files if all(f.is_file() for f in files) else None
 
 
 def _migrate(
@@ -144,7 +137,12 @@ def _migrate(
     on_start: Callable[[int], None] | None,
     on_batch: ProgressCallback | None,
 ) -> RunStats:
-    stored = {**describe_config(config), "workers": stats.workers}
+    texts = ContractTexts.of(contract)  # the run records which contract it mapped with
+    stored = {
+        **describe_config(config),
+        "workers": stats.workers,
+        "contract_sha256": texts.digest if texts is not None else None,
+    }
     start_run(engine, schema, stats.run_id, stored)
     if on_start is not None:
         on_start(stats.pending)
@@ -289,11 +287,12 @@ class _Run:
             self.commit(_attempts(page), BatchResult(0, results, times))
 
     def _pool(self) -> TransformPool:
-        # the files of the contract this run maps with (not config.contracts: a caller may
-        # pass another contract), which worker processes load again
-        files = contract_files(self.contract)
-        assert files is not None  # checked before any worker is started
-        return TransformPool(self.workers, files, self.options, self._depth)
+        # the texts of the contract this run maps with (not config.contracts: a caller may
+        # pass another contract, a file may have changed since), compiled again by each
+        # worker process
+        texts = ContractTexts.of(self.contract)
+        assert texts is not None  # checked before any worker is started
+        return TransformPool(self.workers, texts, self.options, self._depth)
 
     def _pipelined(self, stop: _StopFlag) -> None:
         pool = self._pool()

@@ -1,7 +1,9 @@
 """Transform worker processes: batches of raw records in, mapped batches out.
 
 Workers are started with the ``spawn`` method (safe with threads, database drivers and
-macOS/Windows alike) and compile the contract once each. Queues are plain
+macOS/Windows alike) and compile the contract once each, from the text the coordinator's
+contract was compiled from (never from its file, which may have changed since). A contract
+error there comes back as the run's error, in one line. Queues are plain
 ``multiprocessing`` queues, bounded so the reader can never run ahead of the workers by more
 than a few batches (back-pressure, bounded memory); there is no ``Manager`` process on the hot
 path. A worker that dies is detected and reported; its batch is never logged.
@@ -21,11 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 from typing import Any
 
-from xmlmigrate.contract import load_contracts
-from xmlmigrate.errors import WorkerCrashed
+from xmlmigrate.contract.shipped import ContractTexts
+from xmlmigrate.errors import WorkerCrashed, XmlMigrateError
 from xmlmigrate.model import TRANSFORM_STAGES, MappedApp, RawRecord, Rejection
 from xmlmigrate.run.transform import transform_record
 
@@ -47,6 +48,15 @@ class BatchResult:
     peak_rss_mb: float = 0.0  # of the process that transformed the batch
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerError:
+    """What a worker sends instead of results when it cannot map at all (its contract does
+    not compile): the error's one line and exit code."""
+
+    message: str
+    exit_code: int
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -65,7 +75,9 @@ def transform_batch(
     return results, times
 
 
-def _send_results(outbox: queue.Queue[BatchResult | None], results: Connection) -> None:
+def _send_results(
+    outbox: queue.Queue[BatchResult | WorkerError | None], results: Connection
+) -> None:
     """Worker-side sender: pickles and writes results while the worker transforms the next
     batch (the coordinator may be busy writing and not reading for a while)."""
     while (item := outbox.get()) is not None:
@@ -84,7 +96,7 @@ def _exit_with(coordinator: int) -> None:
 
 
 def _worker_main(
-    contract_paths: tuple[str, ...],
+    contract: ContractTexts,
     options: TransformOptions,
     tasks: mp.Queue[tuple[int, list[RawRecord]] | None],
     results: Connection,
@@ -96,10 +108,17 @@ def _worker_main(
     # Ctrl-C and SIGTERM are the coordinator's to handle: it commits what is done, then ends us
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    contract = load_contracts(contract_paths)
-    outbox: queue.Queue[BatchResult | None] = queue.Queue(maxsize=1)
+    outbox: queue.Queue[BatchResult | WorkerError | None] = queue.Queue(maxsize=1)
     sender = threading.Thread(target=_send_results, args=(outbox, results), daemon=True)
     sender.start()
+    try:
+        compiled = contract.compile()
+    except XmlMigrateError as exc:  # the coordinator reports it; no traceback here
+        outbox.put(WorkerError(str(exc), exc.exit_code))
+        outbox.put(None)
+        sender.join()
+        results.close()
+        return
     while True:
         task = tasks.get()
         if task is None:
@@ -109,7 +128,7 @@ def _worker_main(
             return
         seq, records = task
         try:
-            out, times = transform_batch(records, contract, options)
+            out, times = transform_batch(records, compiled, options)
         except MemoryError:  # the coordinator reports it in one line; no traceback here
             os._exit(OUT_OF_MEMORY)
         outbox.put(BatchResult(seq, out, times, peak_rss_mb()))
@@ -127,13 +146,12 @@ class TransformPool:
     def __init__(
         self,
         workers: int,
-        contract_paths: tuple[Path, ...],
+        contract: ContractTexts,
         options: TransformOptions,
         depth: int,
     ) -> None:
         ctx = mp.get_context("spawn")
         self._tasks: mp.Queue[tuple[int, list[RawRecord]] | None] = ctx.Queue(maxsize=depth)
-        paths = tuple(str(p) for p in contract_paths)
         self._procs: list[BaseProcess] = []
         self._pipes: dict[Connection, BaseProcess] = {}
         self._ready: deque[BatchResult] = deque()
@@ -141,7 +159,7 @@ class TransformPool:
             reader, writer = ctx.Pipe(duplex=False)
             proc = ctx.Process(
                 target=_worker_main,
-                args=(paths, options, self._tasks, writer, os.getpid()),
+                args=(contract, options, self._tasks, writer, os.getpid()),
                 name=f"xmlmigrate-worker-{i}",
                 daemon=True,
             )
@@ -175,17 +193,24 @@ class TransformPool:
                 return
 
     def _receive(self, timeout: float) -> bool:
-        """Read what the pipes hold within ``timeout``; False if nothing happened."""
+        """Read what the pipes hold within ``timeout``; False if nothing happened. A worker
+        that could not start mapping raises its error here."""
         if not self._pipes:
             return False
         ready = wait(list(self._pipes), timeout)
         for conn in ready:
             assert isinstance(conn, Connection)
             try:
-                self._ready.append(conn.recv())
+                item = conn.recv()
             except (EOFError, OSError):
                 conn.close()
                 self._pipes.pop(conn).join(timeout=5)  # gone: its exit code tells how
+                continue
+            if isinstance(item, WorkerError):
+                error = XmlMigrateError(item.message)
+                error.exit_code = item.exit_code
+                raise error
+            self._ready.append(item)
         return bool(ready)
 
     def _check_alive(self) -> None:
