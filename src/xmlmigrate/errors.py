@@ -5,7 +5,8 @@ Exit codes (also in the README):
 
 =====  ==================================================================================
 0      done: every app migrated, or rejected within ``--max-rejected``
-1      some apps failed (logged ``failed``), a worker process crashed, or a gate regression
+1      some apps failed (logged ``failed``), a worker process crashed, a gate regression, or
+       a ``--cluster`` partition hit a problem of kind 2 after the run had committed apps
 2      a usage, input, contract or source problem the user can fix; nothing was written
 3      the database or the machine failed (connection lost, disk full, out of memory): the
        run stopped, what committed stays, nothing was logged against any app

@@ -1,11 +1,20 @@
-"""The migration on a Dask ``LocalCluster`` (``run --cluster``), on PostgreSQL and MariaDB:
-a worker killed with SIGKILL mid-run is replaced and its partition run again, and the tables
-equal what the oracle derives and what a plain run gives, with every app logged exactly once; a lost scheduler stops the
-client with a clear error, and a second run resumes."""
+"""The migration on a Dask cluster (``run --cluster``), on PostgreSQL and MariaDB: a worker
+killed with SIGKILL mid-run is replaced and its partition run again, and the tables equal what
+the oracle derives and what a plain run gives, with every app logged exactly once; a lost
+scheduler stops the client with a clear error, and a second run resumes.
+
+Issue 21: every task maps with the contract the client read (the file replaced meanwhile, or
+naming another contract where the workers run), and the runs record its sha256; SIGTERM to a
+``tcp://`` client and Ctrl-C to a ``local:N`` one stop the tasks between batches and finish
+their runs; a contract error in the tasks is one line, not retried, its exit status saying
+what was committed (``--workers`` processes too); planning holds no list of pending ids."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import itertools
+import json
 import os
 import signal
 import socket
@@ -13,6 +22,12 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,16 +36,20 @@ from tests.contracts import ENGINE_CC, engine_generator
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine
-from xmlmigrate.errors import UserError
+from xmlmigrate.errors import UserError, WorkerCrashed, XmlMigrateError
 from xmlmigrate.ledger import ledger_problems
 from xmlmigrate.mock import insert_documents
+from xmlmigrate.run import cluster
 from xmlmigrate.run.cluster import (
+    LEASE_WAIT_S,
     ClusterSpec,
     ClusterStats,
+    Plan,
+    Span,
     _Tally,
     parse_cluster,
-    partition_bounds,
     partition_count,
+    plan_partitions,
     run_on_cluster,
 )
 from xmlmigrate.run.pipeline import run_migration
@@ -47,14 +66,53 @@ DOCS = list(engine_generator(seed=1414, size_profile="small", edge_rate=0.02).ge
 
 def test_partitions_cover_the_pending_ids_in_contiguous_ranges() -> None:
     ids = [3, 4, 9, 10, 11, 40, 41, 42, 90]
-    bounds = partition_bounds(ids, 4)
-    assert bounds == [(3, 9), (10, 40), (41, 90)]  # three ids each: ceil(9 / 4)
+    plan = Plan(len(ids), tuple(Span(i, i, 1) for i in ids))
+    bounds = plan.bounds(4)
+    assert bounds == [(3, 9), (10, 11), (40, 41), (42, 90)]  # 2.25 ids each
     covered = [i for i in ids if any(a <= i <= b for a, b in bounds)]
     assert covered == ids and all(a <= b for a, b in bounds)
     assert all(b1 < a2 for (_, b1), (a2, _) in itertools.pairwise(bounds))
+    assert plan.bounds(1) == [(3, 90)] and len(plan.bounds(100)) == len(ids)
     assert partition_count(10_000, 2, 100) == 8  # four per worker
     assert partition_count(30, 2, 100) == 1  # never shorter than a batch
-    assert partition_bounds([], 4) == []
+    assert Plan(0, ()).bounds(4) == []
+    wide = Plan(300, (Span(1, 50, 100), Span(60, 99, 100), Span(100, 400, 100)))
+    assert wide.bounds(3) == [(1, 50), (60, 99), (100, 400)]
+
+
+@pytest.mark.parametrize("backend", ["postgresql+psycopg", "mysql+pyodbc"])
+def test_planning_counts_skewed_ids_into_balanced_ranges(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """3,000 pending ids packed at the start of a range two billion wide (one app at its
+    end, and logged ones between): the ranges are counted finer where the apps are, every
+    pending id is in exactly one partition and the partitions are about equal."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    url = target_url(backend, worker, tmp_path_factory.getbasetemp())
+    engine = make_engine(url)
+    drop_every_table(engine)
+    SCHEMA.create(engine)
+    ids = [*range(1, 3001), 2_000_000_000]
+    logged = list(range(1, 3001, 3))  # every third app is done: not pending
+    with engine.begin() as conn:
+        conn.execute(sa.insert(SCHEMA.source), [{"app_id": i, "xml": "<x/>"} for i in ids])
+        conn.execute(
+            sa.insert(SCHEMA.log),
+            [
+                {"app_id": i, "run_id": "r", "status": "success", "logged_at": datetime.now()}
+                for i in logged
+            ],
+        )
+    plan = plan_partitions(engine, SCHEMA, MigrationConfig(db_url=url, batch_size=10))
+    engine.dispose()
+    pending = sorted(set(ids) - set(logged))
+    assert plan.pending == len(pending)
+    bounds = plan.bounds(8)
+    assert len(bounds) == 8
+    parts = [[i for i in pending if a <= i <= b] for a, b in bounds]
+    assert sorted(i for p in parts for i in p) == pending  # each exactly once
+    assert all(b1 < a2 for (_, b1), (a2, _) in itertools.pairwise(bounds))
+    assert max(len(p) for p in parts) <= 1.2 * len(pending) / 8, [len(p) for p in parts]
 
 
 def test_progress_sums_every_attempt_and_ignores_late_events() -> None:
@@ -140,12 +198,18 @@ def _when_logged(url: str, count: int, action: Any, timeout: float = 180) -> thr
     return thread
 
 
-def _run(*args: str) -> subprocess.Popen[str]:
+def _run(*args: str, **popen: Any) -> subprocess.Popen[str]:
     """``xmlmigrate run`` with the engine's contract and ``args``."""
-    env = {**os.environ, "COLUMNS": "160"}
+    return _xmlmigrate("run", "--contract", str(ENGINE_CC), *args, **popen)
+
+
+def _xmlmigrate(
+    *args: str, env: dict[str, str] | None = None, **popen: Any
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "xmlmigrate.cli", "run", "--contract", str(ENGINE_CC), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [sys.executable, "-m", "xmlmigrate.cli", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "COLUMNS": "160", **(env or {})}, **popen,
     )  # fmt: skip
 
 
@@ -214,64 +278,53 @@ def _assert_equal_to_a_plain_run(url: str) -> None:
     engine.dispose()
 
 
+@dataclass
+class _Dask:
+    address: str
+    scheduler: subprocess.Popen[bytes]
+
+
+@contextlib.contextmanager
+def _dask_cluster(workers: int = 2, **popen: Any) -> Iterator[_Dask]:
+    """A scheduler and ``workers`` single-threaded workers of their own (``dask scheduler``,
+    ``dask worker``; ``popen``: how the workers are started), up once every worker has
+    joined; all killed at the end."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", str(port),
+            "--dashboard-address", ":0"]  # fmt: skip
+    procs = [subprocess.Popen(dask, **quiet)]
+    worker = [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+              "--no-dashboard"]  # fmt: skip
+    procs += [subprocess.Popen(worker, **quiet, **popen) for _ in range(workers)]
+    try:
+        with distributed.Client(address, timeout="60s") as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield _Dask(address, procs[0])
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
 def test_a_lost_scheduler_stops_the_client_and_a_rerun_resumes(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """A scheduler and two workers of their own (``dask scheduler``, ``dask worker``), the
     run through ``--cluster tcp://…``; the scheduler is killed once 20 apps are logged."""
     url = _target("postgresql+psycopg", tmp_path_factory)
-    port = _free_port()
-    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler", "--port", str(port),
-            "--dashboard-address", ":0"]  # fmt: skip
-    scheduler = subprocess.Popen(dask, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    address = f"tcp://127.0.0.1:{port}"
-    workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "distributed.cli.dask_worker",
-                address,
-                "--nthreads",
-                "1",
-                "--no-dashboard",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(2)
-    ]
-    try:
-        run = _run(
-            "--db",
-            url,
-            "--cluster",
-            address,
-            "--batch-size",
-            "10",
-            "-q",
-        )
-        stopper = _when_logged(url, 20, scheduler.kill)
+    with _dask_cluster(2) as dask:
+        run = _run("--db", url, "--cluster", dask.address, "--batch-size", "10", "-q")
+        stopper = _when_logged(url, 20, dask.scheduler.kill)
         out, err = run.communicate(timeout=600)
         stopper.join(timeout=5)
-    finally:
-        for proc in (scheduler, *workers):
-            proc.kill()
-            proc.wait()
     assert run.returncode == 3, out + err
     last = err.strip().splitlines()[-1]
     assert last.startswith("error: lost the Dask scheduler") and "Traceback" not in err, err
-    done = sum(len(v) for v in _logged(url).values())
+    done = _count(url)
     assert 0 < done < len(DOCS)
-    again = _run(
-        "--db",
-        url,
-        "--cluster",
-        "local:2",
-        "--batch-size",
-        "10",
-        "-q",
-    )
+    again = _run("--db", url, "--cluster", "local:2", "--batch-size", "10", "-q")
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, out + err
     assert f"{len(DOCS) - done:,} records" in out
@@ -282,3 +335,359 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _said(err: str) -> list[str]:
+    """The lines of a ``run --cluster``'s stderr besides its plan ("N apps pending in P
+    partitions on …", printed above the progress bar)."""
+    return [line for line in err.strip().splitlines() if " apps pending in " not in line]
+
+
+def _count(url: str) -> int:
+    """Log rows (one per app and run)."""
+    return sum(len(v) for v in _logged(url).values())
+
+
+def _runs(url: str) -> list[dict[str, Any]]:
+    """Every ``migration_run`` row, with its stored config parsed and the apps logged under it."""
+    engine = make_engine(url)
+    runs, log = SCHEMA.runs, SCHEMA.log
+    with engine.connect() as conn:
+        logged = dict(
+            conn.execute(sa.select(log.c.run_id, sa.func.count()).group_by(log.c.run_id)).all()
+        )
+        rows = [dict(r._mapping) for r in conn.execute(sa.select(runs))]
+    engine.dispose()
+    for row in rows:
+        row["config"] = json.loads(row["config"] or "{}")
+        row["logged"] = int(logged.get(row["run_id"], 0))
+    return rows
+
+
+def _leases(url: str) -> list[Any]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        held = list(conn.execute(sa.select(SCHEMA.lease)).all())
+    engine.dispose()
+    return held
+
+
+def _assert_every_run_finished(url: str) -> None:
+    """Each run row is finished, its counts those of the apps logged under it."""
+    runs = _runs(url)
+    assert runs
+    for row in runs:
+        assert row["finished_at"] is not None, row
+        assert row["records"] == row["logged"], row
+
+
+SERVERS = ["postgresql+psycopg", "mysql+pyodbc"]
+OTHER_EXPIRY = ("DATEADD(DAY, 30, receive_date)", "DATEADD(DAY, 60, receive_date)")
+
+
+def _expiry_days(url: str) -> Counter[int]:
+    """Apps by the days from their receive date to their expiration date."""
+    engine = make_engine(url)
+    base = SCHEMA.metadata.tables["app_base"]
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(base.c.receive_date, base.c.expiration_date)).all()
+    engine.dispose()
+    return Counter((e - r).days for r, e in rows if r is not None and e is not None)
+
+
+def _contract_texts() -> tuple[str, str]:
+    """The engine's contract, and another one of the same tables whose documents' expiration
+    date is 60 days after their receive date instead of 30."""
+    text = ENGINE_CC.read_text(encoding="utf-8")
+    other = text.replace(*OTHER_EXPIRY)
+    assert other != text
+    return text, other
+
+
+@pytest.mark.parametrize("backend", SERVERS)
+def test_every_task_maps_with_the_contract_the_client_checked(
+    backend: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue 21, 1: the contract file is replaced by another contract once the client has
+    read it (its ``on_start`` hook: planned, no task started yet). Every app gets the
+    client's contract, and each partition's run records the sha256 of what the client read."""
+    url = _target(backend, tmp_path_factory)
+    text, other = _contract_texts()
+    path = tmp_path / "my.toml"
+    path.write_text(text, encoding="utf-8")
+
+    def replace(*_: object) -> None:
+        path.write_text(other, encoding="utf-8")
+
+    config = MigrationConfig(db_url=url, contracts=(path,), batch_size=10)
+    stats = run_on_cluster(config, ClusterSpec(2, None), on_start=replace)
+    assert path.read_text(encoding="utf-8") == other
+    assert stats.records == len(DOCS)
+    assert set(_expiry_days(url)) == {30}, _expiry_days(url)
+    _assert_exactly_once_and_equal_to_the_oracle(url)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert {r["config"].get("contract_sha256") for r in _runs(url)} == {digest}
+
+
+@pytest.mark.parametrize("backend", SERVERS)
+def test_a_worker_where_the_contract_path_names_another_file_maps_with_the_clients(
+    backend: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue 21, 1: ``run --contract my.toml --cluster tcp://…`` from a directory holding the
+    engine's contract, the ``dask worker`` processes started in one where my.toml is
+    another contract."""
+    url = _target(backend, tmp_path_factory)
+    text, other = _contract_texts()
+    here, there = tmp_path / "client", tmp_path / "worker"
+    for directory, contract in ((here, text), (there, other)):
+        directory.mkdir()
+        (directory / "my.toml").write_text(contract, encoding="utf-8")
+    with _dask_cluster(2, cwd=there) as dask:
+        run = _xmlmigrate(
+            "run", "--contract", "my.toml", "--db", url, "--cluster", dask.address,
+            "--batch-size", "10", "-q", cwd=here,
+        )  # fmt: skip
+        out, err = run.communicate(timeout=600)
+    assert run.returncode == 0, out + err
+    assert set(_expiry_days(url)) == {30}, _expiry_days(url)
+    _assert_exactly_once_and_equal_to_the_oracle(url)
+
+
+@pytest.mark.parametrize("backend", SERVERS)
+def test_sigterm_to_a_tcp_client_stops_its_tasks_and_finishes_their_runs(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue 21, 10: ``run --cluster tcp://…`` (a scheduler and two workers of its own) gets
+    SIGTERM once 20 apps are logged. The client exits 143 once its tasks stopped after their
+    batch in flight: nothing is committed after it, every run row is finished with the
+    counts of its apps, no lease is left, and a rerun on the same workers completes every
+    app exactly once without waiting for a lease."""
+    url = _target(backend, tmp_path_factory)
+    with _dask_cluster(2) as dask:
+        run = _run("--db", url, "--cluster", dask.address, "--batch-size", "5", "-q")
+        sent: list[float] = []
+
+        def terminate() -> None:
+            sent.append(time.monotonic())
+            run.send_signal(signal.SIGTERM)
+
+        stopper = _when_logged(url, 20, terminate)
+        out, err = run.communicate(timeout=600)
+        exited = time.monotonic()
+        stopper.join(timeout=5)
+        at_exit = _count(url)
+        time.sleep(8)  # tasks still going would have committed a batch or more by now
+        later = _count(url)
+        assert sent, "the client ended before 20 apps were logged"
+        print(f"client exited {exited - sent[0]:.1f} s after SIGTERM; {at_exit} apps logged "
+              f"then, {later} 8 s later; rc {run.returncode}; stderr {len(err.splitlines())} "
+              f"lines")  # fmt: skip
+        assert run.returncode == 143, out + err
+        assert exited - sent[0] < 60
+        assert _said(err) == [], err
+        assert later == at_exit < len(DOCS)
+        _assert_every_run_finished(url)
+        assert _leases(url) == []
+        started = time.monotonic()
+        again = _run("--db", url, "--cluster", dask.address, "--batch-size", "5", "-q")
+        out, err = again.communicate(timeout=600)
+        rerun_s = time.monotonic() - started
+        print(f"rerun: rc {again.returncode} in {rerun_s:.1f} s")
+    assert again.returncode == 0, out + err
+    assert f"{len(DOCS) - at_exit:,} records" in out, out
+    assert rerun_s < LEASE_WAIT_S, rerun_s
+    _assert_exactly_once_and_equal_to_the_oracle(url)
+
+
+FAULT = """
+# A machine whose xmlmigrate cannot compile the client's contract (an older release, say):
+# once the file $XM_TEST_CONTRACT_FAULT exists, every compile fails with a contract error,
+# and adds a line to that file.
+import os
+
+from xmlmigrate.contract import compiled
+
+_MARK = os.environ["XM_TEST_CONTRACT_FAULT"]
+_compile = compiled._Compiler.compile
+
+
+def _older(self):
+    if os.path.exists(_MARK):
+        with open(_MARK, "a", encoding="utf-8") as f:
+            f.write(str(os.getpid()) + " ")
+        raise self.err("[contract]: unknown key(s) ['version'] (an older xmlmigrate)")
+    return _compile(self)
+
+
+compiled._Compiler.compile = _older
+"""
+
+
+def _contract_fault(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """The environment of processes that load FAULT, and its marker file (absent: no fault)."""
+    fault = tmp_path / "fault"
+    fault.mkdir()
+    (fault / "sitecustomize.py").write_text(FAULT, encoding="utf-8")
+    mark = tmp_path / "older"
+    path = os.pathsep.join(p for p in (str(fault), os.environ.get("PYTHONPATH")) if p)
+    return {"PYTHONPATH": path, "XM_TEST_CONTRACT_FAULT": str(mark)}, mark
+
+
+@pytest.mark.parametrize("backend", SERVERS)
+def test_a_contract_error_in_the_tasks_is_one_line_not_retried_and_says_what_was_written(
+    backend: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue 21, 12: ``run --cluster local:2`` whose workers cannot compile the contract any
+    more once 20 apps are logged (a ``sitecustomize`` on their path). The run stops with
+    one line naming the contract error and the apps committed, exit 1 (not 2, "nothing was
+    written"), each partition tried once; a rerun once fixed completes every app once."""
+    url = _target(backend, tmp_path_factory)
+    env, mark = _contract_fault(tmp_path)
+    run = _run("--db", url, "--cluster", "local:2", "--batch-size", "5", "-q", env=env)
+    breaker = _when_logged(url, 20, mark.touch)
+    out, err = run.communicate(timeout=600)
+    breaker.join(timeout=5)
+    done = _count(url)
+    assert mark.exists(), "the run ended before 20 apps were logged"
+    attempts = len(mark.read_text(encoding="utf-8").split())
+    lines = _said(err)
+    print(f"rc {run.returncode}; {len(lines)} lines on stderr; {attempts} failed compiles; "
+          f"{done} apps committed; last line: {lines[-1] if lines else ''}")  # fmt: skip
+    assert 0 < done < len(DOCS)
+    assert run.returncode == 1, out + err
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("error: ") and "older xmlmigrate" in lines[0], lines
+    assert f"{done:,} apps" in lines[0], lines
+    assert attempts <= 2, attempts  # two workers; no partition tried again
+    _assert_every_run_finished(url)
+    mark.unlink()
+    again = _run("--db", url, "--cluster", "local:2", "--batch-size", "10", "-q", env=env)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, out + err
+    _assert_exactly_once_and_equal_to_the_oracle(url)
+
+
+@pytest.mark.parametrize("backend", SERVERS)
+def test_ctrl_c_stops_a_local_cluster_run_in_one_line(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue 21, 12: Ctrl-C (SIGINT to the client's whole process group, as a terminal sends
+    it: the LocalCluster's worker processes get it too) once 20 apps are logged: exit 130,
+    no traceback, every run finished; a rerun completes every app once."""
+    url = _target(backend, tmp_path_factory)
+    run = _run(
+        "--db", url, "--cluster", "local:2", "--batch-size", "5", "-q", start_new_session=True
+    )
+    stopper = _when_logged(url, 20, lambda: os.killpg(run.pid, signal.SIGINT))
+    out, err = run.communicate(timeout=600)
+    stopper.join(timeout=5)
+    lines = _said(err)
+    print(f"rc {run.returncode}; {len(lines)} lines on stderr")
+    assert run.returncode == 130, out + err
+    assert len(lines) <= 1 and "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    done = _count(url)
+    assert 0 < done < len(DOCS)
+    _assert_every_run_finished(url)
+    again = _run("--db", url, "--cluster", "local:2", "--batch-size", "10", "-q")
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, out + err
+    _assert_exactly_once_and_equal_to_the_oracle(url)
+
+
+@pytest.mark.parametrize("backend", SERVERS)
+def test_pool_workers_map_with_the_contract_the_coordinator_checked(
+    backend: str,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 21, 12 (``--workers 2``, no cluster): the contract file is replaced by a broken
+    one once the coordinator has read it, before its worker processes start. They map with
+    the coordinator's contract: no traceback, no crashed worker, every app as the oracle
+    says."""
+    url = _target(backend, tmp_path_factory)
+    text, _ = _contract_texts()
+    path = tmp_path / "my.toml"
+    path.write_text(text, encoding="utf-8")
+
+    def break_it(_pending: int) -> None:
+        path.write_text("[contract\nname = ", encoding="utf-8")
+
+    config = MigrationConfig(db_url=url, contracts=(path,), workers=2, batch_size=10)
+    stats = run_migration(config, on_start=break_it)
+    err = capfd.readouterr().err
+    assert stats.crash is None, stats.crash
+    assert "Traceback" not in err, err
+    assert stats.records == len(DOCS)
+    _assert_exactly_once_and_equal_to_the_oracle(url)
+
+
+@pytest.mark.parametrize("backend", SERVERS)
+def test_a_contract_error_in_a_worker_process_is_the_runs_one_error(
+    backend: str,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 21, 12 (``--workers 2``, no cluster): the worker processes cannot compile the
+    contract (FAULT, armed once the coordinator has read it). The run raises that contract
+    error — the one line the CLI prints, exit status 2, nothing logged — instead of worker
+    tracebacks and "worker crashed"."""
+    url = _target(backend, tmp_path_factory)
+    env, mark = _contract_fault(tmp_path)
+    for name, value in env.items():  # what the spawned worker processes start with
+        monkeypatch.setenv(name, value)
+    config = MigrationConfig(db_url=url, contracts=(ENGINE_CC,), workers=2, batch_size=10)
+    with pytest.raises(XmlMigrateError) as caught:
+        run_migration(config, on_start=lambda _pending: mark.touch())
+    err = capfd.readouterr().err
+    assert not isinstance(caught.value, WorkerCrashed), caught.value
+    assert "older xmlmigrate" in str(caught.value) and caught.value.exit_code == 2
+    assert "Traceback" not in err, err
+    assert _count(url) == 0
+
+
+PLANNED = 200_000
+
+
+class _Planned(Exception):
+    """Raised where the cluster would start: the run is planned."""
+
+
+def _no_cluster(_spec: ClusterSpec) -> Any:
+    raise _Planned
+
+
+@pytest.mark.parametrize("backend", SERVERS)
+def test_planning_holds_no_list_of_the_pending_ids(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21, 12: 200,000 pending apps are planned into partitions in well under the
+    memory a list of their ids takes (the issue measured +34 MB per 200,000)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    url = target_url(backend, worker, tmp_path_factory.getbasetemp())
+    engine = make_engine(url)
+    drop_every_table(engine)
+    SCHEMA.create(engine)
+    src = SCHEMA.source
+    with engine.begin() as conn:
+        conn.execute(sa.insert(src), [{"app_id": i, "xml": "<x/>"} for i in range(1, 1001)])
+        n = 1000
+        while n < PLANNED:  # doubling, server-side
+            more = sa.select(src.c.app_id + n, src.c.xml).where(src.c.app_id + n <= PLANNED)
+            conn.execute(sa.insert(src).from_select(["app_id", "xml"], more))
+            n *= 2
+        assert conn.execute(sa.select(sa.func.count()).select_from(src)).scalar_one() == PLANNED
+    engine.dispose()
+    monkeypatch.setattr(cluster, "_client", _no_cluster)
+    config = MigrationConfig(db_url=url, contracts=(ENGINE_CC,))
+    tracemalloc.start()
+    try:
+        with pytest.raises(_Planned):
+            run_on_cluster(config, ClusterSpec(2, None))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    print(f"planning {PLANNED:,} pending apps: peak {peak / 1e6:.1f} MB traced")
+    assert peak < 8e6, peak

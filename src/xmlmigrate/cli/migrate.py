@@ -190,7 +190,9 @@ def _run_cluster(
     from xmlmigrate.run.cluster import parse_cluster, run_on_cluster
 
     spec = parse_cluster(spec_text)
-    load_contracts(config.contracts)  # contract errors before any cluster starts
+    # contract errors before any cluster starts; this contract, as read now, is what every
+    # task compiles (its text travels with the task)
+    contract = load_contracts(config.contracts)
     with progress_bar(quiet) as progress:
         task = progress.add_task("migrate", total=None, rate="")
 
@@ -207,7 +209,7 @@ def _run_cluster(
             rate = float(getattr(stats, "rec_per_min", 0.0))
             progress.update(task, completed=records, rate=f"{rate:,.0f} rec/min")
 
-        stats = run_on_cluster(config, spec, started, done)
+        stats = run_on_cluster(config, spec, started, done, contract)
     console.print(
         f"Cluster {stats.cluster}: {stats.records:,} records in {stats.partitions} partitions — "
         f"success {stats.success:,}, failed {stats.failed:,}, rejected {stats.rejected:,}, "
@@ -215,6 +217,18 @@ def _run_cluster(
         f"{stats.rec_per_min:,.0f} rec/min",
         highlight=False,
     )
+    if stats.stop_signal:
+        late = (
+            f"; {stats.unstopped} tasks had not stopped yet: they stop after their batch in flight"
+            if stats.unstopped
+            else ""
+        )
+        console.print(
+            f"Stopped by {stats.stop_signal}: the tasks committed their batches in flight and "
+            f"stopped{late}; the rest stays pending (run again to resume)",
+            highlight=False,
+        )
+        return EXIT_TERMINATED if stats.stop_signal == "SIGTERM" else EXIT_INTERRUPTED
     if stats.failed:
         error_line(f"{stats.failed:,} apps failed (see 'xmlmigrate status')")
         return EXIT_FAILED

@@ -56,12 +56,20 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 class _StopFlag:
     """The first SIGINT or SIGTERM asks the run to stop between batches; a second one
-    interrupts at once."""
+    interrupts at once. ``stop_when``: the caller's own stop condition, asked along (a
+    ``--cluster`` task's: its client asked its tasks to stop)."""
 
-    def __init__(self) -> None:
-        self.requested = False
+    def __init__(self, stop_when: Callable[[], bool] | None = None) -> None:
+        self._requested = False
+        self._stop_when = stop_when
         self.signal: str | None = None
         self._previous: dict[int, object] = {}
+
+    @property
+    def requested(self) -> bool:
+        if not self._requested and self._stop_when is not None and self._stop_when():
+            self._requested = True
+        return self._requested
 
     def __enter__(self) -> _StopFlag:
         if threading.current_thread() is threading.main_thread():
@@ -70,9 +78,9 @@ class _StopFlag:
         return self
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        if self.requested:
+        if self._requested:
             raise KeyboardInterrupt
-        self.requested = True
+        self._requested = True
         self.signal = signal.Signals(signum).name
         log.info("%s received: committing the batches in flight, then stopping", self.signal)
 
@@ -95,6 +103,7 @@ def run_migration(
     contract: CompiledContract | None = None,
     on_start: Callable[[int], None] | None = None,
     on_batch: ProgressCallback | None = None,
+    stop_when: Callable[[], bool] | None = None,
 ) -> RunStats:
     """Migrate every pending app of ``config.db_url``; return the run's stats.
 
@@ -122,7 +131,9 @@ def run_migration(
             log.info("run %s: %d apps pending, %d workers", run_id[:12], pending, workers)
             if pending == 0:
                 return stats  # nothing to do: no run is recorded
-            return _migrate(config, contract, engine, schema, source, stats, on_start, on_batch)
+            return _migrate(
+                config, contract, engine, schema, source, stats, on_start, on_batch, stop_when
+            )
     finally:
         engine.dispose()
 
@@ -136,6 +147,7 @@ def _migrate(
     stats: RunStats,
     on_start: Callable[[int], None] | None,
     on_batch: ProgressCallback | None,
+    stop_when: Callable[[], bool] | None = None,
 ) -> RunStats:
     texts = ContractTexts.of(contract)  # the run records which contract it mapped with
     stored = {
@@ -157,7 +169,7 @@ def _migrate(
     run = _Run(config, stats.workers, contract, source, loader, stats, on_batch)
     finished = False
     try:
-        with _StopFlag() as stop:
+        with _StopFlag(stop_when) as stop:
             try:
                 run.execute(stop)
             finally:
