@@ -13,6 +13,13 @@ DEFAULT_DB_URL = "sqlite:///xmlmigrate.db"
 DB_URL_ENV = "XMLMIGRATE_DB_URL"
 DEFAULT_BATCH_SIZE = 100  # measured faster than 200 on PostgreSQL, and half the memory
 IN_PROCESS_BATCHES = 4  # automatic workers: runs of up to this many batches stay in-process
+# A page is also cut once its documents reach max_batch_bytes (never fewer than one document),
+# and the documents read and not yet committed stay within IN_FLIGHT_PAGES such pages (one
+# larger document aside): 1 GiB at the default, ~2 GiB in the coordinator while pages cross to
+# worker processes, plus one page and one document's tree per worker — room on a 24 GB machine.
+DEFAULT_MAX_BATCH_BYTES = 256 * 2**20
+IN_FLIGHT_PAGES = 4
+MAX_BATCH_BYTES_LIMIT = 2**40  # 1 TiB: past any machine's memory, and every database's integers
 
 
 def default_db_url() -> str:
@@ -26,6 +33,7 @@ class MigrationConfig:
     # application element (one run over a source holding several product lines)
     contracts: tuple[Path, ...] = ()
     batch_size: int = DEFAULT_BATCH_SIZE
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES  # a page's documents, in bytes (see above)
     limit: int | None = None  # at most this many records in this run
     app_id_start: int | None = None  # inclusive
     app_id_end: int | None = None  # inclusive
@@ -77,6 +85,8 @@ class MigrationConfig:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 1 <= self.max_batch_bytes <= MAX_BATCH_BYTES_LIMIT:
+            raise ValueError(f"max_batch_bytes must be 1 byte to 1 TiB, got {self.max_batch_bytes}")
         if self.limit is not None and self.limit < 0:
             raise ValueError(f"limit must be >= 0, got {self.limit}")
         if self.modulo is not None and not 0 <= self.modulo_instance < self.modulo:

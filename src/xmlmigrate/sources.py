@@ -204,6 +204,44 @@ def pending_condition(
     return sa.and_(*conditions)
 
 
+def document_bytes(column: sa.ColumnElement[Any], engine: Engine) -> sa.ColumnElement[int]:
+    """The stored document's size in bytes, as the database knows it without handing the
+    document over (PostgreSQL reads it from the value's header, even when TOASTed)."""
+    name = engine.dialect.name
+    if name == "sqlite":  # length() of text counts characters; of a blob, bytes
+        size = sa.func.length(sa.cast(column, sa.LargeBinary))
+    elif name in ("postgresql", "mysql", "mariadb"):
+        size = sa.func.octet_length(column)
+    elif name == "mssql":
+        size = sa.func.datalength(column)
+    else:
+        size = sa.func.length(column)
+    return sa.func.coalesce(size, 0, type_=sa.BigInteger)
+
+
+def within_bytes(
+    chosen: sa.Select[Any], src: sa.Table, engine: Engine, max_bytes: int
+) -> sa.Select[Any]:
+    """The ids of ``chosen`` (app ids in key order) up to the one whose document would take
+    their documents' bytes past ``max_bytes`` (the parameter ``max_bytes``), and never fewer
+    than the first: a running sum of the sizes over at most ``:n`` ids, computed by the
+    server, so a page of big documents is cut before a byte of them is fetched."""
+    ids = chosen.subquery("page_ids")
+    doc = src.alias("sized_doc")
+    sizes = (  # the sizes first: the window below must not sort rows that hold documents
+        sa.select(ids.c.app_id, document_bytes(doc.c.xml, engine).label("size"))
+        .select_from(ids.join(doc, doc.c.app_id == ids.c.app_id))
+        .subquery("sizes")
+    )
+    upto = sa.func.sum(sizes.c.size).over(order_by=sizes.c.app_id, rows=(None, 0))
+    running = sa.select(
+        sizes.c.app_id, upto.label("upto"), (upto - sizes.c.size).label("before")
+    ).subquery("running")
+    return sa.select(running.c.app_id).where(
+        sa.or_(running.c.upto <= sa.bindparam("max_bytes", max_bytes), running.c.before <= 0)
+    )
+
+
 class _Reader:
     """The page queries of one source table."""
 
@@ -234,8 +272,10 @@ class _Reader:
             )  # no ORDER BY: the server would sort documents; ``_fetch`` sorts the ids
 
         # the first page has no lower bound: any app id, however negative, is read
-        self.first_page = page(ids)
-        self.page = page(ids.where(pending.c.app_id > sa.bindparam("after")))
+        limit = config.max_batch_bytes
+        self.first_page = page(within_bytes(ids, src, engine, limit))
+        later = ids.where(pending.c.app_id > sa.bindparam("after"))
+        self.page = page(within_bytes(later, src, engine, limit))
 
 
 class TableSource:
@@ -254,6 +294,7 @@ class TableSource:
         self.engine = engine
         self._shared = connection
         self.page_size = config.batch_size
+        self.max_bytes = config.max_batch_bytes  # a page is also cut by its documents' bytes
         self.limit = config.limit
         self.queries = 0  # pages read: one query (one round trip) each
         self._readers = [_Reader(engine, src, schema.log, config) for src in schema.sources]
@@ -324,8 +365,9 @@ class TableSource:
         remaining = self.limit
         for reader in self._readers:
             after: int | None = None
+            ahead = self.page_size  # ids the next page query sizes up
             while remaining is None or remaining > 0:
-                n = self.page_size if remaining is None else min(self.page_size, remaining)
+                n = ahead if remaining is None else min(ahead, remaining)
                 params = {"n": n} if after is None else {"after": after, "n": n}
                 rows = self._fetch(reader, params)
                 if not rows:
@@ -334,4 +376,13 @@ class TableSource:
                 after = page[-1].app_id
                 if remaining is not None:
                     remaining -= len(page)
+                ahead = self._ahead(page)
                 yield page
+
+    def _ahead(self, page: list[RawRecord]) -> int:
+        """How many ids the next page query sizes up: the batch size, or after a page of big
+        documents one more than fit in ``max_bytes`` at their mean size (SQLite and MariaDB
+        read a document to size it: no need to size a hundred for a page of two)."""
+        size = sum(len(r.xml or b"") for r in page)
+        fit = self.max_bytes * len(page) // size if size else self.page_size
+        return max(1, min(self.page_size, fit + 1))

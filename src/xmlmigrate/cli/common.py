@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from xmlmigrate.config import DB_URL_ENV, DEFAULT_BATCH_SIZE, MigrationConfig, default_db_url
+from xmlmigrate.config import (
+    DB_URL_ENV,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_BATCH_BYTES,
+    IN_FLIGHT_PAGES,
+    MAX_BATCH_BYTES_LIMIT,
+    MigrationConfig,
+    default_db_url,
+)
 from xmlmigrate.contract import load_contracts
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import sqlite_file
@@ -89,6 +98,7 @@ def run_arguments(r: argparse.ArgumentParser) -> None:
         default=DEFAULT_BATCH_SIZE,
         help="apps per transaction (default %(default)s)",
     )
+    max_batch_bytes_option(r)
     r.add_argument("--limit", type=positive, help="migrate at most N apps in this run")
     r.add_argument(
         "--cluster",
@@ -199,6 +209,7 @@ def tuning_config(args: argparse.Namespace) -> MigrationConfig:
             db_url=args.db,
             contracts=tuple(args.contract or ()),
             batch_size=args.batch_size,
+            max_batch_bytes=args.max_batch_bytes,
             limit=args.limit,
             app_id_start=args.app_id_start,
             app_id_end=args.app_id_end,
@@ -218,6 +229,47 @@ def tuning_config(args: argparse.Namespace) -> MigrationConfig:
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def max_batch_bytes_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-batch-bytes",
+        type=byte_size,
+        default=DEFAULT_MAX_BATCH_BYTES,
+        metavar="SIZE",
+        help="also end a batch once its documents reach this size (never fewer than one "
+        f"document); at most {IN_FLIGHT_PAGES} batches of documents are read and not yet "
+        f"committed at once: memory follows bytes, not the document count (default "
+        f"{format_bytes(DEFAULT_MAX_BATCH_BYTES)}, sized for a 24 GB machine); bytes, or with "
+        "a unit: 512KiB, 64MiB, 1GiB, 100MB",
+    )
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
+
+
+def byte_size(text: str) -> int:
+    """A size in bytes: ``268435456``, ``256MiB``, ``1.5 GiB``, ``100MB``."""
+    found = _SIZE.fullmatch(text.strip().lower())
+    if found is None or found.group(2) not in _UNITS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size: give bytes, or a number with a unit (KiB, MiB, GiB, KB, "
+            "MB, GB), e.g. 256MiB"
+        )
+    value = int(float(found.group(1)) * _UNITS[found.group(2)])
+    if not 1 <= value <= MAX_BATCH_BYTES_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be 1 byte to 1 TiB, got {text!r}")
+    return value
+
+
+def format_bytes(n: int) -> str:
+    """``268435456`` → ``256 MiB``."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n:,} bytes"
 
 
 def positive(text: str) -> int:

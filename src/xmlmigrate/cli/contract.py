@@ -23,7 +23,7 @@ from xmlmigrate.errors import UserError
 from xmlmigrate.model import RawRecord, Rejection
 from xmlmigrate.run.transform import transform_record
 from xmlmigrate.schema import build_schema
-from xmlmigrate.sources import check_source
+from xmlmigrate.sources import check_source, document_bytes
 from xmlmigrate.stages.validate import document_app_id
 from xmlmigrate.stages.xml import XmlRejected, parse_document
 
@@ -43,12 +43,43 @@ def _corpus_documents(
     try:
         schema = check_source(engine, schema)  # each contract's own source table
         for src in schema.sources:
-            stmt = sa.select(src.c.app_id, src.c.xml).order_by(src.c.app_id).limit(args.sample)
-            with engine.connect() as conn:
-                for app_id, xml in conn.execute(stmt):
-                    yield int(app_id), xml
+            yield from _sample(engine, src, args.sample)
     finally:
         engine.dispose()
+
+
+SAMPLE_CHUNK_BYTES = 16 * 2**20  # documents of a sample fetched at once (never fewer than one)
+
+
+def _sample(engine: sa.Engine, src: sa.Table, n: int) -> Iterator[tuple[int, bytes | str]]:
+    """The first ``n`` documents of ``src`` by app id, streamed: their ids and sizes first,
+    then the documents a key range at a time, each range within SAMPLE_CHUNK_BYTES. Never
+    the whole sample in one result: psycopg and the ODBC drivers hold a result in memory."""
+    sized = sa.select(src.c.app_id, document_bytes(src.c.xml, engine))
+    with engine.connect() as conn:
+        sizes = conn.execute(sized.order_by(src.c.app_id).limit(n)).all()
+    chunk: list[int] = []
+    held = 0
+    for app_id, size in sizes:
+        if chunk and held + int(size) > SAMPLE_CHUNK_BYTES:
+            yield from _documents(engine, src, chunk)
+            chunk, held = [], 0
+        chunk.append(int(app_id))
+        held += int(size)
+    if chunk:
+        yield from _documents(engine, src, chunk)
+
+
+def _documents(
+    engine: sa.Engine, src: sa.Table, ids: list[int]
+) -> Iterator[tuple[int, bytes | str]]:
+    stmt = sa.select(src.c.app_id, src.c.xml).where(src.c.app_id.between(ids[0], ids[-1]))
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    wanted = set(ids)  # a document added inside the range since is not the sample's
+    for app_id, xml in sorted(rows, key=lambda r: int(r[0])):
+        if int(app_id) in wanted:
+            yield int(app_id), xml
 
 
 def cmd_contract_check(args: argparse.Namespace) -> int:

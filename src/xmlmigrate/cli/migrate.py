@@ -19,6 +19,7 @@ from xmlmigrate.cli.common import (
     database,
     db_option,
     error_line,
+    max_batch_bytes_option,
     positive,
     progress_bar,
     run_arguments,
@@ -414,7 +415,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     db_url = f"sqlite:///{path}"
     console.print(f"Demo database: {path}")
     _generate(db_url, args.count, args.seed, args.size_profile, args.quiet)
-    _run(MigrationConfig(db_url=db_url, batch_size=args.batch_size), args.quiet)
+    config = MigrationConfig(
+        db_url=db_url, batch_size=args.batch_size, max_batch_bytes=args.max_batch_bytes
+    )
+    _run(config, args.quiet)
     return 0
 
 
@@ -494,3 +498,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
     d.add_argument("--size-profile", choices=SIZE_PROFILES, default="realistic")
     d.add_argument("--batch-size", type=positive, default=DEFAULT_BATCH_SIZE)
+    max_batch_bytes_option(d)

@@ -1,11 +1,14 @@
 """The coordinator: source pages → transform (worker processes) → loader, with stats.
 
-The main process reads ``app_xml`` in keyset pages of ``batch_size`` records and hands each
-page to the transform: in-process (``workers = 0``) or to worker processes. With
+The main process reads ``app_xml`` in keyset pages of ``batch_size`` records — fewer when
+their documents reach ``max_batch_bytes`` — and hands each page to the transform:
+in-process (``workers = 0``) or to worker processes. With
 ``pipelined`` (the default) up to ``workers + 1`` batches are in flight, so documents are
 transformed while earlier batches are written; without it each batch is split across the
-workers and written before the next one is read. Batches always commit in source order, so
-the outcome does not depend on the number of workers or on timing.
+workers and written before the next one is read. Whatever the mode, the documents read and not
+yet committed stay within ``IN_FLIGHT_PAGES`` pages of ``max_batch_bytes`` (one larger
+document aside): memory is bounded by bytes, not by a count of documents. Batches always
+commit in source order, so the outcome does not depend on the number of workers or on timing.
 
 Ctrl-C and SIGTERM (what container orchestrators send): reading stops, batches already
 transformed are committed (in order), the run ends; nothing uncommitted is logged. A second
@@ -20,6 +23,7 @@ import logging
 import queue
 import signal
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from time import perf_counter
@@ -27,7 +31,7 @@ from types import FrameType
 
 from sqlalchemy.engine import Engine
 
-from xmlmigrate.config import MigrationConfig
+from xmlmigrate.config import IN_FLIGHT_PAGES, MigrationConfig
 from xmlmigrate.contract import CompiledContract, load_contracts
 from xmlmigrate.contract.shipped import ContractTexts
 from xmlmigrate.db import make_engine
@@ -196,25 +200,64 @@ def _migrate(
 class _Prefetch:
     """Reads the next pages in a thread while the coordinator writes: the database driver
     waits on the network and the server with the GIL released, so reading overlaps writing.
-    Bounded: at most ``depth`` pages wait here."""
+    Bounded: at most ``depth`` pages wait here, and a page is read only while the documents
+    read and not yet committed (:meth:`committed` releases the oldest page's) leave room for
+    one more page of ``page_bytes`` within ``max_bytes`` — or while none is held."""
 
     _END = object()
 
-    def __init__(self, pages: Iterator[list[RawRecord]], depth: int) -> None:
+    def __init__(
+        self,
+        pages: Iterator[list[RawRecord]],
+        depth: int,
+        max_bytes: int | None = None,
+        page_bytes: int = 0,
+    ) -> None:
         self._pages = pages
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
+        self._max_bytes, self._page_bytes = max_bytes, page_bytes
+        self._held = 0  # bytes of the documents read and not yet committed
+        self._sizes: deque[int] = deque()  # of each page read and not committed, oldest first
+        self._room = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="xmlmigrate-reader", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            for page in self._pages:
+            while self._wait_for_room():
+                page = next(self._pages, None)
+                if page is None:
+                    self._put(self._END)
+                    return
+                size = sum(len(r.xml or b"") for r in page)
+                with self._room:
+                    self._held += size
+                    self._sizes.append(size)
                 if not self._put(page):
                     return
-            self._put(self._END)
         except BaseException as exc:  # handed to the coordinator, raised there
             self._put(exc)
+
+    def _wait_for_room(self) -> bool:
+        """Wait until another page fits the bytes in flight unless asked to stop; False if
+        stopped first."""
+        with self._room:
+            while (
+                self._held
+                and self._max_bytes is not None
+                and self._held + self._page_bytes > self._max_bytes
+                and not self._stop.is_set()
+            ):
+                self._room.wait(timeout=0.2)
+        return not self._stop.is_set()
+
+    def committed(self) -> None:
+        """The oldest page read is committed: its bytes leave the bytes in flight."""
+        with self._room:
+            if self._sizes:
+                self._held -= self._sizes.popleft()
+            self._room.notify_all()
 
     def _put(self, item: object) -> bool:
         """Wait for room in the queue unless asked to stop; False if stopped first."""
@@ -263,7 +306,14 @@ class _Run:
         self.on_batch = on_batch
         self.options = TransformOptions(config.scoped_parse, config.check_well_formed)
         self.times = stats.stage_seconds
-        self._reader = _Prefetch(source.pages(), depth=1)
+        # documents read and not committed (read ahead, transforming, waiting to commit):
+        # within IN_FLIGHT_PAGES pages of max_batch_bytes, whatever the workers and the depth
+        self._reader = _Prefetch(
+            source.pages(),
+            depth=1,
+            max_bytes=IN_FLIGHT_PAGES * config.max_batch_bytes,
+            page_bytes=config.max_batch_bytes,
+        )
         self.started = perf_counter()
 
     def read(self) -> list[RawRecord] | None:
@@ -385,6 +435,7 @@ class _Run:
         results: list[MappedApp | Rejection] = result.results
         committed = self.loader.commit(results, attempts)
         self.times["write"] += perf_counter() - t1
+        self._reader.committed()  # batches commit in the order their pages were read
         stats = self.stats
         for outcome, app in committed:
             stats.add_outcome(outcome)
