@@ -43,6 +43,9 @@ class MigrationConfig:
     # take rejected apps again: None = no; () = every rejection; else only rejections whose
     # reason starts with one of these codes (e.g. "wrong_product_line")
     retry_rejected: tuple[str, ...] | None = None
+    # take apps whose document changed since its outcome was logged (processing_log.doc_digest
+    # differs from the document's now): their old rows are replaced in the batch's transaction
+    changed: bool = False
     # -- Phase II tuning knobs -------------------------------------------------------------
     # transform processes; 0 = in the main process; None = automatic: in-process for runs of a
     # few batches (starting processes costs ~1 s), else one per CPU core

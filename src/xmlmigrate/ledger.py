@@ -8,24 +8,38 @@ and "has a success entry" cannot disagree.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.db.base import LogRow, WarningRow
+from xmlmigrate.db.identifiers import quote
 from xmlmigrate.db.layout import LOG_TABLE, WARNING_TABLE, text_limit
-from xmlmigrate.model import MappedApp, Outcome, Rejection, RunStats, Status, reason_group
+from xmlmigrate.model import (
+    MappedApp,
+    Outcome,
+    RawRecord,
+    Rejection,
+    RunStats,
+    Status,
+    reason_group,
+)
 from xmlmigrate.schema import Schema
+from xmlmigrate.sources import changed_condition
 
 REASON_LIMIT = text_limit(LOG_TABLE, "reason")
 WARNING_SUMMARY_LIMIT = text_limit(LOG_TABLE, "warnings")
 CODE_LIMIT = text_limit(WARNING_TABLE, "code")
 DETAIL_LIMIT = text_limit(WARNING_TABLE, "detail")
+
+logger = logging.getLogger(__name__)
 
 
 def new_run_id() -> str:
@@ -39,24 +53,43 @@ def outcome_for(item: MappedApp | Rejection) -> Outcome:
     return Outcome(item.app_id, status, stage=item.stage, reason=item.reason)
 
 
+class Attempt(NamedTuple):
+    """What the log records of the document an outcome is of: its attempt number and
+    digest."""
+
+    number: int = 1
+    digest: str | None = None
+
+
+NO_ATTEMPT = Attempt()
+
+
+def attempts_of(page: Iterable[RawRecord]) -> dict[int, Attempt]:
+    return {rec.app_id: Attempt(rec.attempt, rec.digest) for rec in page}
+
+
 def log_rows(
-    outcomes: Iterable[Outcome], run_id: str, attempts: Mapping[int, int] | None = None
+    outcomes: Iterable[Outcome], run_id: str, attempts: Mapping[int, Attempt] | None = None
 ) -> list[LogRow]:
     now = datetime.now()
     attempts = attempts or {}
-    return [
-        LogRow(
-            app_id=o.app_id,
-            run_id=run_id,
-            attempt=attempts.get(o.app_id, 1),
-            status=o.status,
-            stage=o.stage,
-            reason=o.reason[:REASON_LIMIT] if o.reason else None,
-            warnings=_warning_summary(o),
-            logged_at=now,
+    rows = []
+    for o in outcomes:
+        attempt = attempts.get(o.app_id, NO_ATTEMPT)
+        rows.append(
+            LogRow(
+                app_id=o.app_id,
+                run_id=run_id,
+                attempt=attempt.number,
+                status=o.status,
+                stage=o.stage,
+                reason=o.reason[:REASON_LIMIT] if o.reason else None,
+                warnings=_warning_summary(o),
+                doc_digest=attempt.digest,
+                logged_at=now,
+            )
         )
-        for o in outcomes
-    ]
+    return rows
 
 
 def _warning_summary(outcome: Outcome) -> str | None:
@@ -89,18 +122,22 @@ def reset_target(engine: Engine, schema: Schema) -> None:
 
 
 def ledger_problems(engine: Engine, schema: Schema) -> list[str]:
-    """Violations of the ledger's invariants (empty when all hold):
-    every app with rows has a success entry, every success entry has its rows, no app
-    succeeds twice, no app is logged twice in one run."""
+    """Violations of the ledger's invariants (empty when all hold): every app with rows has
+    a success as its latest entry, every app whose latest entry is a success has its rows,
+    no app succeeds twice with the same document (a changed document, run --changed,
+    succeeds again under its new digest), no app is logged twice in one run."""
     log, root = schema.log, schema.root
     key = root.c[root.primary_key.columns.keys()[0]]
-    success = sa.select(log.c.app_id).where(log.c.status == "success")
+    latest_ids = sa.select(sa.func.max(log.c.log_id)).group_by(log.c.app_id)
+    success = sa.select(log.c.app_id).where(
+        log.c.status == "success", log.c.log_id.in_(latest_ids)
+    )
     checks = {
         "apps with rows but no success entry": sa.select(key).where(key.not_in(success)),
         "success entries without rows": success.where(log.c.app_id.not_in(sa.select(key))),
         "apps that succeeded more than once": sa.select(log.c.app_id)
         .where(log.c.status == "success")
-        .group_by(log.c.app_id)
+        .group_by(log.c.app_id, log.c.doc_digest)
         .having(sa.func.count() > 1),
         "apps logged twice in one run": sa.select(log.c.app_id)
         .group_by(log.c.app_id, log.c.run_id)
@@ -148,6 +185,38 @@ def finish_run(
         conn.execute(sa.update(runs).where(runs.c.run_id == stats.run_id).values(**values))
 
 
+def upgrade_ledger(engine: Engine, schema: Schema) -> list[str]:
+    """Add to a ``processing_log`` an earlier version created the nullable columns this
+    version records (its rows keep NULL there); return their names."""
+    log_table = schema.log
+    backend = engine.dialect.name
+    added = []
+    for column in log_table.columns:
+        if column.primary_key or not column.nullable:
+            continue
+        with engine.connect() as conn:
+            try:
+                conn.execute(sa.select(column).limit(0)).all()
+                continue
+            except sa.exc.DBAPIError:
+                conn.rollback()
+        type_sql = column.type.compile(dialect=engine.dialect)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    f"ALTER TABLE {quote(backend, log_table.name)} "
+                    f"ADD {quote(backend, column.name)} {type_sql}"
+                )
+            )
+        logger.warning(
+            "%s was created by an earlier version: added its column %s (recorded from now on)",
+            log_table.name,
+            column.name,
+        )
+        added.append(column.name)
+    return added
+
+
 @dataclass
 class LedgerStatus:
     apps_in_source: int
@@ -155,9 +224,45 @@ class LedgerStatus:
     pending: int
     top_failures: list[tuple[str, int]]
     recent_runs: list[dict[str, object]]
+    # with ``changed=True``: apps whose document changed since their latest outcome was
+    # logged (run --changed takes them), and logged apps no longer in the source (an id
+    # that moved, a row deleted): their migrated rows describe no document any more
+    changed: int | None = None
+    gone: int | None = None
 
 
-def ledger_status(engine: Engine, schema: Schema, runs: int = 10) -> LedgerStatus:
+def changed_apps(engine: Engine, schema: Schema) -> tuple[int, int]:
+    """(documents changed since migration, logged apps no longer in any source). Reads and
+    hashes every logged document on the database server."""
+    log_t = schema.log
+    with engine.connect() as conn:
+        changed = sum(
+            int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(src)
+                    .where(changed_condition(src, log_t, engine))
+                ).scalar_one()
+            )
+            for src in schema.sources
+        )
+        in_source = [
+            sa.select(sa.literal(1)).where(src.c.app_id == log_t.c.app_id).exists()
+            for src in schema.sources
+        ]
+        gone = int(
+            conn.execute(
+                sa.select(sa.func.count(sa.distinct(log_t.c.app_id))).where(
+                    sa.not_(sa.or_(*in_source))
+                )
+            ).scalar_one()
+        )
+    return changed, gone
+
+
+def ledger_status(
+    engine: Engine, schema: Schema, runs: int = 10, changed: bool = False
+) -> LedgerStatus:
     log = schema.log
     latest = (
         sa.select(log.c.app_id, sa.func.max(log.c.log_id).label("log_id"))
@@ -192,5 +297,17 @@ def ledger_status(engine: Engine, schema: Schema, runs: int = 10) -> LedgerStatu
                 sa.select(schema.runs).order_by(schema.runs.c.started_at.desc()).limit(runs)
             )
         ]
-    done = sum(by_status.values())
-    return LedgerStatus(total, by_status, max(0, total - done), failures, recent)
+        pending = sum(
+            int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(src)
+                    .where(~sa.select(1).where(log.c.app_id == src.c.app_id).exists())
+                ).scalar_one()
+            )
+            for src in schema.sources or (schema.source,)
+        )
+    status = LedgerStatus(total, by_status, pending, failures, recent)
+    if changed:
+        status.changed, status.gone = changed_apps(engine, schema)
+    return status

@@ -30,7 +30,7 @@ from xmlmigrate.db.engine import engine_lock_timeout, engine_target
 from xmlmigrate.db.layout import LEASE_TABLE
 from xmlmigrate.db.locks import is_lock_timeout, lock_timeout_message
 from xmlmigrate.errors import InfrastructureError
-from xmlmigrate.ledger import log_rows, outcome_for, warning_rows
+from xmlmigrate.ledger import Attempt, log_rows, outcome_for, warning_rows
 from xmlmigrate.model import MappedApp, Outcome, Rejection, Warn
 from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE, schema_for
 
@@ -243,21 +243,26 @@ class Loader:
         run_id: str,
         key_cache: KeyCache | None = None,
         existing: ExistingRows | None = None,
+        replace: bool = False,
     ) -> None:
         self.writers = writers
+        # run --changed: every logged app's earlier rows are deleted in its batch's transaction
+        # (a changed document's old rows go; a new one has none)
+        self.replace = replace
         self.run_id = run_id
         self.key_cache = key_cache
         self.existing = existing
         self.transactions = 0
         self.failed_transactions = 0  # refused by the database (each one costs a bisection step)
-        self._attempts: Mapping[int, int] = {}
+        self._attempts: Mapping[int, Attempt] = {}
 
     def commit(
-        self, items: Sequence[MappedApp | Rejection], attempts: Mapping[int, int] | None = None
+        self, items: Sequence[MappedApp | Rejection], attempts: Mapping[int, Attempt] | None = None
     ) -> list[tuple[Outcome, MappedApp | None]]:
         """Write a batch; return every item's outcome (with its app when it committed).
 
-        ``attempts`` gives each app's attempt number for the log (default 1)."""
+        ``attempts`` gives each app's attempt number and document digest for the log
+        (default 1, none)."""
         self._attempts = attempts or {}
         apps = [i for i in items if isinstance(i, MappedApp)]
         others = [outcome_for(i) for i in items if isinstance(i, Rejection)]
@@ -305,8 +310,10 @@ class Loader:
 
     def _write(self, apps: list[MappedApp], outcomes: list[Outcome]) -> None:
         self.transactions += 1
-        self.writers.acquire().write(
-            apps,
-            log_rows(outcomes, self.run_id, self._attempts),
-            warning_rows(outcomes, self.run_id),
-        )
+        logged = log_rows(outcomes, self.run_id, self._attempts)
+        warned = warning_rows(outcomes, self.run_id)
+        writer = self.writers.acquire()
+        if self.replace:
+            writer.write(apps, logged, warned, replace=[o.app_id for o in outcomes])
+        else:
+            writer.write(apps, logged, warned)

@@ -27,6 +27,7 @@ class RawRecord:
     # bytes that are the UTF-8 encoding of text a database already decoded: whatever the
     # document's declaration says, they are read as UTF-8
     utf8_text: bool = False
+    digest: str | None = None  # the document's SHA-256 as the database computed it
 
 
 class Warn(NamedTuple):

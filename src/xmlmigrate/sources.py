@@ -161,6 +161,37 @@ def _document(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement
     return column  # SQL Server hands NVARCHAR over as str
 
 
+def digest_of(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement[str]:
+    """The document's SHA-256 in hex, computed by the database from the stored value: the
+    page read records it in ``processing_log.doc_digest``, and ``status`` and ``run
+    --changed`` compare it with the same expression, so both sides always hash the same
+    bytes (SQLite: a function each connection of the tool registers, db/engine.py)."""
+    name = engine.dialect.name
+    if name == "sqlite":
+        return sa.func.xmlmigrate_sha256(_document(column, engine), type_=sa.String)
+    if name == "postgresql":
+        return sa.func.encode(sa.func.sha256(_document(column, engine)), "hex", type_=sa.String)
+    if name in ("mysql", "mariadb"):
+        return sa.func.sha2(_document(column, engine), 256, type_=sa.String)
+    if name == "mssql":  # SQL Server 2016+: no 8,000-byte limit on HASHBYTES's input
+        hashed = sa.func.hashbytes(sa.literal_column("'SHA2_256'"), column)
+        as_hex = sa.func.convert(sa.literal_column("VARCHAR(64)"), hashed, sa.literal_column("2"))
+        return sa.func.lower(as_hex, type_=sa.String)
+    raise SourceError(f"cannot compute document digests on {name}")
+
+
+def changed_condition(src: sa.FromClause, log: sa.Table, engine: Engine) -> sa.ColumnElement[bool]:
+    """The app's latest log row recorded a digest, and the document's is another now."""
+    latest = (
+        sa.select(log.c.doc_digest)
+        .where(log.c.app_id == src.c.app_id)
+        .order_by(log.c.log_id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return sa.and_(latest.is_not(None), latest != digest_of(src.c.xml, engine))
+
+
 def _type_name(column: dict[str, Any]) -> str:
     try:
         return str(column["type"])
@@ -169,10 +200,10 @@ def _type_name(column: dict[str, Any]) -> str:
 
 
 def pending_condition(
-    src: sa.FromClause, log: sa.Table, config: MigrationConfig
+    src: sa.FromClause, log: sa.Table, config: MigrationConfig, engine: Engine | None = None
 ) -> sa.ColumnElement[bool]:
     """The apps of ``src`` (app_xml or an alias of it) this run takes that have no closing
-    log row."""
+    log row (``config.changed``: or whose document changed since; needs ``engine``)."""
     logged = sa.select(sa.literal(1)).where(log.c.app_id == src.c.app_id)
     if config.retry_failed:  # anything but a failure closes an app
         logged = logged.where(log.c.status != "failed")
@@ -192,7 +223,12 @@ def pending_condition(
                 ),
             )
         logged = logged.where(sa.not_(rejected))
-    conditions: list[sa.ColumnElement[bool]] = [~logged.exists()]
+    todo: sa.ColumnElement[bool] = ~logged.exists()
+    if config.changed:
+        if engine is None:
+            raise ValueError("run --changed compares digests: pending_condition needs the engine")
+        todo = sa.or_(todo, changed_condition(src, log, engine))
+    conditions: list[sa.ColumnElement[bool]] = [todo]
     if config.app_id_start is not None:
         conditions.append(src.c.app_id >= config.app_id_start)
     if config.app_id_end is not None:
@@ -248,7 +284,7 @@ class _Reader:
     def __init__(self, engine: Engine, src: sa.Table, log: sa.Table, config: MigrationConfig):
         self.src = src
         self.log_name = log.name
-        self.pending = pending_condition(src, log, config)
+        self.pending = pending_condition(src, log, config, engine)
         attempts = sa.select(sa.func.count()).where(log.c.app_id == src.c.app_id).scalar_subquery()
         # A page is chosen by app id alone (a derived table of at most n ids), then joined to
         # its documents by primary key: no plan can sort or hash whole documents of the rest of
@@ -258,7 +294,7 @@ class _Reader:
         pending = src.alias("pending_app")
         ids = (
             sa.select(pending.c.app_id)
-            .where(pending_condition(pending, log, config))
+            .where(pending_condition(pending, log, config, engine))
             .order_by(pending.c.app_id)
             .limit(sa.bindparam("n"))
         )
@@ -266,7 +302,10 @@ class _Reader:
         def page(chosen: sa.Select[Any]) -> sa.Select[Any]:
             picked = chosen.subquery("page")
             return sa.select(
-                src.c.app_id, _document(src.c.xml, engine), (attempts + 1).label("attempt")
+                src.c.app_id,
+                _document(src.c.xml, engine),
+                (attempts + 1).label("attempt"),
+                digest_of(src.c.xml, engine).label("digest"),
             ).select_from(
                 src.join(picked, picked.c.app_id == src.c.app_id)
             )  # no ORDER BY: the server would sort documents; ``_fetch`` sorts the ids
@@ -372,7 +411,7 @@ class TableSource:
                 rows = self._fetch(reader, params)
                 if not rows:
                     break
-                page = [RawRecord(int(r[0]), r[1], int(r[2]), self._as_bytes) for r in rows]
+                page = [RawRecord(int(r[0]), r[1], int(r[2]), self._as_bytes, r[3]) for r in rows]
                 after = page[-1].app_id
                 if remaining is not None:
                     remaining -= len(page)

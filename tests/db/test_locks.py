@@ -127,9 +127,11 @@ def test_an_alter_table_during_a_run_goes_through_and_the_run_finishes(server_ur
     engine.dispose()
 
 
+RUN = [sys.executable, "-m", "xmlmigrate", "run", "--contract", str(ENGINE_CC), "--db"]
+
+
 def _cli(url: str, *extra: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "xmlmigrate", "run", "--contract", str(ENGINE_CC)]
-    command += ["--db", url, "-q", "--workers", "0", "--batch-size", "10", *extra]
+    command = [*RUN, url, "-q", "--workers", "0", "--batch-size", "10", *extra]
     return subprocess.run(
         command,
         env={**os.environ, "COLUMNS": "200"},
@@ -140,7 +142,9 @@ def _cli(url: str, *extra: str, timeout: float = 60) -> subprocess.CompletedProc
 
 
 def _session_id(conn: sa.Connection) -> int:
-    sql = "SELECT pg_backend_pid()" if conn.dialect.name == "postgresql" else "SELECT CONNECTION_ID()"
+    sql = (
+        "SELECT pg_backend_pid()" if conn.dialect.name == "postgresql" else "SELECT CONNECTION_ID()"
+    )
     return int(conn.execute(sa.text(sql)).scalar_one())
 
 
@@ -198,8 +202,7 @@ def test_a_claim_behind_a_suspended_batch_gives_up_naming_it(server_url: str) ->
     try:
         started = time.monotonic()
         first = subprocess.Popen(
-            [sys.executable, "-m", "xmlmigrate", "run", "--contract", str(ENGINE_CC), "--db"]
-            + [server_url, "-q", "--workers", "0", "--lock-timeout", "3"],
+            [*RUN, server_url, "-q", "--workers", "0", "--lock-timeout", "3"],
             stderr=subprocess.PIPE,
             text=True,
         )

@@ -516,6 +516,7 @@ def test_sql_server_leases_use_applocks_in_one_batch_each() -> None:
 
     class FakeMssql:
         dialect = type("D", (), {"name": "mssql"})()
+        engine = type("E", (), {})()  # no engine of the tool's: the default lock timeout
 
         def __init__(self, answers: list[int]) -> None:
             self.sent: list[tuple[str, dict[str, Any]]] = []
@@ -536,4 +537,4 @@ def test_sql_server_leases_use_applocks_in_one_batch_each() -> None:
     assert conn.sent[1][1] == {"n": "xmlmigrate_lease_" + "ab" * 16, "t": 0}
     assert "APPLOCK_TEST('public', :n, 'Exclusive', 'Session')" in test
     with pytest.raises(LeaseBusy, match="claim lock"):
-        _SessionLocks(FakeMssql([-1])).lock_mutex()  # type: ignore[arg-type]
+        _SessionLocks(FakeMssql([-1, -1, -1])).lock_mutex()  # type: ignore[arg-type]

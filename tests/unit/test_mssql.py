@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from tests.contracts import engine_contract
@@ -140,7 +140,7 @@ def _app() -> MappedApp:
 def _log() -> list[LogRow]:
     from datetime import datetime
 
-    return [LogRow(1, "run", 1, "success", None, None, None, datetime(2016, 1, 25))]
+    return [LogRow(1, "run", 1, "success", None, None, None, None, datetime(2016, 1, 25))]
 
 
 def test_writer_uses_identity_insert_sizes_and_one_transaction() -> None:
@@ -187,3 +187,18 @@ def test_fenced_writer_checks_its_lease_first_and_writes_nothing_without_it(leas
     with pytest.raises(LeaseLost, match="run abababababab lost its lease"):
         writer.write([_app()], _log())
     assert conn.log == [fence, ("rollback",)]  # not one row sent
+
+
+def test_the_document_digest_is_computed_by_sql_server_from_the_stored_value() -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import mssql
+
+    from xmlmigrate.sources import digest_of
+
+    class Engine:  # digest_of asks only for the dialect's name
+        dialect = mssql.dialect()
+
+    engine = cast(sa.Engine, Engine())
+    src = sa.table("app_xml", sa.column("app_id"), sa.column("xml"))
+    sql = str(digest_of(src.c.xml, engine).compile(dialect=mssql.dialect()))
+    assert sql == "lower(convert(VARCHAR(64), hashbytes('SHA2_256', app_xml.xml), 2))"

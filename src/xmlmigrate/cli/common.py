@@ -149,6 +149,14 @@ def run_arguments(r: argparse.ArgumentParser) -> None:
         help="also take apps whose earlier attempts failed (rejected ones stay rejected)",
     )
     r.add_argument(
+        "--changed",
+        action="store_true",
+        help="also take apps whose document changed since its outcome was logged (the "
+        "digest processing_log recorded differs from the document's now): their earlier rows "
+        "are replaced in the batch's transaction — catch-up runs beside a live system; "
+        "'xmlmigrate status --changed' counts them first",
+    )
+    r.add_argument(
         "--retry-rejected",
         nargs="*",
         metavar="REASON",
@@ -216,6 +224,7 @@ def tuning_config(args: argparse.Namespace) -> MigrationConfig:
             modulo=modulo,
             modulo_instance=instance or 0,
             retry_failed=args.retry_failed,
+            changed=args.changed,
             retry_rejected=(
                 tuple(args.retry_rejected) if args.retry_rejected is not None else None
             ),

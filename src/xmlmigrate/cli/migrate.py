@@ -38,7 +38,7 @@ from xmlmigrate.errors import (
     EXIT_TOO_MANY_REJECTED,
     UserError,
 )
-from xmlmigrate.ledger import ledger_status, reset_target
+from xmlmigrate.ledger import ledger_status, reset_target, upgrade_ledger
 from xmlmigrate.mock import SIZE_PROFILES, generator_for, insert_documents, next_app_id
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import describe_config, run_migration
@@ -326,7 +326,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "'xmlmigrate generate' first"
             )
         schema = check_source(engine, schema)
-        st = ledger_status(engine, schema)
+        upgrade_ledger(engine, schema)
+        st = ledger_status(engine, schema, changed=args.changed)
     fit = _last_fit(st.recent_runs)
     if args.json:
         document = {
@@ -335,6 +336,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             "documents": st.apps_in_source,
             "by_status": st.by_status,
             "pending": st.pending,
+            "changed_since_migration": st.changed,
+            "logged_not_in_source": st.gone,
             "top_reasons": [{"reason": r, "apps": n} for r, n in st.top_failures],
             "recent_runs": st.recent_runs,
         }
@@ -346,6 +349,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     counts = "   ".join(f"{s} {n:,}" for s, n in sorted(st.by_status.items()))
     console.print(f"Apps by latest outcome: {counts or 'none yet'}   pending {st.pending:,}")
+    if st.changed is not None and st.gone is not None:
+        console.print(
+            f"Documents changed since their outcome was logged: {st.changed:,}"
+            + (" ('xmlmigrate run --changed' migrates them again)" if st.changed else "")
+            + f"   logged apps no longer in the source: {st.gone:,}"
+        )
+    else:
+        console.print(
+            "Documents changed since migration: 'xmlmigrate status --changed' counts them "
+            "(the database hashes every document)",
+            style="dim",
+        )
     if fit is not None and fit.get("apps"):
         never = fit.get("never_filled") or []
         console.print(
@@ -475,6 +490,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     db_option(s)
     contract_option(s)
     s.add_argument("--json", action="store_true", help="print the status as JSON")
+    s.add_argument(
+        "--changed",
+        action="store_true",
+        help="also count documents changed since their outcome was logged (their digest in "
+        "processing_log differs) and logged apps no longer in the source; the database reads "
+        "and hashes every document, so this takes as long as a scan of the source",
+    )
 
     c = command(
         sub,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from xmlmigrate.db.layout import LOG_COLUMNS, WARNING_COLUMNS
 from xmlmigrate.errors import XmlMigrateError
 from xmlmigrate.model import MappedApp
+
+if TYPE_CHECKING:  # the contract package imports db.identifiers: no cycle at run time
+    from xmlmigrate.contract import CompiledContract
 
 __all__ = [
     "LOG_COLUMNS",
@@ -31,6 +34,7 @@ class LogRow(NamedTuple):
     stage: str | None
     reason: str | None
     warnings: str | None
+    doc_digest: str | None
     logged_at: datetime
 
 
@@ -75,6 +79,13 @@ def adapted(values: Sequence[Any], adapters: Sequence[tuple[int, Adapter]]) -> t
     return tuple(out)
 
 
+def root_key(contract: CompiledContract) -> tuple[str, str]:
+    """The root table and its app id column: deleting an app there deletes it everywhere."""
+    root = contract.root_table
+    key = next((c.name for c in root.columns if c.kind == "app_id"), root.key[0])
+    return root.name, key
+
+
 class WriteError(XmlMigrateError):
     """A batch could not be written; the transaction was rolled back. ``reason`` is readable.
 
@@ -94,9 +105,11 @@ class BulkWriter(Protocol):
         apps: Sequence[MappedApp],
         log_rows: Sequence[LogRow],
         warning_rows: Sequence[WarningRow] = (),
+        replace: Sequence[int] = (),
     ) -> None:
         """Insert every row of ``apps`` (parents first), the log and warning rows in ONE transaction.
 
+        ``replace``: app ids whose earlier rows are deleted first, in the same transaction.
         Either all of it commits or none of it does; on failure raise :class:`WriteError`.
         """
 

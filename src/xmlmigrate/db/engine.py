@@ -8,6 +8,7 @@ against a real server. ODBC URLs without ``?driver=`` get the driver this platfo
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +109,8 @@ def make_engine(
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+            # the document digest (sources.digest_of): what the servers compute themselves
+            dbapi_conn.create_function("xmlmigrate_sha256", 1, _sha256_hex, deterministic=True)
 
     else:
         check_lock_timeout(lock_timeout)
@@ -120,6 +123,13 @@ def make_engine(
     _TARGETS[engine] = target
     _LOCK_TIMEOUTS[engine] = lock_timeout
     return engine
+
+
+def _sha256_hex(value: bytes | str | None) -> str | None:
+    if value is None:
+        return None
+    data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    return hashlib.sha256(data).hexdigest()
 
 
 _TARGETS: weakref.WeakKeyDictionary[Engine, Target] = weakref.WeakKeyDictionary()

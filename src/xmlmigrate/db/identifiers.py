@@ -78,6 +78,12 @@ def column_list(backend: str, columns: Sequence[str]) -> str:
     return ", ".join(quote(backend, c) for c in columns)
 
 
+def delete_app_sql(backend: str, table: str, key: str, mark: str = "?") -> str:
+    """``DELETE FROM "t" WHERE "app_id" = ?``: an app's rows, gone from every child table by
+    the foreign keys' ON DELETE CASCADE (run --changed replaces them)."""
+    return f"DELETE FROM {quote(backend, table)} WHERE {quote(backend, key)} = {mark}"
+
+
 def insert_sql(backend: str, table: str, columns: Sequence[str], mark: str = "?") -> str:
     """``INSERT INTO "t" ("a", "b") VALUES (?, ?)`` with every name quoted."""
     marks = ", ".join([mark] * len(columns))

@@ -91,6 +91,9 @@ def tool_tables(md: sa.MetaData) -> dict[str, sa.Table]:
                 sa.Column("stage", sa.String(16)),
                 sa.Column("reason", sa.Unicode(1000)),
                 sa.Column("warnings", sa.Unicode(1000)),  # {"code": count, ...}
+                # SHA-256 (hex) of the document this row's outcome is of, as the database
+                # computes it (sources.digest_of): 'status' and 'run --changed' compare it
+                sa.Column("doc_digest", sa.String(64)),
                 sa.Column("logged_at", TIMESTAMP, nullable=False),
             ),
             sa.Table(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from math import gcd
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 MUTEX_KEY = 0x786D6C6D69677201  # "xmlmigr" + 1: the claim mutex (PostgreSQL)
 MUTEX_NAME = "xmlmigrate_lease_claim"
 CLAIM_TIMEOUT_S = 30
+QUIET_WAIT_S = 1.0  # a claim waits this long for the claim lock before it says whom it waits for
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +129,8 @@ class _SessionLocks:
             self.conn.execute(sa.text(f"SET SESSION innodb_lock_wait_timeout = {self.timeout}"))
         if self._try_mutex():
             return
+        if self._try_mutex(QUIET_WAIT_S):  # partitions of one cluster run claim together
+            return
         holder = self.mutex_holder()
         log.warning(
             "another run is claiming its apps (the lease-claim lock is held by %s): waiting "
@@ -141,13 +145,19 @@ class _SessionLocks:
                 "process or its session, then rerun"
             )
 
-    def _try_mutex(self) -> bool:
-        if self.name == "postgresql":
-            return bool(self._scalar("SELECT pg_try_advisory_xact_lock(:k)", k=MUTEX_KEY))
+    def _try_mutex(self, wait_s: float = 0) -> bool:
+        """Take the claim mutex if it is free within ``wait_s`` seconds (0: at once)."""
+        if self.name == "postgresql":  # polled: a lock wait that times out aborts the claim
+            deadline = time.monotonic() + wait_s
+            while not self._scalar("SELECT pg_try_advisory_xact_lock(:k)", k=MUTEX_KEY):
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
+            return True
         if self.name in ("mysql", "mariadb"):
-            return bool(self._scalar("SELECT GET_LOCK(:n, 0)", n=MUTEX_NAME) == 1)
+            return bool(self._scalar("SELECT GET_LOCK(:n, :t)", n=MUTEX_NAME, t=wait_s) == 1)
         if self.name == "mssql":
-            return self._applock(MUTEX_NAME, 0, "Transaction") >= 0
+            return self._applock(MUTEX_NAME, round(wait_s * 1000), "Transaction") >= 0
         return True
 
     def _wait_mutex(self) -> bool:

@@ -26,9 +26,10 @@ from xmlmigrate.db.base import (
     WarningRow,
     WriteError,
     adapted,
+    root_key,
     table_rows,
 )
-from xmlmigrate.db.identifiers import insert_sql, quote
+from xmlmigrate.db.identifiers import delete_app_sql, insert_sql, quote
 from xmlmigrate.db.layout import InputSize, ledger_columns, odbc_input_size
 from xmlmigrate.db.lease import fence_sql, lease_lost
 from xmlmigrate.model import MappedApp
@@ -84,6 +85,7 @@ class OdbcWriter:
                     _timestamp_positions(list(t.columns)) if as_text else [],
                 )
             )
+        self._replace_sql = delete_app_sql(backend, *root_key(contract))
         self._log = (
             insert_sql(backend, LOG_TABLE, LOG_COLUMNS),
             [odbc_input_size(c.type, as_text) for c in ledger_columns(LOG_TABLE)],
@@ -102,6 +104,7 @@ class OdbcWriter:
         apps: Sequence[MappedApp],
         log_rows: Sequence[LogRow],
         warning_rows: Sequence[WarningRow] = (),
+        replace: Sequence[int] = (),
     ) -> None:
         conn = self._conn
         try:
@@ -113,6 +116,9 @@ class OdbcWriter:
                     cur.close()
                     conn.rollback()
                     raise lease_lost(self._fence)
+            if replace:
+                cur.executemany(self._replace_sql, [(i,) for i in replace])
+                self.statements += 1
             for name, sql, names, sizes, identity, as_text in self._tables:
                 rows = table_rows(apps, name, names, as_text)
                 if not rows:

@@ -16,6 +16,7 @@ from xmlmigrate.db.base import (
     LogRow,
     WarningRow,
     WriteError,
+    root_key,
     table_rows,
 )
 from xmlmigrate.db.identifiers import column_list, quote
@@ -57,6 +58,10 @@ class PostgresCopyWriter:
             for t in schema_for(contract).targets
             for names in [tuple(c.name for c in t.columns)]
         ]
+        root, key = root_key(contract)
+        self._replace_sql = (
+            f"DELETE FROM {quote('postgresql', root)} WHERE {quote('postgresql', key)} = ANY(%s)"
+        )
         self._log_sql = _copy_sql(LOG_TABLE, LOG_COLUMNS)
         self._warning_sql = _copy_sql(WARNING_TABLE, WARNING_COLUMNS)
         self._fence = fence
@@ -68,6 +73,7 @@ class PostgresCopyWriter:
         apps: Sequence[MappedApp],
         log_rows: Sequence[LogRow],
         warning_rows: Sequence[WarningRow] = (),
+        replace: Sequence[int] = (),
     ) -> None:
         conn = self._conn
         try:
@@ -77,6 +83,9 @@ class PostgresCopyWriter:
                     if cur.fetchone() is None:
                         conn.rollback()
                         raise lease_lost(self._fence)
+                if replace:
+                    cur.execute(self._replace_sql, (list(replace),))
+                    self.statements += 1
                 for name, sql, names, types in self._tables:
                     rows = table_rows(apps, name, names)
                     if rows:

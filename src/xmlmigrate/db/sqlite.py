@@ -16,9 +16,10 @@ from xmlmigrate.db.base import (
     LogRow,
     WarningRow,
     WriteError,
+    root_key,
     table_rows,
 )
-from xmlmigrate.db.identifiers import insert_sql
+from xmlmigrate.db.identifiers import delete_app_sql, insert_sql
 from xmlmigrate.db.layout import sqlite_adapter
 from xmlmigrate.model import MappedApp
 from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE, schema_for
@@ -37,6 +38,7 @@ class SqliteWriter:
                 (i, a) for i, c in enumerate(t.columns) if (a := sqlite_adapter(c.type)) is not None
             ]
             self._tables.append((t.name, insert_sql("sqlite", t.name, names), names, adapters))
+        self._replace_sql = delete_app_sql("sqlite", *root_key(contract))
         self._log_sql = insert_sql("sqlite", LOG_TABLE, LOG_COLUMNS)
         self._warning_sql = insert_sql("sqlite", WARNING_TABLE, WARNING_COLUMNS)
         self.statements = 0
@@ -46,10 +48,14 @@ class SqliteWriter:
         apps: Sequence[MappedApp],
         log_rows: Sequence[LogRow],
         warning_rows: Sequence[WarningRow] = (),
+        replace: Sequence[int] = (),
     ) -> None:
         conn = self._conn
         try:
             conn.execute("BEGIN")
+            if replace:
+                conn.executemany(self._replace_sql, [(i,) for i in replace])
+                self.statements += 1
             for name, sql, names, adapters in self._tables:
                 params = table_rows(apps, name, names, adapters)
                 if params:

@@ -169,7 +169,7 @@ def plan_partitions(engine: sa.Engine, schema: Schema, config: MigrationConfig) 
     counted again in finer ranges. The client holds a few thousand numbers, not an id per
     app."""
     tables = schema.sources or (schema.source,)
-    sources = [(src, pending_condition(src, schema.log, config)) for src in tables]
+    sources = [(src, pending_condition(src, schema.log, config, engine)) for src in tables]
     try:
         with engine.connect() as conn:
             extent = _extent(conn, [src for src, _ in sources], config)

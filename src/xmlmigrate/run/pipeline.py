@@ -29,6 +29,7 @@ from contextlib import suppress
 from time import perf_counter
 from types import FrameType
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.config import IN_FLIGHT_PAGES, MigrationConfig
@@ -37,9 +38,17 @@ from xmlmigrate.contract.shipped import ContractTexts
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import redact_url
 from xmlmigrate.db.lease import Lease, Partition
-from xmlmigrate.errors import WorkerCrashed
+from xmlmigrate.db.locks import is_lock_timeout, lock_timeout_message
+from xmlmigrate.errors import InfrastructureError, WorkerCrashed
 from xmlmigrate.fit import FillTally
-from xmlmigrate.ledger import finish_run, new_run_id, start_run
+from xmlmigrate.ledger import (
+    Attempt,
+    attempts_of,
+    finish_run,
+    new_run_id,
+    start_run,
+    upgrade_ledger,
+)
 from xmlmigrate.loader import ExistingRows, KeyCache, Loader, Writers
 from xmlmigrate.model import MappedApp, RawRecord, Rejection, RunStats
 from xmlmigrate.run.workers import (
@@ -122,6 +131,7 @@ def run_migration(
         missing = schema.missing_tables(engine)
         if missing:
             schema.create(engine)
+        upgrade_ledger(engine, schema)  # a log an earlier version created: its new columns
         run_id = new_run_id()
         with Lease(engine, schema.lease, partition_of(config), run_id) as lease:
             # the reader uses the lease's connection: a run opens no extra one for its lease
@@ -138,6 +148,13 @@ def run_migration(
             return _migrate(
                 config, contract, engine, schema, source, stats, on_start, on_batch, stop_when
             )
+    except sa.exc.DBAPIError as exc:  # the reader and the writer name what they waited for
+        if not is_lock_timeout(exc):
+            raise
+        tables = [t.name for t in (*schema.sources, *schema.targets, schema.log, schema.lease)]
+        raise InfrastructureError(
+            lock_timeout_message("the run", config.lock_timeout, engine, tables)
+        ) from None
     finally:
         engine.dispose()
 
@@ -169,6 +186,7 @@ def _migrate(
         stats.run_id,
         KeyCache(contract) if config.dedup_cache else None,
         existing if existing.tables else None,
+        replace=config.changed,
     )
     run = _Run(config, stats.workers, contract, source, loader, stats, on_batch)
     finished = False
@@ -359,7 +377,7 @@ class _Run:
     def _pipelined(self, stop: _StopFlag) -> None:
         pool = self._pool()
         # per batch in flight only the attempt numbers stay here, not the documents
-        inflight: dict[int, dict[int, int]] = {}
+        inflight: dict[int, dict[int, Attempt]] = {}
         done: dict[int, BatchResult] = {}
         next_seq = next_commit = 0
         exhausted = failed = False
@@ -392,7 +410,10 @@ class _Run:
             pool.close(force=failed or stop.requested)
 
     def _commit_ready(
-        self, inflight: dict[int, dict[int, int]], done: dict[int, BatchResult], next_commit: int
+        self,
+        inflight: dict[int, dict[int, Attempt]],
+        done: dict[int, BatchResult],
+        next_commit: int,
     ) -> int:
         """Commit finished batches in source order; return the next sequence to commit."""
         while next_commit in done:
@@ -425,7 +446,7 @@ class _Run:
             pool.close(force=failed or stop.requested)
 
     # -- committing ---------------------------------------------------------------------------
-    def commit(self, attempts: dict[int, int], result: BatchResult) -> None:
+    def commit(self, attempts: dict[int, Attempt], result: BatchResult) -> None:
         if result.peak_rss_mb:
             rss = self.stats.peak_rss_mb
             rss["worker"] = max(rss.get("worker", 0.0), result.peak_rss_mb)
@@ -453,8 +474,8 @@ class _Run:
             self.on_batch(stats, stats.records)
 
 
-def _attempts(page: list[RawRecord]) -> dict[int, int]:
-    return {rec.app_id: rec.attempt for rec in page}
+def _attempts(page: list[RawRecord]) -> dict[int, Attempt]:
+    return attempts_of(page)
 
 
 def describe_config(config: MigrationConfig) -> dict[str, object]:

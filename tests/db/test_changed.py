@@ -1,0 +1,139 @@
+"""Documents that change after they were read: the log records each document's digest,
+``status --changed`` counts the documents changed since, and ``run --changed`` migrates them
+again, replacing their old rows in the same transaction — on every backend."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from tests.contracts import engine_generator
+
+from xmlmigrate.cli import main
+from xmlmigrate.config import MigrationConfig
+from xmlmigrate.db import make_engine
+from xmlmigrate.ledger import ledger_problems, ledger_status, reset_target
+from xmlmigrate.mock import insert_documents
+from xmlmigrate.model import RunStats
+from xmlmigrate.run.pipeline import run_migration
+from xmlmigrate.testing.tables import table_rows
+
+from .conftest import CONTRACT, SCHEMA
+
+N = 40
+
+
+def _update(engine: sa.Engine, indexes: list[int], seed: int = 77) -> None:
+    """New content for these documents (same app ids: another seed's documents)."""
+    gen = engine_generator(seed=seed, size_profile="small")
+    src = SCHEMA.source
+    with engine.begin() as conn:
+        for i in indexes:
+            doc = gen.document(i)
+            conn.execute(sa.update(src).where(src.c.app_id == doc.app_id).values(xml=doc.xml))
+
+
+def _app_id(i: int) -> int:
+    return engine_generator(seed=1).document(i).app_id
+
+
+def _config(url: str, **knobs: object) -> MigrationConfig:
+    return MigrationConfig(db_url=url, batch_size=10, workers=0, **knobs)  # type: ignore[arg-type]
+
+
+def _clean_run_tables(engine: sa.Engine, url: str) -> dict[str, object]:
+    """The tables a run from scratch makes of app_xml as it is now."""
+    reset_target(engine, SCHEMA)
+    stats = run_migration(_config(url), CONTRACT)
+    assert stats.records == N
+    return dict(table_rows(engine, SCHEMA.targets))
+
+
+def test_changed_documents_are_counted_and_migrated_again(db_url: str) -> None:
+    engine = make_engine(db_url)
+    insert_documents(engine, SCHEMA, engine_generator(seed=1, size_profile="small").generate(N))
+    assert run_migration(_config(db_url), CONTRACT).records == N
+    with engine.connect() as conn:
+        digests = [r[0] for r in conn.execute(sa.select(SCHEMA.log.c.doc_digest))]
+    assert len(digests) == N and all(re.fullmatch(r"[0-9a-f]{64}", d or "") for d in digests)
+    assert ledger_status(engine, SCHEMA, changed=True).changed == 0
+
+    _update(engine, [3, 17, 31])
+    status = ledger_status(engine, SCHEMA, changed=True)
+    assert (status.changed, status.gone, status.pending) == (3, 0, 0)
+    assert run_migration(_config(db_url), CONTRACT).records == 0  # a plain rerun: nothing
+    again = run_migration(_config(db_url, changed=True), CONTRACT)
+    assert again.records == 3 and again.success == 3
+    assert ledger_status(engine, SCHEMA, changed=True).changed == 0
+    assert ledger_problems(engine, SCHEMA) == []
+    migrated = dict(table_rows(engine, SCHEMA.targets))
+    assert migrated == _clean_run_tables(engine, db_url)
+    engine.dispose()
+
+
+def test_documents_updated_during_a_run_are_caught_up(db_url: str) -> None:
+    """UPDATEs while a run goes: apps already committed keep the old content (logged with
+    its digest), apps read later get the new; ``run --changed`` then makes the tables those
+    of a clean run (before: success logged for the old content, never redone)."""
+    engine = make_engine(db_url)
+    insert_documents(engine, SCHEMA, engine_generator(seed=1, size_profile="small").generate(N))
+
+    def meddle(stats: RunStats, _done: int) -> None:
+        if stats.batches == 1:  # apps 0-9 committed, 10-29 read; 5 and 35 change: 35 unread
+            _update(engine, [5, 35])
+
+    assert run_migration(_config(db_url, pipelined=False), CONTRACT, on_batch=meddle).records == N
+    status = ledger_status(engine, SCHEMA, changed=True)
+    assert status.changed == 1  # app 5: migrated before its update
+    caught_up = run_migration(_config(db_url, changed=True), CONTRACT)
+    assert caught_up.records == 1
+    migrated = dict(table_rows(engine, SCHEMA.targets))
+    assert migrated == _clean_run_tables(engine, db_url)
+    engine.dispose()
+
+
+def test_an_app_whose_id_moved_is_reported(db_url: str) -> None:
+    engine = make_engine(db_url)
+    insert_documents(engine, SCHEMA, engine_generator(seed=1, size_profile="small").generate(N))
+    assert run_migration(_config(db_url), CONTRACT).records == N
+    src = SCHEMA.source
+    with engine.begin() as conn:
+        conn.execute(sa.update(src).where(src.c.app_id == _app_id(7)).values(app_id=999_999))
+    status = ledger_status(engine, SCHEMA, changed=True)
+    assert (status.gone, status.pending) == (1, 1)
+    engine.dispose()
+
+
+def test_status_changed_on_the_command_line(db_url: str, capsys: object) -> None:
+    engine = make_engine(db_url)
+    insert_documents(engine, SCHEMA, engine_generator(seed=1, size_profile="small").generate(N))
+    assert run_migration(_config(db_url), CONTRACT).records == N
+    _update(engine, [2])
+    engine.dispose()
+    from tests.contracts import ENGINE_CC
+
+    assert main(["status", "--db", db_url, "--contract", str(ENGINE_CC), "--changed"]) == 0
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "changed since their outcome was logged: 1" in " ".join(out.split())
+    code = main(["run", "--db", db_url, "--contract", str(ENGINE_CC), "--changed", "-q"])
+    assert code == 0
+    assert main(["status", "--db", db_url, "--contract", str(ENGINE_CC), "--changed"]) == 0
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "changed since their outcome was logged: 0" in " ".join(out.split())
+
+
+def test_a_log_an_earlier_version_created_gains_the_digest_column(
+    db_url: str, caplog: object
+) -> None:
+    engine = make_engine(db_url)
+    insert_documents(engine, SCHEMA, engine_generator(seed=1, size_profile="small").generate(N))
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE processing_log DROP COLUMN doc_digest"))
+    assert run_migration(_config(db_url), CONTRACT).records == N
+    assert "added its column doc_digest" in caplog.text  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        n = conn.execute(
+            sa.select(sa.func.count()).where(SCHEMA.log.c.doc_digest.is_not(None))
+        ).scalar_one()
+    assert n == N
+    engine.dispose()
