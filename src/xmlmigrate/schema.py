@@ -23,8 +23,21 @@ from xmlmigrate.db.layout import (
     column_type,
     tool_tables,
 )
+from xmlmigrate.errors import UserError
 
 __all__ = ["LOG_TABLE", "SOURCE_TABLE", "WARNING_TABLE", "Schema", "build_schema", "schema_for"]
+
+# The longest text each database declares (its manual). A contract holds a length any of them
+# takes (xmlmigrate.contract.compiled: up to PostgreSQL's); a schema is checked against its
+# own database before any DDL is sent, so that `init` names the column, not a syntax error.
+TEXT_LIMITS = {
+    "mssql": (4_000, "SQL Server's NVARCHAR holds at most 4000 characters"),
+    "mysql": (16_383, "MariaDB's and MySQL's VARCHAR holds at most 16383 characters (utf8mb4)"),
+    "mariadb": (16_383, "MariaDB's VARCHAR holds at most 16383 characters (utf8mb4)"),
+    "postgresql": (10_485_760, "PostgreSQL's varchar holds at most 10485760 characters"),
+}
+# (decimals: a contract's precision is at most 38, SQL Server's largest; MariaDB takes 65 and a
+# scale of 38, PostgreSQL 1000)
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,10 @@ class Schema:
         must not take the other's codes away): a row is added for each id no row holds yet,
         unless its type and code are already there under another id (``init --drop``
         starts the lookup afresh)."""
+        problems = self.type_problems(engine.dialect)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise UserError(f"{problems[0]}{more}: nothing was created")
         self.metadata.create_all(engine, checkfirst=True)
         with engine.begin() as conn:
             held = conn.execute(
@@ -68,6 +85,20 @@ class Schema:
             ]
             if rows:
                 conn.execute(sa.insert(self.enums), rows)
+
+    def type_problems(self, dialect: sa.engine.Dialect) -> list[str]:
+        """Each contract column whose declared type this database cannot hold."""
+        limit = TEXT_LIMITS.get(dialect.name)
+        if limit is None:  # SQLite: a declared length is no limit
+            return []
+        most, said = limit
+        return [
+            f"{table.name}.{col.name}: length {length}: {said}; a longer text is length = "
+            "'max' (a column without limit)"
+            for table in self.targets
+            for col in table.columns
+            if isinstance(length := getattr(col.type, "length", None), int) and length > most
+        ]
 
     def drop_targets(self, engine: Engine) -> None:
         self.metadata.drop_all(

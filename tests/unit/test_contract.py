@@ -57,10 +57,10 @@ def test_compiled_converters_are_ready_to_use() -> None:
     ("column", "message"),
     [
         ('x = { attr = "x", type = "text" }', "type 'text' is not one of"),
-        ('x = { attr = "x", type = "string" }', "string columns need a positive integer length"),
+        ('x = { attr = "x", type = "string" }', "string columns need a length"),
         ('x = { attr = "x", type = "int", length = 3 }', "length applies only to string"),
-        ('x = { attr = "x", type = "decimal", precision = 4 }', "need integer precision and scale"),
-        ('x = { attr = "x", type = "decimal", precision = 4, scale = 6 }', "scale <= precision"),
+        ('x = { attr = "x", type = "decimal", precision = 4 }', "decimal columns need a scale"),
+        ('x = { attr = "x", type = "decimal", precision = 4, scale = 6 }', "scale 6 must be"),
         ('x = { attr = "x", type = "enum", enum = "nope" }', "enum 'nope' is not defined"),
         ('x = { attr = "x", path = "a/@x", type = "int" }', "needs exactly one of"),
         ('x = { type = "int" }', "needs exactly one of"),

@@ -23,7 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 from lxml import etree
 
@@ -35,6 +35,11 @@ from xmlmigrate.db.identifiers import RESERVED_TABLES, identifier_problem
 from xmlmigrate.errors import UserError
 
 COLUMN_TYPES = ("int", "bigint", "decimal", "string", "date", "datetime", "bit", "enum")
+# The longest text column any supported database declares: PostgreSQL's varchar(10485760).
+# The others hold less, and `init` says so for its database (xmlmigrate.schema): SQL Server's
+# NVARCHAR 4000, MariaDB's and MySQL's VARCHAR 16383 (utf8mb4); longer is length = 'max'.
+MAX_STRING_LENGTH = 10_485_760
+MAX_PRECISION = 38  # SQL Server's DECIMAL, the smallest of the supported databases
 SOURCE_KEYS = ("attr", "path", "const", "parent", "source", "expr", "unpivot")
 SPECIAL_SOURCES = ("app_id",)
 OVERFLOW_POLICIES = ("truncate", "reject")
@@ -705,12 +710,31 @@ def _within_scope(tables: Sequence[CompiledTable], checks: Sequence[CompiledChec
     return True
 
 
-_ATTRIBUTE_IN_TEXT = re.compile(r"@([A-Za-z_][A-Za-z0-9_.\-]*)")
+_ATTRIBUTE_IN_TEXT = re.compile(r"@([^\W\d][\w.\-]*)")
+_PREDICATE_VALUE = re.compile(r"'[^']*'|\"[^\"]*\"")  # [@type='X']: X is no name
+_TEXT_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_VALUE_PATH = re.compile(r"\bVALUE\s*\(\s*'((?:[^']|'')*)'", re.IGNORECASE)
+
+
+def _path_attributes(path: str) -> list[str]:
+    """The ``@name``s of an element path, outside its predicates' quoted values."""
+    return _ATTRIBUTE_IN_TEXT.findall(_PREDICATE_VALUE.sub("", path))
+
+
+def _expression_attributes(text: str) -> list[str]:
+    """The ``@name``s an expression reads: outside its text literals, and in the paths of
+    its VALUE('...') calls — never in a literal's text (a code such as 'X@Y')."""
+    names = _ATTRIBUTE_IN_TEXT.findall(_TEXT_LITERAL.sub("''", text))
+    for path in _VALUE_PATH.findall(text):
+        names += _path_attributes(path.replace("''", "'"))
+    return names
 
 
 def _attribute_names(data: Any) -> set[str]:
     """Every attribute name a contract's tables and checks read: ``attr``/``by`` values,
-    ``any_of``/``attributes`` lists and each ``@name`` in a path, predicate or expression."""
+    ``any_of``/``attributes`` lists, each ``@name`` of a path (``path``, ``rows``, a pair's
+    ``read``/``also``) and of an expression (``expr``, a check's ``when``/``where``). Not
+    the text of codes, constants, messages or documentation, whatever it holds."""
     out: set[str] = set()
     stack = [data]
     while stack:
@@ -721,11 +745,17 @@ def _attribute_names(data: Any) -> set[str]:
                     out.add(value)
                 elif key in ("any_of", "attributes") and _str_list(value):
                     out.update(value)
-                stack.append(value)
+                elif key in ("path", "rows") and isinstance(value, str):
+                    out.update(_path_attributes(value))
+                elif key in ("read", "also") and isinstance(value, dict):
+                    paths = [v for v in value.values() if isinstance(v, str)]
+                    out.update(n for path in paths for n in _path_attributes(path))
+                elif key in ("expr", "when", "where") and isinstance(value, str):
+                    out.update(_expression_attributes(value))
+                elif isinstance(value, dict | list):
+                    stack.append(value)
         elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str):
-            out.update(_ATTRIBUTE_IN_TEXT.findall(item))
+            stack.extend(v for v in item if isinstance(v, dict | list))
     return out
 
 
@@ -748,6 +778,20 @@ def respell(root: etree._Element, spelling: Mapping[str, str]) -> None:
             if new not in attrib:  # the first in any case wins
                 attrib[new] = attrib[old]
             del attrib[old]
+
+
+def _int_in(value: Any, low: int, high: int) -> TypeGuard[int]:
+    """An integer (not true or false, which TOML's reader gives as bools) in low..high."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _given(key: str, value: Any, missing: str) -> str:
+    """``key value`` as TOML writes the value, cut (``length true``, ``scale 1e+30``), or
+    ``missing`` when the key is not there."""
+    if value is None:
+        return missing
+    text = ("true" if value else "false") if isinstance(value, bool) else repr(value)
+    return f"{key} {text if len(text) <= 40 else text[:39] + '…'}"
 
 
 def _str_list(value: Any) -> bool:
@@ -967,6 +1011,11 @@ class _Compiler:
             raise self.err("has no columns", tname)
         columns: list[CompiledColumn] = []
         seen: dict[str, str] = {}
+        # what an expression may read: the columns listed above it (this dict grows as they
+        # are compiled; an expression reads its scope only while it is compiled) and the
+        # ancestors' columns — built once per table, not once per column
+        above: dict[str, str] = {}
+        scope = ex.Scope(above, self._scope((), ancestors, known).ancestors)
         for cname, cdata in cols_data.items():
             if (problem := identifier_problem(cname)) is not None:
                 raise self.err(f"invalid column name: {problem}", tname, cname)
@@ -976,8 +1025,9 @@ class _Compiler:
                     tname,
                     cname,
                 )
-            scope = self._scope(tuple(columns), ancestors, known)  # columns listed above
-            columns.append(self._column(tname, cname, cdata, enums, parent, unpivot, scope))
+            column = self._column(tname, cname, cdata, enums, parent, unpivot, scope)
+            columns.append(column)
+            above[column.name] = EXPR_TYPE_OF[column.type]
         names = [c.name for c in columns]
         kinds = {c.kind for c in columns}
         needed = {"unpivot_name", "unpivot_value"}
@@ -1353,15 +1403,25 @@ class _Compiler:
             raise err("on_impossible applies only to date/datetime columns")
         if ctype == "string":
             length = cdata.get("length")
-            if length != "max" and (not isinstance(length, int) or length <= 0):
-                raise err("string columns need a positive integer length, or 'max' (no limit)")
+            if length != "max" and not _int_in(length, 1, MAX_STRING_LENGTH):
+                raise err(
+                    f"{_given('length', length, 'string columns need a length')} must be an "
+                    f"integer from 1 to {MAX_STRING_LENGTH} (PostgreSQL's longest varchar; SQL "
+                    "Server's NVARCHAR takes 4000, MariaDB's VARCHAR 16383), or 'max' (no limit)"
+                )
             return tf.to_string()
         if ctype == "decimal":
             precision, scale = cdata.get("precision"), cdata.get("scale")
-            if not isinstance(precision, int) or not isinstance(scale, int):
-                raise err("decimal columns need integer precision and scale")
-            if not 0 <= scale <= precision <= 38:
-                raise err("decimal needs 0 <= scale <= precision <= 38")
+            if not _int_in(precision, 1, MAX_PRECISION):
+                raise err(
+                    f"{_given('precision', precision, 'decimal columns need a precision')} must "
+                    f"be an integer from 1 to {MAX_PRECISION} (SQL Server's largest decimal)"
+                )
+            if not _int_in(scale, 0, precision):
+                raise err(
+                    f"{_given('scale', scale, 'decimal columns need a scale')} must be an "
+                    f"integer from 0 to {precision}, the column's precision"
+                )
             return tf.to_decimal(precision, scale)
         if ctype == "enum":
             enum_name = cdata.get("enum")
