@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,13 +165,29 @@ def cmd_contract_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_whole(path: Path, text: str) -> None:
+    """``text`` into ``path`` all at once or not at all: written beside it and renamed over
+    it, so that a failure leaves what was there (and no temporary file)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with temporary.open("x", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            shutil.copymode(path, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def cmd_contract_import(args: argparse.Namespace) -> int:
     from xmlmigrate.contract.import_ import import_contract
 
-    result = import_contract(args.file, strict=args.strict)
-    compile_contract(result.toml, str(args.out or "<imported>"))  # what it wrote must load
     out = args.out or Path(args.file).with_suffix(".toml")
-    out.write_text(result.toml, encoding="utf-8")
+    result = import_contract(args.file, strict=args.strict)
+    compile_contract(result.toml, str(out))  # what it writes must load
+    _write_whole(out, result.toml)  # only now, and whole
     console.print(
         f"Imported {args.file} → {out}: {result.tables} tables, {result.columns} columns, "
         f"{result.enums} enums; {len(result.notes)} note(s)",

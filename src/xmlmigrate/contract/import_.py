@@ -20,19 +20,28 @@ What cannot be translated is an error naming the mapping — never dropped silen
 the predecessor's behaviour is a defect, the import follows the evident intent and says so in
 a numbered note (``--strict``: an error); where this engine merely works differently, a note
 says so too.
+
+The JSON is the user's and may be hostile: it is read as UTF-8 of at most MAX_INPUT_BYTES,
+every value is checked for its kind and where it stands before anything is built, names must
+be XML names (paths, attributes) or SQL identifiers (tables, columns), and every value reaches
+the TOML, a TOML comment, an expression or an element path through that target's one quoting
+function — so the contract written reads and writes what the JSON says, or the import says
+in one line, naming the place, why it cannot. Errors and notes show values cut (SHOWN).
 """
 
 from __future__ import annotations
 
-import functools
+import codecs
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from xmlmigrate.contract import import_expr as ix
-from xmlmigrate.contract.compiled import parse_source
+from xmlmigrate.contract.compiled import MAX_STRING_LENGTH, parse_source
+from xmlmigrate.db.identifiers import identifier_problem
 from xmlmigrate.errors import UserError
 
 CONTACT = "app_contact_base"
@@ -107,6 +116,13 @@ SELECTORS = {
 INT_TYPES = {"int": "int", "smallint": "int", "tinyint": "int", "bigint": "bigint"}
 DATE_TYPES = {"date": "date", "datetime": "datetime", "smalldatetime": "datetime"}
 DEFAULT_STRING_LENGTH = 255
+DECIMAL_PRECISION = 18  # a decimal column is decimal(18, data_length)
+# The input's size cap: the predecessor's real contracts are under 50 kB (280 bytes a
+# mapping); 64 MiB is some 230,000 mappings of that shape
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 64  # levels of nesting: the format has 4 (mappings, a mapping, its token list)
+SHOWN = 60  # characters of a value that an error or a note shows
+LONGEST_MESSAGE = 600  # characters of one error or note
 
 
 # Every key of the predecessor's format (spec §2, §3) and what the import does with it: none
@@ -150,6 +166,146 @@ class ContractImportError(UserError):
     """The JSON contract cannot be imported; the message says where."""
 
 
+# -- what the JSON says, shown and quoted -------------------------------------------------
+#
+# Every value of the JSON reaches the output through one function per target: TOML text
+# (_q), a TOML comment (_comment), an expression's text literal or document read
+# (ix.sql_text, ix.value_of), an element path's predicate value (_predicate), an error or
+# note (_shown). Names are checked, not quoted: an XML name (_check_xml_name) or a SQL
+# identifier (identifier_problem).
+
+# XML 1.0 (fifth edition) names without ':' (the predecessor removes namespace prefixes),
+# and none with a character Python counts as a space (U+1680 is a name character, yet an
+# element path splits on it)
+_NAME_START = (
+    "A-Z_a-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff\u200c-\u200d"
+    "\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd\U00010000-\U000effff"
+)
+_XML_NAME = re.compile(
+    f"(?!.*\\s)[{_NAME_START}][{_NAME_START}\\-.0-9\u00b7\u0300-\u036f\u203f-\u2040]*", re.DOTALL
+)
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a key a JSON path names as .key
+_TOML_BARE = re.compile(r"[A-Za-z0-9_-]+")  # a TOML key without quotes
+
+
+def _is_xml_name(value: object) -> bool:
+    return isinstance(value, str) and _XML_NAME.fullmatch(value) is not None
+
+
+def _check_xml_name(value: object, what: str, kind: str = "element") -> str:
+    """``value`` if it is an XML name, else a ValueError saying what it is not."""
+    if not _is_xml_name(value):
+        raise ValueError(
+            f"{what} {_shown(value)} is not an XML {kind} name (letters, digits, '_', '-', "
+            "'.'; no spaces, quotes, brackets or ':'), so no document holds it"
+        )
+    return str(value)
+
+
+def _surrogate(text: str) -> bool:
+    """Whether ``text`` holds half of a UTF-16 pair (JSON's ``"\\ud800"``): no character."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A number of the JSON that no Python number holds as written: kept as its text, so
+    that the check names it where it stands."""
+
+    text: str
+    why: str
+
+
+def _float(text: str) -> float | _Unreadable:
+    value = float(text)
+    if math.isfinite(value):
+        return value
+    return _Unreadable(text, "is beyond a floating-point number's range")
+
+
+def _int(text: str) -> int | _Unreadable:
+    if len(text.lstrip("-")) > 4_000:  # Python reads at most 4,300 digits
+        return _Unreadable(text, f"is a number of {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def _constant(text: str) -> _Unreadable:
+    return _Unreadable(text, "is not a JSON number (JSON has no NaN or Infinity)")
+
+
+def _kind(value: object) -> str:
+    """The JSON kind of ``value``, as a message names it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def _shown(value: object) -> str:
+    """A value of the JSON as an error or a note shows it: on one line (line breaks, control
+    characters and lone surrogates escaped), cut after SHOWN characters."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= SHOWN else repr(value[:SHOWN]) + "…"
+    text = value.text if isinstance(value, _Unreadable) else json.dumps(value, default=str)
+    return text if len(text) <= SHOWN else text[:SHOWN] + "…"
+
+
+def _label(text: object) -> str:
+    """A name (a file's, a table's) in a message: as it is when it is short and printable."""
+    if isinstance(text, str) and text.isprintable() and len(text) <= SHOWN:
+        return text
+    return _shown(text)
+
+
+def _printable(text: str) -> str:
+    """``text`` with every character that is not printable (line breaks, control characters,
+    lone surrogates) written as its escape."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def _one_line(message: str) -> str:
+    """The last guard of every error and note: one line, cut."""
+    message = _printable(message)
+    if len(message) > LONGEST_MESSAGE:
+        message = message[: LONGEST_MESSAGE - 1] + "…"
+    return message
+
+
+def _json_path(where: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{where}[{key}]"
+    if isinstance(key, str) and len(key) < SHOWN and _BARE.fullmatch(key):
+        return f"{where}.{key}" if where else key
+    return f"{where}[{_shown(key)}]"
+
+
+def _predicate(attr: str, value: str) -> str:
+    """``[@attr='value']``, an element path's test of an attribute's value. The path language
+    has no escapes: a value with ' is quoted with ", one with both cannot be said."""
+    if "'" not in value:
+        return f"[@{attr}='{value}']"
+    if '"' not in value:
+        return f'[@{attr}="{value}"]'
+    raise ValueError(f"the value {_shown(value)} holds both ' and \": no element path can quote it")
+
+
 @dataclass
 class Imported:
     toml: str
@@ -160,27 +316,56 @@ class Imported:
 
 
 def _q(value: Any) -> str:
-    """A TOML value: strings as basic strings (JSON escapes are TOML's), lists, numbers."""
+    """A TOML value: text as a basic string (JSON's escapes are TOML's, and DEL, which JSON
+    leaves as it is, escaped too), lists, inline tables, integers, finite floats, booleans."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(_q(v) for v in value) + "]"
     if isinstance(value, dict):
         return _inline(value)
-    return json.dumps(str(value), ensure_ascii=False)
+    if not isinstance(value, str) or _surrogate(value):
+        raise ValueError(f"{_shown(value)} has no TOML form")  # checked before: a bug
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _key(name: str) -> str:
+    """A TOML key: bare when it can be, else quoted."""
+    return name if _TOML_BARE.fullmatch(name) else _q(name)
 
 
 def _inline(spec: dict[str, Any]) -> str:
-    return "{ " + ", ".join(f"{k} = {_q(v)}" for k, v in spec.items()) + " }"
+    return "{ " + ", ".join(f"{_key(k)} = {_q(v)}" for k, v in spec.items()) + " }"
+
+
+def _comment(text: str) -> str:
+    """A TOML comment line (values in it shown with _label or _shown): nothing ends it."""
+    return "# " + _printable(text)
+
+
+def _length_problem(dtype: str, length: object) -> str:
+    """Why ``data_length`` cannot be a ``dtype`` column's length or scale, with the range."""
+    if dtype in ("decimal", "float"):
+        return (
+            f"data_length {_shown(length)} (a decimal's scale) must be an integer from 0 to "
+            f"{DECIMAL_PRECISION}: the column is decimal({DECIMAL_PRECISION}, data_length)"
+        )
+    return (
+        f"data_length {_shown(length)} must be an integer from 1 to {MAX_STRING_LENGTH} (the "
+        "longest varchar of the databases this tool writes, PostgreSQL's; SQL Server's "
+        "NVARCHAR takes 4000, MariaDB's VARCHAR 16383), or -1, 0 or null"
+    )
 
 
 def _attribute(m: dict[str, Any]) -> str:
     attr = m.get("xml_attribute")
     if not isinstance(attr, str) or not attr:
         raise ValueError("xml_attribute is required")
-    return attr
+    return _check_xml_name(attr, "xml_attribute", "attribute")
 
 
 _VALUE_OF_ATTRIBUTE = re.compile(r"VALUE\('@([^'/\[\]]+)'\)")
@@ -198,7 +383,7 @@ def _tokens(raw: Any) -> list[str]:
         return [t.strip() for t in raw.split(",") if t.strip()]
     if isinstance(raw, list) and all(isinstance(t, str) for t in raw):
         return [t.strip() for t in raw]
-    raise ValueError(f"mapping_type must be a list or a comma-separated string, not {raw!r}")
+    raise ValueError(f"mapping_type must be a list or a comma-separated text, not {_shown(raw)}")
 
 
 def _tokens_or_empty(raw: Any) -> list[str]:
@@ -208,102 +393,201 @@ def _tokens_or_empty(raw: Any) -> list[str]:
         return []
 
 
+# the JSON kinds each key may hold: (kinds, as a message says them); the rest is checked
+# where it is used (data_length per data type, mapping_type tokens, element_filtering)
+_TOP_SHAPE = {
+    "xml_root_element": ({"str"}, "text"),
+    "xml_application_path": ({"str"}, "text"),
+    "source_table": ({"str", "null"}, "text"),
+    "source_column": ({"str", "null"}, "text"),
+    "source_application_table": ({"str", "null"}, "text"),
+    "target_schema": ({"str", "null"}, "text"),
+    "table_insertion_order": ({"list", "null"}, "a list of table names"),
+    "element_filtering": ({"dict", "null"}, "an object"),
+    "mappings": ({"list"}, "a list"),
+    "relationships": ({"list", "null"}, "a list"),
+    "enum_mappings": ({"dict", "null"}, "an object"),
+    "bit_conversions": ({"dict", "null"}, "an object"),
+}
+_MAPPING_SHAPE = {
+    "xml_path": ({"str"}, "text"),
+    "xml_attribute": ({"str", "null"}, "text"),
+    "target_table": ({"str"}, "text"),
+    "target_column": ({"str", "null"}, "text"),
+    "data_type": ({"str"}, "text"),
+    "mapping_type": ({"list", "str", "null"}, "a list or a comma-separated text"),
+    "expression": ({"str", "null"}, "text"),
+    "default_value": ({"str", "int", "float", "bool", "null"}, "text, a number or null"),
+    "nullable": ({"bool", "null"}, "true or false"),
+    "exclude_default_when_record_empty": ({"bool", "null"}, "true or false"),
+    "enum_name": ({"str", "null"}, "text"),
+}
+_KINDS = {"null": type(None), "bool": bool, "str": str, "list": list, "dict": dict}
+
+
+def _fits(value: object, kinds: set[str]) -> bool:
+    if isinstance(value, bool):
+        return "bool" in kinds
+    if isinstance(value, int):
+        return "int" in kinds
+    if isinstance(value, float):
+        return "float" in kinds
+    return any(isinstance(value, _KINDS[k]) for k in kinds if k in _KINDS)
+
+
+def _shape_problem(data: dict[str, Any], shape: dict[str, tuple[set[str], str]]) -> str | None:
+    for key, (kinds, said) in shape.items():
+        if key in data and not _fits(data[key], kinds):
+            return f"{key} must be {said}, not {_kind(data[key])}"
+    return None
+
+
 class _Importer:
-    def __init__(self, source: str, data: Any, strict: bool) -> None:
+    def __init__(self, source: str, data: Any, strict: bool, path: Path | None = None) -> None:
+        self.source = source if source.isprintable() else repr(source)
+        self.path = Path(source) if path is None else path
         if not isinstance(data, dict):
-            raise ContractImportError(f"{source}: the contract must be a JSON object")
-        self.source = source
+            raise ContractImportError(f"{self.source}: the contract must be a JSON object")
         self.data = data
         self.strict = strict
         self.notes: list[str] = []
         self.errors: list[str] = []
+        self._said: set[str] = set()  # the notes' (and --strict errors') texts
         self.kv: dict[str, list[dict[str, Any]]] = {}
         # grouped rows (spec §9.4 policy exceptions, §9.5): table → group → column → how
         self.groups: dict[str, dict[str, dict[str, tuple[str, dict[str, Any]]]]] = {}
         self.notes_path: dict[str, str] = {}
         self._score_type = "int"
 
+    def fail(self, message: str) -> ContractImportError:
+        return ContractImportError(_one_line(f"{self.source}: {message}"))
+
     def differs(self, where: str, predecessor: str, instead: str) -> None:
         """A numbered note where this engine works differently (not a predecessor defect:
         never an error under --strict)."""
-        text = f"{where}: the predecessor {predecessor}; the import {instead}"
-        if not any(n.endswith(text) for n in self.notes):
+        text = _one_line(f"{where}: the predecessor {predecessor}; the import {instead}")
+        if text not in self._said:
+            self._said.add(text)
             self.notes.append(f"{len(self.notes) + 1}. {text}")
 
     def note(self, where: str, predecessor: str, instead: str) -> None:
-        text = f"{where}: the predecessor {predecessor}; the import {instead}"
-        if any(n.endswith(text) or n.startswith(text) for n in (*self.notes, *self.errors)):
+        text = _one_line(f"{where}: the predecessor {predecessor}; the import {instead}")
+        if text in self._said:
             return
+        self._said.add(text)
         if self.strict:
             self.errors.append(f"{text} (--strict)")
         else:
             self.notes.append(f"{len(self.notes) + 1}. {text}")
 
+    def _check_top(self) -> None:
+        d = self.data
+        unknown = sorted(k for k in d if k not in TOP_LEVEL_KEYS)
+        if unknown:
+            raise self.fail(
+                f"unknown top-level key(s) {', '.join(map(_shown, unknown))}: not part of the "
+                "predecessor's format as this import knows it"
+            )
+        problem = _shape_problem(d, _TOP_SHAPE)
+        if problem is not None:
+            raise self.fail(problem)
+        for i, table in enumerate(d.get("table_insertion_order") or []):
+            if not isinstance(table, str):
+                raise self.fail(
+                    f"table_insertion_order[{i}] must be a table name (text), not {_kind(table)}"
+                )
+        for kind in ("char_to_bit", "boolean_to_bit"):
+            table = (d.get("bit_conversions") or {}).get(kind)
+            if table is not None and not isinstance(table, dict):
+                raise self.fail(f"bit_conversions.{kind} must be an object, not {_kind(table)}")
+
     def run(self) -> Imported:
         d = self.data
+        self._check_top()
         root = d.get("xml_root_element")
         app_path = d.get("xml_application_path")
         if not isinstance(root, str) or not root or not isinstance(app_path, str):
-            raise ContractImportError(
-                f"{self.source}: xml_root_element and xml_application_path are required"
-            )
+            raise self.fail("xml_root_element and xml_application_path are required")
         steps = [s for s in app_path.split("/") if s]
+        try:
+            _check_xml_name(root, "xml_root_element")
+            for step in steps:
+                _check_xml_name(step, f"xml_application_path {_shown(app_path)}: its step")
+        except ValueError as exc:
+            raise self.fail(str(exc)) from None
         if len(steps) < 2 or steps[0] != root:
-            raise ContractImportError(
-                f"{self.source}: xml_application_path {app_path!r} must start at /{root}"
-            )
+            raise self.fail(f"xml_application_path {_shown(app_path)} must start at /{root}")
         self.app_path = "/" + "/".join(steps)
-        unknown = sorted(k for k in d if k not in TOP_LEVEL_KEYS)
-        if unknown:
-            raise ContractImportError(
-                f"{self.source}: unknown top-level key(s) {', '.join(map(repr, unknown))}: not "
-                "part of the predecessor's format as this import knows it"
-            )
         mappings = d.get("mappings")
         if not isinstance(mappings, list) or not mappings:
-            raise ContractImportError(f"{self.source}: mappings must be a non-empty list")
+            raise self.fail("mappings must be a non-empty list")
         enums = self._enums(d.get("enum_mappings") or {})
+        self._empty_enums = {n for n, codes in enums.items() if not codes}
         self.rules = self._rules(d.get("element_filtering"))
+        self._index(mappings)
         bits = d.get("bit_conversions") or {}
         tables: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         used_enums: set[str] = set()
         for i, m in enumerate(mappings):
             where = self._where(i, m)
+            if not isinstance(m, dict):
+                self.errors.append(f"{where} must be an object, not {_kind(m)}")
+                continue
             try:
-                unknown = (
-                    sorted(k for k in m if k not in MAPPING_KEYS) if isinstance(m, dict) else []
-                )
-                if unknown:
-                    raise ValueError(
-                        f"unknown key(s) {', '.join(map(repr, unknown))}: not part of the "
-                        "predecessor's format as this import knows it"
-                    )
+                self._check_mapping(m)
                 if self._key_value(where, m):
                     continue
                 if self._grouped(where, m, enums, bits, used_enums):
                     continue
                 column = self._column(where, m, enums, bits, used_enums)
             except ValueError as exc:
-                self.errors.append(f"{where}: {exc}")
+                self.errors.append(_one_line(f"{where}: {exc}"))
                 continue
             if column is not None:
                 tables.setdefault(m["target_table"], []).append((m["target_column"], column))
-        if self.errors:
-            shown = "\n  ".join(self.errors[:50])
-            more = f"\n  … and {len(self.errors) - 50} more" if len(self.errors) > 50 else ""
+        if self.errors:  # one line: at most 20 errors of at most LONGEST_MESSAGE characters
+            prefix = f"{self.source}: "
+            shown = "; ".join(e.removeprefix(prefix) for e in self.errors[:20])
+            more = f"; … and {len(self.errors) - 20} more" if len(self.errors) > 20 else ""
             raise ContractImportError(
-                f"{self.source}: {len(self.errors)} mapping(s) cannot be imported:\n  {shown}{more}"
+                f"{self.source}: {len(self.errors)} mapping(s) cannot be imported: {shown}{more}"
             )
         if "app_base" not in tables:
-            raise ContractImportError(f"{self.source}: no mapping targets app_base")
+            raise self.fail("no mapping targets app_base")
         for table in [*self.kv, *self.groups]:
             tables.setdefault(table, [])
-        return self._render(root, steps, tables, {n: enums[n] for n in sorted(used_enums)})
+        try:
+            return self._render(root, steps, tables, {n: enums[n] for n in sorted(used_enums)})
+        except ValueError as exc:
+            raise self.fail(str(exc)) from None
 
-    def _key_value(self, where: str, m: Any) -> bool:
+    @staticmethod
+    def _check_mapping(m: dict[str, Any]) -> None:
+        """A mapping's keys and their kinds, its path and attribute names: what the rest
+        relies on (a ValueError says what is wrong)."""
+        unknown = sorted(k for k in m if k not in MAPPING_KEYS)
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {', '.join(map(_shown, unknown))}: not part of the "
+                "predecessor's format as this import knows it"
+            )
+        problem = _shape_problem(m, _MAPPING_SHAPE)
+        if problem is not None:
+            raise ValueError(problem)
+        for key in ("xml_path", "target_table", "data_type"):
+            if not m.get(key):
+                raise ValueError(f"{key} is required")
+        path = m["xml_path"]
+        inner = path.strip("/").split("/")
+        if "" in inner:
+            raise ValueError(f"xml_path {_shown(path)} has an empty step ('//')")
+        for step in inner:
+            _check_xml_name(step, f"xml_path {_shown(path)}: its step")
+        if m.get("xml_attribute"):
+            _check_xml_name(m["xml_attribute"], "xml_attribute", "attribute")
+
+    def _key_value(self, where: str, m: dict[str, Any]) -> bool:
         """A key/value mapping becomes a listed pair of its table; False if it is none."""
-        if not isinstance(m, dict):
-            return False
         tokens = _tokens(m.get("mapping_type"))
         kv = [t for t in tokens if t.split("(", 1)[0] in KV_TOKENS]
         if not kv:
@@ -311,8 +595,8 @@ class _Importer:
         selectors = [t for t in tokens if t in SELECTORS]
         if len(tokens) - len(selectors) > 1 or len(selectors) > 1:
             raise ValueError(
-                f"mapping type {', '.join(tokens)}: a key/value token takes at most one contact "
-                "selector and nothing else"
+                f"mapping type {_label(', '.join(tokens))}: a key/value token takes at most one "
+                "contact selector and nothing else"
             )
         token = kv[0]
         kind, _, rest = token.partition("(")
@@ -320,11 +604,11 @@ class _Importer:
         table = KV_TOKENS[kind]
         if m.get("target_table") != table:
             if m.get("target_table") not in KV_TOKENS.values():
-                raise ValueError(f"{kind} writes {table}, not {m.get('target_table')!r}")
+                raise ValueError(f"{kind} writes {table}, not {_shown(m.get('target_table'))}")
             self.differs(
                 where,
-                f"was given {token} with target_table {m.get('target_table')!r} (what it "
-                "writes then is not specified)",
+                f"was given {_label(token)} with target_table {_shown(m.get('target_table'))} "
+                "(what it writes then is not specified)",
                 f"writes the row to {table}, as the token says",
             )
         source = self._selected(where, m, selectors[0]) if selectors else self._source(m)
@@ -350,43 +634,78 @@ class _Importer:
         return True
 
     def _rules(self, raw: Any) -> dict[str, tuple[str, str, list[str]]]:
-        """element_type → (child path, type attribute, allowed types in priority order)."""
-        rules = raw.get("filter_rules", []) if isinstance(raw, dict) else []
+        """element_type → (child path, type attribute, allowed types in priority order); where
+        each rule is (``self.rule_at``), for the errors about its values."""
+        self.rule_at: dict[str, str] = {}
+        rules = raw.get("filter_rules") if isinstance(raw, dict) else None
+        if rules is not None and not isinstance(rules, list):
+            raise self.fail(f"element_filtering.filter_rules must be a list, not {_kind(rules)}")
         out: dict[str, tuple[str, str, list[str]]] = {}
-        for rule in rules if isinstance(rules, list) else []:
-            if not isinstance(rule, dict) or not isinstance(rule.get("element_type"), str):
-                continue
+        for i, rule in enumerate(rules or []):
+            at = f"element_filtering.filter_rules[{i}]"
+            if not isinstance(rule, dict):
+                raise self.fail(f"{at} must be an object, not {_kind(rule)}")
+            kinds = {"element_type": "text", "xml_child_path": "text", "xml_parent_path": "text"}
+            for key, said in kinds.items():
+                if rule.get(key) is not None and not isinstance(rule[key], str):
+                    raise self.fail(f"{at}.{key} must be {said}, not {_kind(rule[key])}")
             required = rule.get("required_attributes") or {}
+            if not isinstance(required, dict):
+                raise self.fail(
+                    f"{at}.required_attributes must be an object, not {_kind(required)}"
+                )
+            for name, value in required.items():
+                here = _json_path(f"{at}.required_attributes", name)
+                if isinstance(value, list):
+                    for j, item in enumerate(value):
+                        if not isinstance(item, str):
+                            raise self.fail(f"{here}[{j}] must be text, not {_kind(item)}")
+                elif not isinstance(value, bool):
+                    raise self.fail(f"{here} must be true or a list of values, not {_kind(value)}")
             typed = [(k, v) for k, v in required.items() if isinstance(v, list) and v]
             child = rule.get("xml_child_path")
-            if typed and isinstance(child, str):
-                out[rule["element_type"]] = (child, typed[0][0], [str(v) for v in typed[0][1]])
+            kind = rule.get("element_type")
+            if typed and isinstance(child, str) and isinstance(kind, str):
+                try:
+                    _check_xml_name(typed[0][0], f"{at}.required_attributes: the key", "attribute")
+                    steps = child.strip("/").split("/")
+                    for step in steps:
+                        _check_xml_name(step, f"{at}.xml_child_path {_shown(child)}: its step")
+                except ValueError as exc:
+                    raise self.fail(str(exc)) from None
+                out[kind] = (child, typed[0][0], list(typed[0][1]))
+                self.rule_at[kind] = at
         return out
 
     def _rule(self, kind: str) -> tuple[str, str, list[str]]:
         rule = self.rules.get(kind)
         if rule is None:
-            raise ContractImportError(
-                f"{self.source}: element_filtering has no '{kind}' rule with a typed attribute"
-            )
+            raise self.fail(f"element_filtering has no '{kind}' rule with a typed attribute")
         return rule
+
+    def _test(self, kind: str, value: str) -> str:
+        """The predicate ``[@type='value']`` of the ``kind`` rule's type attribute."""
+        try:
+            return _predicate(self._rule(kind)[1], value)
+        except ValueError as exc:
+            raise ValueError(f"{self.rule_at[kind]}: {exc}") from None
 
     def _where(self, i: int, m: Any) -> str:
         if isinstance(m, dict):
-            return (
-                f"{self.source}: mappings[{i}] ({m.get('target_table')}.{m.get('target_column')})"
-            )
+            table, column = m.get("target_table"), m.get("target_column")
+            return f"{self.source}: mappings[{i}] ({_label(table)}.{_label(column)})"
         return f"{self.source}: mappings[{i}]"
 
     def _enums(self, raw: Any) -> dict[str, dict[str, int]]:
         if not isinstance(raw, dict):
-            raise ContractImportError(f"{self.source}: enum_mappings must be an object")
+            raise self.fail(f"enum_mappings must be an object, not {_kind(raw)}")
         out: dict[str, dict[str, int]] = {}
         owners: dict[int, tuple[str, str]] = {}
         self.text_enums: dict[str, dict[str, str]] = {}
         for name, codes in raw.items():
+            at = _json_path("enum_mappings", name)
             if not isinstance(codes, dict):
-                raise ContractImportError(f"{self.source}: enum_mappings.{name} must be an object")
+                raise self.fail(f"{at} must be an object, not {_kind(codes)}")
             if all(isinstance(v, int) and not isinstance(v, bool) for v in codes.values()):
                 out[name] = dict(codes)
                 for code, value in codes.items():
@@ -394,42 +713,37 @@ class _Importer:
                     if first[0] != name:
                         self.note(
                             f"{self.source}: enum_mappings",
-                            f"writes id {value} for both {first[0]} {first[1]!r} and {name} "
-                            f"{code!r} (one id in two enums: a typo in one of them, most likely)",
+                            f"writes id {value} for both {_label(first[0])} {_shown(first[1])} "
+                            f"and {_label(name)} {_shown(code)} (one id in two enums: a typo in "
+                            "one of them, most likely)",
                             "writes the same id, as given; app_enums seeds it once, as "
-                            f"{first[0]} {first[1]!r}",
+                            f"{_label(first[0])} {_shown(first[1])}",
                         )
             elif all(isinstance(v, str) for v in codes.values()):
                 self.text_enums[name] = dict(codes)  # e.g. officer code → e-mail address
             else:
-                raise ContractImportError(
-                    f"{self.source}: enum_mappings.{name}: values must all be integer ids or "
-                    "all be text"
-                )
+                raise self.fail(f"{at}: values must all be integer ids or all be text")
         return out
 
     def _column(
         self,
         where: str,
-        m: Any,
+        m: dict[str, Any],
         enums: dict[str, dict[str, int]],
         bits: dict[str, Any],
         used_enums: set[str],
         grouped: bool = False,
     ) -> dict[str, Any] | None:
-        if not isinstance(m, dict):
-            raise ValueError("a mapping must be an object")
-        for key in ("xml_path", "target_table", "data_type"):
-            if not isinstance(m.get(key), str) or not m[key]:
-                raise ValueError(f"{key} is required")
         table, column = m["target_table"], m.get("target_column") or ""
+        if (problem := identifier_problem(table)) is not None:
+            raise ValueError(f"target_table: {problem}")
         tokens = _tokens(m.get("mapping_type"))
         calculated = "calculated_field" in tokens
         if calculated:
             if tokens[0] != "calculated_field" or (tokens[1:] and tokens[1:] != ["enum"]):
                 raise ValueError(
-                    f"mapping type {', '.join(tokens)}: calculated_field is imported alone or "
-                    "followed by enum"
+                    f"mapping type {_label(', '.join(tokens))}: calculated_field is imported "
+                    "alone or followed by enum"
                 )
             tokens = tokens[1:]
         unknown = [t for t in tokens if t not in FIELD_TOKENS and t not in SELECTORS]
@@ -443,7 +757,9 @@ class _Importer:
                 "the column plainly, with a default_value if it needs one"
             )
         if unknown:
-            raise ValueError(f"mapping type {', '.join(unknown)} is not one the predecessor knows")
+            raise ValueError(
+                f"mapping type {_label(', '.join(unknown))} is not one the predecessor knows"
+            )
         if table in DEDICATED and not grouped:
             raise ValueError(
                 f"table {table} is built by the predecessor's dedicated code: a mapping to it "
@@ -451,22 +767,28 @@ class _Importer:
             )
         if not column:
             raise ValueError("target_column is required")
+        if (problem := identifier_problem(column)) is not None:
+            raise ValueError(f"target_column: {problem}")
         text_enum = self._text_enum(m) if "enum" in tokens else None
         empty_enum = (
             "enum" in tokens
             and text_enum is None
-            and self._enum_name(m, enums) in {n for n, codes in enums.items() if not codes}
+            and self._enum_name(m, enums) in self._empty_enums
         )
         if empty_enum:
             self.differs(
                 where,
-                f"looks codes up in the empty enum {self._enum_name(m, enums)} and stores NULL",
+                f"looks codes up in the empty enum {_label(self._enum_name(m, enums))} and "
+                "stores NULL",
                 "makes the column one that is always NULL",
             )
             spec: dict[str, Any] = {"expr": "NULL", "type": "int"}
         elif text_enum is not None:
             if selectors or len(tokens) > 1:
-                raise ValueError(f"mapping type {', '.join(tokens)} with the text enum {text_enum}")
+                raise ValueError(
+                    f"mapping type {_label(', '.join(tokens))} with the text enum "
+                    f"{_label(text_enum)}"
+                )
             spec = self._text_enum_column(where, m, table, text_enum, calculated)
         elif calculated:
             typed = self._type(where, m, tokens, enums, bits, used_enums)
@@ -480,7 +802,7 @@ class _Importer:
                 spec = self._selected(where, m, selectors[0])
                 typed = self._type(where, m, tokens, enums, bits, used_enums)
                 if typed["type"] == "bit" and selectors[0] != "curr_address_only":
-                    spec = self._selected_bit(spec, typed)
+                    spec = self._selected_bit(where, selectors[0], spec, typed)
             elif table == CONTACT or table in CONTACT_CHILDREN:
                 if column in ("con_id", "app_id"):
                     return None  # keys: set by the predecessor's code, and by the import's
@@ -497,21 +819,12 @@ class _Importer:
         if isinstance(default, str) and re.fullmatch(r"[A-Za-z_]+\(\)", default.strip()):
             self.differs(
                 where,
-                f"leaves {default} (a SQL function) to the database's column default",
+                f"leaves {default.strip()} (a SQL function) to the database's column default",
                 "writes NULL where the value is blank (its tables have no SQL defaults)",
             )
             default = None
         if default is not None and "default" not in spec and default != "":
-            if spec["type"] == "enum":  # the predecessor's default is the stored id
-                codes = enums[spec["enum"]]
-                by_id = {v: c for c, v in codes.items()}
-                if isinstance(default, int) and default in by_id:
-                    default = by_id[default]
-                elif str(default) not in codes:
-                    raise ValueError(
-                        f"default {default!r} is neither an id nor a code of enum {spec['enum']}"
-                    )
-            spec["default"] = default if isinstance(default, str) else str(default)
+            spec["default"] = self._default(default, spec, enums)
             if m.get("exclude_default_when_record_empty") is True:
                 # a "conditional" default (spec §10.2-10.3): only beside other values
                 spec["default_when"] = "row_has_values"
@@ -528,6 +841,36 @@ class _Importer:
                 "has nothing to do for it",
             )
         return spec
+
+    @staticmethod
+    def _default(value: Any, spec: dict[str, Any], enums: dict[str, dict[str, int]]) -> Any:
+        """The column's default as the JSON's ``default_value`` says it: text as it is, a
+        number as its text, an enum's id as its code, true/false for a bit column only."""
+        shown = f"default_value {_shown(value)}"
+        if isinstance(value, bool):
+            if spec["type"] == "bit":
+                return value
+            raise ValueError(
+                f"{shown} is a truth value, and the column is no bit column: write the text "
+                'the column should hold ("true", "1")'
+            )
+        if spec["type"] == "enum":  # the predecessor's default is the stored id
+            codes = enums[spec["enum"]]
+            by_id = {v: c for c, v in codes.items()}
+            if isinstance(value, int) and value in by_id:
+                return by_id[value]
+            if str(value) not in codes:
+                raise ValueError(
+                    f"{shown} is neither an id nor a code of enum {_label(spec['enum'])}"
+                )
+        text = value if isinstance(value, str) else repr(value)
+        length = spec.get("length")
+        if spec["type"] == "string" and isinstance(length, int) and len(text) > length:
+            raise ValueError(
+                f"{shown} is {len(text):,} characters long, longer than the column's data_length "
+                f"{length} (the predecessor cuts it; write it as the column should hold it)"
+            )
+        return text
 
     def _enum_name(self, m: dict[str, Any], known: dict[str, Any]) -> str | None:
         name = m.get("enum_name") or (
@@ -550,9 +893,9 @@ class _Importer:
         codes = self.text_enums[name]
         attr = _attribute(m)
         if table == CONTACT or table in CONTACT_CHILDREN:
-            source = f"VALUE('@{attr}')"
+            source = ix.value_of(f"@{attr}")
         else:
-            source = f"VALUE('{self._path_of(self._source(m))}')"
+            source = ix.value_of(self._path_of(self._source(m)))
         exact = [
             f"WHEN {source} = {ix.sql_text(code.strip())} THEN {ix.sql_text(value)}"
             for code, value in codes.items()
@@ -570,14 +913,18 @@ class _Importer:
         if calculated:
             calc = self._translator(where, table).translate(m.get("expression") or "", ix.TEXT)
             expr = f"COALESCE({calc}, {expr})"
-        if not isinstance(length, int) or length <= 0:
+        if isinstance(length, bool) or not isinstance(length, int | None):
+            raise ValueError(_length_problem("string", length))
+        if length is None or length in (0, -1):
             length = DEFAULT_STRING_LENGTH
+        elif not 0 < length <= MAX_STRING_LENGTH:
+            raise ValueError(_length_problem("string", length))
         return {"expr": expr, "type": "string", "length": length}
 
     def _grouped(
         self,
         where: str,
-        m: Any,
+        m: dict[str, Any],
         enums: dict[str, dict[str, int]],
         bits: dict[str, Any],
         used_enums: set[str],
@@ -585,8 +932,6 @@ class _Importer:
         """A mapping of a grouped row (policy_exceptions, warranty_field, add_collateral):
         one row per group of the table, each column read along its own path; False if the
         mapping is none."""
-        if not isinstance(m, dict):
-            return False
         tokens = _tokens(m.get("mapping_type"))
         found = [t for t in tokens if t.split("(", 1)[0] in GROUP_TOKENS]
         if not found:
@@ -596,13 +941,14 @@ class _Importer:
         param = rest[:-1].strip() if rest.endswith(")") else ""
         table = GROUP_TOKENS[kind]
         if m.get("target_table") != table:
-            raise ValueError(f"{kind} writes {table}, not {m.get('target_table')!r}")
+            raise ValueError(f"{kind} writes {table}, not {_shown(m.get('target_table'))}")
         if len(found) > 1:
-            raise ValueError(f"mapping type {', '.join(tokens)}: two grouping tokens")
-        if kind != "policy_exceptions" and not param.isdigit():
-            raise ValueError(f"{token}: the group must be a number")
-        if kind == "policy_exceptions" and param and not param.isdigit():
-            raise ValueError(f"{token}: the exception type must be a number")
+            raise ValueError(f"mapping type {_label(', '.join(tokens))}: two grouping tokens")
+        number = re.fullmatch(r"[0-9]{1,9}", param) is not None  # ASCII digits: '²' is none
+        if kind != "policy_exceptions" and not number:
+            raise ValueError(f"{_label(token)}: the group must be a number")
+        if kind == "policy_exceptions" and param and not number:
+            raise ValueError(f"{_label(token)}: the exception type must be a number")
         rest_tokens = [t for t in tokens if t != token]
         column = m.get("target_column") or ""
         if kind == "policy_exceptions":
@@ -638,7 +984,7 @@ class _Importer:
             role = "also"  # the predecessor: a slot's wholesale value counts only above 0
         group = self.groups.setdefault(table, {}).setdefault(param, {})
         if column in group:
-            raise ValueError(f"{token}: column {column!r} is mapped twice in this group")
+            raise ValueError(f"{_label(token)}: column {column!r} is mapped twice in this group")
         group[column] = (role, spec)
         return True
 
@@ -669,13 +1015,10 @@ class _Importer:
         expr = self._translator(where, table).translate(m.get("expression") or "", target)
         if kind == "enum":
             # with enum after it, the predecessor looks the raw attribute up when the
-            # expression gives nothing (spec §7.1 step 3)
+            # expression gives nothing (spec §7.1 step 3); a contact's row element is the
+            # contact, the others' the application
             codes = enums[typed["enum"]]
-            raw = (
-                f"UPPER(VALUE('@{_attribute(m)}'))"
-                if table != CONTACT
-                else f"UPPER(@{_attribute(m)})"
-            )
+            raw = f"UPPER({ix.value_of('@' + _attribute(m))})"
             whens = " ".join(
                 f"WHEN {raw} = {ix.sql_text(code.upper())} THEN {value}"
                 for code, value in codes.items()
@@ -693,13 +1036,15 @@ class _Importer:
         )
 
     def _resolver(self, where: str, table: str) -> ix.Resolver:
-        """Names of the predecessor's evaluation context (spec §11.1) → expressions of text."""
+        """Names of the predecessor's evaluation context (spec §11.1) → expressions of text.
+        A name is letters, digits, '_' and '.' (import_expr); the paths it resolves to are
+        the contract's, quoted by ix.value_of."""
         if table == CONTACT or table in CONTACT_CHILDREN:
 
             def element(name: str) -> str:
                 if table != CONTACT and name == "con_id":
-                    return "VALUE('../@con_id')"
-                return f"VALUE('@{name.split('.')[-1]}')"
+                    return ix.value_of("../@con_id")
+                return ix.value_of(f"@{name.split('.')[-1]}")
 
             return element
         app_element = self.app_path.rsplit("/", 1)[-1]
@@ -708,32 +1053,32 @@ class _Importer:
 
         def app_level(name: str) -> str:
             if name == "app_id":
-                return f"VALUE('{up}/@ID')"
+                return ix.value_of(f"{up}/@ID")
             head, _, attr = name.rpartition(".")
             if head.lower() == "contact":
                 if "contact" not in self.rules:
                     raise ValueError(f"{name}: element_filtering has no typed contact rule")
-                contact_path, type_attr, roles = self.rules["contact"]
+                contact_path, _, roles = self.rules["contact"]
                 contacts = self._relative(contact_path)
                 self.differs(
                     where,
-                    f"reads {name} from the first valid contact, {roles[0]} first",
-                    f"reads it from the first {roles[0]} contact",
+                    f"reads {name} from the first valid contact, {_label(roles[0])} first",
+                    f"reads it from the first {_label(roles[0])} contact",
                 )
-                return f"VALUE('{contacts}[@{type_attr}=''{roles[0]}'']/@{attr}')"
+                return ix.value_of(f"{contacts}{self._test('contact', roles[0])}/@{attr}")
             if head.lower() in ("application", app_table.lower(), app_element.lower()):
-                return f"VALUE('@{self._attr_case(attr, self.app_path)}')"
+                return ix.value_of(f"@{self._attr_case(attr, self.app_path)}")
             if head:
-                path = self._element_named(head)
+                path = self._element_at.get(head.lower())  # None: unknown, or outside
                 if path is None:
                     raise ValueError(
-                        f"{name}: no mapping reads an element named {head!r}, so where it "
-                        "lies is unknown"
+                        f"{name}: no mapping reads an element named {_shown(head)}, so where "
+                        "it lies is unknown"
                     )
-                return f"VALUE('{path}/@{self._attr_case(attr, None)}')"
-            found = self._elements_with(attr)
+                return ix.value_of(f"{path}/@{self._attr_case(attr, None)}")
+            found = list(self._with_attr.get(attr.lower(), ()))
             if not found:  # no mapping reads it: any element the contract reads may hold it
-                found = [f"{p}/@{attr}" if p else f"@{attr}" for p in self._elements()]
+                found = [f"{p}/@{attr}" if p else f"@{attr}" for p in self._elements]
                 self.differs(
                     where,
                     f"resolves {name} to the last element in the document that carries it",
@@ -744,12 +1089,12 @@ class _Importer:
                 self.differs(
                     where,
                     f"resolves {name} to the last element in the document that carries it",
-                    f"takes the first of {', '.join(found)} that does (elements later in the "
-                    "document first, the application's own attributes last)",
+                    f"takes the first of {_label(', '.join(found))} that does (elements later "
+                    "in the document first, the application's own attributes last)",
                 )
             if len(found) == 1:
-                return f"VALUE('{found[0]}')"
-            return "COALESCE(" + ", ".join(f"VALUE('{p}')" for p in found) + ")"
+                return ix.value_of(found[0])
+            return "COALESCE(" + ", ".join(ix.value_of(p) for p in found) + ")"
 
         return app_level
 
@@ -765,80 +1110,57 @@ class _Importer:
             common += 1
         return "/".join([".."] * (len(app) - common) + steps[common:])
 
-    @functools.cached_property
-    def _mapped(self) -> list[dict[str, Any]]:
-        """The mappings that read an attribute of an app-level element (what names in
-        calculations resolve against); computed once."""
-        return [
-            m
-            for m in self.data.get("mappings") or []
-            if isinstance(m, dict)
-            and isinstance(m.get("xml_path"), str)
-            and isinstance(m.get("xml_attribute"), str)
-            and m.get("target_table") not in (CONTACT, *CONTACT_CHILDREN)
-            and not any(t in SELECTORS for t in _tokens_or_empty(m.get("mapping_type")))
-        ]
-
-    def _attr_case(self, attr: str, xml_path: str | None) -> str:
-        for m in self._mapped:
-            if m["xml_attribute"].lower() == attr.lower() and (
-                xml_path is None or m["xml_path"].rstrip("/") == xml_path
-            ):
-                return str(m["xml_attribute"])
-        return attr
-
-    def _element_named(self, segment: str) -> str | None:
-        for m in self._mapped:
-            path = m["xml_path"].rstrip("/")
-            if path.rsplit("/", 1)[-1].lower() == segment.lower():
-                return self._app_relative(path)
-        return None
-
-    def _elements(self) -> list[str]:
-        """Every element (relative to the application element, '' for itself) an
-        application-level mapping reads, later mappings first, the application last."""
-        out: list[str] = []
-        for m in reversed(self._mapped):
-            rel = self._app_relative(m["xml_path"].rstrip("/"))
-            if rel is not None and rel not in out:
-                out.append(rel)
-        if "" not in out:
-            out.append("")
-        out.sort(key=lambda p: p == "")
-        return out
-
-    def _elements_with(self, attr: str) -> list[str]:
-        """Where a bare name may be read: every element a mapping reads that attribute from,
-        as the predecessor's context holds every element's attributes and the later one wins
-        — elements of the contract's later mappings first (nested ones come later in a
-        document), the application element's own attributes last."""
-        found: list[str] = []
-        for m in reversed(self._mapped):
-            if m["xml_attribute"].lower() != attr.lower():
+    def _index(self, mappings: list[Any]) -> None:
+        """What names in calculations resolve against, found once (a lookup per name, not a
+        walk through every mapping): the mappings that read an attribute of an app-level
+        element, by attribute and by element."""
+        mapped = []
+        for m in mappings:
+            if not isinstance(m, dict) or m.get("target_table") in (CONTACT, *CONTACT_CHILDREN):
                 continue
-            rel = self._app_relative(m["xml_path"].rstrip("/"))
+            path, attr = m.get("xml_path"), m.get("xml_attribute")
+            if not isinstance(path, str) or not _is_xml_name(attr):
+                continue
+            steps = path.strip("/").split("/")
+            if not all(map(_is_xml_name, steps)):
+                continue
+            if any(t in SELECTORS for t in _tokens_or_empty(m.get("mapping_type"))):
+                continue
+            mapped.append(("/" + "/".join(steps), str(attr)))
+        # the contract's spelling of an attribute: the first mapping's, anywhere or at a path
+        self._spelled: dict[str, str] = {}
+        self._spelled_at: dict[tuple[str, str], str] = {}
+        self._element_at: dict[str, str | None] = {}  # an element's name → where it lies
+        for path, attr in mapped:
+            self._spelled.setdefault(attr.lower(), attr)
+            self._spelled_at.setdefault((attr.lower(), path), attr)
+            self._element_at.setdefault(path.rsplit("/", 1)[-1].lower(), self._app_relative(path))
+        # every element an app-level mapping reads, later mappings first, the application
+        # last; and per attribute the paths that read it, in the same order
+        elements: dict[str, None] = {}
+        with_attr: dict[str, dict[str, None]] = {}
+        for path, attr in reversed(mapped):
+            rel = self._app_relative(path)
             if rel is None:
                 continue
-            path = f"{rel}/@{m['xml_attribute']}" if rel else f"@{m['xml_attribute']}"
-            if path not in found:
-                found.append(path)
-        found.sort(key=lambda p: p.startswith("@"))  # the application's own: last
-        return found
+            elements.setdefault(rel)
+            with_attr.setdefault(attr.lower(), {}).setdefault(
+                f"{rel}/@{attr}" if rel else f"@{attr}"
+            )
+        elements.setdefault("")
+        self._elements = sorted(elements, key=lambda p: p == "")
+        self._with_attr = {
+            a: sorted(paths, key=lambda p: p.startswith("@")) for a, paths in with_attr.items()
+        }
 
-    def _selected(self, where: str, m: dict[str, Any], selector: str) -> dict[str, Any]:
-        """A contact selector (spec §7.3) as an element path with predicates."""
-        attr = _attribute(m)
-        _, type_attr, roles = self._rule("contact")
-        address_path, address_type, address_types = self._rule("address")
-        address = address_path.rstrip("/").rsplit("/", 1)[-1]
-        preferred = f"[@{address_type}='{address_types[0]}']"
-        if selector == "curr_address_only":
-            if m["target_table"] != CONTACT:
-                raise ValueError(
-                    "curr_address_only reads the current contact's address: the predecessor "
-                    "uses it in app_contact_base only"
-                )
-            return {"path": f"{address}{preferred}[last]/@{attr}"}
+    def _attr_case(self, attr: str, xml_path: str | None) -> str:
+        if xml_path is None:
+            return self._spelled.get(attr.lower(), attr)
+        return self._spelled_at.get((attr.lower(), xml_path), attr)
+
+    def _chosen(self, where: str, selector: str) -> str:
+        """The contact a selector reads (spec §7.3): the last of its role."""
+        _, _, roles = self._rule("contact")
         index = SELECTORS[selector]
         assert index is not None
         if index >= len(roles):
@@ -848,32 +1170,47 @@ class _Importer:
             contact_path = (
                 contact_path.rsplit("/", 1)[0] + "/contact" if "/" in contact_path else "contact"
             )
-        chosen = f"{contact_path}[@{type_attr}='{roles[index]}'][last]"
         self.differs(
             where,
-            f"takes the last {roles[index]} contact that has a con_id",
-            f"takes the last {roles[index]} contact",
+            f"takes the last {_label(roles[index])} contact that has a con_id",
+            f"takes the last {_label(roles[index])} contact",
         )
+        return f"{contact_path}{self._test('contact', roles[index])}[last]"
+
+    def _selected(self, where: str, m: dict[str, Any], selector: str) -> dict[str, Any]:
+        """A contact selector (spec §7.3) as an element path with predicates."""
+        attr = _attribute(m)
+        address_path, _, address_types = self._rule("address")
+        address = address_path.rstrip("/").rsplit("/", 1)[-1]
+        preferred = self._test("address", address_types[0])
+        if selector == "curr_address_only":
+            if m["target_table"] != CONTACT:
+                raise ValueError(
+                    "curr_address_only reads the current contact's address: the predecessor "
+                    "uses it in app_contact_base only"
+                )
+            return {"path": f"{address}{preferred}[last]/@{attr}"}
+        chosen = self._chosen(where, selector)
         if m["target_table"] == "app_contact_address" or address in m["xml_path"]:
             self.differs(
                 where,
-                f"takes its first {address_types[0]} address with a value, else its last",
-                f"takes its first {address_types[0]} address",
+                f"takes its first {_label(address_types[0])} address with a value, else its last",
+                f"takes its first {_label(address_types[0])} address",
             )
             return {"path": f"{chosen}/{address}{preferred}/@{attr}"}
         if "app_prod_bcard" in m["xml_path"]:
             return {"path": f"{chosen}/app_prod_bcard[last]/@{attr}"}
         return {"path": f"{chosen}/@{attr}"}
 
-    def _selected_bit(self, spec: dict[str, Any], typed: dict[str, Any]) -> dict[str, Any]:
+    def _selected_bit(
+        self, where: str, selector: str, spec: dict[str, Any], typed: dict[str, Any]
+    ) -> dict[str, Any]:
         """A bit map after a contact selector (``[authu_contact, char_to_bit]``): NULL when
         there is no such contact (the selector gives None), else the bit, 0 for a blank or
         unknown code (spec §7.3)."""
         _, type_attr, _ = self._rule("contact")
-        path = str(spec["path"])
-        contact = path[: path.index("[last]") + len("[last]")]
-        exists = f"VALUE('{contact}/@{type_attr}')".replace("='", "=''").replace("']", "'']")
-        value = f"VALUE('{path}')".replace("='", "=''").replace("']", "'']")
+        exists = ix.value_of(f"{self._chosen(where, selector)}/@{type_attr}")
+        value = ix.value_of(str(spec["path"]))
         trues = ", ".join(ix.sql_text(t.upper()) for t in typed["true"])
         return {
             "expr": f"CASE WHEN {exists} IS NULL THEN NULL "
@@ -904,7 +1241,7 @@ class _Importer:
             return {"attr": attr}
         rel = self._app_relative(path)
         if rel is None:
-            raise ValueError(f"xml_path {m['xml_path']!r} lies outside the document root")
+            raise ValueError(f"xml_path {_shown(m['xml_path'])} lies outside the document root")
         return {"path": f"{rel}/@{attr}"}
 
     def _type(
@@ -918,10 +1255,17 @@ class _Importer:
     ) -> dict[str, Any]:
         dtype = m["data_type"].lower()
         length = m.get("data_length")
+        if length is not None and (not isinstance(length, int) or isinstance(length, bool)):
+            if dtype == "string" or dtype in ("decimal", "float"):
+                raise ValueError(_length_problem(dtype, length))
+            raise ValueError(
+                f"data_length {_shown(length)} must be an integer or null (the predecessor "
+                f"ignores it for a {_label(dtype)} column)"
+            )
         if "enum" in tokens:
             found = self._enum_name(m, enums)
             if found is None:
-                raise ValueError(f"no enum for {m['target_column']!r} among enum_mappings")
+                raise ValueError(f"no enum for {_shown(m['target_column'])} among enum_mappings")
             used_enums.add(found)
             if "" in enums[found]:
                 # the predecessor's catch-all: blank and unknown codes both take it (its
@@ -948,9 +1292,11 @@ class _Importer:
                     "keeps the whole value in a text column without limit (length 'max')",
                 )
                 length = "max"
-            elif not isinstance(length, int) or length <= 0:
+            elif length is None or length == 0:
                 self.note(where, "does not limit the length", f"uses {DEFAULT_STRING_LENGTH}")
                 length = DEFAULT_STRING_LENGTH
+            elif not 0 < length <= MAX_STRING_LENGTH:
+                raise ValueError(_length_problem(dtype, length))
             spec: dict[str, Any] = {"type": "string", "length": length}
             if digits:
                 spec["extract"] = "digits"
@@ -966,10 +1312,14 @@ class _Importer:
             if dtype in INT_TYPES:  # '611.0' is 611 there (half-up), not an invalid value
                 spec["round"] = True
             if spec["type"] == "decimal":
-                scale = length if isinstance(length, int) and length >= 0 else 2
-                spec.update(precision=18, scale=scale)
+                scale = 2 if length is None else length
+                if not 0 <= scale <= DECIMAL_PRECISION:
+                    raise ValueError(_length_problem(dtype, length))
+                spec.update(precision=DECIMAL_PRECISION, scale=scale)
                 if dtype == "float":
-                    self.note(where, "stores a float", f"stores decimal(18,{scale})")
+                    self.note(
+                        where, "stores a float", f"stores decimal({DECIMAL_PRECISION},{scale})"
+                    )
             if digits:
                 self.note(
                     where,
@@ -982,7 +1332,7 @@ class _Importer:
             return {"type": DATE_TYPES[dtype]}
         if dtype in ("bit", "boolean"):
             return {"type": "bit"}
-        self.note(where, f"treats data_type {dtype!r} as a string", "does the same")
+        self.note(where, f"treats data_type {_shown(dtype)} as a string", "does the same")
         return {"type": "string", "length": DEFAULT_STRING_LENGTH}
 
     def _render(
@@ -992,7 +1342,8 @@ class _Importer:
         tables: dict[str, list[tuple[str, dict[str, Any]]]],
         enums: dict[str, dict[str, int]],
     ) -> Imported:
-        order = [t for t in (self.data.get("table_insertion_order") or []) if t in tables]
+        listed = self.data.get("table_insertion_order") or []
+        order = list(dict.fromkeys(t for t in listed if t in tables))
         order += sorted(t for t in tables if t not in order)
         order.remove("app_base")
         schema = self.data.get("target_schema") or "dbo"
@@ -1000,20 +1351,23 @@ class _Importer:
         if isinstance(schema, str) and schema != "dbo":
             self.differs(
                 f"{self.source}: target_schema",
-                f"writes every table to the schema {schema!r}",
+                f"writes every table to the schema {_shown(schema)}",
                 "leaves the schema to the connection: PostgreSQL URL "
-                f"'?options=-csearch_path%3D{schema}', SQL Server the login's default schema, "
-                f"MariaDB the database {schema!r} in the URL, SQLite none (docs/contract.md)",
+                f"'?options=-csearch_path%3D{_label(schema)}', SQL Server the login's default "
+                f"schema, MariaDB the database {_shown(schema)} in the URL, SQLite none "
+                "(docs/contract.md)",
             )
             placement = [
-                f"# the predecessor's target_schema {schema!r}: choose it through the --db URL "
-                "(docs/contract.md, 'Schemas')"
+                _comment(
+                    f"the predecessor's target_schema {_shown(schema)}: choose it through the --db "
+                    "URL (docs/contract.md, 'Schemas')"
+                )
             ]
         lines = [
-            f"# imported from {Path(self.source).name} by xmlmigrate contract import",
+            _comment(f"imported from {_label(self.path.name)} by xmlmigrate contract import"),
             *placement,
             "[contract]",
-            f"name = {_q(Path(self.source).stem)}",
+            f"name = {_q(self.path.stem)}",
             f"root = {_q(root)}",
             'app_id = "Request/@ID"',  # hard-coded in the predecessor: /Provenir/Request/@ID
             f"application = {_q('/'.join(steps[1:]))}",
@@ -1075,7 +1429,7 @@ class _Importer:
         try:
             parse_source(spec)
         except ValueError as exc:
-            raise ContractImportError(f"{self.source}: source_table/source_column: {exc}") from None
+            raise self.fail(f"source_table/source_column: {exc}") from None
         return [f"source = {_inline(spec)}"]
 
     def _render_contact(self, table: str, mapped: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -1109,9 +1463,9 @@ class _Importer:
             element = child_path.rstrip("/").rsplit("/", 1)[-1]
             type_column = next((c for c, spec in mapped if spec.get("attr") == type_attr), None)
             if type_column is None:
-                raise ContractImportError(
-                    f"{self.source}: {table}: no mapping reads the {kind} type "
-                    f"attribute {type_attr!r}, which its key needs"
+                raise self.fail(
+                    f"{table}: no mapping reads the {kind} type attribute {_shown(type_attr)}, "
+                    "which its key needs"
                 )
             # the predecessor matches types in any case: list each as written, upper and lower
             allowed = sorted({v for t in types for v in (t, t.upper(), t.lower())})
@@ -1161,9 +1515,7 @@ class _Importer:
     def _relative(self, path: str) -> str:
         full = "/" + "/".join(s for s in path.split("/") if s)
         if not full.startswith(self.app_path + "/"):
-            raise ContractImportError(
-                f"{self.source}: contact path {path!r} lies outside {self.app_path}"
-            )
+            raise self.fail(f"contact path {_shown(path)} lies outside {self.app_path}")
         return full[len(self.app_path) + 1 :]
 
     @staticmethod
@@ -1319,15 +1671,106 @@ class _Importer:
 
 def import_contract(path: str | Path, strict: bool = False) -> Imported:
     """Translate the predecessor's JSON contract at ``path``; see the module docstring."""
-    source = str(path)
+    path = Path(path)
+    source = str(path) if str(path).isprintable() else repr(str(path))
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise ContractImportError(
+                f"{source}: is {size:,} bytes; the import reads at most {MAX_INPUT_BYTES:,} "
+                "bytes (the predecessor's real contracts are under 50 kB): is it the contract?"
+            )
+        raw = path.read_bytes()
     except OSError as exc:
         raise ContractImportError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    data = _parsed(_text(raw, source), source)
+    _check_values(data, source)
+    return _Importer(str(path), data, strict, path).run()
+
+
+def _line_column(text: bytes | str, position: int) -> tuple[int, int]:
+    """1-based line and column of ``position`` (a column counts characters)."""
+    before = text[:position]
+    if isinstance(before, bytes):
+        before = before.decode("utf-8", "replace")
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+def _text(raw: bytes, source: str) -> str:
+    """The file's text: UTF-8 (a byte-order mark allowed), as JSON files are."""
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "UTF-32"),
+        (codecs.BOM_UTF32_BE, "UTF-32"),
+        (codecs.BOM_UTF16_LE, "UTF-16"),
+        (codecs.BOM_UTF16_BE, "UTF-16"),
+    ):
+        if raw.startswith(bom):
+            raise ContractImportError(
+                f"{source}: is {encoding} text (it starts with a {encoding} byte-order mark): "
+                "save it as UTF-8, the encoding of JSON files"
+            )
+    raw = raw.removeprefix(codecs.BOM_UTF8)
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_column(raw, exc.start)
+        raise ContractImportError(
+            f"{source}: is not UTF-8 text: byte 0x{raw[exc.start]:02X} at line {line}, column "
+            f"{column} is no UTF-8 character (a Latin-1 or Windows-1252 file?): save it as "
+            "UTF-8, the encoding of JSON files"
+        ) from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        line, column = _line_column(text, nul)
+        raise ContractImportError(
+            f"{source}: holds a NUL character at line {line}, column {column} (UTF-16 text "
+            "without a byte-order mark, or no text at all?): save it as UTF-8"
+        )
+    return text
+
+
+def _parsed(text: str, source: str) -> Any:
+    try:
+        return json.loads(text, parse_float=_float, parse_int=_int, parse_constant=_constant)
     except json.JSONDecodeError as exc:
         raise ContractImportError(
             f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         ) from None
-    return _Importer(source, data, strict).run()
+    except RecursionError:
+        raise ContractImportError(
+            f"{source}: is nested more than {MAX_DEPTH} levels deep (the predecessor's format "
+            "nests 4): not a contract"
+        ) from None
+
+
+def _check_values(data: Any, source: str) -> None:
+    """Every value of the JSON is one the import can carry: text without lone surrogates,
+    numbers Python holds, at most MAX_DEPTH levels of nesting. The first that is not is an
+    error saying where it is (``mappings[3].xml_attribute``)."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        at = f"{source}: {where or 'the contract'}"
+        if depth > MAX_DEPTH:
+            raise ContractImportError(
+                f"{at} is nested more than {MAX_DEPTH} levels deep (the predecessor's format "
+                "nests 4): not a contract"
+            )
+        if isinstance(value, dict):
+            for key in value:
+                if _surrogate(key):
+                    raise ContractImportError(f"{at}: the key {_shown(key)} {_HALF_PAIR}")
+            items = [(v, _json_path(where, k), depth + 1) for k, v in value.items()]
+            stack.extend(reversed(items))
+        elif isinstance(value, list):
+            stack.extend(reversed([(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]))
+        elif isinstance(value, str) and _surrogate(value):
+            raise ContractImportError(f"{at}: {_shown(value)} {_HALF_PAIR}")
+        elif isinstance(value, _Unreadable):
+            raise ContractImportError(f"{at}: {_shown(value)} {value.why}")
+
+
+_HALF_PAIR = (
+    "holds a lone surrogate (half of a UTF-16 pair, such as \\ud800), which is no "
+    "character: the file was written from broken text"
+)

@@ -44,7 +44,14 @@ class Translation:
 
 
 def sql_text(text: str) -> str:
+    """A text literal of the expression language: quotes doubled, anything else as it is."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def value_of(path: str) -> str:
+    """``VALUE('path')``: the one way an expression reads the document; the path is quoted
+    as a text literal (a predicate's quotes doubled), never pasted."""
+    return f"VALUE({sql_text(path)})"
 
 
 def _is_date_text(text: str) -> bool:

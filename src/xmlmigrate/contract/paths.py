@@ -39,10 +39,15 @@ def check_element_path(path: str) -> None:
 
 
 def path_steps(path: str) -> list[str]:
-    """``a[@x='1/2']/b[last]`` → ``["a[@x='1/2']", "b[last]"]`` (slashes in predicates kept)."""
-    steps, depth, start = [], 0, 0
+    """``a[@x='1/2']/b[last]`` → ``["a[@x='1/2']", "b[last]"]`` (slashes in predicates kept,
+    and brackets and slashes inside a predicate's quoted value: ``a[@x="]/["]``)."""
+    steps, depth, start, quote = [], 0, 0, ""
     for i, ch in enumerate(path):
-        if ch == "[":
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"" and depth:
+            quote = ch
+        elif ch == "[":
             depth += 1
         elif ch == "]":
             depth -= 1
