@@ -129,9 +129,7 @@ def ledger_problems(engine: Engine, schema: Schema) -> list[str]:
     log, root = schema.log, schema.root
     key = root.c[root.primary_key.columns.keys()[0]]
     latest_ids = sa.select(sa.func.max(log.c.log_id)).group_by(log.c.app_id)
-    success = sa.select(log.c.app_id).where(
-        log.c.status == "success", log.c.log_id.in_(latest_ids)
-    )
+    success = sa.select(log.c.app_id).where(log.c.status == "success", log.c.log_id.in_(latest_ids))
     checks = {
         "apps with rows but no success entry": sa.select(key).where(key.not_in(success)),
         "success entries without rows": success.where(log.c.app_id.not_in(sa.select(key))),
@@ -187,19 +185,18 @@ def finish_run(
 
 def upgrade_ledger(engine: Engine, schema: Schema) -> list[str]:
     """Add to a ``processing_log`` an earlier version created the nullable columns this
-    version records (its rows keep NULL there); return their names."""
+    version records (its rows keep NULL there); return their names. One statement when
+    nothing is missing."""
     log_table = schema.log
     backend = engine.dialect.name
+    with engine.connect() as conn:
+        result = conn.execute(sa.select(sa.text("*")).select_from(log_table).where(sa.false()))
+        present = {str(k).lower() for k in result.keys()}  # noqa: SIM118 (a Result, no dict)
+        conn.rollback()
     added = []
     for column in log_table.columns:
-        if column.primary_key or not column.nullable:
+        if column.name.lower() in present or column.primary_key or not column.nullable:
             continue
-        with engine.connect() as conn:
-            try:
-                conn.execute(sa.select(column).limit(0)).all()
-                continue
-            except sa.exc.DBAPIError:
-                conn.rollback()
         type_sql = column.type.compile(dialect=engine.dialect)
         with engine.begin() as conn:
             conn.execute(

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.db.engine import engine_lock_timeout
+from xmlmigrate.db.engine import engine_lock_timeout, sha256_hex
 from xmlmigrate.db.identifiers import quote
 from xmlmigrate.db.locks import is_lock_timeout, lock_timeout_message
 from xmlmigrate.errors import InfrastructureError, SourceError, SourceMissing
@@ -162,10 +162,13 @@ def _document(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement
 
 
 def digest_of(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement[str]:
-    """The document's SHA-256 in hex, computed by the database from the stored value: the
-    page read records it in ``processing_log.doc_digest``, and ``status`` and ``run
-    --changed`` compare it with the same expression, so both sides always hash the same
-    bytes (SQLite: a function each connection of the tool registers, db/engine.py)."""
+    """The document's SHA-256 in hex as the database computes it from the stored value: what
+    ``status`` and ``run --changed`` compare ``processing_log.doc_digest`` with. Where the
+    page read hands the document over as these same bytes (SQLite, PostgreSQL, MariaDB: the
+    UTF-8 of ``_document``), the run hashes the bytes it received (:func:`record_digest`) —
+    the database would have to decompress and convert each document a second time; SQL
+    Server, which hands over text, computes it in the page read (SQLite: a function each
+    connection of the tool registers, db/engine.py)."""
     name = engine.dialect.name
     if name == "sqlite":
         return sa.func.xmlmigrate_sha256(_document(column, engine), type_=sa.String)
@@ -178,6 +181,15 @@ def digest_of(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement
         as_hex = sa.func.convert(sa.literal_column("VARCHAR(64)"), hashed, sa.literal_column("2"))
         return sa.func.lower(as_hex, type_=sa.String)
     raise SourceError(f"cannot compute document digests on {name}")
+
+
+BYTES_DIGESTED = ("sqlite", "postgresql", "mysql", "mariadb")  # the run hashes what it read
+
+
+def record_digest(document: bytes | str | None) -> str | None:
+    """SHA-256 (hex) of the bytes a page read handed over: equal to :func:`digest_of` on the
+    databases of ``BYTES_DIGESTED`` (hashlib releases the GIL while it hashes)."""
+    return sha256_hex(document)
 
 
 def changed_condition(src: sa.FromClause, log: sa.Table, engine: Engine) -> sa.ColumnElement[bool]:
@@ -255,20 +267,13 @@ def document_bytes(column: sa.ColumnElement[Any], engine: Engine) -> sa.ColumnEl
     return sa.func.coalesce(size, 0, type_=sa.BigInteger)
 
 
-def within_bytes(
-    chosen: sa.Select[Any], src: sa.Table, engine: Engine, max_bytes: int
-) -> sa.Select[Any]:
-    """The ids of ``chosen`` (app ids in key order) up to the one whose document would take
-    their documents' bytes past ``max_bytes`` (the parameter ``max_bytes``), and never fewer
-    than the first: a running sum of the sizes over at most ``:n`` ids, computed by the
-    server, so a page of big documents is cut before a byte of them is fetched."""
-    ids = chosen.subquery("page_ids")
-    doc = src.alias("sized_doc")
-    sizes = (  # the sizes first: the window below must not sort rows that hold documents
-        sa.select(ids.c.app_id, document_bytes(doc.c.xml, engine).label("size"))
-        .select_from(ids.join(doc, doc.c.app_id == ids.c.app_id))
-        .subquery("sizes")
-    )
+def within_bytes(sized: sa.Select[Any], max_bytes: int) -> sa.Select[Any]:
+    """The ids of ``sized`` (app ids in key order, each with its document's ``size``) up to
+    the one whose document would take their documents' bytes past ``max_bytes`` (the
+    parameter ``max_bytes``), and never fewer than the first: a running sum of the sizes over
+    at most ``:n`` ids, computed by the server, so a page of big documents is cut before a
+    byte of them is fetched."""
+    sizes = sized.subquery("sizes")
     upto = sa.func.sum(sizes.c.size).over(order_by=sizes.c.app_id, rows=(None, 0))
     running = sa.select(
         sizes.c.app_id, upto.label("upto"), (upto - sizes.c.size).label("before")
@@ -292,8 +297,9 @@ class _Reader:
         # document on disk — 15x slower reads). MariaDB allows LIMIT in a derived table, not
         # in an IN subquery.
         pending = src.alias("pending_app")
+        # each id with its document's size, read from the row the pending test reads anyway
         ids = (
-            sa.select(pending.c.app_id)
+            sa.select(pending.c.app_id, document_bytes(pending.c.xml, engine).label("size"))
             .where(pending_condition(pending, log, config, engine))
             .order_by(pending.c.app_id)
             .limit(sa.bindparam("n"))
@@ -305,16 +311,20 @@ class _Reader:
                 src.c.app_id,
                 _document(src.c.xml, engine),
                 (attempts + 1).label("attempt"),
-                digest_of(src.c.xml, engine).label("digest"),
+                (
+                    digest_of(src.c.xml, engine)
+                    if engine.dialect.name not in BYTES_DIGESTED
+                    else sa.null()
+                ).label("digest"),
             ).select_from(
                 src.join(picked, picked.c.app_id == src.c.app_id)
             )  # no ORDER BY: the server would sort documents; ``_fetch`` sorts the ids
 
         # the first page has no lower bound: any app id, however negative, is read
         limit = config.max_batch_bytes
-        self.first_page = page(within_bytes(ids, src, engine, limit))
+        self.first_page = page(within_bytes(ids, limit))
         later = ids.where(pending.c.app_id > sa.bindparam("after"))
-        self.page = page(within_bytes(later, src, engine, limit))
+        self.page = page(within_bytes(later, limit))
 
 
 class TableSource:
@@ -411,7 +421,12 @@ class TableSource:
                 rows = self._fetch(reader, params)
                 if not rows:
                     break
-                page = [RawRecord(int(r[0]), r[1], int(r[2]), self._as_bytes, r[3]) for r in rows]
+                page = [
+                    RawRecord(
+                        int(r[0]), r[1], int(r[2]), self._as_bytes, r[3] or record_digest(r[1])
+                    )
+                    for r in rows
+                ]
                 after = page[-1].app_id
                 if remaining is not None:
                     remaining -= len(page)

@@ -92,6 +92,15 @@ def make_engine(
         kwargs["poolclass"] = poolclass
     if target.backend == "mssql":
         kwargs["fast_executemany"] = True
+    check_lock_timeout(lock_timeout)
+    # psycopg: the lock timeout travels with the connection's startup packet (no statement)
+    startup_settings = (
+        target.engine_url.get_driver_name() == "psycopg"
+        and "options" not in target.engine_url.query
+    )
+    if startup_settings:
+        ms = max(1, round(lock_timeout * 1000))
+        kwargs["connect_args"] = {"options": f"-c lock_timeout={ms}"}
     try:
         engine = sa.create_engine(target.engine_url, **kwargs)
     except ImportError as exc:  # the DBAPI module, or the system library it needs
@@ -110,10 +119,9 @@ def make_engine(
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
             # the document digest (sources.digest_of): what the servers compute themselves
-            dbapi_conn.create_function("xmlmigrate_sha256", 1, _sha256_hex, deterministic=True)
+            dbapi_conn.create_function("xmlmigrate_sha256", 1, sha256_hex, deterministic=True)
 
-    else:
-        check_lock_timeout(lock_timeout)
+    elif not startup_settings:
         backend = engine.dialect.name
 
         @event.listens_for(engine, "connect")
@@ -125,7 +133,8 @@ def make_engine(
     return engine
 
 
-def _sha256_hex(value: bytes | str | None) -> str | None:
+def sha256_hex(value: bytes | str | None) -> str | None:
+    """A document's digest: SHA-256 (hex) of its bytes (text: of its UTF-8)."""
     if value is None:
         return None
     data = value.encode("utf-8") if isinstance(value, str) else bytes(value)

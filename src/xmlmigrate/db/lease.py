@@ -123,9 +123,7 @@ class _SessionLocks:
         :meth:`unlock_mutex`, having no transaction-scoped named lock). A claim that finds it
         taken says by whom, then waits at most ``self.timeout`` (every later statement of
         the claim's transaction too: a dead run's row held by a suspended batch)."""
-        if self.name == "postgresql":
-            self.conn.execute(sa.text(f"SET LOCAL lock_timeout = {self.timeout * 1000}"))
-        elif self.name in ("mysql", "mariadb"):  # back to the run's own in unlock_mutex
+        if self.name in ("mysql", "mariadb"):  # back to the run's own in unlock_mutex
             self.conn.execute(sa.text(f"SET SESSION innodb_lock_wait_timeout = {self.timeout}"))
         if self._try_mutex():
             return
@@ -149,10 +147,17 @@ class _SessionLocks:
         """Take the claim mutex if it is free within ``wait_s`` seconds (0: at once)."""
         if self.name == "postgresql":  # polled: a lock wait that times out aborts the claim
             deadline = time.monotonic() + wait_s
-            while not self._scalar("SELECT pg_try_advisory_xact_lock(:k)", k=MUTEX_KEY):
+            # the first try also bounds every later lock wait of the claim's transaction
+            first = (
+                "SELECT pg_try_advisory_xact_lock(:k) "
+                "FROM (SELECT set_config('lock_timeout', :ms, true)) AS bounded"
+            )
+            got = self._scalar(first, k=MUTEX_KEY, ms=str(self.timeout * 1000))
+            while not got:
                 if time.monotonic() >= deadline:
                     return False
                 time.sleep(0.05)
+                got = self._scalar("SELECT pg_try_advisory_xact_lock(:k)", k=MUTEX_KEY)
             return True
         if self.name in ("mysql", "mariadb"):
             return bool(self._scalar("SELECT GET_LOCK(:n, :t)", n=MUTEX_NAME, t=wait_s) == 1)
