@@ -148,27 +148,37 @@ def _session_id(conn: sa.Connection) -> int:
     return int(conn.execute(sa.text(sql)).scalar_one())
 
 
+def _cli_behind(
+    engine: sa.Engine, url: str, take: str, give_back: str | None, *extra: str
+) -> tuple[subprocess.CompletedProcess[str], float, int]:
+    """A run started while another session holds a lock (``take``; ``give_back`` releases
+    what a rollback does not): its result, seconds and the holder's session id."""
+    holder = engine.connect()
+    session = _session_id(holder)
+    holder.execute(sa.text(take), {"k": MUTEX_KEY, "n": MUTEX_NAME})
+    try:
+        started = time.monotonic()
+        done = _cli(url, *extra)
+        took = time.monotonic() - started
+    finally:
+        if give_back is not None:
+            holder.execute(sa.text(give_back), {"n": MUTEX_NAME})
+        holder.rollback()
+        holder.close()
+    return done, took, session
+
+
 def test_a_run_behind_a_table_lock_stops_in_bounded_time_naming_the_holder(
     server_url: str,
 ) -> None:
     """A session holding processing_log locked: the run gives up after --lock-timeout, exit 3,
     one line naming that session (before: it waited forever)."""
     engine = make_engine(server_url)
-    holder = engine.connect()
-    session = _session_id(holder)
     if _postgres(engine):
-        holder.execute(sa.text("LOCK TABLE processing_log IN ACCESS EXCLUSIVE MODE"))
+        take, give_back = "LOCK TABLE processing_log IN ACCESS EXCLUSIVE MODE", None
     else:
-        holder.execute(sa.text("LOCK TABLES processing_log WRITE"))
-    try:
-        started = time.monotonic()
-        done = _cli(server_url, "--lock-timeout", "2")
-        took = time.monotonic() - started
-    finally:
-        if not _postgres(engine):
-            holder.execute(sa.text("UNLOCK TABLES"))
-        holder.rollback()
-        holder.close()
+        take, give_back = "LOCK TABLES processing_log WRITE", "UNLOCK TABLES"
+    done, took, session = _cli_behind(engine, server_url, take, give_back, "--lock-timeout", "2")
     assert done.returncode == EXIT_INFRASTRUCTURE, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -232,21 +242,11 @@ def test_a_claim_behind_a_stuck_claimer_says_whom_it_waits_for(server_url: str) 
     while it waits, then gives up, exit 5, naming the session (before: PostgreSQL waited
     forever; MariaDB gave up after 30 s without saying who)."""
     engine = make_engine(server_url)
-    holder = engine.connect()
-    session = _session_id(holder)
     if _postgres(engine):
-        holder.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MUTEX_KEY})
+        take, give_back = "SELECT pg_advisory_xact_lock(:k)", None
     else:
-        holder.execute(sa.text("SELECT GET_LOCK(:n, 0)"), {"n": MUTEX_NAME})
-    try:
-        started = time.monotonic()
-        done = _cli(server_url, "--lock-timeout", "3")
-        took = time.monotonic() - started
-    finally:
-        if not _postgres(engine):
-            holder.execute(sa.text("SELECT RELEASE_LOCK(:n)"), {"n": MUTEX_NAME})
-        holder.rollback()
-        holder.close()
+        take, give_back = "SELECT GET_LOCK(:n, 0)", "SELECT RELEASE_LOCK(:n)"
+    done, took, session = _cli_behind(engine, server_url, take, give_back, "--lock-timeout", "3")
     assert done.returncode == EXIT_LEASE_BUSY, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 2, done.stderr  # the warning while waiting, then the error
