@@ -403,8 +403,8 @@ def _cmdline(pid: int) -> str:
         (["run", "--db", "postgresql+psycopg://u@127.0.0.1:70000/db"], EXIT_USAGE, "65535"),
         (
             ["run", "--db", "postgresql+psycopg://u@127.0.0.1:1/db", "-q"],
-            EXIT_INFRASTRUCTURE,
-            "database error",
+            EXIT_USAGE,  # the first connection: --db is wrong, a retry cannot help (issue 22)
+            "connection refused at 127.0.0.1:1",
         ),
         (["contract", "explain", "--xml", "/nonexistent/doc.xml"], EXIT_USAGE, "No such file"),
         (["perf", "baseline", "--compare", "/nonexistent/old.json"], EXIT_USAGE, "No such file"),

@@ -9,6 +9,8 @@ against a real server. ODBC URLs without ``?driver=`` get the driver this platfo
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import re
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,20 +157,158 @@ def engine_target(engine: Engine) -> Target:
     return _TARGETS.get(engine) or resolve_target(engine.url)
 
 
+_BARE_SERVER = re.compile(r"(?:[^@/\s]+@)?[\w.-]+:\d+(?:/.*)?")  # [user@]host:port[/db]
+# schemes without a driver that do not work here, and what to write instead
+_SCHEME_FIXES = {
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pyodbc",
+    "mariadb": "mysql+pyodbc",
+}
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
+ODBC_DRIVER_HINTS = {
+    "mssql": "install Microsoft's msodbcsql18 (from packages.microsoft.com: ACCEPT_EULA=Y "
+    "apt-get install msodbcsql18)",
+    "postgresql": "apt-get install odbc-postgresql",
+    "mysql": "apt-get install odbc-mariadb",
+    "mariadb": "apt-get install odbc-mariadb",
+}
+
+
+def _url_fix(url: str) -> str | None:
+    """What to write instead of a URL that names no usable dialect (password hidden)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        if _BARE_SERVER.fullmatch(url):
+            return (
+                f"for a PostgreSQL server write {redact_url('postgresql+psycopg://' + url)} "
+                "(MariaDB: mysql+pyodbc://..., SQL Server: mssql+pyodbc://...)"
+            )
+        return None
+    better = _SCHEME_FIXES.get(scheme.lower())
+    if better is None or (better == "mysql+pyodbc" and importlib.util.find_spec("MySQLdb")):
+        return None
+    hint = f"write {redact_url(better + '://' + rest)}"
+    if better == "mysql+pyodbc":
+        hint += " (needs apt-get install unixodbc odbc-mariadb, pip install 'xmlmigrate[odbc]')"
+    return hint
+
+
 def check_url(url: str) -> None:
     """Raise :class:`~xmlmigrate.errors.UserError` for a database URL that cannot work, with a
-    hint (a bare file name gets ``sqlite:///NAME``)."""
+    hint: the scheme to write (``postgresql+psycopg://``, ``mysql+pyodbc://``), three slashes
+    for a SQLite file, ``sqlite:///NAME`` for a bare file name."""
+    fix = _url_fix(url)
+    if fix is not None:
+        shown = redact_url(url) if "://" in url else "without a scheme"
+        raise UserError(f"bad database URL ({shown}): {fix}")
     try:
         u = resolve_target(url).engine_url  # postgresql+pyodbc has no SQLAlchemy dialect
         u.get_dialect()
         if u.port is not None and not 0 < u.port < 65536:  # not a number fails already
             raise ValueError(f"port {u.port} is not in 1..65535")
+        if u.get_backend_name() == "sqlite" and u.host:
+            raise ValueError(
+                f"a SQLite file takes three slashes: sqlite:///{u.host}{u.database or ''}"
+            )
     except Exception as exc:
         hint = ""
         if "://" not in url:
             hint = f"; for a SQLite file write sqlite:///{url}"
         message = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise UserError(f"bad database URL {redact_url(url)!r}: {message}{hint}") from None
+
+
+def connect_problem(exc: BaseException, url: str | URL) -> str | None:
+    """What the user must fix when the first connection of a command failed with ``exc`` (a
+    missing database or role, a wrong password, a refused port, an unknown host, an ODBC
+    driver not installed); None when the server or the network failed (exit 3: retry)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = " ".join(str(orig).split())
+    try:
+        u = make_url(url)
+        backend = u.get_backend_name()
+    except Exception:
+        return None
+    host = u.host or "localhost"
+    port = u.port or _DEFAULT_PORTS.get(backend)
+    where = f"{host}:{port}" if port else host
+
+    def found(pattern: str) -> re.Match[str] | None:
+        return re.search(pattern, text, re.IGNORECASE)
+
+    if m := found(r'database "([^"]+)" does not exist'):
+        return (
+            f'database "{m[1]}" does not exist on {where}: create it (createdb {m[1]}) or fix --db'
+        )
+    if m := found(r"Unknown database '([^']+)'"):
+        return (
+            f'database "{m[1]}" does not exist on {where}: create it (CREATE DATABASE {m[1]}) '
+            "or fix --db"
+        )
+    if m := found(r'role "([^"]+)" does not exist'):
+        return (
+            f'role "{m[1]}" does not exist on {where}: fix the user name in --db (or create the '
+            f"role: createuser {m[1]})"
+        )
+    if m := found(r'password authentication failed for user "([^"]+)"'):
+        return (
+            f'password authentication failed for user "{m[1]}" on {where}: fix the password in --db'
+        )
+    if found(r"no password supplied|password is required"):
+        return f"the server at {where} wants a password: give it in --db (USER:PASSWORD@HOST)"
+    if m := found(r"Access denied for user '([^']*)'"):
+        return (
+            f"access denied for user '{m[1]}' on {where}: fix the user name or password in --db "
+            "(or grant the user access)"
+        )
+    if found(r"no pg_hba\.conf entry"):
+        return (
+            f"the server at {where} does not accept this user, database or client address "
+            "(pg_hba.conf): fix --db or the server's pg_hba.conf"
+        )
+    if found(r"connection refused|Can't connect to (?:MySQL )?server on|\(111\)"):
+        return f"connection refused at {where}: is the server running and the port right?"
+    if found(
+        r"resolve host|translate host name|Name or service not known|Unknown (?:MySQL )?server "
+        r"host|nodename nor servname|Temporary failure in name resolution"
+    ):
+        return f"unknown host {host}: fix the host name in --db"
+    if found(r"IM002|Data source name not found|Can't open lib"):
+        query = dict(u.query)
+        driver = str(query.get("driver") or DEFAULT_ODBC_DRIVERS.get(backend, "?"))
+        how = ODBC_DRIVER_HINTS.get(backend, "install it")
+        return (
+            f"the ODBC driver {driver!r} is not installed here: {how}, or name an installed one "
+            "with ?driver=... in --db (odbcinst -q -d lists them)"
+        )
+    return None
+
+
+def check_connection(url: str) -> None:
+    """Before a command starts anything: a SQLite file's directory exists; a server accepts a
+    connection. Mistakes in --db raise :class:`UserError` (exit 2) with what to fix — the
+    same failures later, mid-run, are the database's (exit 3)."""
+    path = sqlite_file(url)
+    if path is not None:
+        if not path.parent.exists():
+            raise UserError(
+                f"directory {path.parent} does not exist: create it (mkdir -p {path.parent}) "
+                "or fix --db"
+            )
+        return
+    if resolve_target(url).backend == "sqlite":
+        return  # in memory
+    engine = make_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect():
+            pass
+    except Exception as exc:
+        hint = connect_problem(exc, url)
+        if hint is None:
+            raise
+        raise UserError(hint) from None
+    finally:
+        engine.dispose()
 
 
 def sqlite_file(url: str | URL) -> Path | None:
