@@ -31,9 +31,15 @@ def roots(
     return [(app_id, parse_document(data, scope=scope).root) for app_id, data in documents]
 
 
-def _record(benchmark: BenchmarkFixture, n: int) -> None:
+def _record(benchmark: BenchmarkFixture, n: int, source: PerfSource) -> None:
     median = benchmark.stats.stats.median
-    benchmark.extra_info.update(documents=n, docs_per_s=round(n / median))
+    benchmark.extra_info.update(
+        documents=n,
+        docs_per_s=round(n / median),
+        records=source.records,
+        profile=source.profile,
+        database="no database (in memory)",
+    )
 
 
 @pytest.mark.benchmark(group="stages")
@@ -46,7 +52,7 @@ def test_stage_parse(
         return sum(len(parse_document(data, scope=scope).root) for _, data in documents)
 
     assert measured(benchmark, run, rounds=5, counters=lambda n: {"count": n}) >= len(documents)
-    _record(benchmark, len(documents))
+    _record(benchmark, len(documents), perf_source)
 
 
 @pytest.mark.benchmark(group="stages")
@@ -62,7 +68,7 @@ def test_stage_validate(
         )
 
     assert measured(benchmark, run, rounds=5, counters=lambda n: {"count": n}) == len(roots)
-    _record(benchmark, len(roots))
+    _record(benchmark, len(roots), perf_source)
 
 
 @pytest.mark.benchmark(group="stages")
@@ -79,4 +85,4 @@ def test_stage_map(
         )
 
     assert measured(benchmark, run, rounds=5, counters=lambda n: {"count": n}) == len(apps)
-    _record(benchmark, len(apps))
+    _record(benchmark, len(apps), perf_source)

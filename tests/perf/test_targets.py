@@ -138,7 +138,12 @@ def test_loader_alone(
     rows = sum(a.row_count() for a in mapped) + len(mapped)  # + one log row per app
     median = benchmark.stats.stats.median
     benchmark.extra_info.update(
-        target=url.split("://")[0], rows=rows, rows_per_s=round(rows / median)
+        target=url.split("://")[0],
+        rows=rows,
+        rows_per_s=round(rows / median),
+        records=perf_source.records,
+        profile=perf_source.profile,
+        database=url.split("://")[0],
     )
     print(
         f"\nloader [{url.split('://')[0]}]: {rows:,} rows in {median:.3f} s = {rows / median:,.0f} rows/s"
@@ -165,5 +170,11 @@ def test_end_to_end_one_process(
     assert stats.success == perf_source.records
     median = benchmark.stats.stats.median
     rate = perf_source.records / median * 60
-    benchmark.extra_info.update(target=url.split("://")[0], rec_per_min=round(rate))
+    benchmark.extra_info.update(
+        target=url.split("://")[0],
+        rec_per_min=round(rate),
+        records=perf_source.records,
+        profile=perf_source.profile,
+        database=url.split("://")[0],
+    )
     print(f"\nend-to-end [{url.split('://')[0]}]: {rate:,.0f} rec/min (median of 3)")

@@ -15,7 +15,7 @@ def _bench(path: Path) -> Path:
             "group": "sweep: batch size" if "batch_size" in params else "sweep: flags",
             "name": name,
             "params": params,
-            "stats": {"median": median, "stddev": median / 20},
+            "stats": {"median": median, "stddev": median / 20, "rounds": 5},
             "extra_info": {
                 "rec_per_min": rate,
                 "stage_seconds": {"parse": median / 2, "map": median / 4},
@@ -116,3 +116,71 @@ def test_report_command(tmp_path: Path) -> None:
     assert (
         main(["perf", "report", str(tmp_path / "missing.json"), "--out", str(tmp_path / "r")]) == 2
     )
+
+
+def test_a_gain_within_the_noise_is_marked_not_significant() -> None:
+    from xmlmigrate.bench.report import Case, markdown
+
+    def case(name: str, batch: int, median: float, sd: float, rounds: int | None) -> Case:
+        return Case("sweep", name, {"batch_size": batch}, median, sd, None, {}, rounds=rounds)
+
+    ref = case("b100", 100, 1.0, 0.6, 3)
+    text = markdown(
+        [
+            ref,
+            case("b500", 500, 0.30, 0.5, 3),  # "+229 %" from 3 noisy rounds
+            case("b50", 50, 1.5, 0.01, 8),
+            case("b2000", 2000, 0.9, 0.01, None),
+        ],
+        [],
+    )
+    assert "| b500 | 1.000 | 0.300 | +233.3 % (n.s., 3 rounds) |" in text
+    assert "| b50 | 1.000 | 1.500 | -33.3 % (n.s., 8 rounds) |" in text  # ref's noise
+    assert "| b2000 | 1.000 | 0.900 | +11.1 % (rounds unknown: no significance) |" in text
+    quiet = markdown([case("b100", 100, 1.0, 0.01, 8), case("b50", 50, 1.5, 0.01, 8)], [])
+    assert "| b50 | 1.000 | 1.500 | -33.3 % |" in quiet
+
+
+def test_each_group_names_its_corpus_and_databases() -> None:
+    from xmlmigrate.bench.report import Case, markdown
+
+    cases = [
+        Case("targets", "t[sqlite]", {}, 1.0, 0.1, None, {}, records=300, database="sqlite"),
+        Case("targets", "t[pg]", {}, 1.0, 0.1, None, {}, records=300, database="postgresql"),
+    ]
+    text = markdown(cases, [])
+    assert "300 documents; databases postgresql, sqlite;" in text
+    assert "not recorded" not in text
+
+
+def test_the_plots_say_what_they_show(tmp_path: Path, monkeypatch: object) -> None:
+    """Every batch size measured is a readable tick; in the stage split the bar the label
+    calls upper (workers) is drawn above the coordinator's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from xmlmigrate.bench import report
+
+    kept: dict[str, object] = {}
+
+    def keep(plt: object, fig: object, path: Path) -> Path:
+        kept[path.name] = fig
+        return path
+
+    monkeypatch.setattr(report, "_save", keep)  # type: ignore[attr-defined]
+    report.plots(report.load_cases([_bench(tmp_path / "bench.json")]), tmp_path)
+    sweep = kept["throughput_vs_batch_size.png"]
+    [ax] = sweep.axes  # type: ignore[attr-defined]
+    sweep.canvas.draw()  # type: ignore[attr-defined]
+    labels = {t.get_text() for t in ax.get_xticklabels()}
+    assert {"50", "100", "500", "2000"} <= labels
+    split = kept["stage_split.png"]
+    [ax] = split.axes  # type: ignore[attr-defined]
+    assert "upper bar of a case: workers" in ax.get_xlabel()
+    bars = {}
+    for container in ax.containers:
+        label = container.get_label()
+        first = container.patches[0]  # the first case's bar
+        box = first.get_window_extent()
+        bars[label.split(":")[0]] = (box.y0 + box.y1) / 2
+    assert bars["workers"] > bars["coordinator"]  # display y grows upwards

@@ -141,3 +141,10 @@ def test_a_lost_connection_mid_run_stays_exit_3() -> None:
     refused = sa.exc.OperationalError("connect", {}, Exception("Connection refused"))
     message, code = _foreignerror_line(refused)  # once the run has started: the machine
     assert code == EXIT_INFRASTRUCTURE and "rest stays pending" in message
+
+
+def test_no_progress_bar_before_a_missing_source(tmp_path: Path) -> None:
+    out = run_cli("run", "--db", f"sqlite:///{tmp_path / 'empty.db'}")  # no -q: a bar may show
+    assert out.returncode == 2, out.stderr
+    assert "no table 'app_xml'" in out.stderr
+    assert "0/?" not in out.stderr and "migrate ━" not in out.stderr

@@ -40,6 +40,7 @@ class Case:
     profile: str | None = None
     database: str | None = None
     knob_effects: dict[str, Any] | None = None
+    rounds: int | None = None  # rounds behind the median and std dev (pytest-benchmark's)
 
 
 def load_cases(paths: list[Path]) -> list[Case]:
@@ -65,9 +66,45 @@ def load_cases(paths: list[Path]) -> list[Case]:
                     profile=extra.get("profile"),
                     database=extra.get("database"),
                     knob_effects=extra.get("knob_effects"),
+                    rounds=b["stats"].get("rounds"),
                 )
             )
     return cases
+
+
+def gain_is_significant(ref: Case, case: Case) -> bool | None:
+    """Whether ``case``'s time differs from the reference's beyond their rounds' noise
+    (Welch's t at 95 %, on the rounds' spread); None when the rounds are not known or too few
+    (fewer than 2 a side)."""
+    n1, n2 = ref.rounds or 0, case.rounds or 0
+    if n1 < 2 or n2 < 2:
+        return None
+    v1, v2 = ref.stddev**2 / n1, case.stddev**2 / n2
+    se = (v1 + v2) ** 0.5
+    if se == 0:
+        return ref.median != case.median
+    df = (v1 + v2) ** 2 / ((v1**2 / (n1 - 1) if v1 else 0) + (v2**2 / (n2 - 1) if v2 else 0))
+    from scipy import stats  # xmlmigrate[bench], as matplotlib
+
+    return bool(abs(ref.median - case.median) > float(stats.t.ppf(0.975, df)) * se)
+
+
+def _gain_text(ref: Case, case: Case) -> str:
+    gain = ref.median / case.median - 1 if case.median else 0.0
+    text = f"{gain * 100:+.1f} %"
+    if case is ref:
+        return text
+    significant = gain_is_significant(ref, case)
+    if significant is None:
+        return f"{text} (rounds unknown: no significance)"
+    return text if significant else f"{text} (n.s., {case.rounds} rounds)"
+
+
+def _databases(cases: list[Case]) -> str:
+    found = sorted({c.database for c in cases if c.database})
+    if not found:
+        return "database not recorded"
+    return found[0] if len(found) == 1 else "databases " + ", ".join(found)
 
 
 def _reference(cases: list[Case]) -> Case | None:
@@ -153,7 +190,7 @@ def markdown(
             if first.records
             else "corpus not recorded"
         )
-        lines += [f"## {group}", "", f"{corpus}; {first.database or 'database not recorded'}; "
+        lines += [f"## {group}", "", f"{corpus}; {_databases(members)}; "
                   f"machine {first.machine}", ""]  # fmt: skip
         if ref is None:
             lines += [
@@ -175,13 +212,16 @@ def markdown(
             "|---|---|---|---|---|---|",
         ]
         for c in members:
-            gain = ref.median / c.median - 1 if c.median else 0.0
             rate = f"{c.rec_per_min:,.0f}" if c.rec_per_min else ""
             lines.append(
-                f"| {c.name} | {ref.median:.3f} | {c.median:.3f} | {gain * 100:+.1f} % | "
+                f"| {c.name} | {ref.median:.3f} | {c.median:.3f} | {_gain_text(ref, c)} | "
                 f"{c.stddev:.3f} | {rate} |"
             )
-        lines.append("")
+        lines += [
+            "",
+            "n.s.: the difference is within the rounds' noise (Welch's t, 95 %): no claim.",
+            "",
+        ]
     knob_lines = knob_markdown(cases)
     lines += knob_lines
     if not knob_lines and any("batch_size" in c.params for c in cases):
@@ -232,6 +272,7 @@ def plots(cases: list[Case], out: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     written: list[Path] = []
     sweep = sorted(
@@ -254,6 +295,10 @@ def plots(cases: list[Case], out: Path) -> list[Path]:
                 label=group,
             )
         ax.set_xscale("log")
+        # every batch size measured is a labelled tick (a log axis labels only 10², 10³)
+        sizes = sorted({int(c.params["batch_size"]) for c in sweep})
+        ax.set_xticks(sizes, [str(s) for s in sizes])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("batch size")
         ax.set_ylabel("rec/min (error bars: ±1 std dev of the rounds)")
         ax.set_title("Throughput against batch size, per flag combination\n" + _caption(sweep))
@@ -297,6 +342,7 @@ def plots(cases: list[Case], out: Path) -> list[Path]:
                 )  # fmt: skip
                 left = [a + v for a, v in zip(left, values, strict=True)]
         ax.set_yticks(rows, [c.name for c in staged], fontsize=7)
+        ax.invert_yaxis()  # the first case on top, and each case's workers bar above its other
         ax.set_xlabel("seconds (upper bar of a case: workers, lower: coordinator)")
         ax.set_title("Time by stage\n" + _caption(staged))
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
