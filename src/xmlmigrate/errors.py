@@ -1,24 +1,12 @@
 """One error hierarchy: every failure the tool reports is an :class:`XmlMigrateError` with an
 exit code, caught once in the CLI's ``main`` and printed as one line.
 
-Exit codes (also in the README):
-
-=====  ==================================================================================
-0      done: every app migrated, or rejected within ``--max-rejected``
-1      some apps failed (logged ``failed``), a worker process crashed, a gate regression, or
-       a ``--cluster`` partition hit a problem of kind 2 after the run had committed apps
-2      a usage, input, contract or source problem the user can fix; nothing was written
-3      the database or the machine failed (connection lost, disk full, out of memory): the
-       run stopped, what committed stays, nothing was logged against any app
-4      more apps were rejected than ``--max-rejected`` allows (a wrong contract or source?)
-5      another run holds a lease on the same apps of this target (or took over this run's)
-6      the migrated documents filled fewer of the contract's mapped columns than
-       ``--min-filled`` (default 50 %): the contract does not fit the documents
-130    interrupted (Ctrl-C); 143: terminated (SIGTERM) — finished batches were committed
-=====  ==================================================================================
+Exit codes: :data:`EXIT_CODES` (also in the README and ``xmlmigrate --help``).
 """
 
 from __future__ import annotations
+
+import textwrap
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -30,11 +18,67 @@ EXIT_CONTRACT_MISFIT = 6
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
+# what each exit status means: the one source of ``xmlmigrate --help``'s list
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "done: every app migrated, or rejected within --max-rejected"),
+    (
+        EXIT_FAILED,
+        "some apps failed (logged 'failed'), a worker process crashed, a gate regression, or "
+        "a --cluster partition hit a problem of kind 2 after the run had committed apps",
+    ),
+    (
+        EXIT_USAGE,
+        "a usage, input, contract or source problem the user can fix; nothing was written",
+    ),
+    (
+        EXIT_INFRASTRUCTURE,
+        "the database or the machine failed (connection lost, disk full, out of memory): the "
+        "run stopped, what committed stays, nothing was logged against any app",
+    ),
+    (
+        EXIT_TOO_MANY_REJECTED,
+        "more apps were rejected than --max-rejected allows (a wrong contract or source?)",
+    ),
+    (
+        EXIT_LEASE_BUSY,
+        "another run holds a lease on the same apps of this target (or took over this run's)",
+    ),
+    (
+        EXIT_CONTRACT_MISFIT,
+        "the migrated documents filled fewer of the contract's mapped columns than "
+        "--min-filled (default 50 %): the contract does not fit the documents",
+    ),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C): a run's finished batches were committed"),
+    (EXIT_TERMINATED, "terminated (SIGTERM): a run's finished batches were committed"),
+)
+
+
+def exit_codes_help(width: int = 78) -> str:
+    """:data:`EXIT_CODES` as an indented list for a help text's epilog."""
+    lines = ["exit codes:"]
+    for code, meaning in EXIT_CODES:
+        lines.extend(
+            textwrap.wrap(
+                meaning,
+                width,
+                initial_indent=f"  {code:<5}",
+                subsequent_indent=" " * 7,
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(lines)
+
 
 class XmlMigrateError(Exception):
     """Base of every error the tool reports; ``exit_code`` says how the process ends."""
 
     exit_code = EXIT_FAILED
+
+
+class Interrupted(XmlMigrateError):
+    """Ctrl-C before anything was written (a prompt): the message says what was not done."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 class UserError(XmlMigrateError):

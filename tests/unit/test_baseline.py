@@ -32,6 +32,19 @@ def test_compare_calls_only_significant_changes() -> None:
     assert compare(base, noisy).verdict == "no detectable change"
 
 
+def test_three_runs_a_side_cannot_tell_even_a_fourfold_change() -> None:
+    """3 runs a side cannot reach p < 0.05 (the exact test's smallest p is 0.1): saying "no
+    detectable change" to +296 % would be a claim the data cannot make."""
+    base = {"seconds": [1.00, 1.01, 0.99]}
+    slower = {"seconds": [3.96, 3.97, 3.95]}
+    verdict = compare(base, slower).verdict
+    assert verdict.startswith("cannot tell with 3 and 3 runs") and "at least 4 runs" in verdict
+    assert (
+        compare({"seconds": [1.0, 1.01, 0.99, 1.02]}, {"seconds": [4.0, 4.1, 3.9, 4.2]}).verdict
+        == "slower"
+    )
+
+
 def test_baseline_command_writes_runs_config_and_compares(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'b.db'}"
     engine = make_engine(url)

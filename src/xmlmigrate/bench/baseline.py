@@ -8,6 +8,7 @@ seconds (no normality assumed) and calls a change only when it is significant.
 from __future__ import annotations
 
 import json
+import math
 import platform
 import statistics
 from dataclasses import dataclass
@@ -89,12 +90,26 @@ class Comparison:
     old_median: float
     new_median: float
     p_value: float
-    verdict: str  # "faster" | "slower" | "no detectable change"
+    verdict: str  # "faster" | "slower" | "no detectable change" | "cannot tell: …"
 
     @property
     def change(self) -> float:
         """Relative change of the median time: +0.10 means 10 % slower."""
         return self.new_median / self.old_median - 1
+
+
+def smallest_p(n_old: int, n_new: int) -> float:
+    """The smallest two-sided p-value the exact Mann-Whitney test can give with these many
+    runs (every run of one side faster than every run of the other)."""
+    return min(1.0, 2 / math.comb(n_old + n_new, n_old))
+
+
+def runs_needed(alpha: float = ALPHA) -> int:
+    """The fewest runs a side with which the test can reach p < ``alpha`` at all."""
+    n = 2
+    while smallest_p(n, n) >= alpha:
+        n += 1
+    return n
 
 
 def compare(old: dict[str, Any], new: dict[str, Any], alpha: float = ALPHA) -> Comparison:
@@ -103,7 +118,12 @@ def compare(old: dict[str, Any], new: dict[str, Any], alpha: float = ALPHA) -> C
     a, b = list(old["seconds"]), list(new["seconds"])
     p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
     old_median, new_median = statistics.median(a), statistics.median(b)
-    if p < alpha:
+    if smallest_p(len(a), len(b)) >= alpha:  # no change, however large, could be detected
+        verdict = (
+            f"cannot tell with {len(a)} and {len(b)} runs (no difference can reach "
+            f"p < {alpha:g}): need at least {runs_needed(alpha)} runs a side"
+        )
+    elif p < alpha:
         verdict = "slower" if new_median > old_median else "faster"
     else:
         verdict = "no detectable change"

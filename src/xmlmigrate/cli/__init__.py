@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import textwrap
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -16,13 +17,14 @@ from xmlmigrate import __version__
 from xmlmigrate.cli import contract, migrate, perf
 from xmlmigrate.cli.common import console, error_line, log, logging_options
 from xmlmigrate.cli.render import print_gate, print_summary
-from xmlmigrate.db.engine import check_connection, check_url
+from xmlmigrate.db.engine import check_url
 from xmlmigrate.errors import (
     EXIT_FAILED,
     EXIT_INFRASTRUCTURE,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     XmlMigrateError,
+    exit_codes_help,
 )
 
 __all__ = ["build_parser", "console", "main", "print_gate", "print_summary"]
@@ -31,11 +33,14 @@ __all__ = ["build_parser", "console", "main", "print_gate", "print_summary"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="xmlmigrate",
-        description=(
+        description=textwrap.fill(
             "Migrate Provenir XML documents stored one per row in app_xml(app_id, xml) into "
             "normalized tables, following a mapping contract. Every processed app gets one "
-            "row in processing_log, committed with its data, so runs can be repeated safely."
+            "row in processing_log, committed with its data, so runs can be repeated safely.",
+            78,
         ),
+        epilog=exit_codes_help(),  # kept as laid out: one line per exit status
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     logging_options(parser, top=True)
@@ -94,7 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if isinstance(getattr(args, "db", None), str):
             check_url(args.db)
-            check_connection(args.db)  # --db mistakes: exit 2, before any progress bar
         code: int = args.func(args)
         return code
     except XmlMigrateError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,33 +37,48 @@ from xmlmigrate.errors import (
     EXIT_OK,
     EXIT_TERMINATED,
     EXIT_TOO_MANY_REJECTED,
+    Interrupted,
     UserError,
 )
 from xmlmigrate.ledger import ledger_status, reset_target, upgrade_ledger
 from xmlmigrate.mock import SIZE_PROFILES, generator_for, insert_documents, next_app_id
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import describe_config, run_migration
-from xmlmigrate.schema import SOURCE_TABLE, build_schema
+from xmlmigrate.schema import SOURCE_TABLE, Schema, build_schema
 from xmlmigrate.sources import check_source
 
-MENU = (("small", 50), ("medium", 200), ("large", 500))
+MENU = (50, 200, 500)  # the counts offered on a terminal (unnamed: small/large are profiles)
+MENU_TRIES = 3  # wrong answers before the menu gives up
 DEMO_FILE = "xmlmigrate-demo.db"
 
 
 def _ask_count() -> int:
+    """The count, asked on a terminal. End of input or ``MENU_TRIES`` wrong answers: a
+    UserError (exit 2); Ctrl-C: Interrupted (130); nothing is written before it returns."""
     console.print("How many documents?")
-    for i, (name, n) in enumerate(MENU, 1):
-        console.print(f"  {i}) {name} ({n})")
-    console.print(f"  {len(MENU) + 1}) custom")
-    while True:
-        choice = console.input("Choice [1]: ").strip() or "1"
-        if choice.isdigit() and 1 <= int(choice) <= len(MENU):
-            return MENU[int(choice) - 1][1]
-        if choice == str(len(MENU) + 1):
+    for i, n in enumerate(MENU, 1):
+        console.print(f"  {i}) {n:,}")
+    console.print(f"  {len(MENU) + 1}) another count")
+    hint = "nothing generated (--count N skips the question)"
+    try:
+        for _ in range(MENU_TRIES):
+            choice = console.input("Choice [1]: ").strip() or "1"
+            if choice.isdigit() and 1 <= int(choice) <= len(MENU):
+                return MENU[int(choice) - 1]
+            if choice != str(len(MENU) + 1):
+                console.print("Please answer with a number from the list.")
+                continue
             text = console.input("Count: ").strip()
             if text.isdigit() and int(text) > 0:
                 return int(text)
-        console.print("Please answer with a number from the list.")
+            console.print("The count is a whole number of at least 1.")
+    except EOFError:  # Ctrl-D
+        console.print()
+        raise UserError(f"no count given: {hint}") from None
+    except KeyboardInterrupt:
+        console.print()
+        raise Interrupted("interrupted: no count given, nothing generated") from None
+    raise UserError(f"no count given after {MENU_TRIES} answers that were none: {hint}")
 
 
 def _generate(
@@ -109,20 +125,23 @@ def _source_labels(config: MigrationConfig, contract: CompiledContract) -> str:
 
 def _run(config: MigrationConfig, quiet: bool, metrics_out: Path | None = None) -> RunStats:
     contract = load_contracts(config.contracts)  # errors here must not start a progress bar
-    progress = progress_bar(quiet)  # shown once the run started: none before a startup error
-    task = progress.add_task("migrate", total=None, rate="")
+    with progress_bar(quiet) as progress:
+        task = progress.add_task("migrate", total=None, rate="")
 
-    def started(pending: int) -> None:
-        progress.update(task, total=pending)
-        progress.start()
+        def started(pending: int) -> None:
+            progress.update(task, total=pending)
 
-    def batch(stats: RunStats, done: int) -> None:
-        progress.update(task, completed=done, rate=f"{stats.rec_per_min:,.0f} rec/min")
+        def batch(stats: RunStats, done: int) -> None:
+            progress.update(task, completed=done, rate=f"{stats.rec_per_min:,.0f} rec/min")
 
-    try:
         stats = run_migration(config, contract, on_start=started, on_batch=batch)
-    finally:
-        progress.stop()
+    if stats.pending == 0 and _source_is_empty(config, contract):
+        console.print(
+            f"Nothing to do: {_source_labels(config, contract)} holds no documents: generate "
+            f"or load some first ('xmlmigrate generate --db {redact_url(config.db_url)} "
+            "--count N')"
+        )
+        return stats
     if stats.pending == 0:
         console.print(
             f"Nothing to do: every app of {_source_labels(config, contract)} in "
@@ -136,6 +155,22 @@ def _run(config: MigrationConfig, quiet: bool, metrics_out: Path | None = None) 
         metrics = {"config": describe_config(config), **stats.to_dict()}
         metrics_out.write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
     return stats
+
+
+def _source_is_empty(config: MigrationConfig, contract: CompiledContract) -> bool:
+    """Whether the run's source table(s) hold no row at all (best effort: False on error)."""
+    schema = build_schema(contract, config.source_ref)
+    engine = make_engine(config.db_url)
+    try:
+        with engine.connect() as conn:
+            return all(
+                conn.execute(sa.select(sa.literal(1)).select_from(src).limit(1)).first() is None
+                for src in schema.sources
+            )
+    except sa.exc.SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -310,15 +345,41 @@ def _fit_exit_code(fit: dict[str, Any] | None, min_filled: float) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     with database(args) as (schema, engine):
+        documents = _source_rows(engine, schema)
         if args.drop:
             schema.drop_targets(engine)
         schema.create(engine)
     what = "recreated" if args.drop else "ready"
+    source = "created, empty" if documents is None else f"kept, {documents:,} documents"
     console.print(
         f"Schema {what} in {redact_url(args.db)}: {len(schema.metadata.tables)} tables "
-        f"({SOURCE_TABLE} kept{'' if not args.drop else ', its documents too'})"
+        f"({SOURCE_TABLE} {source})"
     )
     return 0
+
+
+def _source_rows(engine: sa.Engine, schema: Schema) -> int | None:
+    """The documents in the source table; None when it does not exist."""
+    if not sa.inspect(engine).has_table(schema.source.name, schema=schema.source.schema):
+        return None
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(schema.source)).scalar_one())
+
+
+def _config_object(stored: object) -> object:
+    """A run's stored config (JSON text) as an object for ``status --json``. Rows an older
+    version stored hold ``contracts`` as a tuple's repr ("(PosixPath('a.toml'),)"): read
+    back as the list of paths; text that is no JSON stays as it is."""
+    if not isinstance(stored, str):
+        return stored
+    try:
+        config = json.loads(stored)
+    except ValueError:
+        return stored
+    if isinstance(config, dict) and isinstance(config.get("contracts"), str):
+        found = re.finditer(r"""Path\((['"])(.*?)\1\)""", config["contracts"])
+        config["contracts"] = [m.group(2) for m in found]
+    return config
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -343,7 +404,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             "changed_since_migration": st.changed,
             "logged_not_in_source": st.gone,
             "top_reasons": [{"reason": r, "apps": n} for r, n in st.top_failures],
-            "recent_runs": st.recent_runs,
+            "recent_runs": [
+                {**r, "config": _config_object(r.get("config"))} for r in st.recent_runs
+            ],
         }
         print(json.dumps(document, indent=2, default=json_value))
         return 0
@@ -438,6 +501,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         db_url=db_url, batch_size=args.batch_size, max_batch_bytes=args.max_batch_bytes
     )
     _run(config, args.quiet)
+    console.print(
+        f"Next: xmlmigrate status --db {db_url}\n"
+        f"      xmlmigrate generate --db {db_url} --count N, then xmlmigrate run --db {db_url}",
+        markup=False,
+        highlight=False,
+    )
     return 0
 
 
@@ -522,6 +591,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     d.add_argument("--count", type=positive, default=1000, help="documents (default %(default)s)")
     d.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
-    d.add_argument("--size-profile", choices=SIZE_PROFILES, default="realistic")
-    d.add_argument("--batch-size", type=positive, default=DEFAULT_BATCH_SIZE)
+    d.add_argument(
+        "--size-profile",
+        choices=SIZE_PROFILES,
+        default="realistic",
+        help="document sizes, as for 'generate' (default %(default)s)",
+    )
+    d.add_argument(
+        "--batch-size",
+        type=positive,
+        default=DEFAULT_BATCH_SIZE,
+        help="documents per transaction, as for 'run' (default %(default)s)",
+    )
     max_batch_bytes_option(d)

@@ -341,7 +341,7 @@ def _gate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
         "'gate' under tests/perf for the base and the working tree alternately (A B, B A, ...), "
         "each side in its own process, against the same database. Per benchmark: paired log "
         "ratios of CPU time (client processes plus PostgreSQL backends) and wall time, their "
-        "median and a Wilcoxon signed-rank interval at 99 %% family-wise confidence. FAIL (exit "
+        "median and a Wilcoxon signed-rank interval at 99 % family-wise confidence. FAIL (exit "
         "1) when CPU time grew by more than --threshold (wall time: twice that) and the "
         "interval's lower bound is above 1, confirmed by a second measurement; WARN when "
         "inconclusive after --max-blocks. Counters (rows, statements, transactions) must match.",
@@ -427,7 +427,14 @@ def _calibrate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
         metavar="PCT",
         help="slowdowns to inject into the head (default 0 10 3)",
     )
-    cal.add_argument("--threshold", type=float, default=5.0, metavar="PCT")
+    cal.add_argument(
+        "--threshold",
+        type=float,
+        default=5.0,
+        metavar="PCT",
+        help="the gates' --threshold: CPU growth that fails (wall time: twice that); "
+        "default %(default)s %%",
+    )
     cal.add_argument("--json", type=Path, metavar="FILE", help="append each gate's JSON here")
     cal.add_argument(
         "--saved",

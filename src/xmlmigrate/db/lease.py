@@ -18,7 +18,10 @@ apps, the run that lost its lease — its lease connection dropped while it kept
 cannot commit another batch, and the twin sees every batch it did commit as logged.
 
 SQLite has one writer: a run takes an exclusive ``flock`` on a file beside the database, and
-a second run on the same file is refused whatever its partition.
+a second run on the same file is refused whatever its partition. The run removes the file
+when it ends, still holding the lock; a run that locked the file it had opened checks that
+the name still leads to it, and starts over when it was removed (or replaced) meanwhile — so
+two runs never both hold a lock, one on the removed file and one on its successor.
 """
 
 from __future__ import annotations
@@ -100,6 +103,16 @@ def _low(v: int | None) -> float:
 
 def _high(v: int | None) -> float:
     return float("inf") if v is None else v
+
+
+def _same_file(handle: IO[str], path: Path) -> bool:
+    """Whether ``path`` still names the file ``handle`` has open."""
+    try:
+        named = path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(handle.fileno())
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _owner() -> str:
@@ -295,6 +308,7 @@ class Lease:
         self.run_id = run_id
         self._conn: Connection | None = None
         self._file: IO[str] | None = None
+        self._path: Path | None = None  # the SQLite lease file, removed on release
 
     @property
     def connection(self) -> Connection | None:
@@ -324,22 +338,28 @@ class Lease:
         except ImportError:  # not on this platform: SQLite's own locking still applies
             return
         path = Path(f"{database}.xmlmigrate-lease")
-        handle = path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise LeaseBusy(
-                f"another run is writing to this SQLite file ({holder}); SQLite has one writer: "
-                "wait for it, or use a server database to run partitions side by side"
-            ) from None
+        for _ in range(100):  # a new try each time the holder removed the file meanwhile
+            handle = path.open("a+", encoding="utf-8")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise LeaseBusy(
+                    f"another run is writing to this SQLite file ({holder}); SQLite has one "
+                    "writer: wait for it, or use a server database to run partitions side by side"
+                ) from None
+            if _same_file(handle, path):
+                break
+            handle.close()  # locked a file its holder removed on release: open the name again
+        else:
+            raise LeaseBusy(f"{path} keeps being removed and recreated: another run is starting")
         handle.seek(0)
         handle.truncate()
         handle.write(f"run {self.run_id[:12]} on {_owner()}\n")
         handle.flush()
-        self._file = handle
+        self._file, self._path = handle, path
         log.info("lease taken: %s locked for run %s", path, self.run_id[:12])
 
     # -- servers ----------------------------------------------------------------------------
@@ -413,8 +433,13 @@ class Lease:
 
     def release(self) -> None:
         if self._file is not None:
+            if self._path is not None:  # removed while locked: see the module docstring
+                try:
+                    self._path.unlink(missing_ok=True)
+                except OSError:
+                    log.debug("could not remove %s", self._path, exc_info=True)
             self._file.close()  # closing the descriptor releases the flock
-            self._file = None
+            self._file = self._path = None
         conn, self._conn = self._conn, None
         if conn is None:
             return

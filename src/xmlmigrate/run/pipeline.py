@@ -142,7 +142,12 @@ def run_migration(
                 log.info("the contract has no text worker processes could compile: in-process")
                 workers = 0
             stats = RunStats(run_id=run_id, workers=workers, pending=pending)
-            log.info("run %s: %d apps pending, %d workers", run_id[:12], pending, workers)
+            log.info(
+                "run %s: %d apps pending, %s",
+                run_id[:12],
+                pending,
+                f"{workers} worker processes" if workers else "no workers (in-process)",
+            )
             if pending == 0:
                 return stats  # nothing to do: no run is recorded
             return _migrate(
@@ -177,6 +182,13 @@ def _migrate(
         "contract_sha256": texts.digest if texts is not None else None,
     }
     start_run(engine, schema, stats.run_id, stored)
+    log.info(
+        "run %s: batch size %d (a page is cut at %s MB), %s",
+        stats.run_id[:12],
+        config.batch_size,
+        f"{config.max_batch_bytes / 1e6:,.0f}",
+        "pipelined" if config.pipelined else "one batch at a time",
+    )
     if on_start is not None:
         on_start(stats.pending)
     writers = Writers(engine, contract, config.pooling, fence=stats.run_id)
@@ -207,6 +219,18 @@ def _migrate(
         stats.failed_transactions = loader.failed_transactions
         stats.cache_duplicates = loader.key_cache.hits if loader.key_cache else 0
         stats.fit = run.tally.to_dict()
+        log.info(
+            "run %s %s: batches committed %d, records %d — success %d, failed %d, rejected "
+            "%d; %.1f s",
+            stats.run_id[:12],
+            "finished" if finished else "stopped",
+            stats.batches,
+            stats.records,
+            stats.success,
+            stats.failed,
+            stats.rejected,
+            stats.elapsed,
+        )
         if finished:
             finish_run(engine, schema, stats, stored)
         else:  # the run's own error is what the user must see; record the counts if possible
@@ -483,13 +507,14 @@ def describe_config(config: MigrationConfig) -> dict[str, object]:
     described: dict[str, object] = {}
     for name in config.__dataclass_fields__:
         value = getattr(config, name)
-        described[name] = (
-            redact_url(value)
-            if name == "db_url"
-            else (
+        if name == "db_url":
+            described[name] = redact_url(value)
+        elif isinstance(value, tuple | list):  # contracts, retry reasons: JSON lists of text
+            described[name] = [str(v) for v in value]
+        else:
+            described[name] = (
                 str(value)
                 if value is not None and not isinstance(value, int | float | bool)
                 else value
             )
-        )
     return described
