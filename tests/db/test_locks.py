@@ -18,7 +18,7 @@ from tests.contracts import ENGINE_CC, engine_generator
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine
-from xmlmigrate.db.lease import MUTEX_KEY, MUTEX_NAME, fence_sql
+from xmlmigrate.db.lease import MUTEX_KEY, fence_sql, mutex_name
 from xmlmigrate.errors import EXIT_INFRASTRUCTURE, EXIT_LEASE_BUSY
 from xmlmigrate.ledger import ledger_problems
 from xmlmigrate.mock import insert_documents
@@ -155,14 +155,15 @@ def _cli_behind(
     what a rollback does not): its result, seconds and the holder's session id."""
     holder = engine.connect()
     session = _session_id(holder)
-    holder.execute(sa.text(take), {"k": MUTEX_KEY, "n": MUTEX_NAME})
+    mutex = mutex_name(engine.url.database)
+    holder.execute(sa.text(take), {"k": MUTEX_KEY, "n": mutex})
     try:
         started = time.monotonic()
         done = _cli(url, *extra)
         took = time.monotonic() - started
     finally:
         if give_back is not None:
-            holder.execute(sa.text(give_back), {"n": MUTEX_NAME})
+            holder.execute(sa.text(give_back), {"n": mutex})
         holder.rollback()
         holder.close()
     return done, took, session

@@ -516,7 +516,8 @@ def test_sql_server_leases_use_applocks_in_one_batch_each() -> None:
 
     class FakeMssql:
         dialect = type("D", (), {"name": "mssql"})()
-        engine = type("E", (), {})()  # no engine of the tool's: the default lock timeout
+        # no engine of the tool's: the default lock timeout
+        engine = type("E", (), {"url": sa.engine.make_url("mssql+pyodbc://host/db")})()
 
         def __init__(self, answers: list[int]) -> None:
             self.sent: list[tuple[str, dict[str, Any]]] = []

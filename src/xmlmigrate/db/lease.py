@@ -26,6 +26,7 @@ two runs never both hold a lock, one on the removed file and one on its successo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -49,7 +50,7 @@ from xmlmigrate.errors import LeaseBusy, LeaseLost
 log = logging.getLogger(__name__)
 
 MUTEX_KEY = 0x786D6C6D69677201  # "xmlmigr" + 1: the claim mutex (PostgreSQL)
-MUTEX_NAME = "xmlmigrate_lease_claim"
+MUTEX_NAME = "xmlmigrate_lease_claim"  # + the database: MariaDB's named locks are server-wide
 CLAIM_TIMEOUT_S = 30
 QUIET_WAIT_S = 1.0  # a claim waits this long for the claim lock before it says whom it waits for
 
@@ -105,6 +106,15 @@ def _high(v: int | None) -> float:
     return float("inf") if v is None else v
 
 
+def mutex_name(database: str | None) -> str:
+    """The claim mutex of one database (MariaDB's GET_LOCK names are server-wide: runs on two
+    databases of one server must not queue behind each other); at most 64 characters."""
+    name = f"{MUTEX_NAME}:{database or ''}"
+    if len(name) > 64:
+        name = f"{MUTEX_NAME}:{hashlib.sha256(name.encode()).hexdigest()[:40]}"
+    return name
+
+
 def _same_file(handle: IO[str], path: Path) -> bool:
     """Whether ``path`` still names the file ``handle`` has open."""
     try:
@@ -125,6 +135,7 @@ class _SessionLocks:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.name = conn.dialect.name
+        self.mutex = mutex_name(conn.engine.url.database)
         # a claim waits no longer than the run waits for any lock (--lock-timeout)
         self.timeout = max(1, round(min(CLAIM_TIMEOUT_S, engine_lock_timeout(conn.engine))))
 
@@ -173,9 +184,9 @@ class _SessionLocks:
                 got = self._scalar("SELECT pg_try_advisory_xact_lock(:k)", k=MUTEX_KEY)
             return True
         if self.name in ("mysql", "mariadb"):
-            return bool(self._scalar("SELECT GET_LOCK(:n, :t)", n=MUTEX_NAME, t=wait_s) == 1)
+            return bool(self._scalar("SELECT GET_LOCK(:n, :t)", n=self.mutex, t=wait_s) == 1)
         if self.name == "mssql":
-            return self._applock(MUTEX_NAME, round(wait_s * 1000), "Transaction") >= 0
+            return self._applock(self.mutex, round(wait_s * 1000), "Transaction") >= 0
         return True
 
     def _wait_mutex(self) -> bool:
@@ -188,10 +199,10 @@ class _SessionLocks:
                 return False
             return True
         if self.name in ("mysql", "mariadb"):
-            got = self._scalar("SELECT GET_LOCK(:n, :t)", n=MUTEX_NAME, t=self.timeout)
+            got = self._scalar("SELECT GET_LOCK(:n, :t)", n=self.mutex, t=self.timeout)
             return bool(got == 1)
         if self.name == "mssql":  # -1 timeout, -2 cancelled, -3 deadlock victim, -999 bad call
-            return self._applock(MUTEX_NAME, self.timeout * 1000, "Transaction") >= 0
+            return self._applock(self.mutex, self.timeout * 1000, "Transaction") >= 0
         return True
 
     def mutex_holder(self) -> str:
@@ -220,7 +231,7 @@ class _SessionLocks:
                         "SELECT p.ID, p.USER, p.HOST, p.COMMAND, p.TIME "
                         "FROM information_schema.PROCESSLIST p WHERE p.ID = IS_USED_LOCK(:n)"
                     ),
-                    {"n": MUTEX_NAME},
+                    {"n": self.mutex},
                 ).first()
                 if row is not None:
                     cid, user, host, command, age = row
@@ -231,7 +242,7 @@ class _SessionLocks:
 
     def unlock_mutex(self) -> None:
         if self.name in ("mysql", "mariadb"):
-            self._scalar("SELECT RELEASE_LOCK(:n)", n=MUTEX_NAME)
+            self._scalar("SELECT RELEASE_LOCK(:n)", n=self.mutex)
             run_timeout = max(1, round(engine_lock_timeout(self.conn.engine)))
             self.conn.execute(sa.text(f"SET SESSION innodb_lock_wait_timeout = {run_timeout}"))
 
