@@ -99,10 +99,11 @@ def test_knob_effects(
         )
         assert stats.success + stats.rejected == perf_source.records, knobs
 
+    variants, not_compared = knobs.for_records(knobs.VARIANTS, perf_source.records)
     times: dict[str, list[float]] = benchmark.pedantic(
-        lambda: knobs.measure(run, clean_target, rounds), rounds=1, warmup_rounds=0
+        lambda: knobs.measure(run, clean_target, rounds, variants), rounds=1, warmup_rounds=0
     )
-    result = knobs.as_json(times, knobs.VARIANTS)
+    result = knobs.as_json(times, variants, not_compared)
     benchmark.extra_info.update(
         knob_effects=result,
         records=perf_source.records,
@@ -113,6 +114,8 @@ def test_knob_effects(
     lines = [f"{e['name']:>16}: {e['claim']} → {e['verdict']}" for e in result["effects"]]
     print(f"\nknob effects on throughput vs the default ({rounds} interleaved rounds):")
     print("\n".join(lines))
+    for name, why in not_compared.items():
+        print(f"{name:>16}: {why}")
     print(result["best_batch_size"])
 
 

@@ -184,3 +184,17 @@ def test_the_plots_say_what_they_show(tmp_path: Path, monkeypatch: object) -> No
         box = first.get_window_extent()
         bars[label.split(":")[0]] = (box.y0 + box.y1) / 2
     assert bars["workers"] > bars["coordinator"]  # display y grows upwards
+
+
+def test_batch_sizes_that_make_the_same_batches_are_not_compared() -> None:
+    """At 50 records every size from 50 up is one batch: only 10 (5 batches) is a variant of
+    the default (1 batch); at 1,000 records 1000 and 2000 are both one batch."""
+    kept, skipped = knobs.for_records(knobs.VARIANTS, 50)
+    sizes = sorted(k["batch_size"] for k in kept.values() if "batch_size" in k)
+    assert sizes == [10]
+    assert set(skipped) == {f"batch size {n}" for n in (50, 200, 500, 1000, 2000)}
+    assert "50 records make 1 batch of it, as with the default" in skipped["batch size 500"]
+    assert "no pooling" in kept and "workers 0" in kept
+    kept, skipped = knobs.for_records(knobs.VARIANTS, 1000)
+    assert set(skipped) == {"batch size 2000"}
+    assert "as with batch size 1000" in skipped["batch size 2000"]

@@ -67,6 +67,35 @@ class Effect:
         return f"{self.change:+.1%} ({lo:+.1%} … {hi:+.1%})"
 
 
+def for_records(
+    variants: Mapping[str, dict[str, Any]], records: int
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The variants worth measuring on ``records`` documents, and why the others are not: a
+    batch size that cuts the corpus into as many batches as the default's (or as a smaller
+    size already kept) runs the very same batches — at 50 records every size from 50 up is
+    one batch, and calling one of them "slower" would be noise taken for a claim."""
+    batches = -(-records // DEFAULT["batch_size"])
+    seen = {batches: "the default"}
+    kept: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
+    by_size = sorted(variants.items(), key=lambda kv: kv[1].get("batch_size", 0))
+    for name, knobs in by_size:
+        size = knobs.get("batch_size")
+        if size is None:
+            kept[name] = dict(knobs)
+            continue
+        n = -(-records // int(size))
+        if n in seen:
+            skipped[name] = (
+                f"{records} records make {n} batch{'es' if n > 1 else ''} of it, as with "
+                f"{seen[n]}: the same run, not compared (more --perf-records to compare them)"
+            )
+            continue
+        seen[n] = f"batch size {size}"
+        kept[name] = dict(knobs)
+    return {n: kept[n] for n in variants if n in kept}, skipped
+
+
 def effects(times: Mapping[str, list[float]], knobs: Mapping[str, dict[str, Any]]) -> list[Effect]:
     """Effects against ``times["default"]`` (seconds per round, same rounds in every list)."""
     base = times["default"]
@@ -139,9 +168,12 @@ def measure(
 
 
 def as_json(
-    times: Mapping[str, list[float]], variants: Mapping[str, dict[str, Any]]
+    times: Mapping[str, list[float]],
+    variants: Mapping[str, dict[str, Any]],
+    not_compared: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     return {
+        "not_compared": dict(not_compared or {}),
         "confidence": CONFIDENCE,
         "default": DEFAULT,
         "times": {k: list(v) for k, v in times.items()},

@@ -134,6 +134,8 @@ def knob_markdown(cases: list[Case]) -> list[str]:
         ]
         for e in k["effects"]:
             lines.append(f"| {e['name']} | {e['knobs']} | {e['claim']} | {e['verdict']} |")
+        for name, why in (k.get("not_compared") or {}).items():
+            lines.append(f"| {name} | | not measured | {why} |")
         lines += ["", f"**{k['best_batch_size'][0].upper()}{k['best_batch_size'][1:]}.**", ""]
     return lines
 
