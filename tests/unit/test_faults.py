@@ -539,3 +539,35 @@ def test_sql_server_leases_use_applocks_in_one_batch_each() -> None:
     assert "APPLOCK_TEST('public', :n, 'Exclusive', 'Session')" in test
     with pytest.raises(LeaseBusy, match="claim lock"):
         _SessionLocks(FakeMssql([-1, -1, -1])).lock_mutex()  # type: ignore[arg-type]
+
+
+def test_ctrl_c_while_the_workers_start_is_one_interrupted_run(tmp_path: Path) -> None:
+    """The terminal's Ctrl-C reaches the whole process group; while worker processes were
+    still importing it stopped them with KeyboardInterrupt tracebacks (30–90 lines) and read
+    as a crashed worker (exit 1). Now: exit 130, no traceback, no crash, a rerun finishes."""
+    url = _loaded(tmp_path, 200, profile="small")
+    env = {**os.environ, "COLUMNS": "120"}
+    for delay in (0.0, 0.05, 0.15):
+        command = [sys.executable, "-m", "xmlmigrate", "run", "--contract", str(ENGINE_CC)]
+        command += ["--db", url, "-q", "--batch-size", "10", "--workers", "2"]
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,  # its own process group, as a terminal's job
+        )
+        deadline = time.monotonic() + 60
+        while not _children(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(delay)  # a worker is starting (importing): the Ctrl-C lands there
+        os.killpg(proc.pid, signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+        assert "Traceback" not in err and "crashed" not in err, (delay, err)
+        assert proc.returncode in (EXIT_INTERRUPTED, 0), (delay, proc.returncode, err)
+    rerun = run_migration(MigrationConfig(db_url=url, workers=0), CONTRACT)
+    engine = make_engine(url)
+    assert ledger_problems(engine, SCHEMA) == []
+    engine.dispose()
+    assert rerun.failed == 0

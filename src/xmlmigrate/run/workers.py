@@ -57,6 +57,9 @@ class WorkerError:
     exit_code: int
 
 
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set size so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -105,9 +108,12 @@ def _worker_main(
     if os.getppid() != coordinator:  # the coordinator died while this process started
         os._exit(0)
     threading.Thread(target=_exit_with, args=(coordinator,), daemon=True).start()
-    # Ctrl-C and SIGTERM are the coordinator's to handle: it commits what is done, then ends us
+    # Ctrl-C and SIGTERM are the coordinator's to handle: it commits what is done, then ends us.
+    # They were blocked since before this process started (TransformPool): a Ctrl-C during
+    # its start-up waited, and is dropped now instead of a KeyboardInterrupt traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     outbox: queue.Queue[BatchResult | WorkerError | None] = queue.Queue(maxsize=1)
     sender = threading.Thread(target=_send_results, args=(outbox, results), daemon=True)
     sender.start()
@@ -155,18 +161,26 @@ class TransformPool:
         self._procs: list[BaseProcess] = []
         self._pipes: dict[Connection, BaseProcess] = {}
         self._ready: deque[BatchResult] = deque()
-        for i in range(workers):
-            reader, writer = ctx.Pipe(duplex=False)
-            proc = ctx.Process(
-                target=_worker_main,
-                args=(contract, options, self._tasks, writer, os.getpid()),
-                name=f"xmlmigrate-worker-{i}",
-                daemon=True,
-            )
-            proc.start()
-            writer.close()  # the worker holds the only writing end now
-            self._procs.append(proc)
-            self._pipes[reader] = proc
+        # a Ctrl-C while a worker starts (the terminal signals the whole process group) would
+        # stop it mid-import with a traceback and read as a crash: the workers start with the
+        # stop signals blocked (a spawned process keeps the mask) and ignore them once running;
+        # here a Ctrl-C waits for the starts, then reaches the coordinator's handler
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            for i in range(workers):
+                reader, writer = ctx.Pipe(duplex=False)
+                proc = ctx.Process(
+                    target=_worker_main,
+                    args=(contract, options, self._tasks, writer, os.getpid()),
+                    name=f"xmlmigrate-worker-{i}",
+                    daemon=True,
+                )
+                proc.start()
+                writer.close()  # the worker holds the only writing end now
+                self._procs.append(proc)
+                self._pipes[reader] = proc
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def submit(self, seq: int, records: list[RawRecord]) -> None:
         while True:
