@@ -26,6 +26,13 @@ def default_db_url() -> str:
     return os.environ.get(DB_URL_ENV) or DEFAULT_DB_URL
 
 
+WORKERS_PER_CORE = 4  # --workers cap: past a few per core, processes only compete for them
+
+
+def max_workers() -> int:
+    return WORKERS_PER_CORE * (os.cpu_count() or 1)
+
+
 @dataclass(frozen=True, slots=True)
 class MigrationConfig:
     db_url: str = DEFAULT_DB_URL
@@ -68,8 +75,8 @@ class MigrationConfig:
         return parse_source(self.source) if self.source is not None else None
 
     def resolved_workers(self, pending: int) -> int:
-        if self.workers is not None:
-            return self.workers
+        if self.workers is not None:  # never more processes than batches to give them
+            return min(self.workers, max(1, -(-pending // self.batch_size)))
         if pending <= IN_PROCESS_BATCHES * self.batch_size:
             return 0
         return os.cpu_count() or 1
@@ -86,6 +93,12 @@ class MigrationConfig:
         check_lock_timeout(self.lock_timeout)
         if self.workers is not None and self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
+        if self.workers is not None and self.workers > max_workers():
+            raise ValueError(
+                f"--workers {self.workers} is too many: at most {max_workers()} here "
+                f"({WORKERS_PER_CORE} per CPU core; past that the processes only compete for "
+                "the cores) — leave --workers out for one per core"
+            )
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if not 1 <= self.max_batch_bytes <= MAX_BATCH_BYTES_LIMIT:

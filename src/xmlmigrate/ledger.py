@@ -29,6 +29,7 @@ from xmlmigrate.model import (
     Rejection,
     RunStats,
     Status,
+    clip_reason,
     reason_group,
 )
 from xmlmigrate.schema import Schema
@@ -83,7 +84,7 @@ def log_rows(
                 attempt=attempt.number,
                 status=o.status,
                 stage=o.stage,
-                reason=o.reason[:REASON_LIMIT] if o.reason else None,
+                reason=clip_reason(o.reason, REASON_LIMIT) if o.reason else None,
                 warnings=_warning_summary(o),
                 doc_digest=attempt.digest,
                 logged_at=now,

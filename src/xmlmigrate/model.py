@@ -186,4 +186,21 @@ def reason_group(reason: str) -> str:
     head, sep, _ = reason.partition(":")
     if sep and _REASON_CODE.match(head):
         return head
-    return reason.split("'", 1)[0].rstrip(" :")[:80] or reason[:80]
+    text = reason.split("'", 1)[0].split(" (", 1)[0].rstrip(" :") or reason
+    return clip_reason(text, REASON_GROUP_LIMIT)
+
+
+REASON_GROUP_LIMIT = 120  # a constraint's or table's name stays whole in the groups
+
+
+def clip_reason(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters: cut at a space before the limit with "…",
+    never in the middle of a name (a cut name reads as another table's)."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if not text[limit - 1].isspace():
+        space = head.rfind(" ")
+        if space > limit // 2:
+            head = head[:space]
+    return head.rstrip() + "…"

@@ -55,7 +55,7 @@ def test_import_check_init_run_and_compare(
     steps = [
         ("contract", "import", str(RL), "--out", str(toml)),
         ("contract", "check", str(toml)),
-        ("init", "--db", url, "--contract", str(toml), "--drop"),
+        ("init", "--db", url, "--contract", str(toml), "--drop", "--yes"),
     ]
     for args in steps:
         out = run_cli(*args)

@@ -53,7 +53,7 @@ def test_generate_run_clean(tmp_path: Path) -> None:
     assert "app ids 26–30" in more.stdout
     assert "Records: 5 " in run_cli("run", "--db", db, "-q").stdout
 
-    cleaned = run_cli("clean", "--db", db)
+    cleaned = run_cli("clean", "--db", db, "--yes")
     assert cleaned.returncode == 0
     assert "kept 30 documents" in cleaned.stdout
     engine = sa.create_engine(db)

@@ -65,7 +65,7 @@ class SpeedReport:
 def parse_only(config: MigrationConfig) -> tuple[int, int, float]:
     """(documents, bytes, seconds) to read and lxml-parse every pending document."""
     contract = load_contracts(config.contracts)
-    schema = build_schema(contract)
+    schema = build_schema(contract, config.source_ref)  # --source: the table the run reads
     engine = make_engine(config.db_url)
     try:
         # the same documents the run takes (--limit, ranges, modulo), in pages of 200

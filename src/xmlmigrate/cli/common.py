@@ -138,10 +138,10 @@ def run_arguments(r: argparse.ArgumentParser) -> None:
     )
     r.add_argument(
         "--max-rejected",
-        default=DEFAULT_MAX_REJECTED,
         metavar="N|PCT%",
         help="exit with status 4 when more apps than this are rejected: a count or a share "
-        "of the run's records (default %(default)s: a wrong contract or source is caught)",
+        f"of the run's records (default {DEFAULT_MAX_REJECTED.replace('%', '%%')}: a wrong contract or source is "
+        "caught)",
     )
     r.add_argument(
         "--retry-failed",

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from rich.table import Table
 
 from xmlmigrate.cli.common import (
+    DEFAULT_MAX_REJECTED,
     command,
     console,
     contract_option,
@@ -196,7 +197,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    limit = _max_rejected(args.max_rejected)
+    limit = _max_rejected(args.max_rejected or DEFAULT_MAX_REJECTED)
     min_filled = _min_filled(args.min_filled or DEFAULT_MIN_FILLED)
     config = tuning_config(args)
     if args.cluster:
@@ -308,10 +309,7 @@ def run_exit_code(
     if stats.interrupted:
         return EXIT_INTERRUPTED
     if stats.failed:
-        error_line(
-            f"{stats.failed:,} apps failed (see 'xmlmigrate status'; 'run --retry-failed' "
-            "takes them again)"
-        )
+        error_line(_failed_advice(stats))
         return EXIT_FAILED
     limit, share = max_rejected
     allowed = stats.records * limit / 100 if share else limit
@@ -324,6 +322,47 @@ def run_exit_code(
         )
         return EXIT_TOO_MANY_REJECTED
     return _fit_exit_code(stats.fit, min_filled)
+
+
+# failures the same document meets again on every attempt: a key another app's rows hold
+_CONSTRAINT_FAILURES = (
+    "duplicate_key",
+    "integrity",
+    "violation",
+    "unique constraint",
+    "duplicate key",
+)
+_KEY_ADVICE = (
+    "a retry fails them again: give the contract's table the key that tells these rows "
+    'apart, or set on_duplicate = "keep_existing" on it to keep the rows already written'
+)
+
+
+def _failed_advice(stats: RunStats) -> str:
+    """The line for failed apps: 'run --retry-failed' is offered only for failures a retry
+    can fix, not for a duplicate key or another constraint the data breaks every time."""
+    keyed = sum(
+        n
+        for reason, n in stats.reasons.items()
+        if reason.startswith("failed: ")
+        and any(word in reason.lower() for word in _CONSTRAINT_FAILURES)
+    )
+    keyed = min(keyed, stats.failed)
+    if keyed == 0:
+        return (
+            f"{stats.failed:,} apps failed (see 'xmlmigrate status'; 'run --retry-failed' "
+            "takes them again)"
+        )
+    if keyed == stats.failed:
+        return (
+            f"{stats.failed:,} apps failed on a duplicate key or another constraint (see "
+            f"'xmlmigrate status'): {_KEY_ADVICE}"
+        )
+    return (
+        f"{stats.failed:,} apps failed (see 'xmlmigrate status'): {keyed:,} of them on a "
+        f"duplicate key or another constraint — {_KEY_ADVICE}; 'run --retry-failed' takes "
+        f"the other {stats.failed - keyed:,} again"
+    )
 
 
 def _fit_exit_code(fit: dict[str, Any] | None, min_filled: float) -> int:
@@ -343,10 +382,50 @@ def _fit_exit_code(fit: dict[str, Any] | None, min_filled: float) -> int:
     return EXIT_OK
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def confirm_delete(args: argparse.Namespace, engine: sa.Engine, schema: Schema, what: str) -> None:
+    """Before ``clean`` or ``init --drop`` deletes anything: name what goes (tables, apps
+    logged, runs) and ask on a terminal (y/N); without one, go on only with ``--yes``.
+    Nothing there to delete: nothing to ask."""
+    existing = set(sa.inspect(engine).get_table_names())
+    tables = [t.name for t in (*schema.targets, schema.log, schema.runs) if t.name in existing]
+    if not tables:
+        return
+    with engine.connect() as conn:
+        apps = runs = 0
+        if schema.log.name in existing:
+            apps = conn.execute(
+                sa.select(sa.func.count(sa.distinct(schema.log.c.app_id)))
+            ).scalar_one()
+        if schema.runs.name in existing:
+            runs = conn.execute(sa.select(sa.func.count()).select_from(schema.runs)).scalar_one()
+        rows = schema.root.name in existing and (
+            conn.execute(sa.select(sa.literal(1)).select_from(schema.root).limit(1)).first()
+        )
+    if not (apps or runs or rows):  # empty tables: no data to lose
+        return
+    shown = ", ".join(tables[:3]) + (f", … {len(tables) - 3} more" if len(tables) > 3 else "")
+    doomed = (
+        f"{what} in {redact_url(args.db)}: {_plural(len(tables), 'table')} ({shown}), "
+        f"{_plural(apps, 'app')} logged, {_plural(runs, 'run')} of history"
+    )
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise UserError(f"this deletes {doomed}; not run from a terminal: add --yes to go on")
+    answer = input(f"This deletes {doomed}. Go on? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise UserError("not confirmed: nothing was deleted")
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     with database(args) as (schema, engine):
         documents = _source_rows(engine, schema)
         if args.drop:
+            confirm_delete(args, engine, schema, "every migrated table, the log and the runs")
             schema.drop_targets(engine)
         schema.create(engine)
     what = "recreated" if args.drop else "ready"
@@ -480,6 +559,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
         if schema.root.name in missing or schema.log.name in missing:
             console.print(f"Nothing to clean: no migrated tables in {redact_url(args.db)}")
             return 0
+        confirm_delete(args, engine, schema, "every migrated row, the log and the runs")
         reset_target(engine, schema)
         with engine.connect() as conn:
             kept = conn.execute(sa.select(sa.func.count()).select_from(schema.source)).scalar_one()
@@ -508,6 +588,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         highlight=False,
     )
     return 0
+
+
+def yes_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="delete without asking (needed when not run from a terminal)",
+    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -556,8 +645,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     i.add_argument(
         "--drop",
         action="store_true",
-        help="drop and recreate the migrated tables and the log (keeps app_xml)",
+        help="drop and recreate the migrated tables and the log (keeps app_xml); asks first "
+        "on a terminal",
     )
+    yes_option(i)
 
     s = command(sub, "status", "counts by outcome, top failure reasons, recent runs", cmd_status)
     db_option(s)
@@ -579,6 +670,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     db_option(c)
     contract_option(c)
+    yes_option(c)
 
     d = command(
         sub,

@@ -34,9 +34,39 @@ from xmlmigrate.mock import SIZE_PROFILES
 from xmlmigrate.run.pipeline import describe_config
 
 
+def refuse_unhonoured(args: argparse.Namespace, name: str) -> None:
+    """``perf pipeline`` and ``perf baseline`` take the run's options but empty the target
+    first and run here: the options that cannot mean anything then are refused, not ignored."""
+    emptied = "it empties the target and its log first, so every app is pending anyway"
+    refused = (
+        (
+            "--cluster",
+            args.cluster is not None,
+            "it measures a run in this process and its own worker processes",
+        ),
+        ("--retry-failed", args.retry_failed, emptied),
+        ("--retry-rejected", args.retry_rejected is not None, emptied),
+        ("--changed", args.changed, emptied),
+        (
+            "--max-rejected",
+            args.max_rejected is not None,
+            "its exit status judges the measurement, not rejections ('run' does)",
+        ),
+        (
+            "--metrics-out",
+            name == "baseline" and args.metrics_out is not None,
+            "it writes its runs to --out",
+        ),
+    )
+    for flag, given, why in refused:
+        if given:
+            raise UserError(f"perf {name} does not take {flag}: {why}")
+
+
 def cmd_bench_pipeline(args: argparse.Namespace) -> int:
     from xmlmigrate.bench.speed import measure
 
+    refuse_unhonoured(args, "pipeline")
     config = tuning_config(args)
     console.print(f"Measuring on {redact_url(config.db_url)}: lxml parse-only pass, then the run")
     report = measure(config)
@@ -61,6 +91,7 @@ def cmd_bench_pipeline(args: argparse.Namespace) -> int:
 def cmd_baseline(args: argparse.Namespace) -> int:
     from xmlmigrate.bench import baseline as bl
 
+    refuse_unhonoured(args, "baseline")
     if args.runs < 2:
         raise UserError("--runs must be at least 2 to measure spread")
     old = bl.load(args.compare) if args.compare is not None else None
