@@ -73,6 +73,13 @@ def test_perf_refuses_run_flags_it_does_not_honour(
     assert not (tmp_path / "none.db").exists()
 
 
+def test_perf_baseline_refuses_metrics_out_it_would_not_write(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'none.db'}"
+    proc = run_cli("perf", "baseline", "--db", db, "--metrics-out", str(tmp_path / "m.json"))
+    assert proc.returncode == 2 and "--metrics-out" in proc.stderr and "--out" in proc.stderr
+    assert not (tmp_path / "none.db").exists()
+
+
 def test_perf_pipeline_honours_modulo_and_source(tmp_path: Path) -> None:
     url = sqlite_corpus(tmp_path / "p.db", 12)
     proc = run_cli("perf", "pipeline", "--db", url, "--modulo", "2", "--modulo-instance", "0", "-q")
