@@ -17,7 +17,7 @@ from xmlmigrate import __version__
 from xmlmigrate.cli import contract, migrate, perf
 from xmlmigrate.cli.common import console, error_line, log, logging_options
 from xmlmigrate.cli.render import print_gate, print_summary
-from xmlmigrate.db.engine import check_url
+from xmlmigrate.db.engine import check_connection, check_url
 from xmlmigrate.errors import (
     EXIT_FAILED,
     EXIT_INFRASTRUCTURE,
@@ -99,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if isinstance(getattr(args, "db", None), str):
             check_url(args.db)
+            check_connection(args.db)  # --db mistakes: exit 2, before any progress bar
         code: int = args.func(args)
         return code
     except XmlMigrateError as exc:

@@ -126,16 +126,20 @@ def _source_labels(config: MigrationConfig, contract: CompiledContract) -> str:
 
 def _run(config: MigrationConfig, quiet: bool, metrics_out: Path | None = None) -> RunStats:
     contract = load_contracts(config.contracts)  # errors here must not start a progress bar
-    with progress_bar(quiet) as progress:
-        task = progress.add_task("migrate", total=None, rate="")
+    progress = progress_bar(quiet)  # shown once the run started: none before a startup error
+    task = progress.add_task("migrate", total=None, rate="")
 
-        def started(pending: int) -> None:
-            progress.update(task, total=pending)
+    def started(pending: int) -> None:
+        progress.update(task, total=pending)
+        progress.start()
 
-        def batch(stats: RunStats, done: int) -> None:
-            progress.update(task, completed=done, rate=f"{stats.rec_per_min:,.0f} rec/min")
+    def batch(stats: RunStats, done: int) -> None:
+        progress.update(task, completed=done, rate=f"{stats.rec_per_min:,.0f} rec/min")
 
+    try:
         stats = run_migration(config, contract, on_start=started, on_batch=batch)
+    finally:
+        progress.stop()
     if stats.pending == 0 and _source_is_empty(config, contract):
         console.print(
             f"Nothing to do: {_source_labels(config, contract)} holds no documents: generate "
