@@ -169,6 +169,9 @@ class GateConfig:
     max_speed_gap: float = 0.20  # discard a block whose sides' yardsticks differ by more
     inject_head: float = 0.0  # extra CPU work on the head side, to validate the gate
     targets: tuple[str, ...] = ("tests/perf",)
+    # pytest node ids to measure instead of the gate subset of ``targets`` (marked or not):
+    # what a session selected (-k, node ids), re-measured A/B
+    selection: tuple[str, ...] = ()
     repo: Path = field(default_factory=Path.cwd)
     confirm: bool = True
     timeout: float = 900.0
@@ -229,16 +232,18 @@ def ensure_database(url: str, database_url: str) -> None:
 
 
 def _side_command(cfg: GateConfig, side: str, out: Path, selection: list[str] | None) -> list[str]:
+    # the gate subset of the targets; node ids selected are measured whether marked or not
+    gate_subset = [] if cfg.selection else ["-m", "gate"]
     cmd = [
         sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider",
-        "-q", "--no-header", "-m", "gate", "--benchmark-only", f"--benchmark-json={out}",
+        "-q", "--no-header", *gate_subset, "--benchmark-only", f"--benchmark-json={out}",
         "--perf-records", str(cfg.records), "--perf-rounds", str(cfg.rounds),
         "--perf-profile", cfg.profile,
     ]  # fmt: skip
     url = side_url(cfg.db_url, side)
     if url:
         cmd += ["--db-url", url]
-    cmd += selection if selection else list(cfg.targets)
+    cmd += selection if selection else list(cfg.selection or cfg.targets)
     return cmd
 
 

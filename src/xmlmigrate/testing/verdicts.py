@@ -3,7 +3,9 @@
 ``pytest tests/perf --perf-gate=REF``
     The interleaved A/B gate of ``xmlmigrate perf gate --base REF`` (one implementation,
     :mod:`xmlmigrate.bench.gate`): the gate subset of the base commit and of the working tree,
-    block after block, each in its own process; no benchmark runs in this process. The
+    block after block, each in its own process; no benchmark runs in this process. A session
+    narrowed with ``-k``, ``-m`` or node ids measures the gate-marked benchmarks it selected
+    (all it selected when none is marked). The
     verdict table is printed at the end of the session; exit status 1 on a regression.
 
 ``pytest tests/perf --benchmark-compare[=NUM] --perf-fail-over=5``
@@ -13,7 +15,8 @@
     minutes or days away, and on this machine that comparison alone cries wolf (the README's
     calibration), so whenever it does not PASS every benchmark and the saved run names its
     commit, that commit is re-measured against the working tree with the A/B gate, and the
-    gate's verdict is the verdict. Without a commit id (or the commit) the saved comparison's
+    gate's verdict is the verdict — measured on the benchmarks of this session whose saved
+    comparison did not pass (what ``-k`` or node ids selected), not the gate subset. Without a commit id (or the commit) the saved comparison's
     verdict stands, an inconclusive one reported as such.
 
 ``--perf-inject=PCT`` adds that share of each round's own CPU time as extra work to the
@@ -76,6 +79,23 @@ def _given(config: pytest.Config, option: str) -> bool:
     return any(a == option or a.startswith(option + "=") for a in config.invocation_params.args)
 
 
+def narrowed_selection(session: pytest.Session) -> tuple[str, ...]:
+    """What ``--perf-gate`` measures when the session was narrowed (``-k``, ``-m`` or node
+    ids): the gate-marked benchmarks among those selected, else all selected; otherwise
+    nothing here (the gate subset of the paths given)."""
+    config = session.config
+    narrowed = (
+        bool(getattr(config.option, "keyword", ""))
+        or bool(getattr(config.option, "markexpr", ""))
+        or any("::" in str(a) for a in config.args)
+    )
+    if not narrowed:
+        return ()
+    items = list(session.items)
+    marked = [i.nodeid for i in items if i.get_closest_marker("gate") is not None]
+    return tuple(marked or [i.nodeid for i in items])
+
+
 class PerfVerdicts:
     """Registered by the plugin when ``--perf-gate`` or ``--perf-fail-over`` is given."""
 
@@ -100,10 +120,12 @@ class PerfVerdicts:
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
         if self.ref is None or session.config.option.collectonly:
             return None
-        self.run_gate(self.ref, session)
+        self.run_gate(self.ref, session, narrowed_selection(session))
         return True
 
-    def run_gate(self, ref: str, session: pytest.Session) -> None:
+    def run_gate(self, ref: str, session: pytest.Session, selection: tuple[str, ...] = ()) -> None:
+        """A/B ``ref`` against the working tree: the benchmarks of ``selection`` (node ids),
+        else the gate subset of the session's paths."""
         config = self.config
         root = Path(str(config.rootpath))
         targets = [
@@ -117,6 +139,7 @@ class PerfVerdicts:
             db_url=config.getoption("--db-url"),
             inject_head=self.inject,
             targets=tuple(targets),
+            selection=selection,
             repo=root,
         )
         if _given(config, "--perf-records"):
@@ -129,7 +152,13 @@ class PerfVerdicts:
             if reporter is not None:
                 reporter.write_line(f"perf gate: {message}")
 
-        say(f"A/B against {ref}: the gate subset of {', '.join(targets)}, base and head in turn")
+        if selection:
+            shown = ", ".join(n.split("::")[-1] for n in selection[:6])
+            more = f" and {len(selection) - 6} more" if len(selection) > 6 else ""
+            what = f"{len(selection)} selected benchmark(s) ({shown}{more})"
+        else:
+            what = f"the gate subset of {', '.join(targets)}"
+        say(f"A/B against {ref}: {what}, base and head in turn")
         try:
             self.gate = run_gate(cfg, say)
         except GateError as exc:
@@ -179,7 +208,9 @@ class PerfVerdicts:
         if commit is None:  # nothing to re-measure: the saved comparison's verdict stands
             self.verdict = "fail" if "fail" in states else "warn"
             return
-        self.run_gate(commit, session)
+        # re-measured: the benchmarks this session ran whose saved comparison did not pass
+        again = tuple(v.name for v in self.saved if v.decision is not None and v.verdict != "pass")
+        self.run_gate(commit, session, again)
 
     @staticmethod
     def _saved_commit(path: Path) -> str | None:
