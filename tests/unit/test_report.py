@@ -2,7 +2,11 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from xmlmigrate.bench import knobs
 from xmlmigrate.bench.report import build_report
@@ -198,3 +202,62 @@ def test_batch_sizes_that_make_the_same_batches_are_not_compared() -> None:
     kept, skipped = knobs.for_records(knobs.VARIANTS, 1000)
     assert set(skipped) == {"batch size 2000"}
     assert "as with batch size 1000" in skipped["batch size 2000"]
+
+
+def test_report_reads_the_newest_autosaved_run_when_no_file_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_benchmark.utils import get_machine_id
+
+    machine = tmp_path / ".benchmarks" / get_machine_id()  # pytest-benchmark's own layout
+    machine.mkdir(parents=True)
+    old = _bench(machine / "0001_aaa_20260101_000000.json")
+    data = json.loads(old.read_text())
+    data["benchmarks"] = data["benchmarks"][:1]
+    (machine / "0002_bbb_20260102_000000.json").write_text(json.dumps(data))
+    (tmp_path / ".benchmarks" / "Other-Machine").mkdir()
+    _bench(tmp_path / ".benchmarks" / "Other-Machine" / "0009_ccc.json")
+    monkeypatch.chdir(tmp_path)
+    assert main(["perf", "report", "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "0002_bbb_20260102_000000.json" in out
+    text = (tmp_path / "r" / "RESULTS.md").read_text()
+    assert "test_batch_size[50]" in text and "test_feature_flags" not in text  # 0002 alone
+    # --latest beside a file given; --storage elsewhere
+    given = _bench(tmp_path / "given.json")
+    assert main(["perf", "report", str(given), "--latest", "--out", str(tmp_path / "r2")]) == 0
+    assert "0002_bbb" in capsys.readouterr().out
+    assert "test_feature_flags" in (tmp_path / "r2" / "RESULTS.md").read_text()
+    empty = tmp_path / "nothing"
+    rc = main(["perf", "report", "--storage", str(empty), "--out", str(tmp_path / "r3")])
+    assert rc == 2
+    assert "--benchmark-autosave" in capsys.readouterr().err
+
+
+_TOY = """
+def test_toy(benchmark):
+    benchmark(lambda: None)
+"""
+
+
+@pytest.mark.parametrize("save", [[], ["--benchmark-autosave"], ["--benchmark-json=out.json"]])
+def test_a_benchmark_session_says_where_its_results_were_saved(
+    tmp_path: Path, save: list[str]
+) -> None:
+    (tmp_path / "test_toy.py").write_text(_TOY)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", "-q",
+         "--benchmark-min-rounds=1", "--benchmark-max-time=0.001", "test_toy.py", *save],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("perf results")]
+    assert len(lines) == 1, proc.stdout
+    if not save:
+        assert "not saved" in lines[0] and "--benchmark-autosave" in lines[0]
+        assert "--benchmark-json=FILE" in lines[0]
+    elif "--benchmark-autosave" in save:
+        assert ".benchmarks" in lines[0] and "0001_" in lines[0]
+        assert "xmlmigrate perf report" in lines[0]
+    else:
+        assert "out.json" in lines[0]

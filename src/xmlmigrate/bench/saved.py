@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -207,3 +208,38 @@ def calibrate_saved(
                 verdicts[pct].append(verdict)
                 progress(f"trial {trial + 1}: +{pct:.0%} injected → {verdict.upper()}")
     return verdicts
+
+
+# -- where pytest-benchmark keeps the runs it saves (--benchmark-autosave, --benchmark-save) ------
+
+BENCHMARK_STORAGE = Path(".benchmarks")  # its --benchmark-storage default, file://./.benchmarks
+
+
+def machine_id() -> str:
+    """The folder of this machine under the storage, as ``pytest_benchmark.utils.get_machine_id``
+    names it (pytest-benchmark is a test dependency only): e.g. ``Linux-CPython-3.11-64bit``."""
+    return "-".join(
+        (
+            platform.system(),
+            platform.python_implementation(),
+            ".".join(platform.python_version_tuple()[:2]),
+            platform.architecture()[0],
+        )
+    )
+
+
+def saved_runs(storage: Path = BENCHMARK_STORAGE, machine: str | None = None) -> list[Path]:
+    """The runs saved under ``storage/<machine>/``, oldest first: pytest-benchmark names each
+    ``<counter>_<name>.json`` with a 4-digit counter one above the highest there."""
+    runs = []
+    for path in (storage / (machine or machine_id())).glob("[0-9][0-9][0-9][0-9]*_*.json"):
+        counter = path.name.split("_", 1)[0]
+        if counter.isdigit():
+            runs.append((int(counter), path.name, path))
+    return [path for _, _, path in sorted(runs)]
+
+
+def latest_saved_run(storage: Path = BENCHMARK_STORAGE, machine: str | None = None) -> Path | None:
+    """The newest run pytest-benchmark saved for this machine under ``storage``, if any."""
+    runs = saved_runs(storage, machine)
+    return runs[-1] if runs else None

@@ -279,11 +279,29 @@ def cmd_perf_adversarial(args: argparse.Namespace) -> int:
     return 0
 
 
+def _autosaved(storage: Path) -> Path:
+    """The newest run pytest-benchmark saved for this machine under ``storage``."""
+    from xmlmigrate.bench.saved import latest_saved_run, machine_id
+
+    latest = latest_saved_run(storage)
+    if latest is None:
+        raise UserError(
+            f"no benchmark run saved in {storage / machine_id()}: run the benchmarks with "
+            "--benchmark-autosave (pytest saves each run there), or with --benchmark-json=FILE "
+            "and give FILE here"
+        )
+    console.print(f"Reading {latest} (the newest run saved by pytest-benchmark)", highlight=False)
+    return latest
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from xmlmigrate.bench.report import build_report, load_cases
 
+    bench = list(args.bench)
+    if args.latest or not (bench or args.baseline or args.gate):
+        bench.append(_autosaved(args.storage))
     try:
-        table, images = build_report(args.bench, args.baseline or [], args.out, args.gate or [])
+        table, images = build_report(bench, args.baseline or [], args.out, args.gate or [])
     except ImportError as exc:
         raise UserError(
             f"the report needs the bench extra ({exc.name or exc}): pip install 'xmlmigrate[bench]'"
@@ -293,7 +311,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     console.print(f"Wrote {table}")
     for image in images:
         console.print(f"Wrote {image}")
-    for case in load_cases(args.bench):  # the knob effects table, measured in one session
+    for case in load_cases(bench):  # the knob effects table, measured in one session
         if case.knob_effects:
             k = case.knob_effects
             effects = Table(
@@ -352,9 +370,28 @@ def _report(sub: Commands, func: Handler) -> argparse.ArgumentParser:
         help_text="Markdown results table and PNG plots from pytest-benchmark and baseline JSON",
         description="Turn pytest-benchmark JSON (e.g. --benchmark-json or a file under "
         ".benchmarks/) and 'xmlmigrate baseline' files into RESULTS.md (optimization, before, "
-        "after, gain, std dev per group; the best batch size) and PNG plots.",
+        "after, gain, std dev per group; the best batch size) and PNG plots. With no file "
+        "given, the newest run pytest-benchmark saved for this machine (--benchmark-autosave: "
+        ".benchmarks/<machine>/<counter>_*.json) is read.",
     )
-    rep.add_argument("bench", nargs="*", type=Path, help="pytest-benchmark JSON files")
+    rep.add_argument(
+        "bench",
+        nargs="*",
+        type=Path,
+        help="pytest-benchmark JSON files (default: the newest autosaved run)",
+    )
+    rep.add_argument(
+        "--latest",
+        action="store_true",
+        help="also read the newest run pytest-benchmark saved for this machine under --storage",
+    )
+    rep.add_argument(
+        "--storage",
+        type=Path,
+        default=Path(".benchmarks"),
+        metavar="DIR",
+        help="pytest-benchmark's --benchmark-storage folder (default %(default)s)",
+    )
     rep.add_argument("--baseline", nargs="*", type=Path, help="xmlmigrate baseline JSON files")
     rep.add_argument("--gate", nargs="*", type=Path, help="xmlmigrate perf gate --json files")
     rep.add_argument("--out", type=Path, default=Path("perf-report"), help="default %(default)s")

@@ -32,12 +32,14 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 import sqlalchemy as sa
 
 from xmlmigrate.bench.probe import ALLOW_RESET_ENV, INJECT_ENV
+from xmlmigrate.bench.saved import saved_runs
 from xmlmigrate.contract import CompiledContract, load_contract
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.db.engine import DEFAULT_ODBC_DRIVERS
@@ -258,6 +260,44 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(verdicts.PerfVerdicts(config), "xmlmigrate-perf-verdicts")
     elif config.getoption(verdicts.INJECT, 0.0):
         os.environ[INJECT_ENV] = str(float(config.getoption(verdicts.INJECT)) / 100)
+
+
+def saved_results_line(config: pytest.Config) -> str | None:
+    """Where pytest-benchmark saved this session's results for ``xmlmigrate perf report`` —
+    or that it saved nothing; None when no benchmark ran."""
+    bs = getattr(config, "_benchmarksession", None)
+    if bs is None or getattr(bs, "disabled", False) or not getattr(bs, "benchmarks", None):
+        return None
+    where: list[str] = []
+    json_file = getattr(bs, "json", None)
+    if json_file:
+        name = str(getattr(json_file, "name", json_file))
+        where.append(f"{name} (xmlmigrate perf report {name})")
+    if getattr(bs, "save", None) or getattr(bs, "autosave", None):
+        storage = getattr(bs, "storage", None)
+        root = getattr(storage, "path", None)
+        runs = saved_runs(Path(str(root)), getattr(bs, "machine_id", None)) if root else []
+        shown = _relative(runs[-1]) if runs else str(storage)
+        where.append(f"{shown} (xmlmigrate perf report: the newest saved run)")
+    if not where:
+        return (
+            "perf results not saved: pass --benchmark-autosave (then 'xmlmigrate perf report' "
+            "reads the newest run) or --benchmark-json=FILE"
+        )
+    return f"perf results saved in {' and '.join(where)}"
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    line = saved_results_line(config)
+    if line:
+        terminalreporter.write_line(line)
 
 
 def under_xdist(config: pytest.Config) -> bool:
