@@ -223,3 +223,29 @@ def test_lock_wait_statements_are_numbers_only() -> None:
     assert is_lock_timeout("LockNotAvailable: canceling statement due to lock timeout")
     assert is_lock_timeout("(1205) Lock wait timeout exceeded; try restarting transaction")
     assert not is_lock_timeout("UniqueViolation: duplicate key value")
+
+
+def test_contract_explain_takes_contract_options_and_routes_each_product_line(
+    tmp_path: Path,
+) -> None:
+    from xmlmigrate.contract import load_contract
+    from xmlmigrate.mock.from_contract import ContractGenerator
+
+    docs = {}
+    for name in ("provenir_cc", "provenir_rl"):
+        doc = next(iter(ContractGenerator(load_contract(name), 3, "small", 7).generate(1)))
+        docs[name] = tmp_path / f"{name}.xml"
+        docs[name].write_text(doc.xml, encoding="utf-8")
+    both = ("--contract", "provenir_cc", "--contract", "provenir_rl")
+    for name, table in (("provenir_cc", "app_pricing_cc"), ("provenir_rl", "app_pricing_rl")):
+        out = run_cli("contract", "explain", *both, "--xml", str(docs[name]))
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert f"{name}.toml" in out.stdout  # which contract explained it
+        assert f"{table}: 1 row(s)" in out.stdout
+        assert ("_cc:" in out.stdout) == (name == "provenir_cc") != ("_rl:" in out.stdout)
+    alone = run_cli(
+        "contract", "explain", "--contract", "provenir_rl", "--xml", str(docs["provenir_rl"])
+    )
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    positional = run_cli("contract", "explain", "provenir_rl", "--xml", str(docs["provenir_rl"]))
+    assert positional.returncode == 0 and "app_pricing_rl: 1 row(s)" in positional.stdout

@@ -12,12 +12,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from rich.table import Table
 
-from xmlmigrate.cli.common import console, positive
+from xmlmigrate.cli.common import console, contract_option, positive
 from xmlmigrate.cli.render import show
 from xmlmigrate.contract import (
     CompiledContract,
     compile_contract,
-    load_contract,
     load_contracts,
 )
 from xmlmigrate.contract.coverage import measure
@@ -125,9 +124,38 @@ def cmd_contract_check(args: argparse.Namespace) -> int:
     return 1
 
 
+def _explaining(args: argparse.Namespace, data: bytes) -> CompiledContract:
+    """The contract that maps this document: the one given (positional or ``--contract``),
+    else — several given, as ``run`` takes them — the one whose application element the
+    document has (the first when none is found: its validation then says why)."""
+    paths = [*([args.file] if args.file else []), *(args.contract or [])]
+    combined = load_contracts(paths)
+    if not combined.members:
+        return combined
+    why = "the first given: the document cannot be read"
+    chosen = combined.members[0]
+    try:
+        root = parse_document(data).root
+    except XmlRejected:
+        root = None
+    if root is not None:
+        chosen = combined.route(root)
+        why = (
+            "the contract whose application element the document has"
+            if root.find(chosen.application) is not None
+            else "the first given: the document has none of their application elements"
+        )
+    console.print(
+        f"Explained by {Path(chosen.source).name} ({chosen.product_line}): {why}",
+        highlight=False,
+        markup=False,
+    )
+    return chosen
+
+
 def cmd_contract_explain(args: argparse.Namespace) -> int:
-    contract = load_contract(args.file)
     data = Path(args.xml).read_bytes()
+    contract = _explaining(args, data)
     app_id = args.app_id
     if app_id is None:  # where this contract says the app id is (not a Provenir guess)
         try:
@@ -244,5 +272,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     explain.set_defaults(func=cmd_contract_explain)
     explain.add_argument("file", nargs="?", help="contract file (default: the shipped provenir_cc)")
+    contract_option(explain)
     explain.add_argument("--xml", required=True, metavar="DOC", help="the XML document")
     explain.add_argument("--app-id", type=int, help="app id (default: the document's Request/@ID)")
