@@ -691,3 +691,39 @@ def test_planning_holds_no_list_of_the_pending_ids(
         tracemalloc.stop()
     print(f"planning {PLANNED:,} pending apps: peak {peak / 1e6:.1f} MB traced")
     assert peak < 8e6, peak
+
+
+def test_a_cluster_run_writes_its_metrics(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue 22: ``run --cluster … --metrics-out FILE`` was accepted and ignored (no file);
+    now it holds the config with the cluster, the counts, each partition's run, elapsed and
+    rec/min."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    url = target_url("postgresql+psycopg", worker, tmp_path_factory.getbasetemp())
+    engine = make_engine(url)
+    drop_every_table(engine)
+    SCHEMA.create(engine)
+    insert_documents(engine, SCHEMA, engine_generator(seed=22, size_profile="small").generate(40))
+    engine.dispose()
+    metrics = tmp_path / "cluster.json"
+    command = [sys.executable, "-m", "xmlmigrate", "run", "--contract", str(ENGINE_CC)]
+    command += ["--db", url, "--cluster", "local:1", "--batch-size", "10", "-q"]
+    out = subprocess.run(
+        [*command, "--metrics-out", str(metrics)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "160"},
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    written = json.loads(metrics.read_text(encoding="utf-8"))
+    assert written["config"]["cluster"] == "local:1"
+    assert written["config"]["batch_size"] == 10
+    assert written["records"] == written["success"] == 40 and written["failed"] == 0
+    assert written["elapsed"] > 0 and written["rec_per_min"] > 0
+    parts = written["parts"]
+    assert len(parts) == written["partitions"] >= 1
+    assert sum(p["records"] for p in parts) == 40 and all(p["run"] for p in parts)
+    assert written["stop_signal"] is None

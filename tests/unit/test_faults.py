@@ -24,6 +24,7 @@ from tests.corpus import sqlite_corpus
 from tests.unit.test_cli import run_cli
 
 from xmlmigrate.cli import main
+from xmlmigrate.cli import migrate as migrate_cli
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.lease import Lease, Partition
@@ -41,6 +42,7 @@ from xmlmigrate.errors import (
     SourceError,
 )
 from xmlmigrate.ledger import ledger_problems
+from xmlmigrate.run import pipeline
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.schema import build_schema
 
@@ -571,3 +573,132 @@ def test_ctrl_c_while_the_workers_start_is_one_interrupted_run(tmp_path: Path) -
     assert ledger_problems(engine, SCHEMA) == []
     engine.dispose()
     assert rerun.failed == 0
+
+
+# -- issue 22: a closed stdout, Ctrl-C before the first batch or during the summary, generate --
+
+
+def _run_rows(url: str) -> list[tuple[Any, ...]]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(SCHEMA.runs.c.finished_at, SCHEMA.runs.c.records)).all()
+        assert ledger_problems(engine, SCHEMA) == []
+    engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+def test_a_closed_stdout_still_finishes_the_run_and_writes_metrics(tmp_path: Path) -> None:
+    """Before: rich's broken-pipe handler exited 1 silently and --metrics-out was never
+    written (it came after the summary)."""
+    url = _loaded(tmp_path, 30)
+    metrics = tmp_path / "m.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xmlmigrate", "run", "--contract", str(ENGINE_CC), "--db", url,
+         "-q", "--workers", "0", "--batch-size", "10", "--metrics-out", str(metrics)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "120"},
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader quit before the summary (as `| head -1` does)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == EXIT_OK, err
+    assert "Traceback" not in err and "Exception ignored" not in err and err == ""
+    assert json.loads(metrics.read_text())["success"] == 30
+    assert _run_rows(url)[0][1] == 30
+    metrics.unlink()  # a run with nothing to do writes its metrics too (before: no file)
+    again = ["run", "--contract", str(ENGINE_CC), "--db", url, "-q", "--metrics-out", str(metrics)]
+    assert main(again) == EXIT_OK and json.loads(metrics.read_text())["records"] == 0
+
+
+def _signal_at(monkeypatch: pytest.MonkeyPatch, name: str, sig: int = signal.SIGINT) -> None:
+    """Send ``sig`` to this process when the pipeline calls ``name`` (before its stop flag)."""
+    original = getattr(pipeline, name)
+
+    def signalled(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        os.kill(os.getpid(), sig)
+        return result
+
+    monkeypatch.setattr(pipeline, name, signalled)
+
+
+@pytest.mark.parametrize(
+    ("where", "sig", "status"),
+    [
+        ("check_source", signal.SIGINT, EXIT_INTERRUPTED),
+        ("start_run", signal.SIGINT, EXIT_INTERRUPTED),
+        ("start_run", signal.SIGTERM, EXIT_TERMINATED),
+    ],
+    ids=["ctrl-c-in-setup", "ctrl-c-at-run-row", "sigterm-at-run-row"],
+)
+def test_a_signal_before_the_first_batch_is_an_interrupted_run_with_its_summary(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+    sig: int,
+    status: int,
+) -> None:
+    """Before: KeyboardInterrupt in the run's setup: main's one line, no summary, and (after
+    start_run) the run row left unfinished."""
+    url = _loaded(tmp_path, 40)
+    _signal_at(monkeypatch, where, sig)
+    metrics = tmp_path / "m.json"
+    args = ["run", "--contract", str(ENGINE_CC), "--db", url, "-q", "--workers", "0"]
+    code = main([*args, "--batch-size", "10", "--metrics-out", str(metrics)])
+    out, err = capsys.readouterr()
+    assert code == status, out + err
+    assert "Records: 0" in out and "interrupted before any batch committed" in out.lower()
+    assert "Traceback" not in err
+    assert _run_rows(url) == [(_run_rows(url)[0][0], 0)] and _run_rows(url)[0][0] is not None
+    assert json.loads(metrics.read_text())["interrupted"] is True
+    monkeypatch.undo()
+    assert main([*args]) == EXIT_OK  # a rerun migrates every app
+
+
+def test_a_signal_while_the_summary_prints_does_not_cut_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: Ctrl-C once the run had finished cut the summary and exited 130; the run
+    migrated every app: its summary is whole and its status is its own."""
+    url = _loaded(tmp_path, 20)
+    original = migrate_cli.print_summary
+
+    def signalled(*args: Any, **kwargs: Any) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(migrate_cli, "print_summary", signalled)
+    code = main(["run", "--contract", str(ENGINE_CC), "--db", url, "-q", "--workers", "0"])
+    out, _err = capsys.readouterr()
+    assert code == EXIT_OK and "Records: 20" in out and "Time by stage" in out
+
+
+def test_ctrl_c_during_generate_says_what_was_inserted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: main's message for a run ('finished batches are committed, the rest stays
+    pending'); now what generate did: documents inserted and committed, the rest not made."""
+    original = migrate_cli.insert_documents
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        chunks = kwargs["on_chunk"]
+
+        def on_chunk(done: int, size: int) -> None:
+            chunks(done, size)
+            if done >= 200:
+                raise KeyboardInterrupt
+
+        return original(*args, **{**kwargs, "on_chunk": on_chunk})
+
+    monkeypatch.setattr(migrate_cli, "insert_documents", interrupted)
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    code = main(["generate", "--db", url, "--count", "500", "--size-profile", "small", "-q"])
+    err = capsys.readouterr().err
+    assert code == EXIT_INTERRUPTED
+    assert err.count("\n") == 1 and "200 documents inserted and committed" in err, err
+    assert "300" in err and "not generated" in err and "pending" not in err
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(SCHEMA.source)).scalar() == 200
+    engine.dispose()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -92,22 +93,44 @@ def _foreignerror_line(exc: BaseException) -> tuple[str, int]:
     )
 
 
+def _stdout_closed() -> None:
+    """Stdout's reader quit (``xmlmigrate run … | head -1``): what is still printed goes
+    to /dev/null and the command carries on, so a run finishes, writes ``--metrics-out`` and
+    exits with its own status — no traceback, no "Exception ignored" at exit. (Rich's own
+    handler exits 1 at once, silently.)"""
+    console.quiet = True
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        error_line("interrupted: nothing was done")
+        return EXIT_INTERRUPTED
     _configure_logging(args)
+    console.on_broken_pipe = _stdout_closed  # type: ignore[method-assign]
     try:
         if isinstance(getattr(args, "db", None), str):
             check_url(args.db)
             check_connection(args.db)  # --db mistakes: exit 2, before any progress bar
         code: int = args.func(args)
+        sys.stdout.flush()  # here, not at exit: a closed stdout is then no "Exception ignored"
         return code
     except XmlMigrateError as exc:
         error_line(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        error_line("interrupted: finished batches are committed, the rest stays pending")
+        error_line("interrupted: what was committed before stays, nothing else was written")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # a plain print to a stdout whose reader quit: nothing to say
+        _stdout_closed()
+        return EXIT_FAILED
     except Exception as exc:  # one line, never a traceback (--log-level debug shows it)
         message, code = _foreignerror_line(exc)
         error_line(message)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import sqlalchemy as sa
@@ -107,9 +110,15 @@ def _generate(
             def advance(done: int, size: int) -> None:
                 progress.update(task, completed=done, rate=f"{size / 1e6:,.0f} MB")
 
-            n, size = insert_documents(
-                engine, schema, gen.generate(count), on_chunk=advance, route=route
-            )
+            try:
+                n, size = insert_documents(
+                    engine, schema, gen.generate(count), on_chunk=advance, route=route
+                )
+            except KeyboardInterrupt:
+                progress.stop()
+                raise _generate_interrupted(
+                    engine, route or [schema.source], start, count
+                ) from None
     finally:
         engine.dispose()
     tables = " and ".join(r.label for r in schema.refs)
@@ -117,6 +126,64 @@ def _generate(
         f"Inserted {n:,} documents ({size / 1e6:,.1f} MB, profile {profile}, seed {seed}) into "
         f"{tables}, app ids {start:,}–{start + n - 1:,}, in {redact_url(db_url)}"
     )
+
+
+def _generate_interrupted(
+    engine: sa.Engine, route: Sequence[sa.Table], start: int, count: int
+) -> Interrupted:
+    """What a Ctrl-C during generate's insert leaves: the chunks committed before it (each
+    chunk is one transaction), counted in the source table(s) from the first id generated."""
+    try:
+        with engine.connect() as conn:
+            n = sum(
+                int(
+                    conn.execute(
+                        sa.select(sa.func.count()).select_from(src).where(src.c.app_id >= start)
+                    ).scalar_one()
+                )
+                for src in dict.fromkeys(route)
+            )
+    except sa.exc.SQLAlchemyError:
+        return Interrupted(
+            f"interrupted: generate stopped; the documents inserted before it (app ids from "
+            f"{start:,} on) are committed, the rest of the {count:,} were not generated"
+        )
+    ids = f" (app ids {start:,}–{start + n - 1:,})" if n else ""
+    return Interrupted(
+        f"interrupted: {n:,} documents inserted and committed{ids}; the other "
+        f"{count - n:,} were not generated"
+    )
+
+
+class _Signals:
+    """SIGINT and SIGTERM from the start of ``run`` until its summary and ``--metrics-out``
+    are written. The pipeline's own stop flag handles them while batches run; one that
+    arrives before (the run's setup: the source checked, the lease taken, the run row
+    started) is handed to it through ``stop_when``, so the run stops before its first batch
+    and ends as an interrupted run, its row finished, with its summary — and one that
+    arrives after does not cut the summary. A second signal interrupts at once."""
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self._previous: dict[int, object] = {}
+
+    def __call__(self) -> bool:
+        return self.signal is not None
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signal.Signals(signum).name
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)  # type: ignore[arg-type]
 
 
 def _source_labels(config: MigrationConfig, contract: CompiledContract) -> str:
@@ -136,17 +203,36 @@ def _run(config: MigrationConfig, quiet: bool, metrics_out: Path | None = None) 
     def batch(stats: RunStats, done: int) -> None:
         progress.update(task, completed=done, rate=f"{stats.rec_per_min:,.0f} rec/min")
 
-    try:
-        stats = run_migration(config, contract, on_start=started, on_batch=batch)
-    finally:
-        progress.stop()
+    with _Signals() as signals:
+        try:
+            stats = run_migration(
+                config, contract, on_start=started, on_batch=batch, stop_when=signals
+            )
+        finally:
+            progress.stop()
+        if stats.interrupted and stats.stop_signal is None and signals.signal:
+            stats.stop_signal = signals.signal  # it came before the pipeline's own flag
+        _report(config, contract, stats, metrics_out)
+    return stats
+
+
+def _report(
+    config: MigrationConfig,
+    contract: CompiledContract,
+    stats: RunStats,
+    metrics_out: Path | None,
+) -> None:
+    """The run's summary; ``--metrics-out`` first (a run with nothing to do too), so a
+    closed stdout never loses it."""
+    if metrics_out is not None:
+        _write_metrics(metrics_out, {"config": describe_config(config), **stats.to_dict()})
     if stats.pending == 0 and _source_is_empty(config, contract):
         console.print(
             f"Nothing to do: {_source_labels(config, contract)} holds no documents: generate "
             f"or load some first ('xmlmigrate generate --db {redact_url(config.db_url)} "
             "--count N')"
         )
-        return stats
+        return
     if stats.pending == 0:
         console.print(
             f"Nothing to do: every app of {_source_labels(config, contract)} in "
@@ -154,12 +240,12 @@ def _run(config: MigrationConfig, quiet: bool, metrics_out: Path | None = None) 
             "run may take is in processing_log already (--retry-failed takes failed ones again, "
             "--retry-rejected [REASON...] rejected ones)"
         )
-        return stats
+        return
     print_summary(stats, config.db_url, config.batch_size)
-    if metrics_out is not None:
-        metrics = {"config": describe_config(config), **stats.to_dict()}
-        metrics_out.write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
-    return stats
+
+
+def _write_metrics(path: Path, metrics: dict[str, Any]) -> None:
+    path.write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def _source_is_empty(config: MigrationConfig, contract: CompiledContract) -> bool:
@@ -205,7 +291,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     min_filled = _min_filled(args.min_filled or DEFAULT_MIN_FILLED)
     config = tuning_config(args)
     if args.cluster:
-        return _run_cluster(config, args.cluster, args.quiet, limit, min_filled)
+        return _run_cluster(config, args.cluster, args.quiet, limit, min_filled, args.metrics_out)
     stats = _run(config, args.quiet, args.metrics_out)
     return run_exit_code(stats, limit, min_filled)
 
@@ -231,6 +317,7 @@ def _run_cluster(
     quiet: bool,
     limit: tuple[float, bool],
     min_filled: float,
+    metrics_out: Path | None = None,
 ) -> int:
     from xmlmigrate.run.cluster import parse_cluster, run_on_cluster
 
@@ -255,6 +342,9 @@ def _run_cluster(
             progress.update(task, completed=records, rate=f"{rate:,.0f} rec/min")
 
         stats = run_on_cluster(config, spec, started, done, contract)
+    if metrics_out is not None:  # before the summary: a closed stdout never loses it
+        described = {**describe_config(config), "cluster": spec.describe()}
+        _write_metrics(metrics_out, {"config": described, **stats.to_dict()})
     console.print(
         f"Cluster {stats.cluster}: {stats.records:,} records in {stats.partitions} partitions — "
         f"success {stats.success:,}, failed {stats.failed:,}, rejected {stats.rejected:,}, "

@@ -61,7 +61,12 @@ def print_summary(stats: RunStats, db_url: str, batch_size: int) -> None:
             + "   ".join(f"{k} {v:,.0f} MB" for k, v in sorted(stats.peak_rss_mb.items()))
         )
     print_stage_split(stats)
-    if stats.interrupted:
+    if stats.interrupted and not stats.batches:
+        console.print(
+            "[yellow]Interrupted before any batch committed:[/yellow] every app stays "
+            "pending for the next run."
+        )
+    elif stats.interrupted:
         console.print(
             "[yellow]Interrupted:[/yellow] finished batches were committed; the rest "
             "stays pending for the next run."
