@@ -294,6 +294,7 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's table
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     line = saved_results_line(config)
     if line:
