@@ -184,28 +184,45 @@ def finish_run(
         conn.execute(sa.update(runs).where(runs.c.run_id == stats.run_id).values(**values))
 
 
+def _log_columns(engine: Engine, log_table: sa.Table) -> set[str]:
+    """The columns the database's log has (lower case), in one statement."""
+    with engine.connect() as conn:
+        result = conn.execute(sa.select(sa.text("*")).select_from(log_table).where(sa.false()))
+        present = {str(k).lower() for k in result.keys()}  # noqa: SIM118 (a Result, no dict)
+        conn.rollback()
+    return present
+
+
+def log_has_digests(engine: Engine, schema: Schema) -> bool:
+    """Whether the log records document digests (an earlier version's does not, until the
+    next run adds the column)."""
+    return "doc_digest" in _log_columns(engine, schema.log)
+
+
 def upgrade_ledger(engine: Engine, schema: Schema) -> list[str]:
     """Add to a ``processing_log`` an earlier version created the nullable columns this
     version records (its rows keep NULL there); return their names. One statement when
     nothing is missing."""
     log_table = schema.log
     backend = engine.dialect.name
-    with engine.connect() as conn:
-        result = conn.execute(sa.select(sa.text("*")).select_from(log_table).where(sa.false()))
-        present = {str(k).lower() for k in result.keys()}  # noqa: SIM118 (a Result, no dict)
-        conn.rollback()
+    present = _log_columns(engine, log_table)
     added = []
     for column in log_table.columns:
         if column.name.lower() in present or column.primary_key or not column.nullable:
             continue
         type_sql = column.type.compile(dialect=engine.dialect)
-        with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    f"ALTER TABLE {quote(backend, log_table.name)} "
-                    f"ADD {quote(backend, column.name)} {type_sql}"
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        f"ALTER TABLE {quote(backend, log_table.name)} "
+                        f"ADD {quote(backend, column.name)} {type_sql}"
+                    )
                 )
-            )
+        except sa.exc.DBAPIError:  # another run (a partition beside this one) added it first
+            if column.name.lower() not in _log_columns(engine, log_table):
+                raise
+            continue
         logger.warning(
             "%s was created by an earlier version: added its column %s (recorded from now on)",
             log_table.name,

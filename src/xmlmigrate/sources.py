@@ -161,7 +161,7 @@ def _document(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement
     return column  # SQL Server hands NVARCHAR over as str
 
 
-def digest_of(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement[str]:
+def _database_digest(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement[str]:
     """The document's SHA-256 in hex as the database computes it from the stored value: what
     ``status`` and ``run --changed`` compare ``processing_log.doc_digest`` with. Where the
     page read hands the document over as these same bytes (SQLite, PostgreSQL, MariaDB: the
@@ -183,13 +183,22 @@ def digest_of(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement
     raise SourceError(f"cannot compute document digests on {name}")
 
 
+def digest_of(column: sa.ColumnElement[str], engine: Engine) -> sa.ColumnElement[str]:
+    """The document's digest as the database computes it (``NULL_DIGEST`` for a NULL
+    document): what ``status`` and ``run --changed`` compare the log's ``doc_digest`` with."""
+    return sa.func.coalesce(_database_digest(column, engine), NULL_DIGEST, type_=sa.String)
+
+
 BYTES_DIGESTED = ("sqlite", "postgresql", "mysql", "mariadb")  # the run hashes what it read
 
 
-def record_digest(document: bytes | str | None) -> str | None:
+NULL_DIGEST = "null"  # the digest recorded for a NULL document (one filled in later differs)
+
+
+def record_digest(document: bytes | str | None) -> str:
     """SHA-256 (hex) of the bytes a page read handed over: equal to :func:`digest_of` on the
     databases of ``BYTES_DIGESTED`` (hashlib releases the GIL while it hashes)."""
-    return sha256_hex(document)
+    return sha256_hex(document) or NULL_DIGEST
 
 
 def changed_condition(src: sa.FromClause, log: sa.Table, engine: Engine) -> sa.ColumnElement[bool]:
@@ -279,7 +288,10 @@ def within_bytes(sized: sa.Select[Any], max_bytes: int) -> sa.Select[Any]:
         sizes.c.app_id, upto.label("upto"), (upto - sizes.c.size).label("before")
     ).subquery("running")
     return sa.select(running.c.app_id).where(
-        sa.or_(running.c.upto <= sa.bindparam("max_bytes", max_bytes), running.c.before <= 0)
+        sa.or_(
+            running.c.upto <= sa.bindparam("max_bytes", max_bytes, type_=sa.BigInteger),
+            running.c.before <= 0,
+        )
     )
 
 
@@ -380,6 +392,14 @@ class TableSource:
             yield
         except Exception as exc:
             if not is_lock_timeout(exc):
+                if type(exc).__module__.startswith("psycopg") and not isinstance(
+                    exc, sa.exc.SQLAlchemyError
+                ):  # the binary read's own driver errors: the database's, not a bug
+                    reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+                    raise InfrastructureError(
+                        f"{what} failed: {type(exc).__name__}: {reason} — the run stopped; "
+                        "committed batches stay, the rest stays pending"
+                    ) from exc
                 raise
             tables = [t for r in self._readers for t in (r.src.name, r.log_name)]
             seconds = engine_lock_timeout(self.engine)

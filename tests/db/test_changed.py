@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import sqlalchemy as sa
 from tests.contracts import engine_generator
 
@@ -137,3 +138,70 @@ def test_a_log_an_earlier_version_created_gains_the_digest_column(
         ).scalar_one()
     assert n == N
     engine.dispose()
+
+
+def test_two_runs_upgrading_one_old_log_at_once_both_go_on(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partition beside this one added the column between this run's look and its ALTER:
+    the ALTER's 'column exists' is no failure (before: DuplicateColumn, exit 3, every
+    partition of a cluster run on an old log)."""
+    from xmlmigrate import ledger
+
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE processing_log DROP COLUMN doc_digest"))
+    real = ledger._log_columns
+    looks: list[int] = []
+
+    def stale_first_look(eng: sa.Engine, table: sa.Table) -> set[str]:
+        looks.append(1)
+        found = real(eng, table)
+        if len(looks) == 1:  # the other run adds it right after this look
+            with eng.begin() as conn:
+                conn.execute(sa.text("ALTER TABLE processing_log ADD doc_digest VARCHAR(64)"))
+        return found
+
+    monkeypatch.setattr(ledger, "_log_columns", stale_first_look)
+    assert ledger.upgrade_ledger(engine, SCHEMA) == []
+    assert "doc_digest" in real(engine, SCHEMA.log)
+    engine.dispose()
+
+
+def test_a_batch_bytes_limit_beyond_32_bits_runs(db_url: str) -> None:
+    """--max-batch-bytes up to 1 TiB is accepted: the page query's limit is a BIGINT (before:
+    PostgreSQL 'integer out of range' on every page from 2 GiB on)."""
+    engine = make_engine(db_url)
+    insert_documents(engine, SCHEMA, engine_generator(seed=1, size_profile="small").generate(12))
+    stats = run_migration(_config(db_url, max_batch_bytes=2**40), CONTRACT)
+    assert stats.records == 12
+    engine.dispose()
+
+
+def test_a_null_document_has_a_digest_a_filled_in_one_differs_from(db_url: str) -> None:
+    """A NULL document is logged with the NULL_DIGEST marker, which the database's own
+    digest of NULL equals, so a document filled in later counts as changed (before: a NULL
+    digest, never compared)."""
+    from xmlmigrate.sources import NULL_DIGEST, digest_of, record_digest
+
+    engine = make_engine(db_url)
+    md = sa.MetaData()
+    docs = sa.Table(
+        "nullable_docs",
+        md,
+        sa.Column("app_id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("xml", sa.Text, nullable=True),
+    )
+    md.drop_all(engine)
+    md.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(docs), [{"app_id": 1, "xml": None}, {"app_id": 2, "xml": "<a/>"}])
+    with engine.connect() as conn:
+        got = dict(
+            (int(r[0]), r[1])
+            for r in conn.execute(sa.select(docs.c.app_id, digest_of(docs.c.xml, engine)))
+        )
+    md.drop_all(engine)
+    engine.dispose()
+    assert record_digest(None) == NULL_DIGEST
+    assert got == {1: NULL_DIGEST, 2: record_digest(b"<a/>")}

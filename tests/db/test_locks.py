@@ -256,3 +256,18 @@ def test_a_claim_behind_a_stuck_claimer_says_whom_it_waits_for(server_url: str) 
     assert str(session) in lines[1]
     assert took < 30
     engine.dispose()
+
+
+def test_the_lock_timeout_keeps_the_users_pgoptions(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """psycopg gets the lock timeout in its startup options: PGOPTIONS from the environment
+    stays in force beside it (before the fix an explicit option replaced it)."""
+    if not db_url.startswith("postgresql+psycopg"):
+        pytest.skip("startup options are psycopg's")
+    monkeypatch.setenv("PGOPTIONS", "-c application_name=xm_pgoptions_kept")
+    engine = make_engine(db_url, lock_timeout=7)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SHOW application_name")).scalar() == "xm_pgoptions_kept"
+        assert conn.execute(sa.text("SHOW lock_timeout")).scalar() == "7s"
+    engine.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import re
 import weakref
 from dataclasses import dataclass
@@ -96,13 +97,19 @@ def make_engine(
         kwargs["fast_executemany"] = True
     check_lock_timeout(lock_timeout)
     # psycopg: the lock timeout travels with the connection's startup packet (no statement)
+    # (not when the URL or a service file sets options: an explicit one would replace theirs;
+    # PGOPTIONS from the environment is kept in front of it)
+    query = target.engine_url.query
     startup_settings = (
         target.engine_url.get_driver_name() == "psycopg"
-        and "options" not in target.engine_url.query
+        and "options" not in query
+        and "service" not in query
+        and not os.environ.get("PGSERVICE")
     )
     if startup_settings:
         ms = max(1, round(lock_timeout * 1000))
-        kwargs["connect_args"] = {"options": f"-c lock_timeout={ms}"}
+        given = os.environ.get("PGOPTIONS", "").strip()
+        kwargs["connect_args"] = {"options": f"{given} -c lock_timeout={ms}".strip()}
     try:
         engine = sa.create_engine(target.engine_url, **kwargs)
     except ImportError as exc:  # the DBAPI module, or the system library it needs
