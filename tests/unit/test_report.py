@@ -240,7 +240,15 @@ def test_toy(benchmark):
 """
 
 
-@pytest.mark.parametrize("save", [[], ["--benchmark-autosave"], ["--benchmark-json=out.json"]])
+@pytest.mark.parametrize(
+    "save",
+    [
+        [],
+        ["--benchmark-autosave"],
+        ["--benchmark-json=out.json"],
+        ["--benchmark-autosave", "--benchmark-storage=elsewhere"],
+    ],
+)
 def test_a_benchmark_session_says_where_its_results_were_saved(
     tmp_path: Path, save: list[str]
 ) -> None:
@@ -256,8 +264,11 @@ def test_a_benchmark_session_says_where_its_results_were_saved(
     if not save:
         assert "not saved" in lines[0] and "--benchmark-autosave" in lines[0]
         assert "--benchmark-json=FILE" in lines[0]
+    elif "--benchmark-storage=elsewhere" in save:
+        assert "elsewhere/" in lines[0] and "0001_" in lines[0]
+        assert "xmlmigrate perf report --storage elsewhere:" in lines[0]
     elif "--benchmark-autosave" in save:
         assert ".benchmarks" in lines[0] and "0001_" in lines[0]
-        assert "xmlmigrate perf report" in lines[0]
+        assert "xmlmigrate perf report:" in lines[0]
     else:
         assert "out.json" in lines[0]

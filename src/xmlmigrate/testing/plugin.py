@@ -39,7 +39,7 @@ import pytest
 import sqlalchemy as sa
 
 from xmlmigrate.bench.probe import ALLOW_RESET_ENV, INJECT_ENV
-from xmlmigrate.bench.saved import saved_runs
+from xmlmigrate.bench.saved import BENCHMARK_STORAGE, saved_runs
 from xmlmigrate.contract import CompiledContract, load_contract
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.db.engine import DEFAULT_ODBC_DRIVERS
@@ -278,7 +278,10 @@ def saved_results_line(config: pytest.Config) -> str | None:
         root = getattr(storage, "path", None)
         runs = saved_runs(Path(str(root)), getattr(bs, "machine_id", None)) if root else []
         shown = _relative(runs[-1]) if runs else str(storage)
-        where.append(f"{shown} (xmlmigrate perf report: the newest saved run)")
+        command = "xmlmigrate perf report"
+        if root and Path(str(root)).resolve() != BENCHMARK_STORAGE.resolve():
+            command += f" --storage {_relative(Path(str(root)))}"
+        where.append(f"{shown} ({command}: the newest saved run)")
     if not where:
         return (
             "perf results not saved: pass --benchmark-autosave (then 'xmlmigrate perf report' "
