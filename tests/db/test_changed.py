@@ -205,3 +205,23 @@ def test_a_null_document_has_a_digest_a_filled_in_one_differs_from(db_url: str) 
     engine.dispose()
     assert record_digest(None) == NULL_DIGEST
     assert got == {1: NULL_DIGEST, 2: record_digest(b"<a/>")}
+
+
+def test_status_on_an_old_log_changes_nothing(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """status only reads: on a log an earlier version made it says digests come with the next
+    run, and adds no column (before: it ran ALTER TABLE — a read-only role got 'permission
+    denied', exit 3)."""
+    from tests.contracts import ENGINE_CC
+
+    from xmlmigrate import ledger
+
+    engine = make_engine(db_url)
+    insert_documents(engine, SCHEMA, engine_generator(seed=1, size_profile="small").generate(5))
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE processing_log DROP COLUMN doc_digest"))
+    assert main(["status", "--db", db_url, "--contract", str(ENGINE_CC), "--changed"]) == 0
+    assert "records no document digests yet" in " ".join(capsys.readouterr().out.split())
+    assert "doc_digest" not in ledger._log_columns(engine, SCHEMA.log)
+    engine.dispose()

@@ -44,7 +44,7 @@ from xmlmigrate.errors import (
     Interrupted,
     UserError,
 )
-from xmlmigrate.ledger import ledger_status, reset_target, upgrade_ledger
+from xmlmigrate.ledger import ledger_status, log_has_digests, reset_target
 from xmlmigrate.mock import SIZE_PROFILES, generator_for, insert_documents, next_app_id
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import describe_config, run_migration
@@ -510,7 +510,10 @@ def confirm_delete(args: argparse.Namespace, engine: sa.Engine, schema: Schema, 
         return
     if not sys.stdin.isatty():
         raise UserError(f"this deletes {doomed}; not run from a terminal: add --yes to go on")
-    answer = input(f"This deletes {doomed}. Go on? [y/N] ")
+    try:
+        answer = input(f"This deletes {doomed}. Go on? [y/N] ")
+    except EOFError:  # Ctrl-D: no answer is no
+        answer = ""
     if answer.strip().lower() not in ("y", "yes"):
         raise UserError("not confirmed: nothing was deleted")
 
@@ -564,8 +567,15 @@ def cmd_status(args: argparse.Namespace) -> int:
                 "'xmlmigrate generate' first"
             )
         schema = check_source(engine, schema)
-        upgrade_ledger(engine, schema)
-        st = ledger_status(engine, schema, changed=args.changed)
+        # status reads only: a log an earlier version made has no digests until a run adds them
+        digests = log_has_digests(engine, schema)
+        st = ledger_status(engine, schema, changed=args.changed and digests)
+    if args.changed and not digests:
+        console.print(
+            f"{schema.log.name} was created by an earlier version and records no document "
+            "digests yet: the next 'xmlmigrate run' adds the column, and the apps it logs from "
+            "then on can be compared"
+        )
     fit = _last_fit(st.recent_runs)
     if args.json:
         document = {

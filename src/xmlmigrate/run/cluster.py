@@ -71,6 +71,7 @@ from xmlmigrate.errors import (
     UserError,
     XmlMigrateError,
 )
+from xmlmigrate.ledger import upgrade_ledger
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import _StopFlag
 from xmlmigrate.schema import Schema, build_schema
@@ -613,6 +614,9 @@ def run_on_cluster(
     engine = make_engine(config.db_url, lock_timeout=config.lock_timeout)  # planning, counts
     try:
         schema = check_source(engine, schema)
+        if schema.missing_tables(engine):
+            schema.create(engine)
+        upgrade_ledger(engine, schema)  # once, before the partitions (and --changed's plan) read it
         plan = plan_partitions(engine, schema, config)
         with _StopFlag() as stop:  # from here SIGINT / SIGTERM stop the run's tasks
             started = time.perf_counter()  # the run's time includes starting the cluster
