@@ -154,7 +154,10 @@ def run_arguments(r: argparse.ArgumentParser) -> None:
         help="also take apps whose document changed since its outcome was logged (the "
         "digest processing_log recorded differs from the document's now): their earlier rows "
         "are replaced in the batch's transaction — catch-up runs beside a live system; "
-        "'xmlmigrate status --changed' counts them first",
+        "'xmlmigrate status --changed' counts them first. Not yet safe with shared rows: a "
+        "replaced app's keep_existing rows (shared contacts) go with it, also where other "
+        "apps had kept them instead of theirs; and a new version that is rejected or fails "
+        "leaves the app with no rows",
     )
     r.add_argument(
         "--retry-rejected",
