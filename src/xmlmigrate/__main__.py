@@ -2,6 +2,6 @@
 
 import sys
 
-from xmlmigrate.cli import main
+from xmlmigrate._entry import main
 
 sys.exit(main())

@@ -702,3 +702,25 @@ def test_ctrl_c_during_generate_says_what_was_inserted(
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(SCHEMA.source)).scalar() == 200
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["-m", "xmlmigrate"], ["-c", "from xmlmigrate._entry import main; raise SystemExit(main())"]],
+    ids=["python -m", "console script"],
+)
+def test_ctrl_c_while_the_modules_load_is_one_line(tmp_path: Path, command: list[str]) -> None:
+    """A Ctrl-C in the first fraction of a second, while Python still imports the tool: one
+    line and exit 130 (before: a KeyboardInterrupt traceback from the middle of an import)."""
+    for delay in (0.02, 0.08, 0.15):
+        proc = subprocess.Popen(
+            [sys.executable, *command, "status", "--db", f"sqlite:///{tmp_path / 'x.db'}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, (delay, err)
+        assert proc.returncode in (EXIT_INTERRUPTED, EXIT_USAGE), (delay, proc.returncode, err)
