@@ -3,31 +3,15 @@ for status, init and run alike; skipped when the server is unreachable."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import sqlalchemy as sa
+from tests.cli import run_cli
 from tests.db.conftest import MARIADB, PG
 
 from xmlmigrate.db import make_engine
 from xmlmigrate.testing.plugin import odbc_problem, skip_or_fail
 
 COMMANDS = ("status", "init", "run")
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    env.pop("XMLMIGRATE_DB_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "xmlmigrate.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
 
 
 def _reachable(url: str) -> None:

@@ -1,29 +1,13 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.cli import run_cli
 
 from xmlmigrate.cli import main
 from xmlmigrate.db import redact_url
-
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "120"}
-    env.pop("XMLMIGRATE_DB_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "xmlmigrate.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-    )
 
 
 def test_generate_run_clean(tmp_path: Path) -> None:

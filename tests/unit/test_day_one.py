@@ -6,33 +6,18 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.cli import run_cli
 
 import xmlmigrate.cli as cli
 from xmlmigrate.cli import build_parser, main
 
 SMALL = ("--size-profile", "small", "-q")
-
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "120"}
-    env.pop("XMLMIGRATE_DB_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "xmlmigrate.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-    )
 
 
 def test_demo_names_its_database_in_the_next_commands_and_leaves_no_lease_file(

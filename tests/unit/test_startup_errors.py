@@ -4,32 +4,16 @@ the error (issue 22). The same failures mid-run stay exit 3."""
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.cli import run_cli
 
 from xmlmigrate.cli import _foreignerror_line, main
 from xmlmigrate.db.engine import check_url, connect_problem
 from xmlmigrate.errors import EXIT_INFRASTRUCTURE, UserError
-
-
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    env.pop("XMLMIGRATE_DB_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "xmlmigrate.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
 
 
 def free_port() -> int:
