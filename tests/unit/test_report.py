@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -240,6 +241,13 @@ def test_toy(benchmark):
 """
 
 
+def _outside_xdist() -> dict[str, str]:
+    """This process's environment without what an xdist worker sets: the toy session is a
+    plain one (under ``pytest -n auto`` it inherited PYTEST_XDIST_WORKER and took itself for
+    a worker)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+
+
 @pytest.mark.parametrize(
     "save",
     [
@@ -256,7 +264,7 @@ def test_a_benchmark_session_says_where_its_results_were_saved(
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", "-q",
          "--benchmark-min-rounds=1", "--benchmark-max-time=0.001", "test_toy.py", *save],
-        cwd=tmp_path, capture_output=True, text=True, check=False,
+        cwd=tmp_path, capture_output=True, text=True, check=False, env=_outside_xdist(),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = [line for line in proc.stdout.splitlines() if line.startswith("perf results")]
