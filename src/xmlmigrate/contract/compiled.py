@@ -140,8 +140,14 @@ class ContractError(UserError, ValueError):
             where += f", column {_shown(column)}"
         super().__init__(f"{where}: {message}")
         self.source = source
+        self.message = message
         self.table = table
         self.column = column
+
+    def __reduce__(self) -> tuple[type[ContractError], tuple[str, str, str | None, str | None]]:
+        # raised in worker processes and Dask tasks: it must cross a pickle (the default
+        # rebuilds it from the formatted text alone and fails for want of ``message``)
+        return (type(self), (self.source, self.message, self.table, self.column))
 
 
 _WARNING_CODE = re.compile(r"[a-z][a-z0-9_]*\Z")
