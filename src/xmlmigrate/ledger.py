@@ -155,7 +155,12 @@ def start_run(engine: Engine, schema: Schema, run_id: str, config: dict[str, obj
     with engine.begin() as conn:
         conn.execute(
             sa.insert(schema.runs),
-            {"run_id": run_id, "started_at": datetime.now(), "config": json.dumps(config)},
+            {
+                "run_id": run_id,
+                "started_at": datetime.now(),
+                "config": json.dumps(config),
+                "cluster_run": config.get("cluster_run"),
+            },
         )
 
 
@@ -185,7 +190,7 @@ def finish_run(
 
 
 def _log_columns(engine: Engine, log_table: sa.Table) -> set[str]:
-    """The columns the database's log has (lower case), in one statement."""
+    """The columns the database's table of the ledger has (lower case), in one statement."""
     with engine.connect() as conn:
         result = conn.execute(sa.select(sa.text("*")).select_from(log_table).where(sa.false()))
         present = {str(k).lower() for k in result.keys()}  # noqa: SIM118 (a Result, no dict)
@@ -200,35 +205,35 @@ def log_has_digests(engine: Engine, schema: Schema) -> bool:
 
 
 def upgrade_ledger(engine: Engine, schema: Schema) -> list[str]:
-    """Add to a ``processing_log`` an earlier version created the nullable columns this
-    version records (its rows keep NULL there); return their names. One statement when
-    nothing is missing."""
-    log_table = schema.log
+    """Add to a ``processing_log`` and ``migration_run`` an earlier version created the
+    nullable columns this version records (their rows keep NULL there); return them as
+    ``table.column``. One statement per table when nothing is missing."""
     backend = engine.dialect.name
-    present = _log_columns(engine, log_table)
     added = []
-    for column in log_table.columns:
-        if column.name.lower() in present or column.primary_key or not column.nullable:
-            continue
-        type_sql = column.type.compile(dialect=engine.dialect)
-        try:
-            with engine.begin() as conn:
-                conn.execute(
-                    sa.text(
-                        f"ALTER TABLE {quote(backend, log_table.name)} "
-                        f"ADD {quote(backend, column.name)} {type_sql}"
+    for table in (schema.log, schema.runs):
+        present = _log_columns(engine, table)
+        for column in table.columns:
+            if column.name.lower() in present or column.primary_key or not column.nullable:
+                continue
+            type_sql = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.execute(
+                        sa.text(
+                            f"ALTER TABLE {quote(backend, table.name)} "
+                            f"ADD {quote(backend, column.name)} {type_sql}"
+                        )
                     )
-                )
-        except sa.exc.DBAPIError:  # another run (a partition beside this one) added it first
-            if column.name.lower() not in _log_columns(engine, log_table):
-                raise
-            continue
-        logger.warning(
-            "%s was created by an earlier version: added its column %s (recorded from now on)",
-            log_table.name,
-            column.name,
-        )
-        added.append(column.name)
+            except sa.exc.DBAPIError:  # another run (a partition beside this one) added it
+                if column.name.lower() not in _log_columns(engine, table):
+                    raise
+                continue
+            logger.warning(
+                "%s was created by an earlier version: added its column %s (recorded from now on)",
+                table.name,
+                column.name,
+            )
+            added.append(f"{table.name}.{column.name}")
     return added
 
 

@@ -225,3 +225,22 @@ def test_status_on_an_old_log_changes_nothing(
     assert "records no document digests yet" in " ".join(capsys.readouterr().out.split())
     assert "doc_digest" not in ledger._log_columns(engine, SCHEMA.log)
     engine.dispose()
+
+
+def test_runs_record_their_cluster_run_in_a_column_an_old_table_gains(db_url: str) -> None:
+    """A partition's run names its cluster run in migration_run.cluster_run (before: found with
+    LIKE on the config's JSON text, tied to json.dumps' spacing); a migration_run an earlier
+    version made gains the column at the next run."""
+    engine = make_engine(db_url)
+    insert_documents(engine, SCHEMA, engine_generator(seed=1, size_profile="small").generate(6))
+    drop_index = "DROP INDEX ix_migration_run_cluster_run"
+    if engine.dialect.name in ("mysql", "mariadb"):
+        drop_index += " ON migration_run"
+    with engine.begin() as conn:
+        conn.execute(sa.text(drop_index))
+        conn.execute(sa.text("ALTER TABLE migration_run DROP COLUMN cluster_run"))
+    run_migration(_config(db_url, cluster_run="c" * 32), CONTRACT)
+    with engine.connect() as conn:
+        tags = [r[0] for r in conn.execute(sa.select(SCHEMA.runs.c.cluster_run))]
+    assert tags == ["c" * 32]
+    engine.dispose()

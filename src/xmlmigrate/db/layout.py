@@ -125,6 +125,8 @@ def tool_tables(md: sa.MetaData) -> dict[str, sa.Table]:
                 sa.Column("rejected", sa.Integer),
                 sa.Column("rec_per_min", sa.Float),
                 sa.Column("config", LONG_TEXT),
+                # the --cluster run a partition's run belongs to (NULL: a run of its own)
+                sa.Column("cluster_run", sa.String(36), index=True),
             ),
             sa.Table(
                 LEASE_TABLE,

@@ -421,10 +421,11 @@ def dask_setup(_worker: Any) -> None:
 def _ledger_counts(engine: sa.Engine, schema: Schema, tag: str, stats: ClusterStats) -> None:
     """The outcome counts from the ledger: the log rows of every run of this cluster run —
     a partition's attempts on lost workers included, whose last batches the events may not
-    have reported (each run's ``migration_run`` row carries the cluster run's tag)."""
+    have reported (each run's ``migration_run`` row carries the cluster run's tag in its
+    ``cluster_run`` column)."""
     runs, logt, warn = schema.runs, schema.log, schema.warnings
     with engine.connect() as conn:
-        mine = sa.select(runs.c.run_id).where(runs.c.config.like(f'%"cluster_run": "{tag}"%'))
+        mine = sa.select(runs.c.run_id).where(runs.c.cluster_run == tag)
         counts = {
             str(status): int(n)
             for status, n in conn.execute(
