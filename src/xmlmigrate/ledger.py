@@ -189,10 +189,10 @@ def finish_run(
         conn.execute(sa.update(runs).where(runs.c.run_id == stats.run_id).values(**values))
 
 
-def _log_columns(engine: Engine, log_table: sa.Table) -> set[str]:
+def _table_columns(engine: Engine, table: sa.Table) -> set[str]:
     """The columns the database's table of the ledger has (lower case), in one statement."""
     with engine.connect() as conn:
-        result = conn.execute(sa.select(sa.text("*")).select_from(log_table).where(sa.false()))
+        result = conn.execute(sa.select(sa.text("*")).select_from(table).where(sa.false()))
         present = {str(k).lower() for k in result.keys()}  # noqa: SIM118 (a Result, no dict)
         conn.rollback()
     return present
@@ -201,7 +201,7 @@ def _log_columns(engine: Engine, log_table: sa.Table) -> set[str]:
 def log_has_digests(engine: Engine, schema: Schema) -> bool:
     """Whether the log records document digests (an earlier version's does not, until the
     next run adds the column)."""
-    return "doc_digest" in _log_columns(engine, schema.log)
+    return "doc_digest" in _table_columns(engine, schema.log)
 
 
 def upgrade_ledger(engine: Engine, schema: Schema) -> list[str]:
@@ -211,7 +211,7 @@ def upgrade_ledger(engine: Engine, schema: Schema) -> list[str]:
     backend = engine.dialect.name
     added = []
     for table in (schema.log, schema.runs):
-        present = _log_columns(engine, table)
+        present = _table_columns(engine, table)
         for column in table.columns:
             if column.name.lower() in present or column.primary_key or not column.nullable:
                 continue
@@ -225,7 +225,7 @@ def upgrade_ledger(engine: Engine, schema: Schema) -> list[str]:
                         )
                     )
             except sa.exc.DBAPIError:  # another run (a partition beside this one) added it
-                if column.name.lower() not in _log_columns(engine, table):
+                if column.name.lower() not in _table_columns(engine, table):
                     raise
                 continue
             logger.warning(

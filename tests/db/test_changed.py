@@ -151,7 +151,7 @@ def test_two_runs_upgrading_one_old_log_at_once_both_go_on(
     engine = make_engine(db_url)
     with engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE processing_log DROP COLUMN doc_digest"))
-    real = ledger._log_columns
+    real = ledger._table_columns
     looks: list[int] = []
 
     def stale_first_look(eng: sa.Engine, table: sa.Table) -> set[str]:
@@ -162,7 +162,7 @@ def test_two_runs_upgrading_one_old_log_at_once_both_go_on(
                 conn.execute(sa.text("ALTER TABLE processing_log ADD doc_digest VARCHAR(64)"))
         return found
 
-    monkeypatch.setattr(ledger, "_log_columns", stale_first_look)
+    monkeypatch.setattr(ledger, "_table_columns", stale_first_look)
     assert ledger.upgrade_ledger(engine, SCHEMA) == []
     assert "doc_digest" in real(engine, SCHEMA.log)
     engine.dispose()
@@ -223,7 +223,7 @@ def test_status_on_an_old_log_changes_nothing(
         conn.execute(sa.text("ALTER TABLE processing_log DROP COLUMN doc_digest"))
     assert main(["status", "--db", db_url, "--contract", str(ENGINE_CC), "--changed"]) == 0
     assert "records no document digests yet" in " ".join(capsys.readouterr().out.split())
-    assert "doc_digest" not in ledger._log_columns(engine, SCHEMA.log)
+    assert "doc_digest" not in ledger._table_columns(engine, SCHEMA.log)
     engine.dispose()
 
 
