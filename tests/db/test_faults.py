@@ -219,7 +219,9 @@ def _claim(engine: sa.Engine, run_id: str) -> Lease:
 
 
 def _log_row(app_id: int, run_id: str) -> LogRow:
-    return LogRow(app_id, run_id, 1, "success", None, None, None, None, datetime(2026, 1, 2, 3, 4, 5))
+    return LogRow(
+        app_id, run_id, 1, "success", None, None, None, None, datetime(2026, 1, 2, 3, 4, 5)
+    )
 
 
 ZOMBIE = "a" * 32  # the run id of a run about to lose its lease

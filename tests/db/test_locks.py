@@ -44,7 +44,9 @@ def _postgres(engine: sa.Engine) -> bool:
 
 
 def _idle_in_transaction(admin: sa.Connection) -> list[str]:
-    """Sessions of this database (but ``admin``'s) sitting in an open transaction."""
+    """Sessions of this database (but ``admin``'s) sitting in an open transaction. On MariaDB
+    INNODB_TRX is server-wide: without the ``DB`` filter a parallel test worker's deliberately
+    held transaction in its own database showed up here."""
     if admin.dialect.name == "postgresql":
         rows = admin.execute(
             sa.text(
@@ -58,7 +60,7 @@ def _idle_in_transaction(admin: sa.Connection) -> list[str]:
             sa.text(
                 "SELECT p.ID, p.COMMAND FROM information_schema.INNODB_TRX t "
                 "JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "
-                "WHERE p.ID <> CONNECTION_ID() AND p.COMMAND = 'Sleep'"
+                "WHERE p.ID <> CONNECTION_ID() AND p.COMMAND = 'Sleep' AND p.DB = DATABASE()"
             )
         ).all()
     admin.rollback()
