@@ -6,8 +6,8 @@ from pathlib import Path
 
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.mock import ContractGenerator, insert_documents
-from xmlmigrate.schema import build_schema
 
 
 def sqlite_corpus(

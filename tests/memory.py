@@ -10,8 +10,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from xmlmigrate.db.schema import Schema
 from xmlmigrate.mock.adversarial import APPLICATION, HEAD, TAIL
-from xmlmigrate.schema import Schema
 
 MiB = 2**20
 
@@ -46,7 +46,7 @@ def load(engine: sa.Engine, schema: Schema, sizes: list[int], first_id: int = 1)
 CHILD = """
 import json, sys
 from xmlmigrate.cli import main
-import xmlmigrate.run.pipeline, xmlmigrate.sources, xmlmigrate.contract.coverage
+import xmlmigrate.run.pipeline, xmlmigrate.sources, xmlmigrate.stages.coverage
 from xmlmigrate.contract import load_contract
 import sqlalchemy, lxml.etree
 try:

@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from xmlmigrate.db.base import LogRow, WarningRow
-from xmlmigrate.db.identifiers import quote
 from xmlmigrate.db.layout import LOG_TABLE, WARNING_TABLE, text_limit
+from xmlmigrate.db.schema import Schema
+from xmlmigrate.identifiers import quote
 from xmlmigrate.model import (
     MappedApp,
     Outcome,
@@ -32,7 +33,6 @@ from xmlmigrate.model import (
     clip_reason,
     reason_group,
 )
-from xmlmigrate.schema import Schema
 from xmlmigrate.sources import changed_condition
 
 REASON_LIMIT = text_limit(LOG_TABLE, "reason")

@@ -29,10 +29,10 @@ from xmlmigrate.db.base import BulkWriter, WriteError
 from xmlmigrate.db.engine import engine_lock_timeout, engine_target
 from xmlmigrate.db.layout import LEASE_TABLE
 from xmlmigrate.db.locks import is_lock_timeout, lock_timeout_message
+from xmlmigrate.db.schema import LOG_TABLE, WARNING_TABLE, schema_for
 from xmlmigrate.errors import InfrastructureError
 from xmlmigrate.ledger import Attempt, log_rows, outcome_for, warning_rows
 from xmlmigrate.model import MappedApp, Outcome, Rejection, Warn
-from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE, schema_for
 
 IN_CHUNK = 500  # key values per IN list
 

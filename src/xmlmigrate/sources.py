@@ -20,11 +20,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db.engine import engine_lock_timeout, sha256_hex
-from xmlmigrate.db.identifiers import quote
 from xmlmigrate.db.locks import is_lock_timeout, lock_timeout_message
+from xmlmigrate.db.schema import Schema
 from xmlmigrate.errors import InfrastructureError, SourceError, SourceMissing
+from xmlmigrate.identifiers import quote
 from xmlmigrate.model import RawRecord
-from xmlmigrate.schema import Schema
 
 DOCUMENT_TYPES = (sa.String, sa.LargeBinary)
 PAGE_READ = "xmlmigrate_page_read"  # marks page reads for probes that count other statements  # TEXT, VARCHAR, CLOB, NVARCHAR(max), BLOB ...

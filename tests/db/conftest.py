@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from tests.contracts import engine_contract
 
 from xmlmigrate.db import make_engine
-from xmlmigrate.schema import Schema, build_schema
+from xmlmigrate.db.schema import Schema, build_schema
 from xmlmigrate.testing.plugin import odbc_problem, skip_or_fail
 
 PG = os.environ.get("XMLMIGRATE_TEST_PG", "postgres@127.0.0.1:5432")

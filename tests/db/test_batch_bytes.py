@@ -16,7 +16,7 @@ from xmlmigrate.cli.contract import SAMPLE_CHUNK_BYTES
 from xmlmigrate.config import IN_FLIGHT_PAGES, MigrationConfig
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
-from xmlmigrate.schema import build_schema
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.sources import TableSource
 
 from .conftest import BACKENDS, drop_every_table, target_url

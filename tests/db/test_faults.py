@@ -20,6 +20,7 @@ from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import ContractError
 from xmlmigrate.db import LogRow, make_engine, open_writer
 from xmlmigrate.db.lease import Lease, Partition, fence_sql
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.errors import (
     EXIT_LEASE_BUSY,
     EXIT_OK,
@@ -31,7 +32,6 @@ from xmlmigrate.ledger import ledger_problems
 from xmlmigrate.mock import insert_documents
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import run_migration
-from xmlmigrate.schema import build_schema
 
 from .conftest import CONTRACT, SCHEMA
 
@@ -102,7 +102,7 @@ def test_a_lease_dies_with_its_run(db_url: str) -> None:
         "import os, sys\n"
         "from xmlmigrate.db import make_engine\n"
         "from xmlmigrate.db.lease import Lease, Partition\n"
-        "from xmlmigrate.schema import build_schema\n"
+        "from xmlmigrate.db.schema import build_schema\n"
         "from xmlmigrate.contract import load_contract\n"
         "e = make_engine(sys.argv[1])\n"
         "Lease(e, build_schema(load_contract()).lease, Partition(), 'ab' * 16).__enter__()\n"

@@ -14,9 +14,9 @@ from tests.unit.test_import import RL, RL_DOC
 
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.model import MappedApp, RawRecord
 from xmlmigrate.run.transform import transform_record
-from xmlmigrate.schema import build_schema
 from xmlmigrate.testing import tables
 
 from .conftest import drop_every_table, target_url

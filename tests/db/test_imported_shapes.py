@@ -18,9 +18,9 @@ from tests.unit.test_import_shapes import DOCS, SHAPES_CC, SHAPES_RL
 
 from xmlmigrate.contract import load_contracts
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.model import MappedApp, RawRecord
 from xmlmigrate.run.transform import transform_record
-from xmlmigrate.schema import build_schema
 from xmlmigrate.sources import check_source
 from xmlmigrate.testing import tables
 

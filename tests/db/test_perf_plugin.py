@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
-from xmlmigrate.schema import build_schema
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.testing.plugin import ALLOW_RESET, prepare_target
 
 from .conftest import drop_every_table, target_url

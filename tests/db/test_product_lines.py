@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import load_contracts
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.ledger import ledger_problems
 from xmlmigrate.mock import generator_for, insert_documents
 from xmlmigrate.run.pipeline import run_migration
-from xmlmigrate.schema import build_schema
 from xmlmigrate.testing import tables
 from xmlmigrate.testing.expected import expected_outcome
 

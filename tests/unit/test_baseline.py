@@ -7,8 +7,8 @@ from xmlmigrate.bench.baseline import compare, confidence, summarize
 from xmlmigrate.cli import main
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.mock import default_generator, insert_documents
-from xmlmigrate.schema import build_schema
 
 
 def test_statistics_and_confidence_words() -> None:

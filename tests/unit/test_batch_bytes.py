@@ -17,9 +17,9 @@ from tests.memory import MiB, load, peak_growth
 from xmlmigrate.config import DEFAULT_MAX_BATCH_BYTES, IN_FLIGHT_PAGES, MigrationConfig
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.model import RawRecord
 from xmlmigrate.run.pipeline import _Prefetch
-from xmlmigrate.schema import build_schema
 from xmlmigrate.sources import TableSource
 
 SCHEMA = build_schema(load_contract())

@@ -127,7 +127,7 @@ def test_an_id_shared_by_aliases_or_two_enums_seeds_one_row() -> None:
     """Aliases (two codes, one id) and an id two enums share (a typo in the predecessor's
     credit-card contract, whose value it writes as given) both load; app_enums gets one row
     per id, so init does not fail on its primary key."""
-    from xmlmigrate.schema import build_schema
+    from xmlmigrate.db.schema import build_schema
 
     aliased = CC.replace("[enums.cc_code]\nA = 1\nB = 2", "[enums.cc_code]\nA = 1\nB = 2\nBB = 2")
     shared = line("rl", "Request/CustData/IL_application", "rl_extra", "rl_code", (2, 4))

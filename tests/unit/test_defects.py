@@ -18,10 +18,10 @@ from xmlmigrate.bench.speed import parse_only
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import compile_contract
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.ledger import WARNING_SUMMARY_LIMIT, log_rows
 from xmlmigrate.model import Outcome, Warn, reason_group
 from xmlmigrate.run.pipeline import run_migration
-from xmlmigrate.schema import build_schema
 from xmlmigrate.stages.validate import document_app_id, parse_app_id
 
 CONTRACT = engine_contract()

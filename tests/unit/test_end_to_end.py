@@ -10,11 +10,11 @@ from tests.contracts import engine_contract, engine_generator
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import Schema, build_schema
 from xmlmigrate.errors import SourceMissing
 from xmlmigrate.ledger import reset_target
 from xmlmigrate.mock import GeneratedDoc, insert_documents
 from xmlmigrate.run.pipeline import run_migration
-from xmlmigrate.schema import Schema, build_schema
 from xmlmigrate.testing import tables
 from xmlmigrate.testing.expected import expected_rows
 from xmlmigrate.testing.tables import Rows

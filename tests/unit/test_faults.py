@@ -28,6 +28,7 @@ from xmlmigrate.cli import migrate as migrate_cli
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.lease import Lease, Partition
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.errors import (
     EXIT_FAILED,
     EXIT_INFRASTRUCTURE,
@@ -44,7 +45,6 @@ from xmlmigrate.errors import (
 from xmlmigrate.ledger import ledger_problems
 from xmlmigrate.run import pipeline
 from xmlmigrate.run.pipeline import run_migration
-from xmlmigrate.schema import build_schema
 
 CONTRACT = engine_contract()
 SCHEMA = build_schema(CONTRACT)

@@ -13,10 +13,10 @@ from tests.contracts import engine_contract, engine_generator
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.run.transform import transform_record
-from xmlmigrate.schema import build_schema
 
 CONTRACT = engine_contract()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -8,11 +8,11 @@ from lxml import etree
 
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.mock import default_generator, generator_for, insert_documents, next_app_id
 from xmlmigrate.mock.census import census
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.run.transform import transform_record
-from xmlmigrate.schema import build_schema
 from xmlmigrate.testing.expected import expected_outcome, expected_rows
 
 

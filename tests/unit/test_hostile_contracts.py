@@ -20,12 +20,12 @@ from tests.unit.test_cli import run_cli
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import ContractError, compile_contract
 from xmlmigrate.db import make_engine
-from xmlmigrate.db.identifiers import insert_sql, quote
 from xmlmigrate.db.postgres import _copy_sql
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.errors import EXIT_USAGE
+from xmlmigrate.identifiers import insert_sql, quote
 from xmlmigrate.mock import default_generator, insert_documents
 from xmlmigrate.run.pipeline import run_migration
-from xmlmigrate.schema import build_schema
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=lambda n: repr(n)[:30])

@@ -17,11 +17,11 @@ from xmlmigrate.bench.adversarial import CHILD
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import ContractError, compile_contract, load_contract
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.mock.adversarial import APPLICATION, HEAD, SHAPES, TAIL
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.run.transform import transform_record
-from xmlmigrate.schema import build_schema
 from xmlmigrate.stages.xml import MAX_TREE_NODES, XmlRejected, parse_document
 
 CONTRACT = load_contract()

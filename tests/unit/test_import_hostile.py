@@ -28,10 +28,10 @@ from xmlmigrate.cli import main
 from xmlmigrate.contract import ContractError, compile_contract
 from xmlmigrate.contract import import_ as importer
 from xmlmigrate.contract.import_ import ContractImportError, import_contract
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.errors import UserError
 from xmlmigrate.model import MappedApp, RawRecord
 from xmlmigrate.run.transform import transform_record
-from xmlmigrate.schema import build_schema
 
 CONTRACTS = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"
 SMALL = CONTRACTS / "predecessor_small.json"

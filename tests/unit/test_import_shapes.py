@@ -24,9 +24,9 @@ from xmlmigrate.contract.import_ import (
     Imported,
     import_contract,
 )
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.model import MappedApp, RawRecord
 from xmlmigrate.run.transform import transform_record
-from xmlmigrate.schema import build_schema
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CONTRACTS = FIXTURES / "contracts"

@@ -21,9 +21,9 @@ from xmlmigrate.db.base import LogRow, WriteError
 from xmlmigrate.db.engine import resolve_target
 from xmlmigrate.db.layout import LOG_TABLE, ledger_columns, odbc_input_size
 from xmlmigrate.db.odbc import OdbcWriter
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.errors import LeaseLost
 from xmlmigrate.model import MappedApp
-from xmlmigrate.schema import build_schema
 
 CONTRACT = engine_contract()
 SCHEMA = build_schema(CONTRACT)

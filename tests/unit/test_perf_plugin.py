@@ -14,8 +14,8 @@ import pytest
 
 from xmlmigrate.contract import load_contract
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.mock import default_generator, insert_documents
-from xmlmigrate.schema import build_schema
 from xmlmigrate.testing.plugin import ALLOW_RESET, MARKER_TABLE, prepare_target, release_target
 
 ROOT = Path(__file__).resolve().parents[2]

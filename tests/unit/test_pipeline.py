@@ -17,11 +17,11 @@ from tests.contracts import ENGINE_CC, engine_contract, engine_generator
 
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.ledger import ledger_problems, reset_target
 from xmlmigrate.mock import insert_documents
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import run_migration
-from xmlmigrate.schema import build_schema
 
 CONTRACT = engine_contract()
 SCHEMA = build_schema(CONTRACT)

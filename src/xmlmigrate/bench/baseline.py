@@ -19,9 +19,9 @@ from typing import Any
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import load_contracts
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.ledger import reset_target
 from xmlmigrate.run.pipeline import describe_config, run_migration
-from xmlmigrate.schema import build_schema
 
 ALPHA = 0.05
 

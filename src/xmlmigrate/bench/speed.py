@@ -20,10 +20,10 @@ from lxml import etree
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import load_contracts
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.ledger import reset_target
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import run_migration
-from xmlmigrate.schema import build_schema
 from xmlmigrate.sources import TableSource
 from xmlmigrate.stages.xml import HARDENED_PARSER
 

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from xmlmigrate import __version__
+from xmlmigrate.bench.render import print_gate
 from xmlmigrate.cli import contract, migrate, perf
 from xmlmigrate.cli.common import console, error_line, log, logging_options
-from xmlmigrate.cli.render import print_gate, print_summary
+from xmlmigrate.cli.render import print_summary
 from xmlmigrate.db.engine import check_connection, check_url
 from xmlmigrate.errors import (
     EXIT_FAILED,

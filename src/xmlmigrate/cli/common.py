@@ -36,8 +36,8 @@ from xmlmigrate.contract import load_contracts
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import sqlite_file
 from xmlmigrate.db.locks import DEFAULT_LOCK_TIMEOUT_S
+from xmlmigrate.db.schema import Schema, build_schema
 from xmlmigrate.errors import UserError
-from xmlmigrate.schema import Schema, build_schema
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True)

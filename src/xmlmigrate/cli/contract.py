@@ -19,13 +19,13 @@ from xmlmigrate.contract import (
     compile_contract,
     load_contracts,
 )
-from xmlmigrate.contract.coverage import measure
 from xmlmigrate.db import make_engine
+from xmlmigrate.db.schema import build_schema
 from xmlmigrate.errors import UserError
 from xmlmigrate.model import RawRecord, Rejection
 from xmlmigrate.run.transform import transform_record
-from xmlmigrate.schema import build_schema
 from xmlmigrate.sources import check_source, document_bytes
+from xmlmigrate.stages.coverage import measure
 from xmlmigrate.stages.validate import document_app_id
 from xmlmigrate.stages.xml import XmlRejected, parse_document
 

@@ -34,6 +34,7 @@ from xmlmigrate.cli.render import json_value, print_fit, print_summary, show
 from xmlmigrate.config import DEFAULT_BATCH_SIZE, MigrationConfig
 from xmlmigrate.contract import CompiledContract, load_contracts
 from xmlmigrate.db import make_engine, redact_url
+from xmlmigrate.db.schema import SOURCE_TABLE, Schema, build_schema
 from xmlmigrate.errors import (
     EXIT_CONTRACT_MISFIT,
     EXIT_FAILED,
@@ -48,7 +49,6 @@ from xmlmigrate.ledger import ledger_status, log_has_digests, reset_target
 from xmlmigrate.mock import SIZE_PROFILES, generator_for, insert_documents, next_app_id
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import describe_config, run_migration
-from xmlmigrate.schema import SOURCE_TABLE, Schema, build_schema
 from xmlmigrate.sources import check_source
 
 MENU = (50, 200, 500)  # the counts offered on a terminal (unnamed: small/large are profiles)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from xmlmigrate.bench.render import print_gate
 from xmlmigrate.cli.common import (
     Commands,
     Handler,
@@ -27,7 +28,7 @@ from xmlmigrate.cli.common import (
     run_arguments,
     tuning_config,
 )
-from xmlmigrate.cli.render import print_gate, print_summary
+from xmlmigrate.cli.render import print_summary
 from xmlmigrate.db import redact_url
 from xmlmigrate.errors import GateError, UserError
 from xmlmigrate.mock import SIZE_PROFILES

@@ -1,20 +1,15 @@
-"""How results are shown: run summaries, stage splits, gate tables, values."""
+"""How results are shown: run summaries, stage splits, values (the gate's table is
+``xmlmigrate.bench.render``'s)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.table import Table
 
 from xmlmigrate.cli.common import console
-from xmlmigrate.cli.common import console as _console
 from xmlmigrate.db import redact_url
 from xmlmigrate.model import RunStats
-
-if TYPE_CHECKING:
-    from xmlmigrate.bench.gate import GateResult
 
 
 def print_summary(stats: RunStats, db_url: str, batch_size: int) -> None:
@@ -118,59 +113,6 @@ def print_stage_split(stats: RunStats) -> None:
         share = secs / base * 100 if base else 0.0
         split.add_row(stage, f"{secs:.2f}", f"{share:.0f} %", where)
     console.print(split)
-
-
-def print_gate(result: GateResult, out: Console | None = None) -> None:
-    from xmlmigrate.bench.gate import Decision
-
-    console = out if out is not None else _console
-    conf = 1 - result.alpha
-    table = Table(show_edge=False, title=f"head / base, {conf:.2%} intervals per benchmark")
-    for heading in ("benchmark", "metric", "limit", "base s", "head s", "ratio", "interval", "n"):
-        left = heading in ("benchmark", "metric")
-        table.add_column(heading, justify="left" if left else "right", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
-    colour = {"pass": "green", "warn": "yellow", "fail": "bold red"}
-
-    def row(label: str, d: Decision) -> None:
-        table.add_row(
-            label,
-            d.metric,
-            f"+{d.threshold:.0%}",
-            f"{d.base:.4f}",
-            f"{d.head:.4f}",
-            f"{d.ratio:.3f}",
-            f"{d.low:.3f}-{d.high:.3f}" if d.low is not None and d.high is not None else "n/a",
-            str(d.n),
-            f"[{colour[d.verdict]}]{d.verdict.upper()}[/]",
-        )
-
-    for bench in result.benchmarks:
-        name = bench.name.split("::")[-1]
-        for i, d in enumerate(bench.decisions):
-            row(name if i == 0 else "", d)
-        for d in bench.confirmed or []:
-            row("  measured again", d)
-    # a log file is not a terminal: do not squeeze the table into 80 columns
-    wide = console.is_terminal or out is not None
-    (console if wide else Console(width=120, soft_wrap=True)).print(table)
-    for bench in result.benchmarks:
-        name = bench.name.split("::")[-1]
-        for key, (old, new) in bench.counter_changes.items():
-            console.print(f"[yellow]counter changed[/yellow] {name}: {key} {old} -> {new}")
-        if bench.discarded_rounds:
-            console.print(f"{name}: {bench.discarded_rounds} rounds discarded (waiting for a CPU)")
-    if result.set_aside:
-        console.print(
-            f"{result.set_aside} blocks set aside and run again (one side ran on a slower "
-            "machine, or waited for a CPU)"
-        )
-    for note in result.notes:
-        console.print(f"note: {note}")
-    console.print(
-        f"[{colour[result.verdict]}]Gate {result.verdict.upper()}[/] in {result.seconds:.0f} s "
-        f"({result.blocks} blocks; base {result.base_commit[:12]}, head {result.head_commit[:12]})"
-    )
 
 
 def json_value(value: object) -> object:

@@ -31,12 +31,12 @@ from xmlmigrate.contract import converters as tf
 from xmlmigrate.contract import expressions as ex
 from xmlmigrate.contract.paths import check_element_path, locate, path_steps, split_path
 from xmlmigrate.contract.scope import Scope
-from xmlmigrate.db.identifiers import RESERVED_TABLES, identifier_problem
 from xmlmigrate.errors import UserError
+from xmlmigrate.identifiers import RESERVED_TABLES, identifier_problem
 
 COLUMN_TYPES = ("int", "bigint", "decimal", "string", "date", "datetime", "bit", "enum")
 # The longest text column any supported database declares: PostgreSQL's varchar(10485760).
-# The others hold less, and `init` says so for its database (xmlmigrate.schema): SQL Server's
+# The others hold less, and `init` says so for its database (xmlmigrate.db.schema): SQL Server's
 # NVARCHAR 4000, MariaDB's and MySQL's VARCHAR 16383 (utf8mb4); longer is length = 'max'.
 MAX_STRING_LENGTH = 10_485_760
 MAX_PRECISION = 38  # SQL Server's DECIMAL, the smallest of the supported databases

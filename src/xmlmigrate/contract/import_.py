@@ -41,8 +41,8 @@ from typing import Any
 
 from xmlmigrate.contract import import_expr as ix
 from xmlmigrate.contract.compiled import MAX_STRING_LENGTH, parse_source
-from xmlmigrate.db.identifiers import identifier_problem
 from xmlmigrate.errors import UserError
+from xmlmigrate.identifiers import identifier_problem
 
 CONTACT = "app_contact_base"
 # contact child tables and the element_filtering rule each follows

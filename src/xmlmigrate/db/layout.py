@@ -7,7 +7,7 @@ SQLAlchemy columns: the row tuples' column order (:func:`insert_columns`), the l
 truncation lengths (:func:`text_limit`), PostgreSQL's binary COPY types
 (:func:`pg_copy_type`), pyodbc's parameter types and sizes (:func:`odbc_input_size`) and
 the values SQLite is handed (:func:`sqlite_adapter`). Identifier quoting lives in
-:mod:`xmlmigrate.db.identifiers`.
+:mod:`xmlmigrate.identifiers`.
 """
 
 from __future__ import annotations

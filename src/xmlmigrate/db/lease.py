@@ -42,10 +42,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from xmlmigrate.db.engine import engine_lock_timeout
-from xmlmigrate.db.identifiers import quote
 from xmlmigrate.db.layout import LEASE_TABLE
 from xmlmigrate.db.locks import is_lock_timeout, lock_holders
 from xmlmigrate.errors import LeaseBusy, LeaseLost
+from xmlmigrate.identifiers import quote
 
 log = logging.getLogger(__name__)
 

@@ -29,11 +29,11 @@ from xmlmigrate.db.base import (
     root_key,
     table_rows,
 )
-from xmlmigrate.db.identifiers import delete_app_sql, insert_sql, quote
 from xmlmigrate.db.layout import InputSize, ledger_columns, odbc_input_size
 from xmlmigrate.db.lease import fence_sql, lease_lost
+from xmlmigrate.db.schema import LOG_TABLE, WARNING_TABLE, schema_for
+from xmlmigrate.identifiers import delete_app_sql, insert_sql, quote
 from xmlmigrate.model import MappedApp
-from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE, schema_for
 
 
 def identity_columns(conn: Any, table: str) -> set[str]:

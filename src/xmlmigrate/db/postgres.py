@@ -19,11 +19,11 @@ from xmlmigrate.db.base import (
     root_key,
     table_rows,
 )
-from xmlmigrate.db.identifiers import column_list, quote
 from xmlmigrate.db.layout import ledger_columns, pg_copy_type
 from xmlmigrate.db.lease import fence_sql, lease_lost
+from xmlmigrate.db.schema import LOG_TABLE, WARNING_TABLE, schema_for
+from xmlmigrate.identifiers import column_list, quote
 from xmlmigrate.model import MappedApp
-from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE, schema_for
 
 # binary COPY needs each column's exact type: derived from the one layout (db/layout.py)
 LOG_TYPES = [pg_copy_type(c.type) for c in ledger_columns(LOG_TABLE)]

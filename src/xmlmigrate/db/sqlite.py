@@ -19,10 +19,10 @@ from xmlmigrate.db.base import (
     root_key,
     table_rows,
 )
-from xmlmigrate.db.identifiers import delete_app_sql, insert_sql
 from xmlmigrate.db.layout import sqlite_adapter
+from xmlmigrate.db.schema import LOG_TABLE, WARNING_TABLE, schema_for
+from xmlmigrate.identifiers import delete_app_sql, insert_sql
 from xmlmigrate.model import MappedApp
-from xmlmigrate.schema import LOG_TABLE, WARNING_TABLE, schema_for
 
 
 class SqliteWriter:

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from xmlmigrate.db.schema import Schema
 from xmlmigrate.mock.generator import GeneratedDoc
-from xmlmigrate.schema import Schema
 
 
 def next_app_id(engine: Engine, schema: Schema) -> int:

@@ -61,6 +61,7 @@ from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import CompiledContract
 from xmlmigrate.contract.shipped import ContractTexts
 from xmlmigrate.db import make_engine, redact_url
+from xmlmigrate.db.schema import Schema, build_schema
 from xmlmigrate.errors import (
     EXIT_FAILED,
     EXIT_INFRASTRUCTURE,
@@ -74,7 +75,6 @@ from xmlmigrate.errors import (
 from xmlmigrate.ledger import upgrade_ledger
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import _StopFlag
-from xmlmigrate.schema import Schema, build_schema
 from xmlmigrate.sources import check_source, pending_condition
 
 log = logging.getLogger(__name__)

@@ -39,6 +39,7 @@ from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import redact_url
 from xmlmigrate.db.lease import Lease, Partition
 from xmlmigrate.db.locks import is_lock_timeout, lock_timeout_message
+from xmlmigrate.db.schema import Schema, build_schema
 from xmlmigrate.errors import InfrastructureError, WorkerCrashed
 from xmlmigrate.fit import FillTally
 from xmlmigrate.ledger import (
@@ -58,7 +59,6 @@ from xmlmigrate.run.workers import (
     peak_rss_mb,
     transform_batch,
 )
-from xmlmigrate.schema import Schema, build_schema
 from xmlmigrate.sources import TableSource, check_source
 
 log = logging.getLogger(__name__)

@@ -44,10 +44,10 @@ from xmlmigrate.contract import CompiledContract, load_contract
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.db.engine import DEFAULT_ODBC_DRIVERS
 from xmlmigrate.db.factory import ODBC_INSTALL
+from xmlmigrate.db.schema import Schema, build_schema
 from xmlmigrate.ledger import reset_target
 from xmlmigrate.mock import GeneratedDoc, default_generator, insert_documents
 from xmlmigrate.model import RunStats
-from xmlmigrate.schema import Schema, build_schema
 from xmlmigrate.testing import verdicts
 
 TEST_DB_ENV = "XMLMIGRATE_TEST_DB_URL"

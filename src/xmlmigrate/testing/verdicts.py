@@ -223,7 +223,7 @@ class PerfVerdicts:
 
     # -- reporting ------------------------------------------------------------------------------
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        from xmlmigrate.cli.render import print_gate
+        from xmlmigrate.bench.render import print_gate
 
         buffer = io.StringIO()
         console = Console(file=buffer, width=120, soft_wrap=True)
