@@ -88,16 +88,22 @@ TRANSFORM_STAGES = ("parse", "validate", "map")
 STAGES = ("read", *TRANSFORM_STAGES, "write", "wait")
 
 
-@dataclass(slots=True)
-class RunStats:
-    """Counts and timings of one run. Stage times are seconds of wall time spent in each stage."""
+@dataclass(slots=True, kw_only=True)
+class Outcomes:
+    """How many apps a run (or a cluster run) took, and how each ended."""
 
-    run_id: str = ""
     records: int = 0
     success: int = 0
     failed: int = 0
     rejected: int = 0
     warnings: int = 0
+
+
+@dataclass(slots=True)
+class RunStats(Outcomes):
+    """Counts and timings of one run. Stage times are seconds of wall time spent in each stage."""
+
+    run_id: str = ""
     truncated_values: int = 0
     defaulted_values: int = 0
     clamped_values: int = 0

@@ -73,7 +73,7 @@ from xmlmigrate.errors import (
     XmlMigrateError,
 )
 from xmlmigrate.ledger import upgrade_ledger
-from xmlmigrate.model import RunStats
+from xmlmigrate.model import Outcomes, RunStats
 from xmlmigrate.run.pipeline import _StopFlag
 from xmlmigrate.sources import check_source, pending_condition
 
@@ -498,16 +498,11 @@ class _Tally:
 
 
 @dataclass
-class ClusterStats:
+class ClusterStats(Outcomes):
     cluster: str
     dashboard: str | None
     partitions: int
     pending: int
-    records: int = 0
-    success: int = 0
-    failed: int = 0
-    rejected: int = 0
-    warnings: int = 0
     rows: int = 0
     elapsed: float = 0.0
     parts: list[dict[str, Any]] = field(default_factory=list)
