@@ -85,7 +85,7 @@ def test_between_batches_no_connection_of_the_run_holds_a_transaction(server_url
 
 
 def _alter_sql(engine: sa.Engine) -> tuple[str, str]:
-    """A bounded wait for the ALTER itself (the test must end), and the README's kind of
+    """A bounded wait for the ALTER itself (the test must end), and docs/architecture.md's kind of
     upgrade step: a column added to processing_log."""
     if _postgres(engine):
         return "SET lock_timeout = '20s'", "ALTER TABLE processing_log ADD COLUMN note_x INTEGER"
