@@ -1,3 +1,3 @@
 """xmlmigrate: contract-driven migration of Provenir XML into relational tables."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
