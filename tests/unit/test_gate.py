@@ -19,8 +19,10 @@ from xmlmigrate.bench.gate import (
     _Collector,
     combine,
     decide_logs,
-    min_blocks,
+)
+from xmlmigrate.bench.stats import (
     signed_rank_critical,
+    signed_rank_min_n,
     signed_rank_null,
     wilcoxon_interval,
 )
@@ -70,7 +72,7 @@ def test_the_interval_covers_the_true_shift_at_its_confidence() -> None:
 def test_too_few_blocks_is_inconclusive_not_a_pass() -> None:
     d = decide([1.0] * 5, [1.0] * 5, 0.05, ALPHA)
     assert d.verdict == "warn" and d.low is None
-    assert min_blocks(ALPHA) == 10
+    assert signed_rank_min_n(ALPHA) == 10
 
 
 def _samples(rng: random.Random, n: int, slowdown: float, cv: float) -> tuple[list[float], ...]:
@@ -159,7 +161,7 @@ def test_a_block_whose_sides_ran_at_different_machine_speeds_is_set_aside() -> N
 
 
 def test_each_side_gets_its_own_database_on_the_same_server() -> None:
-    from xmlmigrate.bench.gate import side_url
+    from xmlmigrate.bench.sides import side_url
 
     pg = "postgresql+psycopg://postgres:secret@127.0.0.1:5432/perf"
     assert side_url(pg, "base") == "postgresql+psycopg://postgres:secret@127.0.0.1:5432/perf_base"

@@ -18,7 +18,8 @@ import pytest
 
 from xmlmigrate.bench import gate as gate_module
 from xmlmigrate.bench.gate import Decision, GateConfig, _side_command
-from xmlmigrate.bench.saved import compare_saved, decide, mann_whitney_null, shift_interval
+from xmlmigrate.bench.saved import compare_saved, decide
+from xmlmigrate.bench.stats import mann_whitney_null, shift_interval
 from xmlmigrate.testing import verdicts
 
 

@@ -2,13 +2,13 @@
 
 Each run starts from an emptied target (cascade from the root table, and the log), so no
 run sees rows another left. The comparison uses the Mann-Whitney U test on the per-run
-seconds (no normality assumed) and calls a change only when it is significant.
+seconds (no normality assumed; ``bench.stats``) and calls a change only when it is
+significant.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import platform
 import statistics
 from dataclasses import dataclass
@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from xmlmigrate.bench.stats import mann_whitney_min_n, mann_whitney_p, mann_whitney_smallest_p
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import load_contracts
 from xmlmigrate.db import make_engine
@@ -98,30 +99,14 @@ class Comparison:
         return self.new_median / self.old_median - 1
 
 
-def smallest_p(n_old: int, n_new: int) -> float:
-    """The smallest two-sided p-value the exact Mann-Whitney test can give with these many
-    runs (every run of one side faster than every run of the other)."""
-    return min(1.0, 2 / math.comb(n_old + n_new, n_old))
-
-
-def runs_needed(alpha: float = ALPHA) -> int:
-    """The fewest runs a side with which the test can reach p < ``alpha`` at all."""
-    n = 2
-    while smallest_p(n, n) >= alpha:
-        n += 1
-    return n
-
-
 def compare(old: dict[str, Any], new: dict[str, Any], alpha: float = ALPHA) -> Comparison:
-    from scipy.stats import mannwhitneyu  # the bench extra
-
     a, b = list(old["seconds"]), list(new["seconds"])
-    p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
+    p = mann_whitney_p(a, b)
     old_median, new_median = statistics.median(a), statistics.median(b)
-    if smallest_p(len(a), len(b)) >= alpha:  # no change, however large, could be detected
+    if mann_whitney_smallest_p(len(a), len(b)) >= alpha:  # no change could be detected
         verdict = (
             f"cannot tell with {len(a)} and {len(b)} runs (no difference can reach "
-            f"p < {alpha:g}): need at least {runs_needed(alpha)} runs a side"
+            f"p < {alpha:g}): need at least {mann_whitney_min_n(alpha)} runs a side"
         )
     elif p < alpha:
         verdict = "slower" if new_median > old_median else "faster"

@@ -21,14 +21,14 @@ A benchmark that fails is measured again with fresh blocks, and only a second fa
 the gate. Deterministic counters (records, rows, SQL statements, transactions) are compared
 exactly and every change is reported.
 
-Why one long module: the block runner, the baton that makes the sides take turns, the
-statistics and the verdict are one procedure whose parts exchange the same round records;
-the probes it reads (``bench.probe``) and the table it prints (``cli.render``) live apart.
+This module runs the blocks (both sides' processes, taking turns round by round) and decides.
+What it rests on lives apart: the statistics in ``bench.stats``, the options and their
+defaults in ``bench.gate_options``, the worktree and the sides' databases in ``bench.sides``,
+the probes in ``bench.probe`` and the verdict table in ``bench.render``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -38,75 +38,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
+from xmlmigrate.bench import gate_options as options
 from xmlmigrate.bench.probe import ALLOW_RESET_ENV, BATON_ENV, INJECT_ENV
+from xmlmigrate.bench.sides import base_worktree, ensure_database, head_of, side_url
+from xmlmigrate.bench.stats import Ratio, paired_ratio, signed_rank_min_n
 from xmlmigrate.errors import GateError  # the gate could not measure: one line, exit 2
 
 FAMILY_ALPHA = 0.01
-MAX_WAIT = 0.25  # a round waiting for a CPU more than this share of its wall time is left out
+MAX_WAIT = options.MAX_WAIT.value  # a round waiting longer for a CPU (share of wall) is left out
 METRICS = ("cpu", "wall")
 
 
-# -- statistics ---------------------------------------------------------------------------------
-
-
-def signed_rank_null(n: int) -> list[int]:
-    """How many of the 2**n sign assignments give each value of W+ (0 .. n(n+1)/2)."""
-    counts = [0] * (n * (n + 1) // 2 + 1)
-    counts[0] = 1
-    top = 0
-    for rank in range(1, n + 1):
-        top += rank
-        for w in range(top, rank - 1, -1):
-            counts[w] += counts[w - rank]
-    return counts
-
-
-def lower_critical(counts: list[int], alpha: float) -> int | None:
-    """The largest t with P(statistic <= t) <= alpha/2 under the null whose value counts are
-    ``counts``; None if even t = 0 is above (too few observations for that confidence)."""
-    total = sum(counts)
-    cumulative = 0
-    best = None
-    for t, c in enumerate(counts):
-        cumulative += c
-        if cumulative / total <= alpha / 2:
-            best = t
-        else:
-            break
-    return best
-
-
-def signed_rank_critical(n: int, alpha: float) -> int | None:
-    """The largest t with P(W+ <= t) <= alpha/2 under the null; None if even t = 0 is above."""
-    return lower_critical(signed_rank_null(n), alpha)
-
-
-def wilcoxon_interval(values: list[float], alpha: float) -> tuple[float, float] | None:
-    """Confidence interval (1 - alpha) for the pseudo-median of ``values`` from the exact
-    signed-rank distribution; None when there are too few values to reach that confidence."""
-    n = len(values)
-    if n == 0:
-        return None
-    t = signed_rank_critical(n, alpha)
-    if t is None:
-        return None
-    walsh = sorted((values[i] + values[j]) / 2 for i in range(n) for j in range(i, n))
-    return walsh[t], walsh[len(walsh) - 1 - t]
-
-
-def min_blocks(alpha: float) -> int:
-    """The fewest pairs for which the signed-rank interval exists at this alpha."""
-    n = 1
-    while 2 / 2**n > alpha:
-        n += 1
-    return n
+# -- the verdict on one benchmark and metric -----------------------------------------------------
 
 
 @dataclass
@@ -122,6 +70,19 @@ class Decision:
     verdict: str  # "pass" | "fail" | "warn"
 
 
+def judge(estimate: Ratio, threshold: float) -> str:
+    """FAIL when the ratio exceeds ``1 + threshold`` and its interval lies above 1; PASS when
+    the interval's upper end is within ``1 + threshold``; otherwise (or without an interval)
+    WARN: inconclusive."""
+    if estimate.low is None or estimate.high is None:
+        return "warn"
+    if estimate.ratio > 1 + threshold and estimate.low > 1:
+        return "fail"
+    if estimate.high <= 1 + threshold:
+        return "pass"
+    return "warn"
+
+
 def decide_logs(
     logs: list[float],
     threshold: float,
@@ -131,17 +92,18 @@ def decide_logs(
     head: float = float("nan"),
 ) -> Decision:
     """The verdict on per-block log ratios head/base (of seconds: lower is better)."""
-    ratio = math.exp(statistics.median(logs)) if logs else float("nan")
-    interval = wilcoxon_interval(logs, alpha)
-    low = high = None
-    verdict = "warn"
-    if interval is not None:
-        low, high = math.exp(interval[0]), math.exp(interval[1])
-        if ratio > 1 + threshold and low > 1:
-            verdict = "fail"
-        elif high <= 1 + threshold:
-            verdict = "pass"
-    return Decision(metric, threshold, len(logs), base, head, ratio, low, high, verdict)
+    estimate = paired_ratio(logs, alpha)
+    return Decision(
+        metric,
+        threshold,
+        len(logs),
+        base,
+        head,
+        estimate.ratio,
+        estimate.low,
+        estimate.high,
+        judge(estimate, threshold),
+    )
 
 
 def combine(verdicts: list[str]) -> str:
@@ -158,22 +120,24 @@ def combine(verdicts: list[str]) -> str:
 @dataclass
 class GateConfig:
     base: str
-    threshold: float = 0.05  # CPU; wall uses twice this
-    blocks: int = 10
-    max_blocks: int = 20
+    # the defaults of what ``xmlmigrate perf gate`` and the plugin's options set: theirs
+    threshold: float = options.THRESHOLD.value  # CPU; wall uses twice this
+    blocks: int = options.BLOCKS.value
+    max_blocks: int = options.MAX_BLOCKS.value
     db_url: str | None = None
-    records: int = 40
-    rounds: int = 4
+    records: int = options.RECORDS.value
+    rounds: int = options.ROUNDS.value
     profile: str = "realistic"
     max_wait: float = MAX_WAIT  # discard a round whose run-queue wait exceeds this share of wall
-    max_speed_gap: float = 0.20  # discard a block whose sides' yardsticks differ by more
-    inject_head: float = 0.0  # extra CPU work on the head side, to validate the gate
+    # discard a block whose sides' yardsticks differ by more
+    max_speed_gap: float = options.MAX_SPEED_GAP.value
+    inject_head: float = options.INJECT_HEAD.value  # extra CPU work on the head side
     targets: tuple[str, ...] = ("tests/perf",)
     # pytest node ids to measure instead of the gate subset of ``targets`` (marked or not):
     # what a session selected (-k, node ids), re-measured A/B
     selection: tuple[str, ...] = ()
     repo: Path = field(default_factory=Path.cwd)
-    confirm: bool = True
+    confirm: bool = options.NO_CONFIRM.value
     timeout: float = 900.0
 
 
@@ -186,78 +150,57 @@ class BenchRun:
     counters_stable: bool
 
 
-def side_url(url: str | None, side: str) -> str | None:
-    """The database of one side on the same server: ``<database>_<side>`` (a SQLite file gets
-    the suffix before its extension). Each side recreates its own tables in it."""
-    if url is None:
-        return None
-    parsed = sa.engine.make_url(url)
-    database = parsed.database or ""
-    if parsed.get_backend_name() == "sqlite":
-        if not database or database == ":memory:":
-            return url
-        path = Path(database)
-        renamed = parsed.set(database=str(path.with_name(f"{path.stem}_{side}{path.suffix}")))
-    else:
-        renamed = parsed.set(database=f"{database}_{side}")
-    return renamed.render_as_string(hide_password=False)
+def subset_command(
+    out: Path,
+    records: int,
+    rounds: int,
+    paths: Sequence[str],
+    db_url: str | None = None,
+    profile: str | None = None,
+    marked_only: bool = True,
+) -> list[str]:
+    """pytest in a fresh process on the benchmarks of ``paths`` (those marked ``gate`` unless
+    ``marked_only`` is false), their results saved as JSON to ``out``."""
+    cmd = [
+        sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider",
+        "-q", "--no-header", *(["-m", "gate"] if marked_only else []), "--benchmark-only",
+        f"--benchmark-json={out}", "--perf-records", str(records), "--perf-rounds", str(rounds),
+    ]  # fmt: skip
+    if profile:
+        cmd += ["--perf-profile", profile]
+    if db_url:
+        cmd += ["--db-url", db_url]
+    return cmd + list(paths)
 
 
-def ensure_database(url: str, database_url: str) -> None:
-    """Create the database of ``database_url`` on the server of ``url`` if it is missing."""
-    target = sa.engine.make_url(database_url)
-    backend = target.get_backend_name()
-    if backend == "sqlite":
-        return
-    name = target.database or ""
-    if backend not in ("postgresql", "mysql", "mariadb"):
-        raise GateError(
-            f"perf gate creates its per-side databases on PostgreSQL or MySQL only, not {backend}"
-        )
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            if backend == "postgresql":
-                found = conn.execute(
-                    sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-                ).first()
-                if found is None:
-                    conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-            else:
-                conn.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS `{name}`"))
-    except sa.exc.SQLAlchemyError as exc:
-        raise GateError(f"cannot create database {name}: {exc}") from None
-    finally:
-        engine.dispose()
+def subset_env(inject: float) -> dict[str, str]:
+    """This process's environment for a benchmark process: slowed by ``inject`` (a share of
+    each round's CPU time) or not at all, free to reset the tables of its target (the gate's
+    and the calibration's targets are their own)."""
+    env = dict(os.environ)
+    env.pop(INJECT_ENV, None)
+    if inject:
+        env[INJECT_ENV] = str(inject)
+    env[ALLOW_RESET_ENV] = "1"
+    return env
 
 
 def _side_command(cfg: GateConfig, side: str, out: Path, selection: list[str] | None) -> list[str]:
     # the gate subset of the targets; node ids selected are measured whether marked or not
-    gate_subset = [] if cfg.selection else ["-m", "gate"]
-    cmd = [
-        sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider",
-        "-q", "--no-header", *gate_subset, "--benchmark-only", f"--benchmark-json={out}",
-        "--perf-records", str(cfg.records), "--perf-rounds", str(cfg.rounds),
-        "--perf-profile", cfg.profile,
-    ]  # fmt: skip
+    paths = selection if selection else list(cfg.selection or cfg.targets)
     url = side_url(cfg.db_url, side)
-    if url:
-        cmd += ["--db-url", url]
-    cmd += selection if selection else list(cfg.selection or cfg.targets)
-    return cmd
+    return subset_command(
+        out, cfg.records, cfg.rounds, paths, url, cfg.profile, marked_only=not cfg.selection
+    )
 
 
 def _side_env(cfg: GateConfig, side: str, directory: Path, baton: str) -> dict[str, str]:
-    env = dict(os.environ)
+    env = subset_env(cfg.inject_head if side == "head" else 0.0)
     src = directory / "src"
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(src) if src.is_dir() else "", env.get("PYTHONPATH", "")) if p
     )
-    env.pop(INJECT_ENV, None)
-    if side == "head" and cfg.inject_head:
-        env[INJECT_ENV] = str(cfg.inject_head)
     env[BATON_ENV] = baton
-    env[ALLOW_RESET_ENV] = "1"  # the side databases (<db>_base, <db>_head) are the gate's own
     return env
 
 
@@ -400,35 +343,6 @@ class GateResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"gate": asdict(self)}
-
-
-def _git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        raise GateError(f"git {' '.join(args)}: {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc.stdout.strip()
-
-
-@contextlib.contextmanager
-def base_worktree(repo: Path, ref: str) -> Iterator[tuple[Path, str]]:
-    """``ref`` checked out (detached) in a temporary worktree; removed afterwards."""
-    commit = _git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}")
-    tmp = Path(tempfile.mkdtemp(prefix="xmlmigrate-gate-base-"))
-    path = tmp / "base"
-    _git(repo, "worktree", "add", "--detach", "--quiet", str(path), commit)
-    try:
-        yield path, commit
-    finally:
-        subprocess.run(
-            ["git", "-C", str(repo), "worktree", "remove", "--force", str(path)],
-            capture_output=True,
-            check=False,
-        )
-        _git(repo, "worktree", "prune")
-        with contextlib.suppress(OSError):
-            tmp.rmdir()
 
 
 Progress = Callable[[str], None]
@@ -578,10 +492,7 @@ def _measure(
 def run_gate(cfg: GateConfig, progress: Progress | None = None) -> GateResult:
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
-    repo = Path(_git(cfg.repo, "rev-parse", "--show-toplevel"))
-    head_commit = _git(repo, "rev-parse", "HEAD")
-    if _git(repo, "status", "--porcelain", "--untracked-files=no"):
-        head_commit += " (with uncommitted changes)"
+    repo, head_commit = head_of(cfg.repo)
     if cfg.db_url:
         for side in ("base", "head"):
             ensure_database(cfg.db_url, side_url(cfg.db_url, side) or cfg.db_url)
@@ -590,10 +501,10 @@ def run_gate(cfg: GateConfig, progress: Progress | None = None) -> GateResult:
         collector, decisions, alpha = _measure(cfg, sides, None, say)
         names = collector.names()
         notes = []
-        if collector.blocks() < min_blocks(alpha):
+        if collector.blocks() < signed_rank_min_n(alpha):
             notes.append(
                 f"{collector.blocks()} blocks cannot reach {1 - alpha:.2%} confidence; "
-                f"at least {min_blocks(alpha)} are needed"
+                f"at least {signed_rank_min_n(alpha)} are needed"
             )
         verdicts: list[BenchmarkVerdict] = []
         failing = [n for n, ds in decisions.items() if combine([d.verdict for d in ds]) == "fail"]

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from xmlmigrate.bench.gate import wilcoxon_interval
+from xmlmigrate.bench.stats import paired_ratio, wilcoxon_interval
 
 CONFIDENCE = 0.95
 DEFAULT: dict[str, Any] = {"workers": 2, "batch_size": 100}
@@ -104,15 +104,15 @@ def effects(times: Mapping[str, list[float]], knobs: Mapping[str, dict[str, Any]
         if name == "default":
             continue
         logs = [math.log(v / d) for v, d in zip(series, base, strict=True)]
-        interval = wilcoxon_interval(logs, 1 - CONFIDENCE)
+        estimate = paired_ratio(logs, 1 - CONFIDENCE)
         out.append(
             Effect(
                 name,
                 dict(knobs.get(name, {})),
                 len(logs),
-                math.exp(statistics.median(logs)),
-                math.exp(interval[0]) if interval else None,
-                math.exp(interval[1]) if interval else None,
+                estimate.ratio,
+                estimate.low,
+                estimate.high,
             )
         )
     return out

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xmlmigrate.bench.stats import welch_differs
+
 REFERENCE_PARAMS = ({"batch_size": 100}, {"flag": None}, {"workers": 0})
 
 
@@ -79,14 +81,7 @@ def gain_is_significant(ref: Case, case: Case) -> bool | None:
     n1, n2 = ref.rounds or 0, case.rounds or 0
     if n1 < 2 or n2 < 2:
         return None
-    v1, v2 = ref.stddev**2 / n1, case.stddev**2 / n2
-    se = (v1 + v2) ** 0.5
-    if se == 0:
-        return ref.median != case.median
-    df = (v1 + v2) ** 2 / ((v1**2 / (n1 - 1) if v1 else 0) + (v2**2 / (n2 - 1) if v2 else 0))
-    from scipy import stats  # xmlmigrate[bench], as matplotlib
-
-    return bool(abs(ref.median - case.median) > float(stats.t.ppf(0.975, df)) * se)
+    return welch_differs(ref.median, ref.stddev, n1, case.median, case.stddev, n2)
 
 
 def _gain_text(ref: Case, case: Case) -> str:

@@ -17,7 +17,7 @@ loop run beside the round — plus exact counters. The comparison here:
 * counters compared exactly; every change reported.
 
 How often this cries wolf, and how often it catches a real slowdown, is measured by
-``xmlmigrate perf calibrate --saved`` (the README's table). Where it cannot be trusted, the
+``xmlmigrate perf calibrate --saved`` (the table in docs/performance.md). Where it cannot be trusted, the
 plugin re-measures the saved run's commit against the working tree with the A/B gate instead
 (``xmlmigrate.bench.gate``).
 """
@@ -26,52 +26,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xmlmigrate.bench.gate import MAX_WAIT, Decision, lower_critical
-from xmlmigrate.bench.probe import ALLOW_RESET_ENV, INJECT_ENV
-
-
-def mann_whitney_null(n: int, m: int) -> list[int]:
-    """How many of the C(n+m, n) arrangements give each value of U (0 .. n*m)."""
-    # counts[i][j] for i items of one sample and j of the other, built by the usual recursion
-    previous = [[1] * (1) for _ in range(m + 1)]  # i = 0: U = 0 in one way for every j
-    for i in range(1, n + 1):
-        current: list[list[int]] = [[1]]  # j = 0: U = 0
-        for j in range(1, m + 1):
-            a = previous[j]  # the largest value belongs to the first sample: adds j to U
-            b = current[j - 1]  # or to the second: adds nothing
-            size = i * j + 1
-            row = [0] * size
-            for u, c in enumerate(b):
-                row[u] += c
-            for u, c in enumerate(a):
-                row[u + j] += c
-            current.append(row)
-        previous = current
-    return previous[m]
-
-
-def shift_interval(
-    base: list[float], head: list[float], alpha: float
-) -> tuple[float, float | None, float | None]:
-    """Hodges–Lehmann shift head − base and its (1 − alpha) Mann–Whitney interval (None when
-    the samples are too small to reach that confidence)."""
-    diffs = sorted(h - b for b in base for h in head)
-    estimate = statistics.median(diffs)
-    k = lower_critical(mann_whitney_null(len(base), len(head)), alpha)
-    if k is None:
-        return estimate, None, None
-    return estimate, diffs[k], diffs[len(diffs) - 1 - k]
+from xmlmigrate.bench.gate import MAX_WAIT, Decision, judge, subset_command, subset_env
+from xmlmigrate.bench.gate_options import RECORDS, ROUNDS
+from xmlmigrate.bench.stats import shift_ratio
 
 
 def normalised(rounds: list[Mapping[str, float]], max_wait: float = MAX_WAIT) -> list[float]:
@@ -95,26 +61,17 @@ def decide(
     if not base or not head:
         return Decision("cpu/yardstick", threshold, 0, math.nan, math.nan, math.nan, None, None,
                         "warn")  # fmt: skip
-    shift, low, high = shift_interval(base, head, alpha)
-    ratio = math.exp(shift)
-    verdict = "warn"
-    lo = hi = None
-    if low is not None and high is not None:
-        lo, hi = math.exp(low), math.exp(high)
-        if ratio > 1 + threshold and lo > 1:
-            verdict = "fail"
-        elif hi <= 1 + threshold:
-            verdict = "pass"
+    estimate = shift_ratio(base, head, alpha)
     return Decision(
         "cpu/yardstick",
         threshold,
         min(len(base), len(head)),
         math.exp(statistics.median(base)),
         math.exp(statistics.median(head)),
-        ratio,
-        lo,
-        hi,
-        verdict,
+        estimate.ratio,
+        estimate.low,
+        estimate.high,
+        judge(estimate, threshold),
     )
 
 
@@ -158,18 +115,8 @@ def compare_saved(
 
 def run_subset(out: Path, inject: float, db_url: str | None, records: int, rounds: int) -> None:
     """The gate subset of tests/perf in a fresh process, its results saved to ``out``."""
-    cmd = [
-        sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", "-q",
-        "--no-header", "-m", "gate", "--benchmark-only", f"--benchmark-json={out}",
-        "--perf-records", str(records), "--perf-rounds", str(rounds), "tests/perf",
-    ]  # fmt: skip
-    if db_url:
-        cmd += ["--db-url", db_url]
-    env = dict(os.environ)
-    env.pop(INJECT_ENV, None)
-    if inject:
-        env[INJECT_ENV] = str(inject)
-    env[ALLOW_RESET_ENV] = "1"
+    cmd = subset_command(out, records, rounds, ["tests/perf"], db_url)
+    env = subset_env(inject)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
@@ -186,8 +133,8 @@ def calibrate_saved(
     injects: list[float],
     threshold: float,
     db_url: str | None,
-    records: int = 40,
-    rounds: int = 4,
+    records: int = RECORDS.value,
+    rounds: int = ROUNDS.value,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> dict[float, list[str]]:
     """``runs`` trials per injected slowdown: a baseline saved by one process, compared by a
