@@ -1,10 +1,18 @@
-"""Every knob of a run, in one frozen value. The CLI and the perf suite build it; nothing else reads settings."""
+"""Every knob of a run, in one frozen value. The CLI and the perf suite build it; nothing else reads settings.
+
+Each field that has a command-line option declares it on the field (``metadata[OPTION]``): its
+flag, help and how its text is read — and, for a tuning knob, its row of the knob table
+(:func:`knob_table`). The CLI builds its options from there (``cli/common.py``)."""
 
 from __future__ import annotations
 
+import argparse
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Callable
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
+from typing import Any, TypeVar
 
 from xmlmigrate.contract.compiled import SourceRef, parse_source
 from xmlmigrate.db.locks import DEFAULT_LOCK_TIMEOUT_S, check_lock_timeout
@@ -33,42 +41,311 @@ def max_workers() -> int:
     return WORKERS_PER_CORE * (os.cpu_count() or 1)
 
 
+# -- how an option's text is read -------------------------------------------------------------
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
+
+
+def byte_size(text: str) -> int:
+    """A size in bytes: ``268435456``, ``256MiB``, ``1.5 GiB``, ``100MB``."""
+    found = _SIZE.fullmatch(text.strip().lower())
+    if found is None or found.group(2) not in _UNITS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size: give bytes, or a number with a unit (KiB, MiB, GiB, KB, "
+            "MB, GB), e.g. 256MiB"
+        )
+    value = int(float(found.group(1)) * _UNITS[found.group(2)])
+    if not 1 <= value <= MAX_BATCH_BYTES_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be 1 byte to 1 TiB, got {text!r}")
+    return value
+
+
+def format_bytes(n: int) -> str:
+    """``268435456`` → ``256 MiB``."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n:,} bytes"
+
+
+# -- the declaration of an option ---------------------------------------------------------------
+
+OPTION = "option"  # the key of a field's metadata that holds its Option
+
+
+@dataclass(frozen=True, slots=True)
+class Knob:
+    """A tuning knob's row of the knob table: what it changes, the counter of the run's
+    summary that shows it acting, and its default in words where the value says too little."""
+
+    changes: str
+    counter: str = "—"
+    default: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A field's command-line option. ``help`` is argparse's (``%(default)s`` names the
+    default; a literal percent sign is ``%%``); a field whose default is a bool is a switch
+    (``--flag`` when off by default, ``--flag / --no-flag`` when on). ``cli_default``: the
+    command line's default where it is not the field's, computed when the parser is built.
+    ``knob``: a tuning knob, in the perf suite's sweeps, the knob table and its own group of
+    the run's help."""
+
+    flag: str
+    help: str
+    metavar: str | None = None
+    parse: Callable[[str], Any] | None = None  # argparse's type
+    action: str | None = None  # "append": the option repeats
+    nargs: str | None = None  # "*": the option takes a list
+    cli_default: Callable[[], object] | None = None
+    knob: Knob | None = None
+
+    @property
+    def dest(self) -> str:
+        """The option's name in argparse's namespace (``--batch-size``: ``batch_size``)."""
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+_T = TypeVar("_T")
+
+
+def _option(default: _T, option: Option) -> _T:
+    return field(default=default, metadata={OPTION: option})
+
+
+def _not_given() -> None:
+    """The command line's default of an option whose absence must be told apart."""
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class MigrationConfig:
-    db_url: str = DEFAULT_DB_URL
-    # mapping contracts: none = the shipped provenir_cc; several = documents routed by their
-    # application element (one run over a source holding several product lines)
-    contracts: tuple[Path, ...] = ()
-    batch_size: int = DEFAULT_BATCH_SIZE
-    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES  # a page's documents, in bytes (see above)
-    limit: int | None = None  # at most this many records in this run
-    app_id_start: int | None = None  # inclusive
-    app_id_end: int | None = None  # inclusive
-    modulo: int | None = None  # split the table: this process takes app_id % modulo == instance
-    modulo_instance: int = 0
-    retry_failed: bool = False  # take apps whose only log entries are failures again
-    # take rejected apps again: None = no; () = every rejection; else only rejections whose
-    # reason starts with one of these codes (e.g. "wrong_product_line")
-    retry_rejected: tuple[str, ...] | None = None
-    # take apps whose document changed since its outcome was logged (processing_log.doc_digest
-    # differs from the document's now): their old rows are replaced in the batch's transaction
-    changed: bool = False
-    # -- Phase II tuning knobs -------------------------------------------------------------
-    # transform processes; 0 = in the main process; None = automatic: in-process for runs of a
-    # few batches (starting processes costs ~1 s), else one per CPU core
-    workers: int | None = None
-    pooling: bool = True  # one long-lived writer connection (False: a new one per batch)
-    pipelined: bool = True  # transform batch N+1.. while batch N is written (False: serial)
-    dedup_cache: bool = True  # catch keys already written in this run before the database does
+    db_url: str = _option(
+        DEFAULT_DB_URL,
+        Option(
+            "--db",
+            f"SQLAlchemy database URL (default: ${DB_URL_ENV} or %(default)s)",
+            metavar="URL",
+            cli_default=default_db_url,
+        ),
+    )
+    # none = the shipped provenir_cc; several = documents routed by their application element
+    contracts: tuple[Path, ...] = _option(
+        (),
+        Option(
+            "--contract",
+            "mapping contract file, or provenir_cc / provenir_rl for the shipped credit-card "
+            "(the default) and rec-lending contracts; repeat it to migrate several product "
+            "lines in one run: each document goes to the contract whose application element it "
+            "has",
+            metavar="FILE",
+            parse=Path,
+            action="append",
+            cli_default=_not_given,
+        ),
+    )
+    # -- tuning knobs (the perf suite sweeps them) -------------------------------------------
+    # None = automatic (see resolved_workers)
+    workers: int | None = _option(
+        None,
+        Option(
+            "--workers",
+            "transform processes; 0 = in the main process (default: in-process for runs of up "
+            f"to {IN_PROCESS_BATCHES} batches, else one per CPU core)",
+            metavar="N",
+            parse=int,
+            knob=Knob(
+                "transform processes (0 = in the main process); at most "
+                f"{WORKERS_PER_CORE} per core (exit 2 above), never more than the batches "
+                "pending",
+                "workers",
+                default=f"in-process for up to {IN_PROCESS_BATCHES} batches, else one per core",
+            ),
+        ),
+    )
+    batch_size: int = _option(
+        DEFAULT_BATCH_SIZE,
+        Option(
+            "--batch-size",
+            "apps per transaction (default %(default)s)",
+            metavar="B",
+            parse=positive,
+            knob=Knob("apps per transaction", "transactions"),
+        ),
+    )
+    max_batch_bytes: int = _option(
+        DEFAULT_MAX_BATCH_BYTES,
+        Option(
+            "--max-batch-bytes",
+            "also end a batch once its documents reach this size (never fewer than one "
+            f"document); at most {IN_FLIGHT_PAGES} batches of documents are read and not yet "
+            "committed at once: memory follows bytes, not the document count (default "
+            f"{format_bytes(DEFAULT_MAX_BATCH_BYTES)}, sized for a 24 GB machine); bytes, or "
+            "with a unit: 512KiB, 64MiB, 1GiB, 100MB",
+            metavar="SIZE",
+            parse=byte_size,
+            knob=Knob(
+                "a batch also ends once its documents reach SIZE (never fewer than one "
+                f"document); at most {IN_FLIGHT_PAGES} batches of documents are read and not "
+                f"yet committed ({format_bytes(IN_FLIGHT_PAGES * DEFAULT_MAX_BATCH_BYTES)} at "
+                "the default, sized for a 24 GB machine): memory follows bytes, not the "
+                "document count",
+                "pages read, peak memory",
+                default=format_bytes(DEFAULT_MAX_BATCH_BYTES),
+            ),
+        ),
+    )
+    pooling: bool = _option(
+        True,
+        Option(
+            "--pooling",
+            "one long-lived database connection (--no-pooling: a new one per batch)",
+            knob=Knob(
+                "one long-lived writer connection, or a new one per batch", "connections opened"
+            ),
+        ),
+    )
+    pipelined: bool = _option(
+        True,
+        Option(
+            "--pipelined",
+            "transform the next batches while one is written (--no-pipelined: strictly serial)",
+            knob=Knob(
+                "transform the next batches while one is written, or strictly read → transform "
+                "(split over the workers) → write",
+                "waiting time",
+            ),
+        ),
+    )
+    dedup_cache: bool = _option(
+        True,
+        Option(
+            "--dedup-cache",
+            "remember keys written in this run so known duplicates fail before reaching the "
+            "database (--no-dedup-cache: always let the database find them)",
+            knob=Knob(
+                "keys from documents (`con_id`) written in this run are remembered: an app "
+                "reusing one fails before its batch reaches the database, instead of failing "
+                "the transaction and bisecting",
+                "duplicate keys caught before the database; transactions refused by the database",
+            ),
+        ),
+    )
+    check_well_formed: bool = _option(
+        True,
+        Option(
+            "--check-well-formed",
+            "prove every whole document well-formed; --no-check-well-formed parses only the "
+            "part the contract reads and does NOT reject documents broken elsewhere",
+            knob=Knob(
+                "off: only `CustData` is parsed and a document broken elsewhere is **not** rejected"
+            ),
+        ),
+    )
     scoped_parse: bool = True  # build a tree of only the part of a document the contract reads
-    check_well_formed: bool = True  # with scoped_parse: still prove the whole document well-formed
+    # -- which apps ----------------------------------------------------------------------------
+    limit: int | None = _option(
+        None, Option("--limit", "migrate at most N apps in this run", parse=positive)
+    )
+    # None: each contract's own [contract] source (default app_xml(app_id, xml))
+    source: str | None = _option(
+        None,
+        Option(
+            "--source",
+            "read the documents from this table instead of each contract's own source "
+            "([contract] source; default app_xml(app_id, xml)): [SCHEMA.]TABLE, with its key "
+            "and document columns as TABLE(KEY, DOCUMENT), e.g. "
+            "'dbo.app_xml_staging_rl(app_id, app_XML)'",
+            metavar="TABLE",
+        ),
+    )
+    app_id_start: int | None = _option(
+        None,
+        Option("--app-id-start", "only apps with app_id >= ID", metavar="ID", parse=int),
+    )
+    app_id_end: int | None = _option(
+        None, Option("--app-id-end", "only apps with app_id <= ID", metavar="ID", parse=int)
+    )
+    # this process takes app_id % modulo == modulo_instance
+    modulo: int | None = _option(
+        None,
+        Option(
+            "--modulo",
+            "split app_xml in N partitions by app_id %% N (several processes or machines)",
+            metavar="N",
+            parse=positive,
+        ),
+    )
+    modulo_instance: int = _option(
+        0,
+        Option(
+            "--modulo-instance",
+            "the partition this run takes, 0..N-1",
+            metavar="I",
+            parse=int,
+            cli_default=_not_given,  # --modulo and --modulo-instance go together
+        ),
+    )
+    # seconds any statement waits for a database lock (db/locks.py)
+    lock_timeout: float = _option(
+        DEFAULT_LOCK_TIMEOUT_S,
+        Option(
+            "--lock-timeout",
+            "how long any statement waits for a database lock (an ALTER TABLE, another "
+            "session's open transaction) before the run stops with exit 3 and a line naming "
+            "that session; a rerun continues (default %(default)g)",
+            metavar="SECONDS",
+            parse=float,
+        ),
+    )
+    retry_failed: bool = _option(
+        False,
+        Option(
+            "--retry-failed",
+            "also take apps whose earlier attempts failed (rejected ones stay rejected)",
+        ),
+    )
+    # processing_log.doc_digest differs from the document's now: old rows replaced in the batch
+    changed: bool = _option(
+        False,
+        Option(
+            "--changed",
+            "also take apps whose document changed since its outcome was logged (the "
+            "digest processing_log recorded differs from the document's now): their earlier "
+            "rows are replaced in the batch's transaction — catch-up runs beside a live "
+            "system; 'xmlmigrate status --changed' counts them first. Not yet safe with shared "
+            "rows: a replaced app's keep_existing rows (shared contacts) go with it, also where "
+            "other apps had kept them instead of theirs; and a new version that is rejected or "
+            "fails leaves the app with no rows",
+        ),
+    )
+    # None = no; () = every rejection; else rejections whose reason starts with one of these
+    retry_rejected: tuple[str, ...] | None = _option(
+        None,
+        Option(
+            "--retry-rejected",
+            "also take apps that were rejected — all of them, or only those rejected for "
+            "these reason codes (e.g. --retry-rejected wrong_product_line after a run that "
+            "lacked a contract)",
+            metavar="REASON",
+            nargs="*",
+        ),
+    )
     cluster_run: str | None = None  # set by --cluster: the cluster run a partition's run is part of
-    # --source: the table documents are read from, "[schema.]table[(key, document)]", instead
-    # of each contract's own [contract] source (default app_xml(app_id, xml))
-    source: str | None = None
-    # seconds any statement of the run waits for a database lock before the run stops (exit 3)
-    # with a line naming the session in its way (db/locks.py)
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S
 
     @property
     def source_ref(self) -> SourceRef | None:
@@ -115,3 +392,35 @@ class MigrationConfig:
             and self.app_id_start > self.app_id_end
         ):
             raise ValueError("app_id_start is after app_id_end")
+
+
+def options() -> list[tuple[Field[Any], Option]]:
+    """MigrationConfig's fields that have a command-line option, in declaration order."""
+    return [(f, f.metadata[OPTION]) for f in fields(MigrationConfig) if OPTION in f.metadata]
+
+
+def option_of(name: str) -> tuple[Field[Any], Option]:
+    """MigrationConfig's field ``name`` and its command-line option."""
+    [found] = [(f, option) for f, option in options() if f.name == name]
+    return found
+
+
+def knob_label(f: Field[Any], option: Option) -> str:
+    """How the knob table names a knob: ``--workers N``, ``--pooling / --no-pooling``."""
+    if f.default is True:  # on by default: --flag / --no-flag
+        return f"{option.flag} / --no-{option.flag.removeprefix('--')}"
+    return f"{option.flag} {option.metavar}"
+
+
+def knob_table() -> str:
+    """The tuning knobs as a Markdown table: knob, default, what it changes, the counter."""
+    lines = ["| knob | default | what it changes | counter |", "|---|---|---|---|"]
+    for f, option in options():
+        knob = option.knob
+        if knob is None:
+            continue
+        default = knob.default or (
+            ("on" if f.default else "off") if isinstance(f.default, bool) else str(f.default)
+        )
+        lines.append(f"| `{knob_label(f, option)}` | {default} | {knob.changes} | {knob.counter} |")
+    return "\n".join(lines) + "\n"

@@ -1,16 +1,17 @@
 """What every command shares: the consoles, the options declared once (database, contract,
-the run's knobs, logging), the progress bar, and the database helper."""
+seed, size profile, logging; the run's options as MigrationConfig declares them on its
+fields), the progress bar, and the database helper."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import Field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from rich.console import Console
@@ -23,21 +24,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from xmlmigrate.config import (
-    DB_URL_ENV,
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_MAX_BATCH_BYTES,
-    IN_FLIGHT_PAGES,
-    MAX_BATCH_BYTES_LIMIT,
-    MigrationConfig,
-    default_db_url,
-)
+from xmlmigrate.config import MigrationConfig, Option, option_of, options
+from xmlmigrate.config import positive as positive  # the commands' integer options read it
 from xmlmigrate.contract import load_contracts
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.engine import sqlite_file
-from xmlmigrate.db.locks import DEFAULT_LOCK_TIMEOUT_S
 from xmlmigrate.db.schema import Schema, build_schema
 from xmlmigrate.errors import UserError
+from xmlmigrate.mock import SIZE_PROFILES
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
@@ -66,40 +60,65 @@ def command(
     return p
 
 
-def db_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--db",
-        default=default_db_url(),
-        metavar="URL",
-        help=f"SQLAlchemy database URL (default: ${DB_URL_ENV} or %(default)s)",
-    )
+Options = argparse.ArgumentParser | argparse._ArgumentGroup  # where options are added
 
 
-def contract_option(p: argparse.ArgumentParser) -> None:
+def config_option(p: Options, name: str) -> None:
+    """The option of MigrationConfig's field ``name``, as the field declares it."""
+    _add_config_option(p, *option_of(name))
+
+
+def _add_config_option(p: Options, f: Field[Any], option: Option) -> None:
+    default = option.cli_default() if option.cli_default is not None else f.default
+    kwargs: dict[str, Any] = {"default": default, "help": option.help}
+    if isinstance(f.default, bool):  # a switch: --flag / --no-flag when on by default
+        kwargs["action"] = argparse.BooleanOptionalAction if f.default else "store_true"
+    else:
+        given = {
+            "type": option.parse,
+            "metavar": option.metavar,
+            "action": option.action,
+            "nargs": option.nargs,
+        }
+        kwargs.update((k, v) for k, v in given.items() if v is not None)
+    p.add_argument(option.flag, **kwargs)
+
+
+def db_option(p: Options, purpose: str | None = None) -> None:
+    """``--db URL``: the target, with its default (``$XMLMIGRATE_DB_URL`` or the SQLite
+    file) — or, with ``purpose`` (its help), a database the command may use, with no
+    default."""
+    if purpose is None:
+        config_option(p, "db_url")
+        return
+    _, option = option_of("db_url")
+    p.add_argument(option.flag, metavar=option.metavar, help=purpose)
+
+
+def contract_option(p: Options) -> None:
+    config_option(p, "contracts")
+
+
+def seed_option(p: Options) -> None:
+    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+
+
+def size_profile_option(p: Options) -> None:
     p.add_argument(
-        "--contract",
-        type=Path,
-        action="append",
-        default=None,
-        metavar="FILE",
-        help="mapping contract file, or provenir_cc / provenir_rl for the shipped credit-card "
-        "(the default) and rec-lending contracts; repeat it to migrate several product lines "
-        "in one run: each document goes to the contract whose application element it has",
+        "--size-profile",
+        choices=SIZE_PROFILES,
+        default="realistic",
+        help="document sizes: small (8-25 KB), realistic (real distribution, median ~150 KB, "
+        "up to 2 MB), large (0.5-2 MB); default %(default)s",
     )
 
 
 def run_arguments(r: argparse.ArgumentParser) -> None:
-    """The run's options: target, contract, selection and every tuning knob."""
-    db_option(r)
-    contract_option(r)
-    r.add_argument(
-        "--batch-size",
-        type=positive,
-        default=DEFAULT_BATCH_SIZE,
-        help="apps per transaction (default %(default)s)",
-    )
-    max_batch_bytes_option(r)
-    r.add_argument("--limit", type=positive, help="migrate at most N apps in this run")
+    """The run's options: every MigrationConfig field that has one (the tuning knobs in a
+    group of their own), then the command's own (--cluster, --max-rejected, --metrics-out)."""
+    tuning = r.add_argument_group("tuning (the perf suite sweeps these)")
+    for f, option in options():
+        _add_config_option(tuning if option.knob is not None else r, f, option)
     r.add_argument(
         "--cluster",
         metavar="local:N|tcp://HOST:PORT",
@@ -110,98 +129,11 @@ def run_arguments(r: argparse.ArgumentParser) -> None:
         "Needs a server database and pip install 'xmlmigrate[dask]'",
     )
     r.add_argument(
-        "--source",
-        metavar="TABLE",
-        help="read the documents from this table instead of each contract's own source "
-        "([contract] source; default app_xml(app_id, xml)): [SCHEMA.]TABLE, with its key and "
-        "document columns as TABLE(KEY, DOCUMENT), e.g. 'dbo.app_xml_staging_rl(app_id, app_XML)'",
-    )
-    r.add_argument("--app-id-start", type=int, metavar="ID", help="only apps with app_id >= ID")
-    r.add_argument("--app-id-end", type=int, metavar="ID", help="only apps with app_id <= ID")
-    r.add_argument(
-        "--modulo",
-        type=positive,
-        metavar="N",
-        help="split app_xml in N partitions by app_id %% N (several processes or machines)",
-    )
-    r.add_argument(
-        "--modulo-instance", type=int, metavar="I", help="the partition this run takes, 0..N-1"
-    )
-    r.add_argument(
-        "--lock-timeout",
-        type=float,
-        default=DEFAULT_LOCK_TIMEOUT_S,
-        metavar="SECONDS",
-        help="how long any statement waits for a database lock (an ALTER TABLE, another "
-        "session's open transaction) before the run stops with exit 3 and a line naming that "
-        "session; a rerun continues (default %(default)g)",
-    )
-    r.add_argument(
         "--max-rejected",
         metavar="N|PCT%",
         help="exit with status 4 when more apps than this are rejected: a count or a share "
         f"of the run's records (default {DEFAULT_MAX_REJECTED.replace('%', '%%')}: a wrong contract or source is "
         "caught)",
-    )
-    r.add_argument(
-        "--retry-failed",
-        action="store_true",
-        help="also take apps whose earlier attempts failed (rejected ones stay rejected)",
-    )
-    r.add_argument(
-        "--changed",
-        action="store_true",
-        help="also take apps whose document changed since its outcome was logged (the "
-        "digest processing_log recorded differs from the document's now): their earlier rows "
-        "are replaced in the batch's transaction — catch-up runs beside a live system; "
-        "'xmlmigrate status --changed' counts them first. Not yet safe with shared rows: a "
-        "replaced app's keep_existing rows (shared contacts) go with it, also where other "
-        "apps had kept them instead of theirs; and a new version that is rejected or fails "
-        "leaves the app with no rows",
-    )
-    r.add_argument(
-        "--retry-rejected",
-        nargs="*",
-        metavar="REASON",
-        help="also take apps that were rejected — all of them, or only those rejected for "
-        "these reason codes (e.g. --retry-rejected wrong_product_line after a run that lacked "
-        "a contract)",
-    )
-
-    tuning = r.add_argument_group("tuning (the perf suite sweeps these)")
-    tuning.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="transform processes; 0 = in the main process (default: in-process for runs of "
-        "up to 4 batches, else one per CPU core)",
-    )
-    bool_flag = argparse.BooleanOptionalAction
-    tuning.add_argument(
-        "--pooling",
-        action=bool_flag,
-        default=True,
-        help="one long-lived database connection (--no-pooling: a new one per batch)",
-    )
-    tuning.add_argument(
-        "--pipelined",
-        action=bool_flag,
-        default=True,
-        help="transform the next batches while one is written (--no-pipelined: strictly serial)",
-    )
-    tuning.add_argument(
-        "--dedup-cache",
-        action=bool_flag,
-        default=True,
-        help="remember keys written in this run so known duplicates fail before reaching the "
-        "database (--no-dedup-cache: always let the database find them)",
-    )
-    tuning.add_argument(
-        "--check-well-formed",
-        action=bool_flag,
-        default=True,
-        help="prove every whole document well-formed; --no-check-well-formed parses only the "
-        "part the contract reads and does NOT reject documents broken elsewhere",
     )
     r.add_argument(
         "--metrics-out",
@@ -212,86 +144,19 @@ def run_arguments(r: argparse.ArgumentParser) -> None:
 
 
 def tuning_config(args: argparse.Namespace) -> MigrationConfig:
-    modulo, instance = args.modulo, args.modulo_instance
-    if (modulo is None) != (instance is None):
+    """The MigrationConfig of the run's options; an option not given leaves its field's
+    default (a list given is held as a tuple)."""
+    if (args.modulo is None) != (args.modulo_instance is None):
         raise UserError("--modulo and --modulo-instance go together")
+    given: dict[str, Any] = {}
+    for f, option in options():
+        value = getattr(args, option.dest, None)
+        if value is not None:
+            given[f.name] = tuple(value) if isinstance(value, list) else value
     try:
-        return MigrationConfig(
-            db_url=args.db,
-            contracts=tuple(args.contract or ()),
-            batch_size=args.batch_size,
-            max_batch_bytes=args.max_batch_bytes,
-            limit=args.limit,
-            app_id_start=args.app_id_start,
-            app_id_end=args.app_id_end,
-            modulo=modulo,
-            modulo_instance=instance or 0,
-            retry_failed=args.retry_failed,
-            changed=args.changed,
-            retry_rejected=(
-                tuple(args.retry_rejected) if args.retry_rejected is not None else None
-            ),
-            workers=args.workers,
-            pooling=args.pooling,
-            pipelined=args.pipelined,
-            dedup_cache=args.dedup_cache,
-            check_well_formed=args.check_well_formed,
-            source=getattr(args, "source", None),
-            lock_timeout=args.lock_timeout,
-        )
+        return MigrationConfig(**given)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-
-
-def max_batch_bytes_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--max-batch-bytes",
-        type=byte_size,
-        default=DEFAULT_MAX_BATCH_BYTES,
-        metavar="SIZE",
-        help="also end a batch once its documents reach this size (never fewer than one "
-        f"document); at most {IN_FLIGHT_PAGES} batches of documents are read and not yet "
-        f"committed at once: memory follows bytes, not the document count (default "
-        f"{format_bytes(DEFAULT_MAX_BATCH_BYTES)}, sized for a 24 GB machine); bytes, or with "
-        "a unit: 512KiB, 64MiB, 1GiB, 100MB",
-    )
-
-
-_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
-_UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
-
-
-def byte_size(text: str) -> int:
-    """A size in bytes: ``268435456``, ``256MiB``, ``1.5 GiB``, ``100MB``."""
-    found = _SIZE.fullmatch(text.strip().lower())
-    if found is None or found.group(2) not in _UNITS:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a size: give bytes, or a number with a unit (KiB, MiB, GiB, KB, "
-            "MB, GB), e.g. 256MiB"
-        )
-    value = int(float(found.group(1)) * _UNITS[found.group(2)])
-    if not 1 <= value <= MAX_BATCH_BYTES_LIMIT:
-        raise argparse.ArgumentTypeError(f"must be 1 byte to 1 TiB, got {text!r}")
-    return value
-
-
-def format_bytes(n: int) -> str:
-    """``268435456`` → ``256 MiB``."""
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size and n % size == 0:
-            return f"{n // size} {unit}"
-    return f"{n:,} bytes"
-
-
-def positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def logging_options(p: argparse.ArgumentParser, top: bool) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from rich.table import Table
 
-from xmlmigrate.cli.common import console, contract_option, positive
+from xmlmigrate.cli.common import console, contract_option, db_option, positive
 from xmlmigrate.cli.render import show
 from xmlmigrate.contract import (
     CompiledContract,
@@ -248,7 +248,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     sample = check.add_mutually_exclusive_group()
     sample.add_argument("--corpus", metavar="DIR", help="directory of *.xml documents")
-    sample.add_argument("--db", metavar="URL", help="database whose app_xml holds documents")
+    db_option(sample, "database whose app_xml holds documents")
     check.add_argument(
         "--sample", type=positive, default=500, help="documents to read (default %(default)s)"
     )

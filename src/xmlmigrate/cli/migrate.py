@@ -19,19 +19,21 @@ from rich.table import Table
 from xmlmigrate.cli.common import (
     DEFAULT_MAX_REJECTED,
     command,
+    config_option,
     console,
     contract_option,
     database,
     db_option,
     error_line,
-    max_batch_bytes_option,
     positive,
     progress_bar,
     run_arguments,
+    seed_option,
+    size_profile_option,
     tuning_config,
 )
 from xmlmigrate.cli.render import json_value, print_fit, print_summary, show
-from xmlmigrate.config import DEFAULT_BATCH_SIZE, MigrationConfig
+from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import CompiledContract, load_contracts
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.db.schema import SOURCE_TABLE, Schema, build_schema
@@ -46,7 +48,7 @@ from xmlmigrate.errors import (
     UserError,
 )
 from xmlmigrate.ledger import ledger_status, log_has_digests, reset_target
-from xmlmigrate.mock import SIZE_PROFILES, generator_for, insert_documents, next_app_id
+from xmlmigrate.mock import generator_for, insert_documents, next_app_id
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import describe_config, run_migration
 from xmlmigrate.sources import check_source
@@ -718,14 +720,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(blank, impossible or unknown values, over-long text, skipped types); default "
         "%(default)s",
     )
-    g.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
-    g.add_argument(
-        "--size-profile",
-        choices=SIZE_PROFILES,
-        default="realistic",
-        help="document sizes: small (8-25 KB), realistic (real distribution, median ~150 KB, "
-        "up to 2 MB), large (0.5-2 MB); default %(default)s",
-    )
+    seed_option(g)
+    size_profile_option(g)
 
     r = command(
         sub,
@@ -786,17 +782,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--file", default=DEMO_FILE, help="SQLite file to (re)create (default %(default)s)"
     )
     d.add_argument("--count", type=positive, default=1000, help="documents (default %(default)s)")
-    d.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
-    d.add_argument(
-        "--size-profile",
-        choices=SIZE_PROFILES,
-        default="realistic",
-        help="document sizes, as for 'generate' (default %(default)s)",
-    )
-    d.add_argument(
-        "--batch-size",
-        type=positive,
-        default=DEFAULT_BATCH_SIZE,
-        help="documents per transaction, as for 'run' (default %(default)s)",
-    )
-    max_batch_bytes_option(d)
+    seed_option(d)
+    size_profile_option(d)
+    config_option(d, "batch_size")
+    config_option(d, "max_batch_bytes")

@@ -16,22 +16,24 @@ from pathlib import Path
 
 from rich.table import Table
 
+from xmlmigrate.bench import gate_options
 from xmlmigrate.bench.render import print_gate
 from xmlmigrate.cli.common import (
     Commands,
     Handler,
     command,
     console,
+    db_option,
     err_console,
     error_line,
     positive,
     run_arguments,
+    size_profile_option,
     tuning_config,
 )
 from xmlmigrate.cli.render import print_summary
 from xmlmigrate.db import redact_url
 from xmlmigrate.errors import GateError, UserError
-from xmlmigrate.mock import SIZE_PROFILES
 from xmlmigrate.run.pipeline import describe_config
 
 
@@ -134,18 +136,14 @@ def cmd_perf_gate(args: argparse.Namespace) -> int:
         raise UserError("--threshold must be a positive percentage")
     cfg = g.GateConfig(
         base=args.base,
-        threshold=args.threshold / 100,
-        blocks=args.blocks,
-        max_blocks=max(args.max_blocks, args.blocks),
+        threshold=gate_options.THRESHOLD.held(args.threshold),
         db_url=args.db,
         records=args.records,
         rounds=args.rounds,
         profile=args.size_profile,
-        max_wait=args.max_wait / 100,
-        max_speed_gap=args.max_speed_gap / 100,
-        inject_head=args.inject_head / 100,
+        inject_head=gate_options.INJECT_HEAD.held(args.inject_head),
         targets=tuple(args.targets) or ("tests/perf",),
-        confirm=not args.no_confirm,
+        **gate_options.gate_settings(lambda dest: getattr(args, dest)),
     )
     where = redact_url(cfg.db_url) if cfg.db_url else "a temporary SQLite file per side"
     alpha = g.FAMILY_ALPHA
@@ -180,8 +178,8 @@ def _calibrate_saved(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     verdicts = calibrate_saved(
         args.runs,
-        [p / 100 for p in args.inject],
-        args.threshold / 100,
+        [gate_options.INJECT_HEAD.held(p) for p in args.inject],
+        gate_options.THRESHOLD.held(args.threshold),
         args.db,
         records=args.records,
         rounds=args.rounds,
@@ -222,8 +220,8 @@ def cmd_perf_calibrate(args: argparse.Namespace) -> int:
             cfg = g.GateConfig(
                 base=args.base,
                 db_url=args.db,
-                inject_head=pct / 100,
-                threshold=args.threshold / 100,
+                inject_head=gate_options.INJECT_HEAD.held(pct),
+                threshold=gate_options.THRESHOLD.held(args.threshold),
             )
             try:
                 result = g.run_gate(cfg)
@@ -416,58 +414,15 @@ def _gate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
         "inconclusive after --max-blocks. Counters (rows, statements, transactions) must match.",
     )
     gate.add_argument("--base", required=True, metavar="REF", help="git commit, tag or branch")
-    gate.add_argument(
-        "--threshold", type=float, default=5.0, metavar="PCT", help="default %(default)s %%"
-    )
-    gate.add_argument(
-        "--blocks", type=positive, default=10, help="A/B blocks (default %(default)s)"
-    )
-    gate.add_argument(
-        "--max-blocks",
-        type=positive,
-        default=20,
-        help="blocks at most when inconclusive (default %(default)s)",
-    )
-    gate.add_argument(
-        "--db",
-        metavar="URL",
-        help="target database for both sides (default: a temporary SQLite file per side)",
-    )
-    gate.add_argument(
-        "--records", type=positive, default=40, help="documents per side (default %(default)s)"
-    )
-    gate.add_argument(
-        "--rounds",
-        type=positive,
-        default=4,
-        help="rounds per benchmark and side in a block, after one warm-up round "
-        "(default %(default)s)",
-    )
-    gate.add_argument("--size-profile", choices=SIZE_PROFILES, default="realistic")
-    gate.add_argument(
-        "--max-wait",
-        type=float,
-        default=25.0,
-        metavar="PCT",
-        help="discard a round that waited for a CPU more than this share of its wall time "
-        "(default %(default)s %%)",
-    )
-    gate.add_argument(
-        "--max-speed-gap",
-        type=float,
-        default=20.0,
-        metavar="PCT",
-        help="set a block aside when one side's process ran a fixed loop (the yardstick) this "
-        "much slower than the other's (default %(default)s %%)",
-    )
-    gate.add_argument(
-        "--inject-head",
-        type=float,
-        default=0.0,
-        metavar="PCT",
-        help="add this much CPU work to every head round: shows what the gate detects",
-    )
-    gate.add_argument("--no-confirm", action="store_true", help="do not re-measure a failure")
+    gate_options.THRESHOLD.add(gate.add_argument)
+    # --blocks, --max-blocks, --max-wait, --max-speed-gap, --no-confirm (the pytest plugin's
+    # --perf-gate-blocks, ...)
+    gate_options.add_gate_options(gate.add_argument)
+    db_option(gate, "target database for both sides (default: a temporary SQLite file per side)")
+    gate_options.RECORDS.add(gate.add_argument)
+    gate_options.ROUNDS.add(gate.add_argument)
+    size_profile_option(gate)
+    gate_options.INJECT_HEAD.add(gate.add_argument)
     gate.add_argument("--json", type=Path, metavar="FILE", help="write the verdicts as JSON")
     gate.add_argument(
         "targets", nargs="*", help="where the gate benchmarks are (default tests/perf)"
@@ -486,7 +441,7 @@ def _calibrate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
         "rate of the gate on this machine, and how long it takes.",
     )
     cal.add_argument("--base", default="HEAD", metavar="REF", help="default %(default)s")
-    cal.add_argument("--db", metavar="URL", help="target database (default: SQLite per side)")
+    db_option(cal, "target database (default: SQLite per side)")
     cal.add_argument("--runs", type=positive, default=10, help="gates per slowdown (default 10)")
     cal.add_argument(
         "--inject",
@@ -496,11 +451,8 @@ def _calibrate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
         metavar="PCT",
         help="slowdowns to inject into the head (default 0 10 3)",
     )
-    cal.add_argument(
-        "--threshold",
-        type=float,
-        default=5.0,
-        metavar="PCT",
+    gate_options.THRESHOLD.add(
+        cal.add_argument,
         help="the gates' --threshold: CPU growth that fails (wall time: twice that); "
         "default %(default)s %%",
     )
@@ -512,7 +464,7 @@ def _calibrate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
         "--perf-fail-over): per trial one process saves the gate subset, a later one is "
         "compared with it",
     )
-    cal.add_argument("--records", type=positive, default=40, help="(--saved) default 40")
+    gate_options.RECORDS.add(cal.add_argument, help="(--saved) default %(default)s")
     cal.add_argument("--rounds", type=positive, default=10, help="(--saved) default 10")
     return cal
 

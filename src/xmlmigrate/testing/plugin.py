@@ -46,7 +46,7 @@ from xmlmigrate.db.engine import DEFAULT_ODBC_DRIVERS
 from xmlmigrate.db.factory import ODBC_INSTALL
 from xmlmigrate.db.schema import Schema, build_schema
 from xmlmigrate.ledger import reset_target
-from xmlmigrate.mock import GeneratedDoc, default_generator, insert_documents
+from xmlmigrate.mock import SIZE_PROFILES, GeneratedDoc, default_generator, insert_documents
 from xmlmigrate.model import RunStats
 from xmlmigrate.testing import verdicts
 
@@ -234,7 +234,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--perf-profile",
         default="realistic",
-        choices=("small", "realistic", "large"),
+        choices=SIZE_PROFILES,
         help="size profile of the perf corpus (default realistic)",
     )
     group.addoption(
@@ -259,7 +259,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption(verdicts.GATE, None) or config.getoption(verdicts.FAIL_OVER, None):
         config.pluginmanager.register(verdicts.PerfVerdicts(config), "xmlmigrate-perf-verdicts")
     elif config.getoption(verdicts.INJECT, 0.0):
-        os.environ[INJECT_ENV] = str(float(config.getoption(verdicts.INJECT)) / 100)
+        os.environ[INJECT_ENV] = str(verdicts.injected(config))
 
 
 def saved_results_line(config: pytest.Config) -> str | None:

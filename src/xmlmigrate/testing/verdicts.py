@@ -12,12 +12,17 @@
     The benchmarks run as usual, then each one that carries CPU samples is compared with its
     twin in the saved run (:mod:`xmlmigrate.bench.saved`: CPU time in units of the machine's
     speed at the time, an interval, counters exactly). A saved run is two processes and
-    minutes or days away, and on this machine that comparison alone cries wolf (the README's
-    calibration), so whenever it does not PASS every benchmark and the saved run names its
+    minutes or days away, and on this machine that comparison alone cries wolf (the calibration in
+    docs/performance.md), so whenever it does not PASS every benchmark and the saved run names its
     commit, that commit is re-measured against the working tree with the A/B gate, and the
     gate's verdict is the verdict — measured on the benchmarks of this session whose saved
     comparison did not pass (what ``-k`` or node ids selected), not the gate subset. Without a commit id (or the commit) the saved comparison's
     verdict stands, an inconclusive one reported as such.
+
+``--perf-gate-blocks``, ``--perf-gate-max-blocks``, ``--perf-gate-max-wait``,
+``--perf-gate-max-speed-gap`` and ``--perf-gate-no-confirm`` tune the A/B gate as the options
+of those names of ``xmlmigrate perf gate`` do (one declaration:
+:mod:`xmlmigrate.bench.gate_options`).
 
 ``--perf-inject=PCT`` adds that share of each round's own CPU time as extra work to the
 measured side (the head in the A/B gate, this run in a saved comparison): how detection is
@@ -38,6 +43,13 @@ from rich.console import Console
 from rich.table import Table
 
 from xmlmigrate.bench.gate import GateConfig, GateResult, run_gate
+from xmlmigrate.bench.gate_options import (
+    INJECT_HEAD,
+    PLUGIN_PREFIX,
+    THRESHOLD,
+    add_gate_options,
+    gate_settings,
+)
 from xmlmigrate.bench.probe import INJECT_ENV
 from xmlmigrate.bench.saved import SavedVerdict, compare_saved
 from xmlmigrate.errors import GateError
@@ -49,30 +61,37 @@ JSON = "--perf-json"
 
 
 def add_options(group: Any) -> None:
+    """The perf verdict options; the gate's from their declarations in
+    :mod:`xmlmigrate.bench.gate_options` (``--perf-fail-over`` is the gate's ``--threshold``,
+    ``--perf-inject`` its ``--inject-head``, ``--perf-gate-<name>`` its ``--<name>``)."""
     group.addoption(
         GATE,
         metavar="REF",
         default=None,
         help="A/B the gate subset of commit REF against the working tree (as 'xmlmigrate perf "
-        "gate --base REF'); exit 1 on a regression beyond --perf-fail-over (default 5 %%)",
+        f"gate --base REF'); exit 1 on a regression beyond --perf-fail-over (default "
+        f"{THRESHOLD.default:g} %%)",
     )
-    group.addoption(
-        FAIL_OVER,
-        metavar="PCT",
-        type=float,
-        default=None,
+    THRESHOLD.add(
+        group.addoption,
+        flag=FAIL_OVER,
+        default=None,  # given or not: it turns the saved comparison on
         help="with --benchmark-compare: fail (exit 1) on a CPU regression beyond PCT %% "
         "against the saved run, judged with intervals; the saved run's commit is re-measured "
         "A/B when the saved comparison is not a clear PASS",
     )
-    group.addoption(
-        INJECT,
-        metavar="PCT",
-        type=float,
-        default=0.0,
+    INJECT_HEAD.add(
+        group.addoption,
+        flag=INJECT,
         help="add PCT %% of each round's CPU time as extra work to the measured side (calibration)",
     )
     group.addoption(JSON, metavar="FILE", default=None, help="write the perf verdicts as JSON")
+    add_gate_options(group.addoption, PLUGIN_PREFIX)
+
+
+def injected(config: pytest.Config) -> float:
+    """``--perf-inject`` as a share of each round's CPU time."""
+    return float(INJECT_HEAD.held(config.getoption(INJECT)))
 
 
 def _given(config: pytest.Config, option: str) -> bool:
@@ -103,8 +122,8 @@ class PerfVerdicts:
         self.config = config
         self.ref: str | None = config.getoption(GATE)
         over = config.getoption(FAIL_OVER)
-        self.threshold = (5.0 if over is None else float(over)) / 100
-        self.inject = float(config.getoption(INJECT) or 0.0) / 100
+        self.threshold = float(THRESHOLD.held(over))
+        self.inject = injected(config)
         self.saved: list[SavedVerdict] = []
         self.saved_source: str | None = None
         self.gate: GateResult | None = None
@@ -141,6 +160,7 @@ class PerfVerdicts:
             targets=tuple(targets),
             selection=selection,
             repo=root,
+            **gate_settings(config.getoption, PLUGIN_PREFIX),
         )
         if _given(config, "--perf-records"):
             cfg.records = int(config.getoption("--perf-records"))
