@@ -1,7 +1,9 @@
 """Database access: engines from URLs and one bulk writer per dialect.
 
-The loader only talks to :class:`~xmlmigrate.db.base.BulkWriter`; each dialect
-module owns its fast path (SQLite: stdlib ``executemany`` in one transaction).
+The loader only talks to :class:`~xmlmigrate.db.base.BulkWriter`, whose base owns a batch's
+transaction, lease fence, ledger rows and error classification; each dialect module owns its
+fast path (SQLite: stdlib ``executemany``; PostgreSQL: binary COPY; ODBC: sized parameters)
+and says which of its driver's errors are a document's.
 """
 
 from xmlmigrate.db.base import BulkWriter, LogRow, WarningRow, WriteError
