@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from sqlalchemy.engine import Engine
 
+from xmlmigrate.contract import CompiledContract
 from xmlmigrate.db.base import BulkWriter
 from xmlmigrate.db.engine import engine_lock_timeout, engine_target
 from xmlmigrate.db.locks import apply_settings
 from xmlmigrate.errors import InfrastructureError, UserError
-
-if TYPE_CHECKING:  # the contract package imports db.identifiers: no cycle at run time
-    from xmlmigrate.contract import CompiledContract
 
 
 class UnsupportedDatabase(UserError, ValueError):

@@ -68,6 +68,19 @@ def column_type(col: CompiledColumn) -> sa.types.TypeEngine[Any]:
     raise ValueError(f"unknown column type {t!r}")
 
 
+def _ledger_table(name: str, md: sa.MetaData, key: str, *columns: sa.Column[Any]) -> sa.Table:
+    """A ledger table: its generated ``key``, the app and the run a row is about, ``columns``."""
+    return sa.Table(
+        name,
+        md,
+        sa.Column(key, sa.Integer, primary_key=True, autoincrement=True),
+        # BIGINT: a source app id out of the target key's range is still recorded
+        sa.Column("app_id", sa.BigInteger, nullable=False, index=True),
+        sa.Column("run_id", sa.String(36), nullable=False),
+        *columns,
+    )
+
+
 def tool_tables(md: sa.MetaData) -> dict[str, sa.Table]:
     """The tool's own tables, by name, in ``md``."""
     return {
@@ -79,13 +92,10 @@ def tool_tables(md: sa.MetaData) -> dict[str, sa.Table]:
                 sa.Column("app_id", sa.Integer, primary_key=True, autoincrement=False),
                 sa.Column("xml", DOCUMENT_TEXT, nullable=False),
             ),
-            sa.Table(
+            _ledger_table(
                 LOG_TABLE,
                 md,
-                sa.Column("log_id", sa.Integer, primary_key=True, autoincrement=True),
-                # BIGINT: a source app id out of the target key's range is still logged
-                sa.Column("app_id", sa.BigInteger, nullable=False, index=True),
-                sa.Column("run_id", sa.String(36), nullable=False),
+                "log_id",
                 sa.Column("attempt", sa.Integer, nullable=False, default=1),
                 sa.Column("status", sa.String(16), nullable=False),
                 sa.Column("stage", sa.String(16)),
@@ -96,12 +106,10 @@ def tool_tables(md: sa.MetaData) -> dict[str, sa.Table]:
                 sa.Column("doc_digest", sa.String(64)),
                 sa.Column("logged_at", TIMESTAMP, nullable=False),
             ),
-            sa.Table(
+            _ledger_table(
                 WARNING_TABLE,
                 md,
-                sa.Column("warning_id", sa.Integer, primary_key=True, autoincrement=True),
-                sa.Column("app_id", sa.BigInteger, nullable=False, index=True),
-                sa.Column("run_id", sa.String(36), nullable=False),
+                "warning_id",
                 sa.Column("code", sa.String(50), nullable=False, index=True),
                 sa.Column("detail", sa.Unicode(500)),
             ),

@@ -88,25 +88,40 @@ def is_lock_timeout(exc_or_text: BaseException | str) -> bool:
     return False
 
 
+# what each server knows of the other sessions in the way (a row each, the longest first)
+_PG_HOLDERS = sa.text(
+    "SELECT a.pid, a.usename, a.application_name, a.state, "
+    "  EXTRACT(EPOCH FROM now() - COALESCE(a.xact_start, a.query_start))::int AS age, "
+    "  left(regexp_replace(a.query, '\\s+', ' ', 'g'), 80) AS query, "
+    "  bool_and(l.granted) AS holds "
+    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.pid <> pg_backend_pid() AND a.datname = current_database() "
+    "  AND (l.locktype = 'advisory' OR l.relation IN "
+    "       (SELECT oid FROM pg_class WHERE relname = ANY(:names))) "
+    "GROUP BY a.pid, a.usename, a.application_name, a.state, a.xact_start, "
+    "  a.query_start, a.query "
+    "ORDER BY age DESC NULLS LAST LIMIT 3"
+)
+_MARIADB_HOLDERS = sa.text(
+    "SELECT p.ID, p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE, "
+    "  LEFT(REPLACE(COALESCE(p.INFO, ''), '\\n', ' '), 80) "
+    "FROM information_schema.PROCESSLIST p "
+    "WHERE p.ID <> CONNECTION_ID() AND p.DB = DATABASE() AND (p.INFO IS NOT NULL "
+    "  OR p.ID IN (SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX)) "
+    "ORDER BY p.TIME DESC LIMIT 3"
+)
+_MSSQL_HOLDERS = sa.text(
+    "SELECT TOP 3 s.session_id, s.login_name, s.host_name, s.status "
+    "FROM sys.dm_exec_sessions s WHERE s.session_id <> @@SPID "
+    "AND s.database_id = DB_ID() AND s.open_transaction_count > 0"
+)
+
+
 def _pg_holders(conn: Connection, tables: Sequence[str]) -> list[str]:
-    rows = conn.execute(
-        sa.text(
-            "SELECT a.pid, a.usename, a.application_name, a.state, "
-            "  EXTRACT(EPOCH FROM now() - COALESCE(a.xact_start, a.query_start))::int AS age, "
-            "  left(regexp_replace(a.query, '\\s+', ' ', 'g'), 80) AS query, "
-            "  bool_and(l.granted) AS holds "
-            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.pid <> pg_backend_pid() AND a.datname = current_database() "
-            "  AND (l.locktype = 'advisory' OR l.relation IN "
-            "       (SELECT oid FROM pg_class WHERE relname = ANY(:names))) "
-            "GROUP BY a.pid, a.usename, a.application_name, a.state, a.xact_start, "
-            "  a.query_start, a.query "
-            "ORDER BY age DESC NULLS LAST LIMIT 3"
-        ),
-        {"names": list(tables)},
-    ).all()
     out = []
-    for pid, user, app, state, age, query, holds in rows:
+    for pid, user, app, state, age, query, holds in conn.execute(
+        _PG_HOLDERS, {"names": list(tables)}
+    ):
         who = f"pid {pid} ({user}{', ' + app if app else ''})"
         doing = f"{state or 'unknown'} for {age} s" if age is not None else state or "unknown"
         out.append(f"{who} {'holding' if holds else 'waiting'}, {doing}: {query}")
@@ -114,31 +129,15 @@ def _pg_holders(conn: Connection, tables: Sequence[str]) -> list[str]:
 
 
 def _mariadb_holders(conn: Connection) -> list[str]:
-    rows = conn.execute(
-        sa.text(
-            "SELECT p.ID, p.USER, p.HOST, p.COMMAND, p.TIME, p.STATE, "
-            "  LEFT(REPLACE(COALESCE(p.INFO, ''), '\\n', ' '), 80) "
-            "FROM information_schema.PROCESSLIST p "
-            "WHERE p.ID <> CONNECTION_ID() AND p.DB = DATABASE() AND (p.INFO IS NOT NULL "
-            "  OR p.ID IN (SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX)) "
-            "ORDER BY p.TIME DESC LIMIT 3"
-        )
-    ).all()
     return [
         f"connection {cid} ({user}@{host}), {command} for {age} s"
         f"{', ' + state if state else ''}: {info or '(an open transaction)'}"
-        for cid, user, host, command, age, state, info in rows
+        for cid, user, host, command, age, state, info in conn.execute(_MARIADB_HOLDERS)
     ]
 
 
 def _mssql_holders(conn: Connection) -> list[str]:
-    rows = conn.execute(
-        sa.text(
-            "SELECT TOP 3 s.session_id, s.login_name, s.host_name, s.status "
-            "FROM sys.dm_exec_sessions s WHERE s.session_id <> @@SPID "
-            "AND s.database_id = DB_ID() AND s.open_transaction_count > 0"
-        )
-    ).all()
+    rows = conn.execute(_MSSQL_HOLDERS)
     return [f"session {sid} ({login}@{host}), {status}" for sid, login, host, status in rows]
 
 
