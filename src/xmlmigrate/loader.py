@@ -25,8 +25,9 @@ from sqlalchemy.pool import NullPool
 
 from xmlmigrate.contract import CompiledContract
 from xmlmigrate.db import make_engine, open_writer
-from xmlmigrate.db.base import BulkWriter, WriteError
+from xmlmigrate.db.base import BulkWriter
 from xmlmigrate.db.engine import engine_lock_timeout, engine_target
+from xmlmigrate.db.errors import WriteError
 from xmlmigrate.db.layout import LEASE_TABLE
 from xmlmigrate.db.locks import is_lock_timeout, lock_timeout_message
 from xmlmigrate.db.schema import LOG_TABLE, WARNING_TABLE, schema_for

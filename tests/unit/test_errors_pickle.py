@@ -7,13 +7,11 @@ import pickle
 
 import pytest
 
-import xmlmigrate.run.cluster  # noqa: F401  (defines PartitionFailed)
 from xmlmigrate import errors
 from xmlmigrate.contract import ContractError
 from xmlmigrate.contract.import_ import ContractImportError
-from xmlmigrate.db.base import WriteError
-from xmlmigrate.db.factory import UnsupportedDatabase
-from xmlmigrate.run.cluster import PartitionFailed
+from xmlmigrate.db.errors import UnsupportedDatabase, WriteError
+from xmlmigrate.run.errors import PartitionFailed
 
 EXAMPLES: list[errors.XmlMigrateError] = [
     errors.XmlMigrateError("x"),

@@ -22,7 +22,8 @@ from xmlmigrate.mock.adversarial import APPLICATION, HEAD, SHAPES, TAIL
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.run.transform import transform_record
-from xmlmigrate.stages.xml import MAX_TREE_NODES, XmlRejected, parse_document
+from xmlmigrate.stages.errors import XmlRejected
+from xmlmigrate.stages.xml import MAX_TREE_NODES, parse_document
 
 CONTRACT = load_contract()
 SIZE = 16_000_000
@@ -79,7 +80,7 @@ def test_many_attributes_below_the_tag_limit_are_migrated_within_the_stated_boun
     10 MB limit is accepted, so its bound is tested there, not only at 16 MB (rejected). It
     is not the 3x + 64 MB of the other shapes: libxml2 keeps ~33 bytes per byte of a start
     tag's attributes (297 MB for 9 MB), and two such elements are alive at once at most
-    (~490 MB for 2, 3 or 6 of them): the README's row states this bound."""
+    (~490 MB for 2, 3 or 6 of them): docs/reliability.md's row states this bound."""
     tag = _start_tag(750_000)  # 9 MB
     data = HEAD % 7 + tag * tags + APPLICATION + TAIL
     grew, result = _grew(tmp_path, data)

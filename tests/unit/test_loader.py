@@ -4,7 +4,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from xmlmigrate.db.base import LogRow, WarningRow, WriteError
+from xmlmigrate.db.base import LogRow, WarningRow
+from xmlmigrate.db.errors import WriteError
 from xmlmigrate.loader import Loader
 from xmlmigrate.model import MappedApp, Rejection
 

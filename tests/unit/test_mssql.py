@@ -17,8 +17,9 @@ import pyodbc
 from sqlalchemy.dialects import mssql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from xmlmigrate.db.base import LogRow, WriteError
+from xmlmigrate.db.base import LogRow
 from xmlmigrate.db.engine import resolve_target
+from xmlmigrate.db.errors import WriteError
 from xmlmigrate.db.layout import LOG_TABLE, ledger_columns, odbc_input_size
 from xmlmigrate.db.odbc import OdbcWriter
 from xmlmigrate.db.schema import build_schema

@@ -8,7 +8,8 @@ import pytest
 from xmlmigrate.contract import load_contract
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.run.transform import transform_record
-from xmlmigrate.stages.xml import XmlRejected, parse_document
+from xmlmigrate.stages.errors import XmlRejected
+from xmlmigrate.stages.xml import parse_document
 
 CONTRACT = load_contract()
 

@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 from tests.contracts import engine_contract
 
-from xmlmigrate.db.base import BatchWriter, LogRow, Target, WarningRow, WriteError
+from xmlmigrate.db.base import BatchWriter, LogRow, Target, WarningRow
+from xmlmigrate.db.errors import WriteError
 from xmlmigrate.errors import LeaseLost
 from xmlmigrate.model import MappedApp
 

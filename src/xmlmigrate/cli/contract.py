@@ -26,8 +26,9 @@ from xmlmigrate.model import RawRecord, Rejection
 from xmlmigrate.run.transform import transform_record
 from xmlmigrate.sources import check_source, document_bytes
 from xmlmigrate.stages.coverage import measure
+from xmlmigrate.stages.errors import XmlRejected
 from xmlmigrate.stages.validate import document_app_id
-from xmlmigrate.stages.xml import XmlRejected, parse_document
+from xmlmigrate.stages.xml import parse_document
 
 
 def _corpus_documents(

@@ -6,13 +6,15 @@ fast path (SQLite: stdlib ``executemany``; PostgreSQL: binary COPY; ODBC: sized 
 and says which of its driver's errors are a document's.
 """
 
-from xmlmigrate.db.base import BulkWriter, LogRow, WarningRow, WriteError
+from xmlmigrate.db.base import BulkWriter, LogRow, WarningRow
 from xmlmigrate.db.engine import make_engine, redact_url
+from xmlmigrate.db.errors import UnsupportedDatabase, WriteError
 from xmlmigrate.db.factory import open_writer
 
 __all__ = [
     "BulkWriter",
     "LogRow",
+    "UnsupportedDatabase",
     "WarningRow",
     "WriteError",
     "make_engine",

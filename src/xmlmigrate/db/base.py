@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 import sqlalchemy as sa
 
 from xmlmigrate.contract import CompiledContract
+from xmlmigrate.db.errors import WriteError
 from xmlmigrate.db.layout import (
     LOG_COLUMNS,
     LOG_TABLE,
@@ -27,7 +28,6 @@ from xmlmigrate.db.layout import (
 )
 from xmlmigrate.db.lease import lease_lost
 from xmlmigrate.db.schema import schema_for
-from xmlmigrate.errors import XmlMigrateError
 from xmlmigrate.model import MappedApp
 
 __all__ = [
@@ -104,19 +104,6 @@ def root_key(contract: CompiledContract) -> tuple[str, str]:
     root = contract.root_table
     key = next((c.name for c in root.columns if c.kind == "app_id"), root.key[0])
     return root.name, key
-
-
-class WriteError(XmlMigrateError):
-    """A batch could not be written; the transaction was rolled back. ``reason`` is readable.
-
-    ``data_error``: the database refused a value or a constraint, so some document of the batch
-    is at fault (the loader bisects to find it). Anything else — connection lost, disk full,
-    server gone — is no document's fault: the loader stops the run instead of logging apps."""
-
-    def __init__(self, reason: str, data_error: bool = True) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.data_error = data_error
 
 
 def ledger_rows(

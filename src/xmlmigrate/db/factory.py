@@ -10,13 +10,9 @@ from sqlalchemy.engine import Engine
 from xmlmigrate.contract import CompiledContract
 from xmlmigrate.db.base import BulkWriter
 from xmlmigrate.db.engine import engine_lock_timeout, engine_target
+from xmlmigrate.db.errors import UnsupportedDatabase
 from xmlmigrate.db.locks import apply_settings
 from xmlmigrate.errors import InfrastructureError, UserError
-
-
-class UnsupportedDatabase(UserError, ValueError):
-    pass
-
 
 ODBC_INSTALL = (
     "install the ODBC driver manager and drivers (Debian/Ubuntu: apt-get install unixodbc "

@@ -74,6 +74,7 @@ from xmlmigrate.errors import (
 )
 from xmlmigrate.ledger import upgrade_ledger
 from xmlmigrate.model import Outcomes, RunStats
+from xmlmigrate.run.errors import PartitionFailed
 from xmlmigrate.run.pipeline import _StopFlag
 from xmlmigrate.sources import check_source, pending_condition
 
@@ -517,12 +518,6 @@ class ClusterStats(Outcomes):
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"rec_per_min": round(self.rec_per_min)}
-
-
-class PartitionFailed(XmlMigrateError):
-    """A partition's task failed; the run stopped. Its exit status says whether the run
-    committed anything: a usage or contract error (2, "nothing was written") after commits
-    is 1."""
 
 
 def _failure(part: dict[str, Any], committed: int) -> PartitionFailed:

@@ -15,9 +15,10 @@ from time import perf_counter
 from xmlmigrate.contract import CompiledContract
 from xmlmigrate.contract.compiled import respell
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
+from xmlmigrate.stages.errors import XmlRejected
 from xmlmigrate.stages.mapping import map_application
 from xmlmigrate.stages.validate import validate_document
-from xmlmigrate.stages.xml import XmlRejected, parse_document
+from xmlmigrate.stages.xml import parse_document
 
 
 def pad_rows(result: MappedApp, pad: Mapping[str, tuple[str, ...]]) -> None:

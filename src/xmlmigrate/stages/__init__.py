@@ -4,9 +4,10 @@ contract: ``xml`` (decode and parse with the hardened, bounded-memory parser), `
 with stage timings, by :func:`xmlmigrate.run.transform_record`."""
 
 from xmlmigrate.contract.scope import Scope
+from xmlmigrate.stages.errors import XmlRejected
 from xmlmigrate.stages.mapping import map_application
 from xmlmigrate.stages.validate import document_app_id, parse_app_id, validate_document
-from xmlmigrate.stages.xml import ParsedDocument, XmlRejected, parse_document
+from xmlmigrate.stages.xml import ParsedDocument, parse_document
 
 __all__ = [
     "ParsedDocument",

@@ -36,6 +36,7 @@ from lxml import etree
 
 from xmlmigrate.contract.scope import Scope
 from xmlmigrate.model import Warn
+from xmlmigrate.stages.errors import XmlRejected
 
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 # Elements and attributes one document may keep in a tree (libxml2 spends ~120-250 bytes on
@@ -75,15 +76,6 @@ def _start_events(encoding: str | None) -> etree.XMLPullParser:
 _BYTES_PARSER = _parser()
 _UTF8_PARSER = _parser("utf-8")
 HARDENED_PARSER = _BYTES_PARSER  # the whole-document parser, for references that time lxml
-
-
-class XmlRejected(Exception):
-    """The input is not a document we will read; ``code`` is the rejection reason code."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(slots=True)
