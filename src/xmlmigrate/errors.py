@@ -113,7 +113,7 @@ class LeaseLost(LeaseBusy):
     batch in hand was not written and the run stopped."""
 
 
-# The database-write error, ``xmlmigrate.db.base.WriteError``, is one too: the loader turns
+# The database-write error, ``xmlmigrate.db.errors.WriteError``, is one too: the loader turns
 # it into a logged ``failed`` app (data) or an InfrastructureError (anything else).
 
 
