@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xmlmigrate.contract import expressions as ex
 from xmlmigrate.contract import import_expr as ix
-from xmlmigrate.contract.compiled import MAX_STRING_LENGTH, parse_source
+from xmlmigrate.contract.kinds import MAX_STRING_LENGTH, TYPES
+from xmlmigrate.contract.model import parse_source
 from xmlmigrate.errors import UserError
 from xmlmigrate.identifiers import identifier_problem
 
@@ -307,6 +309,16 @@ def _predicate(attr: str, value: str) -> str:
 
 
 @dataclass
+class _Codes:
+    """The predecessor's code tables a column may look its values up in (``enum_mappings``
+    with integer ids, ``bit_conversions``), and the enums some column does look up."""
+
+    enums: dict[str, dict[str, int]]
+    bits: dict[str, Any]
+    used: set[str] = field(default_factory=set)
+
+
+@dataclass
 class Imported:
     toml: str
     notes: list[str] = field(default_factory=list)
@@ -368,6 +380,15 @@ def _attribute(m: dict[str, Any]) -> str:
     return _check_xml_name(attr, "xml_attribute", "attribute")
 
 
+# a calculation translated for a column: the translator's type of what the column's type
+# takes from an expression (xmlmigrate.contract.kinds)
+_TRANSLATED = {
+    ex.NUMBER: ix.NUMBER,
+    ex.STRING: ix.TEXT,
+    ex.BOOL: ix.BIT,
+    ex.DATE: ix.DATE,
+    ex.DATETIME: ix.DATETIME,
+}
 _VALUE_OF_ATTRIBUTE = re.compile(r"VALUE\('@([^'/\[\]]+)'\)")
 
 
@@ -525,9 +546,8 @@ class _Importer:
         self._empty_enums = {n for n, codes in enums.items() if not codes}
         self.rules = self._rules(d.get("element_filtering"))
         self._index(mappings)
-        bits = d.get("bit_conversions") or {}
+        codes = _Codes(enums, d.get("bit_conversions") or {})
         tables: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        used_enums: set[str] = set()
         for i, m in enumerate(mappings):
             where = self._where(i, m)
             if not isinstance(m, dict):
@@ -537,9 +557,9 @@ class _Importer:
                 self._check_mapping(m)
                 if self._key_value(where, m):
                     continue
-                if self._grouped(where, m, enums, bits, used_enums):
+                if self._grouped(where, m, codes):
                     continue
-                column = self._column(where, m, enums, bits, used_enums)
+                column = self._column(where, m, codes)
             except ValueError as exc:
                 self.errors.append(_one_line(f"{where}: {exc}"))
                 continue
@@ -557,7 +577,7 @@ class _Importer:
         for table in [*self.kv, *self.groups]:
             tables.setdefault(table, [])
         try:
-            return self._render(root, steps, tables, {n: enums[n] for n in sorted(used_enums)})
+            return self._render(root, steps, tables, {n: enums[n] for n in sorted(codes.used)})
         except ValueError as exc:
             raise self.fail(str(exc)) from None
 
@@ -726,14 +746,9 @@ class _Importer:
         return out
 
     def _column(
-        self,
-        where: str,
-        m: dict[str, Any],
-        enums: dict[str, dict[str, int]],
-        bits: dict[str, Any],
-        used_enums: set[str],
-        grouped: bool = False,
+        self, where: str, m: dict[str, Any], codes: _Codes, grouped: bool = False
     ) -> dict[str, Any] | None:
+        enums = codes.enums
         table, column = m["target_table"], m.get("target_column") or ""
         if (problem := identifier_problem(table)) is not None:
             raise ValueError(f"target_table: {problem}")
@@ -791,7 +806,7 @@ class _Importer:
                 )
             spec = self._text_enum_column(where, m, table, text_enum, calculated)
         elif calculated:
-            typed = self._type(where, m, tokens, enums, bits, used_enums)
+            typed = self._type(where, m, tokens, codes)
             expr = self._calculated(where, m, table, typed, enums)
             # the predecessor's defaults of bits and catch-all codes do not apply to a
             # calculation; its default_value only fills a NULL of a required column (§10.2)
@@ -800,7 +815,7 @@ class _Importer:
         else:
             if selectors:
                 spec = self._selected(where, m, selectors[0])
-                typed = self._type(where, m, tokens, enums, bits, used_enums)
+                typed = self._type(where, m, tokens, codes)
                 if typed["type"] == "bit" and selectors[0] != "curr_address_only":
                     spec = self._selected_bit(where, selectors[0], spec, typed)
             elif table == CONTACT or table in CONTACT_CHILDREN:
@@ -810,7 +825,7 @@ class _Importer:
             else:
                 spec = dict(self._source(m))
             if "expr" not in spec:
-                spec.update(self._type(where, m, tokens, enums, bits, used_enums))
+                spec.update(self._type(where, m, tokens, codes))
         if m.get("nullable") is False:
             spec["nullable"] = False
         default = m.get("default_value")
@@ -921,14 +936,7 @@ class _Importer:
             raise ValueError(_length_problem("string", length))
         return {"expr": expr, "type": "string", "length": length}
 
-    def _grouped(
-        self,
-        where: str,
-        m: dict[str, Any],
-        enums: dict[str, dict[str, int]],
-        bits: dict[str, Any],
-        used_enums: set[str],
-    ) -> bool:
+    def _grouped(self, where: str, m: dict[str, Any], codes: _Codes) -> bool:
         """A mapping of a grouped row (policy_exceptions, warranty_field, add_collateral):
         one row per group of the table, each column read along its own path; False if the
         mapping is none."""
@@ -959,7 +967,7 @@ class _Importer:
         if kind == "policy_exceptions":
             plain.pop("default_value", None)
             plain["nullable"] = True
-        spec = self._column(where, plain, enums, bits, used_enums, grouped=True)
+        spec = self._column(where, plain, codes, grouped=True)
         assert spec is not None
         if kind == "warranty_field":  # the predecessor ignores them here (§9.5)
             spec.pop("nullable", None)
@@ -1002,16 +1010,7 @@ class _Importer:
     ) -> str:
         """A calculated field (spec §11) in this tool's expression language."""
         kind = typed["type"]
-        target = {
-            "string": ix.TEXT,
-            "int": ix.NUMBER,
-            "bigint": ix.NUMBER,
-            "decimal": ix.NUMBER,
-            "enum": ix.NUMBER,
-            "date": ix.DATE,
-            "datetime": ix.DATETIME,
-            "bit": ix.BIT,
-        }[kind]
+        target = _TRANSLATED[TYPES[kind].expr_type]
         expr = self._translator(where, table).translate(m.get("expression") or "", target)
         if kind == "enum":
             # with enum after it, the predecessor looks the raw attribute up when the
@@ -1249,9 +1248,7 @@ class _Importer:
         where: str,
         m: dict[str, Any],
         tokens: list[str],
-        enums: dict[str, dict[str, int]],
-        bits: dict[str, Any],
-        used_enums: set[str],
+        codes: _Codes,
     ) -> dict[str, Any]:
         dtype = m["data_type"].lower()
         length = m.get("data_length")
@@ -1263,18 +1260,18 @@ class _Importer:
                 f"ignores it for a {_label(dtype)} column)"
             )
         if "enum" in tokens:
-            found = self._enum_name(m, enums)
+            found = self._enum_name(m, codes.enums)
             if found is None:
                 raise ValueError(f"no enum for {_shown(m['target_column'])} among enum_mappings")
-            used_enums.add(found)
-            if "" in enums[found]:
+            codes.used.add(found)
+            if "" in codes.enums[found]:
                 # the predecessor's catch-all: blank and unknown codes both take it (its
                 # default_value only comes after); here, the column's default
                 return {"type": "enum", "enum": found, "default": ""}
             return {"type": "enum", "enum": found}
         for token in ("char_to_bit", "boolean_to_bit"):
             if token in tokens:
-                table = bits.get(token)
+                table = codes.bits.get(token)
                 if not isinstance(table, dict):
                     raise ValueError(f"bit_conversions.{token} is missing")
                 true = sorted(k for k, v in table.items() if v == 1 and k.strip())

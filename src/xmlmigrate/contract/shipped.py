@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from xmlmigrate.contract.compiled import CompiledContract, combine_contracts, compile_contract
+from xmlmigrate.contract.combine import combine_contracts
+from xmlmigrate.contract.compiled import compile_contract
+from xmlmigrate.contract.model import CompiledContract
 from xmlmigrate.errors import InfrastructureError
 
 

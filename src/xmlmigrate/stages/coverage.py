@@ -10,17 +10,20 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import cast
 
 from lxml import etree
 
-from xmlmigrate.contract.compiled import CompiledContract, respell
+from xmlmigrate.contract.kinds import SOURCE_KINDS
+from xmlmigrate.contract.model import CompiledColumn, CompiledContract, CompiledTable
 from xmlmigrate.contract.paths import locate
+from xmlmigrate.contract.spelling import respell
 from xmlmigrate.model import Rejection
+from xmlmigrate.stages.errors import XmlRejected
 from xmlmigrate.stages.validate import document_app_id, validate_document
-from xmlmigrate.stages.xml import XmlRejected, parse_document
+from xmlmigrate.stages.xml import parse_document
 
 
 @dataclass
@@ -55,7 +58,7 @@ class Coverage:
                 continue
             for col in table.columns:
                 if (
-                    col.kind in ("attr", "unpivot_value")
+                    SOURCE_KINDS[col.kind].exercised
                     and self.column_hits[(table.name, col.name)] == 0
                 ):
                     hint = (
@@ -126,17 +129,31 @@ def _walk(contract: CompiledContract, application: etree._Element, cov: Coverage
             mine.extend([parent] if table.rows == "." else parent.findall(table.rows))
         elements[table.name] = mine
         cov.row_hits[table.name] += len(mine)
+        counted = [c for c in table.columns if SOURCE_KINDS[c.kind].exercised]
         for el in mine:
-            for col in table.columns:
-                if col.kind == "attr":
-                    holder = locate(el, col.subpath)
-                    if holder is not None and holder.get(col.attr or "") is not None:
-                        cov.column_hits[(table.name, col.name)] += 1
-                    elif cov.column_hits[(table.name, col.name)] == 0:
-                        _note_names(cov, (table.name, col.name), el, holder, col.subpath)
-                elif (
-                    col.kind == "unpivot_value"
-                    and table.unpivot is not None
-                    and table.unpivot.pairs(el)
-                ):
-                    cov.column_hits[(table.name, col.name)] += 1
+            for col in counted:
+                READERS[col.kind](cov, table, col, el)
+
+
+def _attribute(
+    cov: Coverage, table: CompiledTable, col: CompiledColumn, el: etree._Element
+) -> None:
+    holder = locate(el, col.subpath)
+    if holder is not None and holder.get(col.attr or "") is not None:
+        cov.column_hits[(table.name, col.name)] += 1
+    elif cov.column_hits[(table.name, col.name)] == 0:
+        _note_names(cov, (table.name, col.name), el, holder, col.subpath)
+
+
+def _unpivoted(
+    cov: Coverage, table: CompiledTable, col: CompiledColumn, el: etree._Element
+) -> None:
+    if table.unpivot is not None and table.unpivot.pairs(el):
+        cov.column_hits[(table.name, col.name)] += 1
+
+
+# how each source kind the documents carry is looked for (SourceKind.exercised)
+READERS: dict[str, Callable[[Coverage, CompiledTable, CompiledColumn, etree._Element], None]] = {
+    "attr": _attribute,
+    "unpivot_value": _unpivoted,
+}

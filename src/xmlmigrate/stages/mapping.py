@@ -13,16 +13,15 @@ naming table, column and path. Checks run last and add warnings.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
 
 from lxml import etree
 
 from xmlmigrate.contract import CompiledContract, CompiledTable
-from xmlmigrate.contract.compiled import CompiledColumn
 from xmlmigrate.contract.converters import Clamped, InvalidValue
 from xmlmigrate.contract.expressions import Env
+from xmlmigrate.contract.model import CompiledColumn
 from xmlmigrate.contract.paths import LAST, locate
 from xmlmigrate.model import MappedApp, Rejection, Row, Warn
 
@@ -401,31 +400,18 @@ def _overflow(table: CompiledTable, col: CompiledColumn, value: str, ctx: _Ctx) 
 
 
 def _expr_value(table: CompiledTable, col: CompiledColumn, value: Any, ctx: _Ctx) -> Any:
-    """An expression's result in the column's type (the types were checked at load)."""
+    """An expression's result in the column's type (the types were checked at load; the
+    conversion is the type's, bound to the column when the contract was compiled)."""
     if value is None:
         return None
-    t = col.type
     try:
-        if t in ("int", "bigint", "enum"):
-            number = Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-            return col.convert(str(number)) if t != "enum" else int(number)
-        if t == "decimal":
-            return col.convert(str(value))
-        if t == "string":
-            text = str(value)
-            too_long = col.length is not None and len(text) > col.length
-            return _overflow(table, col, text, ctx) if too_long else text
-        if t == "date":
-            return value.date() if isinstance(value, datetime) else value
-        if t == "datetime":
-            if isinstance(value, datetime):
-                return value
-            if isinstance(value, date):
-                return datetime(value.year, value.month, value.day)
-        return value
+        value = col.coerce(value)
     except (InvalidValue, InvalidOperation, OverflowError) as exc:
         if col.on_invalid == "reject":
             raise _Reject("invalid_value", f"{table.name}.{col.name}: {exc}") from None
         ctx.invalid += 1
         ctx.warn("invalid_value", f"{table.name}.{col.name}: {exc}")
         return None
+    if col.length is not None and len(value) > col.length:  # only text columns have a length
+        return _overflow(table, col, value, ctx)
+    return value
