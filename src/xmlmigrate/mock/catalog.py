@@ -80,3 +80,21 @@ FILLER_COUNTS = {
     "contact_employment": 27,
     "app_prod_bcard": 21,
 }
+# The invented attributes' names start with their element's prefix (``con_flag_000``).
+FILLER_PREFIX = {
+    "application": "app",
+    "app_product": "ap",
+    "rmts_info": "rm",
+    "contact": "con",
+    "contact_address": "adr",
+    "contact_employment": "emp",
+    "app_prod_bcard": "bc",
+}
+# What an application element carries after its children, where no census lists its content.
+EMPTY_SECTIONS = {
+    tag: "<comments/><communications/><TempVariables/>" for tag in ("application", "IL_application")
+}
+
+# The spellings of a flag the generator writes: a column's truth table says which of them it
+# knows and what each stands for.
+FLAG_SPELLINGS = ("Y", "N", "U", "D", "R", "P", "J", "I", "C", "T", "F", "1", "0", "yes", "no")

@@ -23,6 +23,7 @@ from importlib import resources
 
 # the application element of each product line, as contracts name it
 APPLICATION = {"CC": "Request/CustData/application", "RL": "Request/CustData/IL_application"}
+_LINE_OF = {path: line for line, path in APPLICATION.items()}
 SHAPES = (
     "blank",
     "int",
@@ -135,10 +136,7 @@ def census(product_line: str) -> ProductCensus:
 
 def product_line_of(application: str) -> str | None:
     """The census section for a contract's application element, if it is a Provenir one."""
-    for key, path in APPLICATION.items():
-        if application == path:
-            return key
-    return None
+    return _LINE_OF.get(application)
 
 
 _INT = re.compile(r"-?\d+\Z")

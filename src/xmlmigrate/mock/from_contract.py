@@ -12,8 +12,14 @@ For a Provenir application (``Request/CustData/application`` or ``…/IL_applica
 census of real documents (:mod:`xmlmigrate.mock.census`) shapes the rest: each attribute the
 contract reads is there and blank as often as in real documents (unless the contract needs it
 on every row), and every element and attribute real documents carry that the contract does not
-read is rendered too, in the census's frequencies, spellings and value shapes. The bulk
-sections (journals, audits, reports) come from pre-rendered pools, so sizes follow the profiles.
+read is rendered too, in the census's frequencies, spellings and value shapes. Which census:
+the one of the application element the contract declares (:func:`declared_census`), or the
+one (or none) a caller passes.
+
+:class:`ContractModel` draws the model; :class:`ContractGenerator` renders it
+(:func:`~xmlmigrate.mock.render.render_document`) with the realism of real documents
+(:class:`~xmlmigrate.mock.generator.ProvenirProfile`: sizes after the size profile, bulk
+sections from pre-rendered pools).
 
 The documents carry the typed model (:class:`AppModel`) the oracle
 (:mod:`xmlmigrate.testing.expected`) derives their expected rows from without parsing them.
@@ -28,7 +34,7 @@ import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 from xmlmigrate.contract import (
     CompiledContract,
@@ -38,39 +44,59 @@ from xmlmigrate.contract import (
 )
 from xmlmigrate.contract.compiled import CompiledColumn
 from xmlmigrate.contract.converters import InvalidValue
-from xmlmigrate.contract.paths import LAST, path_steps, split_path
+from xmlmigrate.contract.paths import path_steps, split_path
 from xmlmigrate.mock import catalog as cat
-from xmlmigrate.mock.census import AttrCensus, ElementCensus, census, product_line_of
-from xmlmigrate.mock.generator import (
-    BLANK_RATE,
-    CONTACT_IDS_PER_APP,
-    GeneratedDoc,
-    MockGenerator,
-    _fmt_date,
+from xmlmigrate.mock.census import (
+    AttrCensus,
+    ElementCensus,
+    ProductCensus,
+    census,
+    product_line_of,
 )
-from xmlmigrate.mock.model import INVALID, AppModel, Attr, MockElement
+from xmlmigrate.mock.generator import (
+    CONTACT_IDS_PER_APP,
+    MAX_APP_ID,
+    GeneratedDoc,
+    MixedGenerator,
+    MockGenerator,
+    ProvenirProfile,
+)
+from xmlmigrate.mock.model import INVALID, AppModel, Attr, MockElement, parse_step
+from xmlmigrate.mock.render import render_document
+from xmlmigrate.mock.values import (
+    draw_datetime,
+    format_date,
+    impossible_date,
+    impossible_datetime,
+)
 
-_STEP = re.compile(r"([A-Za-z_][\w.\-]*)((?:\[@[\w\-]+='[^']*'\])*)(\[last\])?\Z")
-_PRED = re.compile(r"\[@([\w\-]+)='([^']*)'\]")
-# codes tried on a bit column's truth table (its sets are inside its converter)
-_BIT_CODES = ("Y", "N", "U", "D", "R", "P", "J", "I", "C", "T", "F", "1", "0", "yes", "no")
+BLANK_RATE = 0.08  # of a value the census does not count: absent (a fifth) or blank
+DATES = (date(2000, 1, 1), 9000)  # the days dates and datetimes are drawn from
 _STATES = ("TX", "OK", "CA", "NY", "FL", "IL", "GA", "AZ")
 _TEXTS = ("Main street 12", "approved by analyst", "see notes", "Smith & Co", "pending docs")
 _WORDS = ("ALPHA", "BRAVO", "DELTA", "ECHO", "KILO", "LIMA", "OSCAR", "ROMEO", "SIERRA", "TANGO")
 
 
-class ContractGenerator(MockGenerator):
-    """Documents for ``contract`` (one product line: pass a member of a combined contract)."""
+def declared_census(contract: CompiledContract) -> ProductCensus | None:
+    """The census of real documents of the application element ``contract`` declares, None
+    for an element no census describes."""
+    line = product_line_of(contract.application)
+    return None if line is None else census(line)
+
+
+class ContractModel:
+    """The typed model of a document for ``contract`` (one product line: pass a member of a
+    combined contract): what it reads, drawn by its declarations, at ``edge_rate`` values and
+    elements it rejects or skips; with ``real`` (the census of the contract's application
+    element), what real documents carry beside that, in their frequencies and shapes."""
 
     def __init__(
         self,
         contract: CompiledContract,
-        seed: int = 0,
-        size_profile: str = "realistic",
-        start_app_id: int = 1,
         edge_rate: float = 0.0,
+        real: ProductCensus | None = None,
     ) -> None:
-        super().__init__(seed, size_profile, start_app_id, edge_rate)
+        self.edge_rate = edge_rate
         if contract.members:
             raise ValueError("generate for one contract at a time (a member, not the union)")
         self.contract = contract
@@ -83,14 +109,12 @@ class ContractGenerator(MockGenerator):
         self._bits: dict[int, dict[str, Any]] = {}
         # a Provenir application: what the census of real documents lists is rendered beside
         # what the contract reads, in its frequencies, spellings and value shapes
-        line = product_line_of(contract.application)
-        self.census = census(line) if line is not None else None
-        if self.census is not None:
-            self.unmapped_filler = False
+        self.census = real
         self._paths: dict[int, str] = {}  # id(element) -> its path from Provenir
 
     # -- the model ----------------------------------------------------------------------
-    def _model(self, rng: random.Random, app_id: int) -> AppModel:
+    def build(self, rng: random.Random, app_id: int) -> AppModel:
+        """The model of the document of ``app_id``, drawn from ``rng``."""
         application = MockElement(self.app_tag)
         model = AppModel(app_id, application)
         self._above = (_Siblings(model), _RequestAttrs(model), _ProvenirAttrs(model))
@@ -362,16 +386,15 @@ class ContractGenerator(MockGenerator):
     def _child(self, parent: MockElement, step: str, create: bool) -> MockElement | None: ...
 
     def _child(self, parent: MockElement, step: str, create: bool = True) -> MockElement | None:
-        m = _STEP.match(step.removesuffix(LAST) + (LAST if step.endswith(LAST) else ""))
-        if m is None:
+        parsed = parse_step(step)
+        if parsed is None:
             raise ValueError(f"path step {step!r} is beyond what the generator models")
-        tag, preds = m.group(1), _PRED.findall(m.group(2))
         for c in reversed(parent.children):  # [last] and plain steps meet the same element
-            if c.tag == tag and all(c.text(a) == v for a, v in preds):
+            if parsed.matches(c):
                 return c
         if not create:
             return None
-        return self._add(parent, MockElement(tag, {a: (v, v) for a, v in preds}))
+        return self._add(parent, MockElement(parsed.tag, {a: (v, v) for a, v in parsed.predicates}))
 
     def _add(self, parent: MockElement, child: MockElement) -> MockElement:
         """Append ``child`` to ``parent``, noting its path from Provenir."""
@@ -561,14 +584,13 @@ class ContractGenerator(MockGenerator):
             value = Decimal(rng.randint(0, top * 10**places)).scaleb(-places)
             return str(value), value
         if t in ("date", "datetime"):
-            arg = (date(2000, 1, 1), 9000)
             if edge:  # impossible parts: invalid, or clamped where the column clamps
-                return self._edge(rng, t, arg)
+                return (impossible_datetime if t == "datetime" else impossible_date)(rng, *DATES)
             if t == "datetime":
-                return self._draw(rng, t, arg)
-            d = arg[0] + timedelta(days=rng.randrange(arg[1]))
+                return draw_datetime(rng, *DATES)
+            d = DATES[0] + timedelta(days=rng.randrange(DATES[1]))
             for _ in range(8):  # a rendering the column's formats accept
-                text = _fmt_date(rng, d)
+                text = format_date(rng, d)
                 try:
                     col.convert(text)
                 except InvalidValue:
@@ -595,13 +617,9 @@ class ContractGenerator(MockGenerator):
 
     def _bit(self, rng: random.Random, col: CompiledColumn, edge: bool) -> Attr:
         table = self._bits.get(id(col))
-        if table is None:
-            table = {}
-            for code in _BIT_CODES:
-                try:
-                    table[code] = col.convert(code)
-                except InvalidValue:
-                    continue
+        if table is None:  # the spellings written, where the column's truth table knows them
+            known = col.truth.codes() if col.truth is not None else {}
+            table = {c: known[c.upper()] for c in cat.FLAG_SPELLINGS if c.upper() in known}
             self._bits[id(col)] = table
         if edge or not table:
             return "MAYBE", INVALID
@@ -635,20 +653,48 @@ class _RequestAttrs(MockElement):
         self.spelled = model.request_spelled
 
 
-class MixedGenerator:
-    """Documents for several contracts at once (``generate --contract cc --contract rl``):
-    document ``i`` is the ``i mod n``-th contract's, so a corpus mixes the product lines
-    evenly; app ids stay ``start_app_id + i``."""
+class ContractGenerator:
+    """Documents for ``contract`` (one product line: pass a member of a combined contract):
+    its model (:class:`ContractModel`) rendered with the realism of real Provenir documents
+    (:class:`~xmlmigrate.mock.generator.ProvenirProfile`: sizes after ``size_profile``, the
+    bulk sections). ``real`` is the census the model follows: by default the one the
+    contract's application element has (:func:`declared_census`), None for none (the profile
+    then gives elements an invented attribute load)."""
 
-    def __init__(self, generators: list[MockGenerator]) -> None:
-        self.generators = generators
-
-    def document(self, index: int) -> GeneratedDoc:
-        return self.generators[index % len(self.generators)].document(index)
+    def __init__(
+        self,
+        contract: CompiledContract,
+        seed: int = 0,
+        size_profile: str = "realistic",
+        start_app_id: int = 1,
+        edge_rate: float = 0.0,
+        *,
+        real: ProductCensus | Literal["declared"] | None = "declared",
+    ) -> None:
+        chosen = declared_census(contract) if real == "declared" else real
+        self.profile = ProvenirProfile(seed, size_profile, filler=chosen is None)
+        if start_app_id < 1:
+            raise ValueError("start_app_id must be >= 1")
+        if not 0.0 <= edge_rate <= 1.0:
+            raise ValueError("edge_rate must be between 0 and 1")
+        self.seed = seed
+        self.size_profile = size_profile
+        self.start_app_id = start_app_id
+        self.edge_rate = edge_rate
+        self.contract = contract
+        self.model = ContractModel(contract, edge_rate, chosen)
 
     def generate(self, count: int, offset: int = 0) -> Iterator[GeneratedDoc]:
         for i in range(offset, offset + count):
             yield self.document(i)
+
+    def document(self, index: int) -> GeneratedDoc:
+        rng = random.Random(self.seed * 1_000_003 + index)
+        app_id = self.start_app_id + index
+        if app_id > MAX_APP_ID:
+            raise ValueError(f"app id {app_id} is above {MAX_APP_ID}: contact ids would overflow")
+        model = self.model.build(rng, app_id)
+        return GeneratedDoc(app_id, render_document(rng, model, self.profile), model)
 
 
 def default_generator(
@@ -669,9 +715,9 @@ def generator_for(
     size_profile: str = "realistic",
     start_app_id: int = 1,
     edge_rate: float = 0.0,
-) -> MockGenerator | MixedGenerator:
-    """The generator for ``contract``: documents derived from its declarations (and, for a
-    Provenir application, from the census of real documents), a mix for several."""
+) -> MockGenerator:
+    """The generator for ``contract``: a :class:`ContractGenerator` per member, each following
+    the census its application element has, a mix for several."""
     members = list(contract.members) or [contract]
     generators: list[MockGenerator] = [
         ContractGenerator(m, seed, size_profile, start_app_id, edge_rate) for m in members

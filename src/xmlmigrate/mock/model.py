@@ -13,6 +13,7 @@ Tests derive the expected rows from these typed values
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,32 @@ class ClampTo:
 
 
 Attr = tuple[str | None, Any]  # (rendered text or None if absent, intended value)
+
+_STEP = re.compile(r"([A-Za-z_][\w.\-]*)((?:\[@[\w\-]+='[^']*'\])*)(\[last\])?\Z")
+_PREDICATE = re.compile(r"\[@([\w\-]+)='([^']*)'\]")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a contract's element path as the model follows it: ``tag``, the
+    attribute values its predicates require (``[@type='CURR']``) and whether it keeps the
+    last match only (``[last]``)."""
+
+    tag: str
+    predicates: tuple[tuple[str, str], ...]
+    last: bool
+
+    def matches(self, el: MockElement) -> bool:
+        return el.tag == self.tag and all(el.text(a) == v for a, v in self.predicates)
+
+
+def parse_step(step: str) -> Step | None:
+    """``tag[@a='x'][last]`` as a :class:`Step`; None for a step of another form (``..``,
+    other predicates), which the model does not follow."""
+    m = _STEP.match(step)
+    if m is None:
+        return None
+    return Step(m.group(1), tuple(_PREDICATE.findall(m.group(2))), m.group(3) is not None)
 
 
 @dataclass(slots=True)
