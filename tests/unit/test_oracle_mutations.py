@@ -35,7 +35,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"
 # (contract, seed, documents, edge rate): small documents, some edge cases (rows without
 # meaningful data, elements the row filter skips, impossible dates, unknown codes)
 CORPORA = {
-    "engine_cc": ("engine_cc", 3, 40, 0.1),
+    "engine_cc": ("engine_cc", 4, 40, 0.1),
     "provenir_rl": ("provenir_rl", 5, 25, 0.1),
     "imported:cc": ("imported:cc", 2, 30, 0.0),
     "imported:rl": ("imported:rl", 4, 30, 0.05),
