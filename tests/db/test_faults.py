@@ -17,7 +17,7 @@ from tests.contracts import ENGINE_CC, engine_generator
 from tests.hostile import HOSTILE_NAMES, KEYWORD_TABLES, contract_text, keyword_contract
 
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.contract import ContractError
+from xmlmigrate.contract.errors import ContractError
 from xmlmigrate.db import LogRow, make_engine, open_writer
 from xmlmigrate.db.lease import Lease, Partition, fence_sql
 from xmlmigrate.db.schema import build_schema

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 from tests.contracts import HEAD
 
-from xmlmigrate.contract import ContractError, compile_contract, load_contract
+from xmlmigrate.contract import compile_contract, load_contract
+from xmlmigrate.contract.errors import ContractError
 
 
 def _base(columns: str, extra_tables: str = "") -> str:

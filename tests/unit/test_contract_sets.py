@@ -12,7 +12,8 @@ from lxml import etree
 from tests.contracts import contract_section
 from tests.unit.test_cli import run_cli
 
-from xmlmigrate.contract import ContractError, combine_contracts, compile_contract
+from xmlmigrate.contract import combine_contracts, compile_contract
+from xmlmigrate.contract.errors import ContractError
 
 SHARED = """
 [tables.app_base]

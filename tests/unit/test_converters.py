@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from xmlmigrate.contract import converters as tf
+from xmlmigrate.contract.errors import InvalidValue
 
 
 def test_int() -> None:
@@ -13,9 +14,9 @@ def test_int() -> None:
     assert conv("42") == 42
     assert conv("-7") == -7
     for bad in ("4.2", "1_000", "12a", "", "２"):
-        with pytest.raises(tf.InvalidValue):
+        with pytest.raises(InvalidValue):
             conv(bad)
-    with pytest.raises(tf.InvalidValue, match="out of range"):
+    with pytest.raises(InvalidValue, match="out of range"):
         conv(str(2**31))
     assert tf.to_int(tf.INT64)(str(2**31)) == 2**31
 
@@ -26,10 +27,10 @@ def test_decimal_quantizes_and_checks_precision() -> None:
     assert conv("6250") == Decimal("6250.00")
     assert conv("999.995") == Decimal("1000.00")  # half-up
     assert conv("1,250.5") == Decimal("1250.50")
-    with pytest.raises(tf.InvalidValue, match="too large"):
+    with pytest.raises(InvalidValue, match="too large"):
         conv("100000")
     for bad in ("Up to $40", "NaN", "Infinity", "abc"):
-        with pytest.raises(tf.InvalidValue):
+        with pytest.raises(InvalidValue):
             conv(bad)
 
 
@@ -75,7 +76,7 @@ def test_datetime_formats(text: str, expected: datetime) -> None:
     ],
 )
 def test_bad_dates_are_invalid(text: str) -> None:
-    with pytest.raises(tf.InvalidValue):
+    with pytest.raises(InvalidValue):
         tf.to_datetime()(text)
 
 
@@ -85,7 +86,7 @@ def test_bit() -> None:
         assert conv(text) is True
     for text in ("N", "no", "false", "0", "F"):
         assert conv(text) is False
-    with pytest.raises(tf.InvalidValue, match="not a flag"):
+    with pytest.raises(InvalidValue, match="not a flag"):
         conv("U")
 
 
@@ -93,7 +94,7 @@ def test_enum() -> None:
     conv = tf.to_enum({"PR": 281, "AUTHU": 280}, "contact_type")
     assert conv("PR") == 281
     assert conv("authu") == 280
-    with pytest.raises(tf.InvalidValue, match="unknown contact_type code 'WEIRD'"):
+    with pytest.raises(InvalidValue, match="unknown contact_type code 'WEIRD'"):
         conv("WEIRD")
 
 
@@ -102,7 +103,7 @@ def test_a_clamped_date_is_a_returned_value_not_an_exception() -> None:
     assert isinstance(result, tf.Clamped) and result.value == date(2016, 2, 29)
     assert "clamped to 2016-02-29" in str(result)
     assert tf.to_date(clamp=True)("02/28/2016") == date(2016, 2, 28)
-    with pytest.raises(tf.InvalidValue, match="impossible date"):
+    with pytest.raises(InvalidValue, match="impossible date"):
         tf.to_date(clamp=False)("02/30/2016")
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from xmlmigrate.contract.errors import ExprError
 from xmlmigrate.contract.expressions import (
     BOOL,
     DATE,
@@ -18,7 +19,6 @@ from xmlmigrate.contract.expressions import (
     NUMBER,
     STRING,
     Env,
-    ExprError,
     Scope,
     compile_expression,
 )

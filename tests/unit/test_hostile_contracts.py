@@ -18,7 +18,8 @@ from tests.hostile import (
 from tests.unit.test_cli import run_cli
 
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.contract import ContractError, compile_contract
+from xmlmigrate.contract import compile_contract
+from xmlmigrate.contract.errors import ContractError
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.postgres import _copy_sql
 from xmlmigrate.db.schema import build_schema

@@ -15,7 +15,8 @@ from tests.hostile import contract_text
 
 from xmlmigrate.bench.adversarial import CHILD
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.contract import ContractError, compile_contract, load_contract
+from xmlmigrate.contract import compile_contract, load_contract
+from xmlmigrate.contract.errors import ContractError
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.schema import build_schema
 from xmlmigrate.mock.adversarial import APPLICATION, HEAD, SHAPES, TAIL

@@ -14,7 +14,8 @@ import pytest
 from tests.unit.test_cli import run_cli
 
 from xmlmigrate.contract import compile_contract
-from xmlmigrate.contract.import_ import ContractImportError, import_contract
+from xmlmigrate.contract.errors import ContractImportError
+from xmlmigrate.contract.import_ import import_contract
 from xmlmigrate.model import MappedApp, RawRecord
 from xmlmigrate.run.transform import transform_record
 

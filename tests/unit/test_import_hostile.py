@@ -25,9 +25,10 @@ from lxml import etree
 from tests.contracts import contract_section
 
 from xmlmigrate.cli import main
-from xmlmigrate.contract import ContractError, compile_contract
+from xmlmigrate.contract import compile_contract
 from xmlmigrate.contract import import_ as importer
-from xmlmigrate.contract.import_ import ContractImportError, import_contract
+from xmlmigrate.contract.errors import ContractError, ContractImportError
+from xmlmigrate.contract.import_ import import_contract
 from xmlmigrate.db.schema import build_schema
 from xmlmigrate.errors import UserError
 from xmlmigrate.model import MappedApp, RawRecord

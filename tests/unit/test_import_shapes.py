@@ -17,13 +17,8 @@ from lxml import etree
 
 from xmlmigrate.contract import combine_contracts, compile_contract
 from xmlmigrate.contract.compiled import CompiledContract, respell
-from xmlmigrate.contract.import_ import (
-    MAPPING_KEYS,
-    TOP_LEVEL_KEYS,
-    ContractImportError,
-    Imported,
-    import_contract,
-)
+from xmlmigrate.contract.errors import ContractImportError
+from xmlmigrate.contract.import_ import MAPPING_KEYS, TOP_LEVEL_KEYS, Imported, import_contract
 from xmlmigrate.db.schema import build_schema
 from xmlmigrate.model import MappedApp, RawRecord
 from xmlmigrate.run.transform import transform_record

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from xmlmigrate.contract import CompiledContract, ContractError, compile_contract
+from xmlmigrate.contract import CompiledContract, compile_contract
 from xmlmigrate.contract.compiled import COLUMN_KEYS
-from xmlmigrate.contract.converters import InvalidValue
+from xmlmigrate.contract.errors import ContractError, InvalidValue
 from xmlmigrate.contract.kinds import (
     DEFAULT_TRUTH,
     SOURCE_KINDS,

@@ -16,6 +16,7 @@ from lxml import etree
 from xmlmigrate.contract import compile_contract
 from xmlmigrate.contract import converters as tf
 from xmlmigrate.contract import expressions as ex
+from xmlmigrate.contract.errors import InvalidValue
 from xmlmigrate.mock.model import INVALID
 from xmlmigrate.testing import expected
 from xmlmigrate.testing import oracle_expr as ox
@@ -48,7 +49,7 @@ DECLARED = ("25.01.2016", "20160125", "1/25/2016 7:05", "31.02.2016", "25.01.201
 def _engine(convert: tf.Converter, text: str) -> Any:
     try:
         value = convert(text)
-    except tf.InvalidValue:
+    except InvalidValue:
         return INVALID
     return value.value if isinstance(value, tf.Clamped) else value
 
@@ -153,7 +154,7 @@ def test_every_column_type_converts_as_the_engine_converts() -> None:
                 if col.extract is not None:
                     try:
                         extracted = col.extract(raw)
-                    except tf.InvalidValue:
+                    except InvalidValue:
                         extracted = None
                 want = INVALID if extracted is None else _engine(col.convert, extracted)
             assert convert(mine[col.name], raw) == want, (col.name, raw)

@@ -2,12 +2,12 @@
 
 from xmlmigrate.contract.combine import combine_contracts
 from xmlmigrate.contract.compiled import compile_contract
+from xmlmigrate.contract.errors import ContractError
 from xmlmigrate.contract.load import default_contract_path, load_contract, load_contracts
 from xmlmigrate.contract.model import (
     CompiledColumn,
     CompiledContract,
     CompiledTable,
-    ContractError,
     SourceRef,
     parse_source,
 )

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from xmlmigrate.contract.errors import ContractError
 from xmlmigrate.contract.kinds import TYPES
-from xmlmigrate.contract.model import CompiledColumn, CompiledContract, CompiledTable, ContractError
+from xmlmigrate.contract.model import CompiledColumn, CompiledContract, CompiledTable
 
 
 def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract:

@@ -29,6 +29,7 @@ from typing import Any
 from xmlmigrate.contract import converters as tf
 from xmlmigrate.contract import expressions as ex
 from xmlmigrate.contract.combine import combine_contracts as combine_contracts
+from xmlmigrate.contract.errors import ContractError, ExprError, InvalidValue
 from xmlmigrate.contract.kinds import (
     COLUMN_TYPES,
     SOURCE_KINDS,
@@ -40,7 +41,6 @@ from xmlmigrate.contract.kinds import (
 from xmlmigrate.contract.model import (
     DEFAULT_SOURCE,
     CompiledCheck,
-    ContractError,
     Dedup,
     Meaningful,
     Pair,
@@ -286,7 +286,7 @@ class _Compiler:
             return None
         try:
             compiled = ex.compile_expression(text, scope)
-        except ex.ExprError as exc:
+        except ExprError as exc:
             raise self.err(f"{where}: {exc}") from None
         if compiled.type not in (ex.BOOL, ex.NULL):
             raise self.err(f"{where}: must be a condition, not a {compiled.type}")
@@ -658,7 +658,7 @@ class _Compiler:
         elif kind == "expr":
             try:
                 compiled_expr = ex.compile_expression(cdata["expr"], scope)
-            except ex.ExprError as exc:
+            except ExprError as exc:
                 raise err(f"expr: {exc}") from None
             if (
                 compiled_expr.type != ex.NULL
@@ -739,7 +739,7 @@ class _Compiler:
             raise err(f"{what} must be a string or number")
         try:
             typed = convert(value)
-        except tf.InvalidValue as exc:
+        except InvalidValue as exc:
             raise err(f"{what} {value!r} is not valid for the column type: {exc}") from None
         if isinstance(typed, tf.Clamped):  # a literal must be right as written
             raise err(f"{what} {value!r} is not valid for the column type: {typed}")

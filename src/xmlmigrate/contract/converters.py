@@ -16,14 +16,12 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from xmlmigrate.contract.errors import InvalidValue
+
 Converter = Callable[[str], Any]
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
-
-
-class InvalidValue(ValueError):
-    """The text cannot be converted to the column's type."""
 
 
 _INT_RE = re.compile(r"-?\d+\Z", re.ASCII)

@@ -36,15 +36,12 @@ from typing import Any
 
 from lxml import etree
 
-from xmlmigrate.contract.converters import InvalidValue, to_datetime
+from xmlmigrate.contract.converters import to_datetime
+from xmlmigrate.contract.errors import ExprError, InvalidValue
 from xmlmigrate.contract.paths import locate, split_path
 
 NUMBER, STRING, BOOL, DATE, DATETIME, NULL = "number", "string", "bool", "date", "datetime", "null"
 DATE_UNITS = ("YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND")
-
-
-class ExprError(ValueError):
-    """A syntax or type error, with the position in the expression text."""
 
 
 # Bounds that keep parsing, compiling and evaluating far from Python's recursion limit,

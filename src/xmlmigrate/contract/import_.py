@@ -41,9 +41,9 @@ from typing import Any
 
 from xmlmigrate.contract import expressions as ex
 from xmlmigrate.contract import import_expr as ix
+from xmlmigrate.contract.errors import ContractImportError
 from xmlmigrate.contract.kinds import MAX_STRING_LENGTH, TYPES
 from xmlmigrate.contract.model import parse_source
-from xmlmigrate.errors import UserError
 from xmlmigrate.identifiers import identifier_problem
 
 CONTACT = "app_contact_base"
@@ -162,10 +162,6 @@ MAPPING_KEYS = {
     "required": "not needed: informational, never read by the predecessor",
     "description": "not needed: informational, never read by the predecessor",
 }
-
-
-class ContractImportError(UserError):
-    """The JSON contract cannot be imported; the message says where."""
 
 
 # -- what the JSON says, shown and quoted -------------------------------------------------

@@ -22,7 +22,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from xmlmigrate.contract.converters import InvalidValue, to_datetime
+from xmlmigrate.contract.converters import to_datetime
+from xmlmigrate.contract.errors import InvalidValue
 
 Resolver = Callable[[str], str]  # predecessor name → expression of its trimmed text
 Report = Callable[[str, str], None]  # (what the predecessor does, what the import does)

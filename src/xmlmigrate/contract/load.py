@@ -8,7 +8,8 @@ from pathlib import Path
 
 from xmlmigrate.contract.combine import combine_contracts
 from xmlmigrate.contract.compiled import compile_contract
-from xmlmigrate.contract.model import CompiledContract, ContractError
+from xmlmigrate.contract.errors import ContractError
+from xmlmigrate.contract.model import CompiledContract
 
 
 def load_contracts(paths: Sequence[str | Path] = ()) -> CompiledContract:

@@ -21,36 +21,7 @@ from xmlmigrate.contract import expressions as ex
 from xmlmigrate.contract.kinds import SOURCE_KINDS, Coerce, TruthTable
 from xmlmigrate.contract.paths import locate
 from xmlmigrate.contract.scope import Scope
-from xmlmigrate.errors import UserError
 from xmlmigrate.identifiers import RESERVED_TABLES, identifier_problem
-
-
-class ContractError(UserError, ValueError):
-    """A contract that cannot be used, with where and why (one line: names are shown as
-    escaped, shortened literals, whatever they hold)."""
-
-    def __init__(
-        self, source: str, message: str, table: str | None = None, column: str | None = None
-    ) -> None:
-        where = source
-        if table is not None:
-            where += f": table {_shown(table)}"
-        if column is not None:
-            where += f", column {_shown(column)}"
-        super().__init__(f"{where}: {message}")
-        self.source = source
-        self.message = message
-        self.table = table
-        self.column = column
-
-    def __reduce__(self) -> tuple[type[ContractError], tuple[str, str, str | None, str | None]]:
-        # raised in worker processes and Dask tasks: it must cross a pickle (the default
-        # rebuilds it from the formatted text alone and fails for want of ``message``)
-        return (type(self), (self.source, self.message, self.table, self.column))
-
-
-def _shown(name: str) -> str:
-    return repr(name) if len(name) <= 80 else repr(name[:80]) + f"… ({len(name)} characters)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,7 @@ from xmlmigrate.contract import (
     load_contract,
 )
 from xmlmigrate.contract.compiled import CompiledColumn
-from xmlmigrate.contract.converters import InvalidValue
+from xmlmigrate.contract.errors import InvalidValue
 from xmlmigrate.contract.paths import path_steps, split_path
 from xmlmigrate.mock import catalog as cat
 from xmlmigrate.mock.census import (

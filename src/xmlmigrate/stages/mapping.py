@@ -19,7 +19,8 @@ from typing import Any
 from lxml import etree
 
 from xmlmigrate.contract import CompiledContract, CompiledTable
-from xmlmigrate.contract.converters import Clamped, InvalidValue
+from xmlmigrate.contract.converters import Clamped
+from xmlmigrate.contract.errors import InvalidValue
 from xmlmigrate.contract.expressions import Env
 from xmlmigrate.contract.model import CompiledColumn
 from xmlmigrate.contract.paths import LAST, locate
