@@ -21,10 +21,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from xmlmigrate.contract import converters as tf
 from xmlmigrate.contract import expressions as ex
+
+if TYPE_CHECKING:
+    from xmlmigrate.contract.model import CompiledColumn
 
 # The longest text column any supported database declares: PostgreSQL's varchar(10485760).
 # The others hold less, and `init` says so for its database (xmlmigrate.db.schema): SQL Server's
@@ -338,6 +341,13 @@ def check_type_keys(ctype: str, cdata: Mapping[str, Any], err: Err) -> None:
             raise err(f"{key} applies only to {owners} columns")
 
 
+# A listed pair of an unpivoted table's row: its name, its value's text, its constant fields.
+Pair = tuple[str, str, Mapping[str, str]]
+# How the mapper gets a fixed column's value: from the column, the parent row, the app id and
+# the row's pair (None outside unpivoted tables).
+Fill = Callable[["CompiledColumn", Mapping[str, Any], int, "Pair | None"], Any]
+
+
 @dataclass(frozen=True, slots=True)
 class SourceKind:
     """Where a column's values come from (``CompiledColumn.kind``)."""
@@ -350,18 +360,46 @@ class SourceKind:
     role: str
     is_data: bool  # does the value come from the document (not keys and constants)?
     exercised: bool  # does coverage count the documents that carry it?
+    fill: Fill | None = None  # role "fixed": the value, or the text to convert (reads_pair)
+    reads_pair: bool = False  # fill gives the pair's text, converted to the column's type
 
 
+# the fills: (column, parent row, app id, pair) → value, or the text the pair gives
+def _const(col: CompiledColumn, _p: Mapping[str, Any], _a: int, _pair: Pair | None) -> Any:
+    return col.const
+
+
+def _parent(col: CompiledColumn, parent: Mapping[str, Any], _a: int, _pair: Pair | None) -> Any:
+    return parent[col.parent_column]  # type: ignore[index]
+
+
+def _app_id(_col: CompiledColumn, _p: Mapping[str, Any], app: int, _pair: Pair | None) -> int:
+    return app
+
+
+def _name(_col: CompiledColumn, _p: Mapping[str, Any], _a: int, pair: Pair | None) -> Any:
+    return pair[0] if pair else None
+
+
+def _value(_col: CompiledColumn, _p: Mapping[str, Any], _a: int, pair: Pair | None) -> Any:
+    return pair[1] if pair else None
+
+
+def _field(col: CompiledColumn, _p: Mapping[str, Any], _a: int, pair: Pair | None) -> Any:
+    return pair[2].get(col.attr or "") if pair else None
+
+
+# name, the key that declares it, role, is_data, exercised, fill, reads_pair
 SOURCE_KINDS: Mapping[str, SourceKind] = {
     k.name: k
     for k in (
-        SourceKind("attr", "attr", "document", is_data=True, exercised=True),
-        SourceKind("const", "const", "fixed", is_data=False, exercised=False),
-        SourceKind("parent", "parent", "fixed", is_data=False, exercised=False),
-        SourceKind("app_id", "source", "fixed", is_data=False, exercised=False),
-        SourceKind("expr", "expr", "computed", is_data=True, exercised=False),
-        SourceKind("unpivot_name", "unpivot", "fixed", is_data=False, exercised=False),
-        SourceKind("unpivot_value", "unpivot", "fixed", is_data=True, exercised=True),
-        SourceKind("unpivot_field", "unpivot", "fixed", is_data=False, exercised=False),
+        SourceKind("attr", "attr", "document", True, True),
+        SourceKind("const", "const", "fixed", False, False, _const),
+        SourceKind("parent", "parent", "fixed", False, False, _parent),
+        SourceKind("app_id", "source", "fixed", False, False, _app_id),
+        SourceKind("expr", "expr", "computed", True, False),
+        SourceKind("unpivot_name", "unpivot", "fixed", False, False, _name, True),
+        SourceKind("unpivot_value", "unpivot", "fixed", True, True, _value, True),
+        SourceKind("unpivot_field", "unpivot", "fixed", False, False, _field, True),
     )
 }

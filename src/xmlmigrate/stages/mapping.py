@@ -22,6 +22,7 @@ from xmlmigrate.contract import CompiledContract, CompiledTable
 from xmlmigrate.contract.converters import Clamped
 from xmlmigrate.contract.errors import InvalidValue
 from xmlmigrate.contract.expressions import Env
+from xmlmigrate.contract.kinds import SOURCE_KINDS
 from xmlmigrate.contract.model import CompiledColumn
 from xmlmigrate.contract.paths import LAST, locate
 from xmlmigrate.model import MappedApp, Rejection, Row, Warn
@@ -236,22 +237,15 @@ def _build_row(
     row: Row = {}
     pending: list[CompiledColumn] = []
     has_data = False
-    for col in table.fixed:
-        kind = col.kind
-        if kind == "parent":
-            row[col.name] = parent_row[col.parent_column]  # type: ignore[index]
-        elif kind == "const":
-            row[col.name] = col.const
-        elif kind == "app_id":
-            row[col.name] = ctx.app_id
+    for col in table.fixed:  # keys, constants and the unpivot pair: as their kind fills them
+        source = SOURCE_KINDS[col.kind]
+        got = source.fill(col, parent_row, ctx.app_id, pair)  # type: ignore[misc]
+        if not source.reads_pair:
+            row[col.name] = got
         elif pair is not None:
-            if kind == "unpivot_field":
-                text = pair[2].get(col.attr or "")
-            else:
-                text = pair[0] if kind == "unpivot_name" else pair[1]
-            value = _convert(table, col, text, ctx)
-            has_data = has_data or (kind == "unpivot_value" and value is not None)
-            row[col.name] = _finish(table, col, value, text, ctx, pending)
+            value = _convert(table, col, got, ctx)
+            has_data = has_data or (source.is_data and value is not None)
+            row[col.name] = _finish(table, col, value, got, ctx, pending)
     for subpath, cols in table.by_subpath:
         # (ElementPath's find directly unless a step says [last]: the hot path stays as it was)
         holder = (
