@@ -22,6 +22,7 @@ from xmlmigrate.contract.kinds import (
     TruthTable,
 )
 from xmlmigrate.db.layout import column_type
+from xmlmigrate.mock.from_contract import DRAW
 from xmlmigrate.model import MappedApp, RawRecord
 from xmlmigrate.run.transform import transform_record
 from xmlmigrate.stages.coverage import READERS, measure
@@ -217,6 +218,11 @@ def test_every_type_has_a_database_type() -> None:
     for ctype in TYPES:
         col = _column(ctype, READING[ctype][0])
         assert isinstance(column_type(col), sa.types.TypeEngine), ctype
+
+
+def test_the_generator_draws_every_type() -> None:
+    """A type the generator cannot draw would make it fail on the first contract using it."""
+    assert set(DRAW) == set(TYPES)
 
 
 # -- truth tables ------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import base64
 import functools
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal, overload
@@ -558,46 +558,53 @@ class ContractModel:
         elif not required and not warns and r < BLANK_RATE:
             return (None if r < BLANK_RATE / 5 else "", None)
         edge = not required and self.edge_rate and rng.random() < self.edge_rate
-        t = col.type
         if edge and col.extract is not None:
             return "N/A", INVALID  # nothing to extract
-        if t == "enum":
-            codes = [c for c in self.contract.enums[col.enum or ""] if c.strip()]
-            if not codes:  # only the catch-all '': blank is what takes it
-                return ("", None)
-            if edge:
-                return ("WEIRD", INVALID)
-            code = rng.choice(codes)
-            return code, code
-        if t == "bit":
-            return self._bit(rng, col, bool(edge))
-        if t in ("int", "bigint"):
-            if edge:
-                return "12abc", INVALID
-            n = rng.randint(0, 9999)
-            return str(n), n
-        if t == "decimal":
-            if edge:
-                return "12abc", INVALID
-            places = col.scale or 0
-            top = min(10 ** ((col.precision or 10) - places) - 1, 250_000)
-            value = Decimal(rng.randint(0, top * 10**places)).scaleb(-places)
-            return str(value), value
-        if t in ("date", "datetime"):
-            if edge:  # impossible parts: invalid, or clamped where the column clamps
-                return (impossible_datetime if t == "datetime" else impossible_date)(rng, *DATES)
-            if t == "datetime":
-                return draw_datetime(rng, *DATES)
-            d = DATES[0] + timedelta(days=rng.randrange(DATES[1]))
-            for _ in range(8):  # a rendering the column's formats accept
-                text = format_date(rng, d)
-                try:
-                    col.convert(text)
-                except InvalidValue:
-                    continue
-                return text, d
-            return d.isoformat(), d
-        # strings
+        return DRAW[col.type](self, rng, col, bool(edge))
+
+    # -- a value of each column type (DRAW): its text, and the value it stands for ----------
+    def _enum(self, rng: random.Random, col: CompiledColumn, edge: bool) -> Attr:
+        codes = [c for c in self.contract.enums[col.enum or ""] if c.strip()]
+        if not codes:  # only the catch-all '': blank is what takes it
+            return ("", None)
+        if edge:
+            return ("WEIRD", INVALID)
+        code = rng.choice(codes)
+        return code, code
+
+    def _int(self, rng: random.Random, col: CompiledColumn, edge: bool) -> Attr:
+        if edge:
+            return "12abc", INVALID
+        n = rng.randint(0, 9999)
+        return str(n), n
+
+    def _decimal(self, rng: random.Random, col: CompiledColumn, edge: bool) -> Attr:
+        if edge:
+            return "12abc", INVALID
+        places = col.scale or 0
+        top = min(10 ** ((col.precision or 10) - places) - 1, 250_000)
+        value = Decimal(rng.randint(0, top * 10**places)).scaleb(-places)
+        return str(value), value
+
+    def _datetime(self, rng: random.Random, col: CompiledColumn, edge: bool) -> Attr:
+        if edge:  # impossible parts: invalid, or clamped where the column clamps
+            return impossible_datetime(rng, *DATES)
+        return draw_datetime(rng, *DATES)
+
+    def _date(self, rng: random.Random, col: CompiledColumn, edge: bool) -> Attr:
+        if edge:
+            return impossible_date(rng, *DATES)
+        d = DATES[0] + timedelta(days=rng.randrange(DATES[1]))
+        for _ in range(8):  # a rendering the column's formats accept
+            text = format_date(rng, d)
+            try:
+                col.convert(text)
+            except InvalidValue:
+                continue
+            return text, d
+        return d.isoformat(), d
+
+    def _string(self, rng: random.Random, col: CompiledColumn, edge: bool) -> Attr:
         if col.extract is not None:
             digits = "".join(str(rng.randrange(10)) for _ in range(min(col.length or 9, 9)))
             text = f"{digits[:3]}-{digits[3:]}" if len(digits) > 3 else digits
@@ -625,6 +632,20 @@ class ContractModel:
             return "MAYBE", INVALID
         code = rng.choice(sorted(table))
         return code, table[code]
+
+
+# how the generator draws a value of each column type (tests/unit/test_kinds.py: one entry
+# for every type of xmlmigrate.contract.kinds.TYPES)
+DRAW: dict[str, Callable[[ContractModel, random.Random, CompiledColumn, bool], Attr]] = {
+    "enum": ContractModel._enum,
+    "bit": ContractModel._bit,
+    "int": ContractModel._int,
+    "bigint": ContractModel._int,
+    "decimal": ContractModel._decimal,
+    "date": ContractModel._date,
+    "datetime": ContractModel._datetime,
+    "string": ContractModel._string,
+}
 
 
 class _Siblings(MockElement):
