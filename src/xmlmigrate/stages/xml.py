@@ -25,6 +25,7 @@ from __future__ import annotations
 import codecs
 import gc
 import re
+import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,9 +74,15 @@ def _start_events(encoding: str | None) -> etree.XMLPullParser:
     )
 
 
-_BYTES_PARSER = _parser()
-_UTF8_PARSER = _parser("utf-8")
-HARDENED_PARSER = _BYTES_PARSER  # the whole-document parser, for references that time lxml
+class _Parsers(threading.local):
+    """One set of parsers per thread. lxml releases the GIL while libxml2 parses, but a parser
+    object is locked while in use: threads sharing one would parse one at a time."""
+
+    def __init__(self) -> None:
+        self.bytes = _parser()
+        self.utf8 = _parser("utf-8")
+        self.check_bytes = _check_parser(None)
+        self.check_utf8 = _check_parser("utf-8")
 
 
 @dataclass(slots=True)
@@ -188,7 +195,7 @@ def _parse_whole(raw: bytes, encoding: str | None) -> etree._Element:
     """The whole document as a tree (a contract without a scope), within the node budget."""
     if raw.count(b"<") + raw.count(b"=") > 2 * MAX_TREE_NODES:  # cheap upper bound first
         _too_complex("the document")
-    root = etree.fromstring(raw, _UTF8_PARSER if encoding else _BYTES_PARSER)
+    root = etree.fromstring(raw, _PARSERS.utf8 if encoding else _PARSERS.bytes)
     if root is None:
         raise XmlRejected("not_xml", "no root element")
     _reject_dtd(root)
@@ -293,8 +300,12 @@ def _check_parser(encoding: str | None) -> etree.XMLParser:
     )
 
 
-_CHECK_BYTES = _check_parser(None)
-_CHECK_UTF8 = _check_parser("utf-8")
+_PARSERS = _Parsers()
+
+
+def hardened_parser() -> etree.XMLParser:
+    """This thread's whole-document parser, for references that time lxml."""
+    return _PARSERS.bytes
 
 
 def _syntax_error(raw: bytes, utf8: bool = False) -> Exception | None:
@@ -302,7 +313,7 @@ def _syntax_error(raw: bytes, utf8: bool = False) -> Exception | None:
     with a target that builds nothing: about three times the speed of building the tree, and
     its memory does not grow with the number of elements."""
     try:
-        etree.fromstring(raw, _CHECK_UTF8 if utf8 else _CHECK_BYTES)
+        etree.fromstring(raw, _PARSERS.check_utf8 if utf8 else _PARSERS.check_bytes)
     except (etree.XMLSyntaxError, ValueError, TypeError) as exc:
         return exc
     return None
@@ -372,7 +383,7 @@ def _parse_scope(raw: bytes, scope: Scope) -> etree._Element | None:
             end = close.end()
         if raw.count(b"<", start, end) + raw.count(b"=", start, end) > MAX_TREE_NODES:
             _too_complex(f"<{scope.fragment}>")  # an upper bound on its elements + attributes
-        fragment = etree.fromstring(raw[start:end], _UTF8_PARSER)
+        fragment = etree.fromstring(raw[start:end], _PARSERS.utf8)
     except (etree.XMLSyntaxError, ValueError, TypeError):
         return None
     if fragment.tag != scope.fragment:
