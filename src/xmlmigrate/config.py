@@ -37,6 +37,13 @@ def default_db_url() -> str:
 WORKERS_PER_CORE = 4  # --workers cap: past a few per core, processes only compete for them
 
 
+THREADS_PER_CORE = 4  # --threads cap: past a few per core, threads only wait for the GIL
+
+
+def max_threads() -> int:
+    return THREADS_PER_CORE * (os.cpu_count() or 1)
+
+
 def max_workers() -> int:
     return WORKERS_PER_CORE * (os.cpu_count() or 1)
 
@@ -174,6 +181,23 @@ class MigrationConfig:
                 "pending",
                 "workers",
                 default=f"in-process for up to {IN_PROCESS_BATCHES} batches, else one per core",
+            ),
+        ),
+    )
+    threads: int = _option(
+        1,
+        Option(
+            "--threads",
+            "transform threads in each transform process (in the main process with --workers "
+            "0): libxml2 parses without the GIL while another thread maps; results keep the "
+            f"batch's order; at most {THREADS_PER_CORE} per core (default %(default)s)",
+            metavar="T",
+            parse=positive,
+            knob=Knob(
+                "transform threads in each transform process (or the main process): libxml2 "
+                "parses without the GIL while another thread maps; results keep the batch's "
+                f"order; at most {THREADS_PER_CORE} per core",
+                "threads",
             ),
         ),
     )
@@ -375,6 +399,11 @@ class MigrationConfig:
                 f"--workers {self.workers} is too many: at most {max_workers()} here "
                 f"({WORKERS_PER_CORE} per CPU core; past that the processes only compete for "
                 "the cores) — leave --workers out for one per core"
+            )
+        if not 1 <= self.threads <= max_threads():
+            raise ValueError(
+                f"--threads {self.threads}: from 1 to {max_threads()} here ({THREADS_PER_CORE} "
+                "per CPU core; past that the threads only wait for the GIL)"
             )
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")

@@ -115,6 +115,7 @@ class RunStats(Outcomes):
     elapsed: float = 0.0
     batches: int = 0
     workers: int = 0
+    threads: int = 1  # transform threads in each transform process
     connections_opened: int = 0
     transactions: int = 0
     statements: int = 0  # sent by the writers: COPY streams or executemany calls
@@ -167,6 +168,7 @@ class RunStats(Outcomes):
             "rec_per_min": self.rec_per_min,
             "batches": self.batches,
             "workers": self.workers,
+            "threads": self.threads,
             "connections_opened": self.connections_opened,
             "transactions": self.transactions,
             "statements": self.statements,

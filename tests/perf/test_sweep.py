@@ -82,6 +82,30 @@ def test_workers(
     assert stats.workers == min(workers, batches)  # never more workers than batches
 
 
+@pytest.mark.parametrize(("workers", "threads"), [(0, 1), (0, 2), (2, 1), (2, 2)])
+@pytest.mark.benchmark(group="sweep: transform threads x workers (batch 100)")
+def test_threads(
+    benchmark: BenchmarkFixture,
+    perf_source: PerfSource,
+    clean_target: Callable[[], None],
+    perf_rounds: int,
+    workers: int,
+    threads: int,
+) -> None:
+    """Threads transforming side by side in each process: libxml2 parses without the GIL
+    while another thread maps (in the main process with 0 workers)."""
+    stats = _measure(
+        benchmark,
+        perf_source,
+        clean_target,
+        perf_rounds,
+        workers=workers,
+        threads=threads,
+        batch_size=100,
+    )
+    assert stats.threads == threads
+
+
 @pytest.mark.benchmark(group="knob effects (interleaved)")
 def test_knob_effects(
     benchmark: BenchmarkFixture,

@@ -58,7 +58,7 @@ def test_run_defaults_are_the_fields_defaults() -> None:
 def test_every_option_sets_its_field() -> None:
     given = [
         *("--db", "sqlite:///other.db", "--contract", "a.toml", "--contract", "b.toml"),
-        *("--workers", "2", "--batch-size", "7", "--max-batch-bytes", "1MiB"),
+        *("--workers", "2", "--threads", "2", "--batch-size", "7", "--max-batch-bytes", "1MiB"),
         *("--no-pooling", "--no-pipelined", "--no-dedup-cache", "--no-check-well-formed"),
         *("--limit", "5", "--source", "staging(app_id, doc)", "--app-id-start", "3"),
         *("--app-id-end", "9", "--modulo", "4", "--modulo-instance", "1"),
@@ -69,6 +69,7 @@ def test_every_option_sets_its_field() -> None:
         db_url="sqlite:///other.db",
         contracts=(Path("a.toml"), Path("b.toml")),
         workers=2,
+        threads=2,
         batch_size=7,
         max_batch_bytes=2**20,
         pooling=False,

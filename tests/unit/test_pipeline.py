@@ -103,6 +103,8 @@ def reference(corpus_url: str) -> dict[str, Any]:
         {"workers": 2, "batch_size": 2000},
         {"workers": 1, "pipelined": False, "pooling": False, "batch_size": 13},
         {"workers": 0, "scoped_parse": False},
+        {"workers": 0, "threads": 2},
+        {"workers": 2, "threads": 3, "batch_size": 7},
     ],
     ids=lambda k: ",".join(f"{a}={b}" for a, b in k.items()),
 )

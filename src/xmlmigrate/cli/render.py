@@ -44,7 +44,8 @@ def print_summary(stats: RunStats, db_url: str, batch_size: int) -> None:
     print_fit(stats)
     console.print(f"Elapsed {stats.elapsed:.2f} s   [bold]{stats.rec_per_min:,.0f} rec/min[/bold]")
     console.print(
-        f"Workers {stats.workers or 'none (in-process)'}   connections opened "
+        f"Workers {stats.workers or 'none (in-process)'}   threads {stats.threads}   "
+        f"connections opened "
         f"{stats.connections_opened}   transactions {stats.transactions} "
         f"({stats.failed_transactions} refused by the database)   statements "
         f"{stats.statements}   pages read {stats.source_queries}   duplicate keys caught "

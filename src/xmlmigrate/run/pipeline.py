@@ -141,7 +141,9 @@ def run_migration(
             if workers and ContractTexts.of(contract) is None:
                 log.info("the contract has no text worker processes could compile: in-process")
                 workers = 0
-            stats = RunStats(run_id=run_id, workers=workers, pending=pending)
+            stats = RunStats(
+                run_id=run_id, workers=workers, threads=config.threads, pending=pending
+            )
             log.info(
                 "run %s: %d apps pending, %s",
                 run_id[:12],
@@ -346,7 +348,9 @@ class _Run:
         self.stats = stats
         self.tally = FillTally.of(contract)
         self.on_batch = on_batch
-        self.options = TransformOptions(config.scoped_parse, config.check_well_formed)
+        self.options = TransformOptions(
+            config.scoped_parse, config.check_well_formed, config.threads
+        )
         self.times = stats.stage_seconds
         # documents read and not committed (read ahead, transforming, waiting to commit):
         # within IN_FLIGHT_PAGES pages of max_batch_bytes, whatever the workers and the depth
