@@ -4,6 +4,8 @@ the last of its matches, and ``..`` climbs to the parent (the application's ance
 
 from __future__ import annotations
 
+from functools import cache
+
 from lxml import etree
 
 
@@ -67,12 +69,19 @@ def locate(el: etree._Element, path: str | None) -> etree._Element | None:
     if LAST not in path:
         return el.find(path)
     current: etree._Element | None = el
-    for step in path_steps(path):
+    for step, last in _located_steps(path):
         if current is None:
             return None
-        if step.endswith(LAST):
-            matches = current.findall(step.removesuffix(LAST))
+        if last:
+            matches = current.findall(step)
             current = matches[-1] if matches else None
         else:
             current = current.find(step)
     return current
+
+
+@cache
+def _located_steps(path: str) -> tuple[tuple[str, bool], ...]:
+    """``path``'s steps once per path (a run locates the same few paths in every row): each
+    without its ``[last]``, and whether it had one."""
+    return tuple((step.removesuffix(LAST), step.endswith(LAST)) for step in path_steps(path))
