@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xmlmigrate.contract import CompiledContract, load_contract
+from xmlmigrate.contract import CompiledContract, compile_contract, load_contract
 from xmlmigrate.mock import ContractGenerator
 
 
@@ -27,6 +27,20 @@ A = 1
 B = 2
 """
 )
+
+
+# one root table, app_base, keyed by the app id: the columns under test follow
+APP_BASE = (
+    '[tables.app_base]\nrows = "."\nkey = ["app_id"]\n[tables.app_base.columns]\n'
+    'app_id = { source = "app_id", type = "int", nullable = false }\n'
+)
+
+
+def app_base_contract(
+    columns: str, more: str = "", head: str = HEAD, source: str = "<contract>"
+) -> CompiledContract:
+    """``head`` (the contract section and enums), app_base with ``columns``, then ``more``."""
+    return compile_contract(head + APP_BASE + columns + more, source)
 
 
 # the engine's feature contract (every column kind, truth tables, warning defaults, checks)

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.contracts import app_base_contract
 
-from xmlmigrate.contract import CompiledContract, compile_contract
+from xmlmigrate.contract import CompiledContract
 from xmlmigrate.contract.compiled import COLUMN_KEYS
 from xmlmigrate.contract.errors import ContractError, InvalidValue
 from xmlmigrate.contract.kinds import (
@@ -27,29 +28,9 @@ from xmlmigrate.model import MappedApp, RawRecord
 from xmlmigrate.run.transform import transform_record
 from xmlmigrate.stages.coverage import READERS, measure
 
-HEAD = """
-[contract]
-name = "t"
-root = "Provenir"
-app_id = "Request/@ID"
-application = "Request/CustData/application"
-product_line = "CC"
-
-[enums.kind]
-A = 1
-B = 2
-"""
-
 
 def _contract(columns: str, more: str = "") -> CompiledContract:
-    return compile_contract(
-        HEAD
-        + '[tables.app_base]\nrows = "."\nkey = ["app_id"]\n[tables.app_base.columns]\n'
-        + 'app_id = { source = "app_id", type = "int", nullable = false }\n'
-        + columns
-        + more,
-        "t.toml",
-    )
+    return app_base_contract(columns, more, source="t.toml")
 
 
 def _doc(app_attrs: str = "", inner: str = "") -> str:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from tests.contracts import HEAD as CONTRACT_HEAD
-from tests.contracts import engine_contract
+from tests.contracts import app_base_contract, engine_contract
 
-from xmlmigrate.contract import CompiledContract, compile_contract
+from xmlmigrate.contract import CompiledContract
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.run.transform import transform_record
 
@@ -27,13 +27,7 @@ AUTHU = 11
 
 
 def contract(columns: str, more: str = "") -> CompiledContract:
-    return compile_contract(
-        HEAD
-        + '[tables.app_base]\nrows = "."\nkey = ["app_id"]\n[tables.app_base.columns]\n'
-        + 'app_id = { source = "app_id", type = "int", nullable = false }\n'
-        + columns
-        + more
-    )
+    return app_base_contract(columns, more, HEAD)
 
 
 def doc(app_attrs: str = "", inner: str = "", app_id: int = 7) -> str:

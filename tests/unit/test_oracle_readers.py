@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from lxml import etree
+from tests.contracts import APP_BASE, contract_section
 
 from xmlmigrate.contract import compile_contract
 from xmlmigrate.contract import converters as tf
@@ -55,24 +56,16 @@ def _engine(convert: tf.Converter, text: str) -> Any:
 
 
 def _column_contract(columns: str) -> str:
-    return f"""
-[contract]
-name = "t"
-root = "Provenir"
-app_id = "Request/@ID"
-application = "Request/CustData/application"
-product_line = "CC"
-
+    return (
+        contract_section()
+        + """
 [enums.kind]
 A = 1
 b = 2
-
-[tables.app_base]
-key = ["app_id"]
-[tables.app_base.columns]
-app_id = {{ source = "app_id", type = "int", nullable = false }}
-{columns}
 """
+        + APP_BASE
+        + columns
+    )
 
 
 COLUMNS = """

@@ -56,6 +56,19 @@ def _samples(
     return out
 
 
+def _kept_between(
+    points: list[float], at: int, to: int, p: Callable[[float], float], alpha: float
+) -> None:
+    """The interval points[at]..points[to] is the set the test keeps: just inside both ends
+    p > alpha, just outside p <= alpha."""
+    assert p((points[at] + points[at + 1]) / 2) > alpha  # just inside
+    assert p((points[to - 1] + points[to]) / 2) > alpha
+    below = (points[at - 1] + points[at]) / 2 if at else points[0] - 1
+    above = (points[to] + points[to + 1]) / 2 if to + 1 < len(points) else points[-1] + 1
+    assert p(below) <= alpha  # just outside
+    assert p(above) <= alpha
+
+
 # -- Mann–Whitney -------------------------------------------------------------------------------
 
 
@@ -139,12 +152,7 @@ def test_the_shift_interval_is_the_set_of_shifts_scipys_exact_test_keeps(
     def p(shift: float) -> float:
         return float(mannwhitneyu([h - shift for h in head], base, method="exact").pvalue)
 
-    assert p((diffs[at] + diffs[at + 1]) / 2) > alpha  # just inside
-    assert p((diffs[to - 1] + diffs[to]) / 2) > alpha
-    below = (diffs[at - 1] + diffs[at]) / 2 if at else diffs[0] - 1
-    above = (diffs[to] + diffs[to + 1]) / 2 if to + 1 < len(diffs) else diffs[-1] + 1
-    assert p(below) <= alpha  # just outside
-    assert p(above) <= alpha
+    _kept_between(diffs, at, to, p, alpha)
 
 
 def test_too_small_samples_have_no_shift_interval() -> None:
@@ -187,12 +195,7 @@ def test_the_signed_rank_interval_is_the_set_of_centres_scipys_exact_test_keeps(
     def p(centre: float) -> float:
         return float(wilcoxon([v - centre for v in values], method="exact").pvalue)
 
-    assert p((walsh[at] + walsh[at + 1]) / 2) > alpha  # just inside
-    assert p((walsh[to - 1] + walsh[to]) / 2) > alpha
-    below = (walsh[at - 1] + walsh[at]) / 2 if at else walsh[0] - 1
-    above = (walsh[to] + walsh[to + 1]) / 2 if to + 1 < len(walsh) else walsh[-1] + 1
-    assert p(below) <= alpha  # just outside
-    assert p(above) <= alpha
+    _kept_between(walsh, at, to, p, alpha)
 
 
 def test_walsh_averages_and_intervals_with_ties() -> None:
