@@ -172,17 +172,28 @@ def cmd_perf_gate(args: argparse.Namespace) -> int:
     return 1 if result.verdict == "fail" else 0
 
 
+SAVED_ROUNDS = 10  # perf calibrate --saved: rounds of each saved and compared run
+
+
 def _calibrate_saved(args: argparse.Namespace) -> int:
     from xmlmigrate.bench.saved import calibrate_saved
 
+    injects = [gate_options.INJECT_HEAD.held(p) for p in args.inject]
+    threshold = gate_options.THRESHOLD.held(args.threshold)
+    runs, records, rounds = args.runs, args.records, args.rounds or SAVED_ROUNDS
+    if args.base != "HEAD":  # every other flag read first: each is honoured or refused
+        raise UserError(
+            "perf calibrate --saved does not take --base: it compares runs of the working tree "
+            "saved by one process with later runs of the same tree"
+        )
     started = time.perf_counter()
     verdicts = calibrate_saved(
-        args.runs,
-        [gate_options.INJECT_HEAD.held(p) for p in args.inject],
-        gate_options.THRESHOLD.held(args.threshold),
+        runs,
+        injects,
+        threshold,
         args.db,
-        records=args.records,
-        rounds=args.rounds,
+        records=records,
+        rounds=rounds,
         progress=lambda m: console.print(m, highlight=False),
     )
     table = Table(show_edge=False, title="saved-baseline comparison: calibration")
@@ -222,6 +233,8 @@ def cmd_perf_calibrate(args: argparse.Namespace) -> int:
                 db_url=args.db,
                 inject_head=gate_options.INJECT_HEAD.held(pct),
                 threshold=gate_options.THRESHOLD.held(args.threshold),
+                records=args.records,
+                rounds=args.rounds or gate_options.ROUNDS.value,
             )
             try:
                 result = g.run_gate(cfg)
@@ -293,12 +306,20 @@ def _autosaved(storage: Path) -> Path:
     return latest
 
 
+DEFAULT_STORAGE = Path(".benchmarks")  # pytest-benchmark's default --benchmark-storage
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from xmlmigrate.bench.report import build_report, load_cases
 
     bench = list(args.bench)
     if args.latest or not (bench or args.baseline or args.gate):
         bench.append(_autosaved(args.storage))
+    elif args.storage != DEFAULT_STORAGE:
+        raise UserError(
+            "perf report reads --storage only with --latest or when no file is given: add "
+            "--latest to read its newest run as well"
+        )
     try:
         table, images = build_report(bench, args.baseline or [], args.out, args.gate or [])
     except ImportError as exc:
@@ -387,7 +408,7 @@ def _report(sub: Commands, func: Handler) -> argparse.ArgumentParser:
     rep.add_argument(
         "--storage",
         type=Path,
-        default=Path(".benchmarks"),
+        default=DEFAULT_STORAGE,
         metavar="DIR",
         help="pytest-benchmark's --benchmark-storage folder (default %(default)s)",
     )
@@ -464,8 +485,14 @@ def _calibrate(sub: Commands, func: Handler) -> argparse.ArgumentParser:
         "--perf-fail-over): per trial one process saves the gate subset, a later one is "
         "compared with it",
     )
-    gate_options.RECORDS.add(cal.add_argument, help="(--saved) default %(default)s")
-    cal.add_argument("--rounds", type=positive, default=10, help="(--saved) default 10")
+    gate_options.RECORDS.add(cal.add_argument, help="documents per side (default %(default)s)")
+    cal.add_argument(
+        "--rounds",
+        type=positive,
+        default=None,
+        help=f"rounds a block in each gate (default {gate_options.ROUNDS.value}), or per saved "
+        f"run with --saved (default {SAVED_ROUNDS})",
+    )
     return cal
 
 
