@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
+import shlex
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -254,3 +258,30 @@ def test_report_of_a_gate_run(tmp_path: Path) -> None:
     not_gate = tmp_path / "other.json"
     not_gate.write_text("{}")
     assert main(["perf", "report", "--gate", str(not_gate), "--out", str(tmp_path / "r")]) == 2
+
+
+def test_perf_gate_into_a_closed_pipe_still_writes_its_json(tmp_path: Path) -> None:
+    """``perf gate --json F | head -1``: the JSON is written and the verdict is the exit
+    status (before: the wide table's own console hit the closed pipe, exit 1, no JSON)."""
+    out = tmp_path / "gate.json"
+    script = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        "from tests.unit.test_gate import BenchmarkVerdict, _gate_result, decide\n"
+        "import xmlmigrate.bench.gate as g\n"
+        "bench = BenchmarkVerdict(name='t::test_gate_transform', verdict='pass',\n"
+        "    decisions=[decide([1.0] * 10, [1.0] * 10, 0.05, 0.005)])\n"
+        "g.run_gate = lambda cfg, progress=None: _gate_result('pass', bench)\n"
+        "from xmlmigrate.cli import main\n"
+        f"raise SystemExit(main(['perf', 'gate', '--base', 'HEAD', '--json', {str(out)!r}]))\n"
+    )
+    proc = subprocess.run(
+        f"{sys.executable} -c {shlex.quote(script)} | head -1; exit ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["gate"]["verdict"] == "pass"

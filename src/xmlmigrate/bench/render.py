@@ -3,10 +3,13 @@ ratio with its interval, and the verdict; then what the gate set aside and why."
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 
-from xmlmigrate.bench.gate import Decision, GateResult
+if TYPE_CHECKING:  # the gate's machinery loads only when a gate runs, not with every command
+    from xmlmigrate.bench.gate import Decision, GateResult
 
 
 def print_gate(result: GateResult, out: Console | None = None) -> None:
@@ -38,9 +41,12 @@ def print_gate(result: GateResult, out: Console | None = None) -> None:
             row(name if i == 0 else "", d)
         for d in bench.confirmed or []:
             row("  measured again", d)
-    # a log file is not a terminal: do not squeeze the table into 80 columns
-    wide = console.is_terminal or out is not None
-    (console if wide else Console(width=120, soft_wrap=True)).print(table)
+    if console.is_terminal:
+        console.print(table)
+    else:  # a log file or a pipe: do not squeeze the table into 80 columns
+        wide = Console(width=max(120, console.width), soft_wrap=True, file=console.file)
+        wide.on_broken_pipe = console.on_broken_pipe  # type: ignore[method-assign]
+        wide.print(table)
     for bench in result.benchmarks:
         name = bench.name.split("::")[-1]
         for key, (old, new) in bench.counter_changes.items():

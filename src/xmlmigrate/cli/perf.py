@@ -164,10 +164,11 @@ def cmd_perf_gate(args: argparse.Namespace) -> int:
     except GateError as exc:
         error_line(str(exc))
         return 2
-    print_gate(result)
-    if args.json is not None:
+    if args.json is not None:  # first: a closed stdout must not lose it
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+    print_gate(result, console)
+    if args.json is not None:
         console.print(f"Saved {args.json}")
     return 1 if result.verdict == "fail" else 0
 
