@@ -14,7 +14,7 @@ from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
-from xmlmigrate.contract.compiled import SourceRef, parse_source
+from xmlmigrate.contract.model import SourceRef, parse_source
 from xmlmigrate.db.locks import DEFAULT_LOCK_TIMEOUT_S, check_lock_timeout
 
 DEFAULT_DB_URL = "sqlite:///xmlmigrate.db"

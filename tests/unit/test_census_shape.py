@@ -17,7 +17,7 @@ import pytest
 from lxml import etree
 
 from xmlmigrate.contract import load_contract
-from xmlmigrate.contract.compiled import CompiledContract
+from xmlmigrate.contract.model import CompiledContract
 from xmlmigrate.contract.paths import split_path
 from xmlmigrate.mock import generator_for
 from xmlmigrate.mock.census import SHAPES, census, parse_census, shape_of

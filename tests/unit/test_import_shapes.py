@@ -16,9 +16,10 @@ import pytest
 from lxml import etree
 
 from xmlmigrate.contract import combine_contracts, compile_contract
-from xmlmigrate.contract.compiled import CompiledContract, respell
 from xmlmigrate.contract.errors import ContractImportError
 from xmlmigrate.contract.import_ import MAPPING_KEYS, TOP_LEVEL_KEYS, Imported, import_contract
+from xmlmigrate.contract.model import CompiledContract
+from xmlmigrate.contract.spelling import respell
 from xmlmigrate.db.schema import build_schema
 from xmlmigrate.model import MappedApp, RawRecord
 from xmlmigrate.run.transform import transform_record

@@ -7,7 +7,6 @@ from dataclasses import replace
 from typing import Any
 
 from xmlmigrate.contract.errors import ContractError
-from xmlmigrate.contract.kinds import TYPES
 from xmlmigrate.contract.model import CompiledColumn, CompiledContract, CompiledTable
 
 
@@ -55,9 +54,9 @@ def combine_contracts(contracts: Sequence[CompiledContract]) -> CompiledContract
             }
             if extra or wider:
                 columns = tuple(
-                    replace(c, type="datetime", coerce=TYPES["datetime"].coercer(c.convert))
-                    if c.name in wider
-                    else c
+                    # the combined tables describe the database: each document is mapped by
+                    # its own member contract, whose column keeps its date
+                    replace(c, type="datetime") if c.name in wider else c
                     for c in known.columns
                 )
                 tables[table.name] = replace(known, columns=columns + extra)

@@ -28,11 +28,11 @@ from typing import Any
 
 from xmlmigrate.contract import converters as tf
 from xmlmigrate.contract import expressions as ex
-from xmlmigrate.contract.combine import combine_contracts as combine_contracts
 from xmlmigrate.contract.errors import ContractError, ExprError, InvalidValue
 from xmlmigrate.contract.kinds import (
     COLUMN_TYPES,
     SOURCE_KINDS,
+    TYPE_KEYS,
     TYPES,
     Declared,
     check_type_keys,
@@ -41,23 +41,19 @@ from xmlmigrate.contract.kinds import (
 from xmlmigrate.contract.model import (
     DEFAULT_SOURCE,
     CompiledCheck,
+    CompiledColumn,
+    CompiledContract,
+    CompiledTable,
     Dedup,
     Meaningful,
     Pair,
     RowFilter,
     Unpivot,
+    parse_source,
 )
-
-# the model's names other modules import from here, where it lived before
-from xmlmigrate.contract.model import CompiledColumn as CompiledColumn
-from xmlmigrate.contract.model import CompiledContract as CompiledContract
-from xmlmigrate.contract.model import CompiledTable as CompiledTable
-from xmlmigrate.contract.model import SourceRef as SourceRef
-from xmlmigrate.contract.model import parse_source as parse_source
 from xmlmigrate.contract.paths import check_element_path, split_path
 from xmlmigrate.contract.scope import scope_of, within_scope
 from xmlmigrate.contract.spelling import attribute_names
-from xmlmigrate.contract.spelling import respell as respell
 from xmlmigrate.identifiers import RESERVED_TABLES, identifier_problem
 
 SOURCE_KEYS = ("attr", "path", "const", "parent", "source", "expr", "unpivot")
@@ -69,23 +65,14 @@ DEFAULT_WHEN = ("always", "row_has_values")
 COLUMN_KEYS = frozenset(
     {
         *SOURCE_KEYS,
+        *TYPE_KEYS,  # the keys some types own (xmlmigrate.contract.kinds)
         "type",
         "nullable",
-        "length",
-        "precision",
-        "scale",
-        "enum",
         "default",
         "default_when",
         "on_overflow",
         "on_invalid",
-        "on_impossible",
-        "formats",
         "extract",
-        "round",
-        "true",
-        "false",
-        "null",
         "pattern",
         "warn",
         "doc",

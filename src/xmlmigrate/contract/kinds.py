@@ -266,9 +266,6 @@ class BitType(ColumnType):
         truth = self.truth(col)
         return Typed(truth.converter(), _same, truth)
 
-    def converter(self, col: Declared) -> tf.Converter:
-        return self.truth(col).converter()
-
     @staticmethod
     def truth(col: Declared) -> TruthTable:
         declared = {"true", "false"} & set(col.data)

@@ -1,5 +1,5 @@
 """A compiled contract's data types: tables, columns, row filters, unpivot pairs, checks,
-the source table of its documents, and the error a contract that cannot be used raises.
+and the source table of its documents.
 
 Built by :mod:`xmlmigrate.contract.compiled` from a contract file; read by the mapper, the
 coverage report, the schema and the mock documents. An unpivot table's listed pairs read

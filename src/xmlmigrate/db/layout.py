@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mssql, mysql
 
 if TYPE_CHECKING:
-    from xmlmigrate.contract.compiled import CompiledColumn
+    from xmlmigrate.contract.model import CompiledColumn
 
 SOURCE_TABLE = "app_xml"
 LOG_TABLE = "processing_log"

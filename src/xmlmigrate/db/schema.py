@@ -28,7 +28,7 @@ from xmlmigrate.errors import UserError
 __all__ = ["LOG_TABLE", "SOURCE_TABLE", "WARNING_TABLE", "Schema", "build_schema", "schema_for"]
 
 # The longest text each database declares (its manual). A contract holds a length any of them
-# takes (xmlmigrate.contract.compiled: up to PostgreSQL's); a schema is checked against its
+# takes (xmlmigrate.contract.kinds.MAX_STRING_LENGTH: up to PostgreSQL's); a schema is checked against its
 # own database before any DDL is sent, so that `init` names the column, not a syntax error.
 TEXT_LIMITS = {
     "mssql": (4_000, "SQL Server's NVARCHAR holds at most 4000 characters"),

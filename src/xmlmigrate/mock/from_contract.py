@@ -31,7 +31,7 @@ import base64
 import functools
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal, overload
@@ -42,8 +42,8 @@ from xmlmigrate.contract import (
     default_contract_path,
     load_contract,
 )
-from xmlmigrate.contract.compiled import CompiledColumn
 from xmlmigrate.contract.errors import InvalidValue
+from xmlmigrate.contract.model import CompiledColumn
 from xmlmigrate.contract.paths import path_steps, split_path
 from xmlmigrate.mock import catalog as cat
 from xmlmigrate.mock.census import (
@@ -674,13 +674,14 @@ class _RequestAttrs(MockElement):
         self.spelled = model.request_spelled
 
 
-class ContractGenerator:
+class ContractGenerator(MockGenerator):
     """Documents for ``contract`` (one product line: pass a member of a combined contract):
     its model (:class:`ContractModel`) rendered with the realism of real Provenir documents
     (:class:`~xmlmigrate.mock.generator.ProvenirProfile`: sizes after ``size_profile``, the
     bulk sections). ``real`` is the census the model follows: by default the one the
     contract's application element has (:func:`declared_census`), None for none (the profile
-    then gives elements an invented attribute load)."""
+    then gives elements an invented attribute load). Document *i* depends only on the contract,
+    ``(seed, i, start_app_id, edge_rate)``, the size profile and the census."""
 
     def __init__(
         self,
@@ -692,22 +693,15 @@ class ContractGenerator:
         *,
         real: ProductCensus | Literal["declared"] | None = "declared",
     ) -> None:
-        chosen = declared_census(contract) if real == "declared" else real
-        self.profile = ProvenirProfile(seed, size_profile, filler=chosen is None)
         if start_app_id < 1:
             raise ValueError("start_app_id must be >= 1")
         if not 0.0 <= edge_rate <= 1.0:
             raise ValueError("edge_rate must be between 0 and 1")
+        chosen = declared_census(contract) if real == "declared" else real
+        self.profile = ProvenirProfile(seed, size_profile, filler=chosen is None)
         self.seed = seed
-        self.size_profile = size_profile
         self.start_app_id = start_app_id
-        self.edge_rate = edge_rate
-        self.contract = contract
         self.model = ContractModel(contract, edge_rate, chosen)
-
-    def generate(self, count: int, offset: int = 0) -> Iterator[GeneratedDoc]:
-        for i in range(offset, offset + count):
-            yield self.document(i)
 
     def document(self, index: int) -> GeneratedDoc:
         rng = random.Random(self.seed * 1_000_003 + index)

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from time import perf_counter
 
 from xmlmigrate.contract import CompiledContract
-from xmlmigrate.contract.compiled import respell
+from xmlmigrate.contract.spelling import respell
 from xmlmigrate.model import MappedApp, RawRecord, Rejection
 from xmlmigrate.stages.errors import XmlRejected
 from xmlmigrate.stages.mapping import map_application

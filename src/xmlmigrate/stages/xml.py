@@ -1,4 +1,5 @@
-"""The one hardened XML parser, and decoding of what sources hand us.
+"""The hardened XML parsing (one set of parsers per thread), and decoding of what sources
+hand us.
 
 Every document goes through :func:`parse_document`. The parser never resolves
 entities, never touches the network, never loads a DTD and keeps libxml2's

@@ -4,12 +4,13 @@ The oracle reads the contract's TOML text (what the contract was compiled from),
 compiled closures: each rule below — whole and rounded numbers, decimals, dates, truth
 tables, enum codes, patterns, extraction, constants and defaults — is a plain
 implementation of what the contract documentation says, kept apart from the engine's
-(:mod:`xmlmigrate.contract.converters`, :mod:`xmlmigrate.contract.compiled`) so that the
+(:mod:`xmlmigrate.contract.converters`, :mod:`xmlmigrate.contract.kinds`) so that the
 end-to-end tests compare two readings of one contract.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -245,13 +246,7 @@ def _column(name: str, spec: dict[str, Any], enums: dict[str, dict[str, int]]) -
             changes.update(kind="unpivot_field", attr=role)
     else:
         changes["kind"] = spec["source"]  # app_id
-    return _with(column, changes)
-
-
-def _with(column: Column, changes: dict[str, Any]) -> Column:
-    values = {name: getattr(column, name) for name in Column.__slots__}
-    values.update(changes)
-    return Column(**values)
+    return dataclasses.replace(column, **changes)
 
 
 def literal(col: Column, value: Any) -> Any:
