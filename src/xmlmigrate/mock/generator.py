@@ -9,8 +9,6 @@ generator, which is what makes hundreds of MB/s possible, sizes that follow the 
 distribution (median ~145 KB, tail to ~2 MB) under the ``realistic`` profile, and, where no
 census of real documents lists an element's attributes, an invented attribute load that gives
 elements their real weight.
-
-Document *i* of a generator depends only on ``(seed, i, start_app_id, edge_rate)``.
 """
 
 from __future__ import annotations
@@ -61,10 +59,12 @@ class MockGenerator(Protocol):
 
     def document(self, index: int) -> GeneratedDoc: ...
 
-    def generate(self, count: int, offset: int = 0) -> Iterator[GeneratedDoc]: ...
+    def generate(self, count: int, offset: int = 0) -> Iterator[GeneratedDoc]:
+        for i in range(offset, offset + count):
+            yield self.document(i)
 
 
-class MixedGenerator:
+class MixedGenerator(MockGenerator):
     """Documents of several generators at once (``generate --contract cc --contract rl``):
     document ``i`` is the ``i mod n``-th generator's, so a corpus mixes the product lines
     evenly; app ids stay ``start_app_id + i``."""
@@ -74,10 +74,6 @@ class MixedGenerator:
 
     def document(self, index: int) -> GeneratedDoc:
         return self.generators[index % len(self.generators)].document(index)
-
-    def generate(self, count: int, offset: int = 0) -> Iterator[GeneratedDoc]:
-        for i in range(offset, offset + count):
-            yield self.document(i)
 
 
 class ProvenirProfile:

@@ -142,7 +142,10 @@ class _Tree:
 
     def text(self, el: MockElement, path: str) -> str | None:
         """The raw text of ``sub/path/@attr`` from ``el`` (None if absent)."""
-        subpath, attr = split_path(path)
+        return self.attr(el, *split_path(path))
+
+    def attr(self, el: MockElement, subpath: str | None, attr: str) -> str | None:
+        """The raw text of ``attr`` of the element ``subpath`` leads to (None if absent)."""
         holder = self.one(el, subpath)
         return None if holder is None else holder.text(attr)
 
@@ -279,8 +282,7 @@ class _Oracle:
             made = False
             for group, counts in ((pair.reads, True), (pair.also, False)):
                 for column, (subpath, attr) in group.items():
-                    holder = self.tree.one(el, subpath)
-                    text = None if holder is None else holder.text(attr)
+                    text = self.tree.attr(el, subpath, attr)
                     if text is not None:
                         fields[column] = text
                         made = made or (counts and unpivot.kept(text))
@@ -288,8 +290,7 @@ class _Oracle:
                 if made:
                     out.append((pair.name, "", fields))
                 continue
-            holder = self.tree.one(el, pair.subpath)
-            text = None if holder is None else holder.text(pair.attr)
+            text = self.tree.attr(el, pair.subpath, pair.attr)
             if text is not None and unpivot.kept(text):
                 out.append((pair.name, text, fields))
         return out

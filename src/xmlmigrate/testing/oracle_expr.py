@@ -478,6 +478,9 @@ def _shift_months(d: date, months: int) -> date:
     return d.replace(year=year, month=month, day=min(d.day, calendar.monthrange(year, month)[1]))
 
 
+_UNIT_SECONDS = {"HOUR": 3600, "MINUTE": 60, "SECOND": 1}
+
+
 def _date_add(unit: str, n: int, d: date) -> date:
     if unit == "YEAR":
         return _shift_months(d, 12 * n)
@@ -485,7 +488,7 @@ def _date_add(unit: str, n: int, d: date) -> date:
         return _shift_months(d, n)
     if unit == "DAY":
         return d + timedelta(days=n)
-    seconds = {"HOUR": 3600, "MINUTE": 60, "SECOND": 1}[unit] * n
+    seconds = _UNIT_SECONDS[unit] * n
     return _midnight(d) + timedelta(seconds=seconds)
 
 
@@ -500,7 +503,7 @@ def _date_diff(unit: str, a: date, b: date) -> int:
         day_b = b.date() if isinstance(b, datetime) else b
         return (day_b - day_a).days
     span = (_midnight(b) - _midnight(a)).total_seconds()
-    return int(span // {"HOUR": 3600, "MINUTE": 60, "SECOND": 1}[unit])
+    return int(span // _UNIT_SECONDS[unit])
 
 
 def text_number(x: Any) -> Any:

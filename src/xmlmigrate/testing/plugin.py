@@ -39,7 +39,7 @@ import pytest
 import sqlalchemy as sa
 
 from xmlmigrate.bench.probe import ALLOW_RESET_ENV, INJECT_ENV
-from xmlmigrate.bench.saved import BENCHMARK_STORAGE, saved_runs
+from xmlmigrate.bench.saved import BENCHMARK_STORAGE, latest_saved_run
 from xmlmigrate.contract import CompiledContract, load_contract
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.db.engine import DEFAULT_ODBC_DRIVERS
@@ -276,8 +276,10 @@ def saved_results_line(config: pytest.Config) -> str | None:
     if getattr(bs, "save", None) or getattr(bs, "autosave", None):
         storage = getattr(bs, "storage", None)
         root = getattr(storage, "path", None)
-        runs = saved_runs(Path(str(root)), getattr(bs, "machine_id", None)) if root else []
-        shown = _relative(runs[-1]) if runs else str(storage)
+        latest = (
+            latest_saved_run(Path(str(root)), getattr(bs, "machine_id", None)) if root else None
+        )
+        shown = _relative(latest) if latest else str(storage)
         command = "xmlmigrate perf report"
         if root and Path(str(root)).resolve() != BENCHMARK_STORAGE.resolve():
             command += f" --storage {_relative(Path(str(root)))}"
