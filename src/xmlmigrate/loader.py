@@ -165,7 +165,7 @@ class ExistingRows:
         self.kept = 0
 
     def _among(self, column: sa.ColumnClause[Any], values: list[Any]) -> sa.ColumnElement[bool]:
-        """``column IN (values)``; on PostgreSQL ``column = ANY(%(values)s)``, one array
+        """``column IN (values)``; on PostgreSQL ``column = ANY(%(among)s)``, one array
         parameter: a statement text that does not grow with the values, which psycopg parses
         once and caches (an IN list of 100 ids is a new 1.5 KB text each time: 2 ms to parse)."""
         if self.engine.dialect.name == "postgresql":

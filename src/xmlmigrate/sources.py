@@ -392,14 +392,6 @@ class TableSource:
             yield
         except Exception as exc:
             if not is_lock_timeout(exc):
-                if type(exc).__module__.startswith("psycopg") and not isinstance(
-                    exc, sa.exc.SQLAlchemyError
-                ):  # the binary read's own driver errors: the database's, not a bug
-                    reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-                    raise InfrastructureError(
-                        f"{what} failed: {type(exc).__name__}: {reason} — the run stopped; "
-                        "committed batches stay, the rest stays pending"
-                    ) from exc
                 raise
             tables = [t for r in self._readers for t in (r.src.name, r.log_name)]
             seconds = engine_lock_timeout(self.engine)
@@ -416,10 +408,14 @@ class TableSource:
                 # decode (measured 269 MB/s against 89 MB/s on realistic documents)
                 compiled = page.compile(dialect=self.engine.dialect)
                 raw = conn.connection.driver_connection
+                statement, bound = str(compiled), {**compiled.params, **params}
+                dbapi_error = self.engine.dialect.loaded_dbapi.Error
                 try:
                     with raw.cursor(binary=True) as cur:  # type: ignore[union-attr]
-                        cur.execute(str(compiled), {**compiled.params, **params})
+                        cur.execute(statement, bound)
                         rows: Sequence[Any] = cur.fetchall()
+                except dbapi_error as exc:  # as SQLAlchemy would have wrapped it
+                    raise sa.exc.DBAPIError.instance(statement, bound, exc, dbapi_error) from exc
                 finally:
                     # the driver began a transaction SQLAlchemy does not know of (its own
                     # rollback would skip it): end it, or it holds AccessShareLock on the

@@ -200,7 +200,9 @@ class BatchWriter(ABC, Generic[C, S]):
                         self._send(cur, table, rows)
                 self._send(cur, self._log, ledger_rows(log_rows, self._log.adapters))
                 if warning_rows:
-                    self._send(cur, self._warnings, ledger_rows(warning_rows))
+                    self._send(
+                        cur, self._warnings, ledger_rows(warning_rows, self._warnings.adapters)
+                    )
             finally:
                 with suppress(*self.driver_errors):  # the error in flight is the one to report
                     cur.close()

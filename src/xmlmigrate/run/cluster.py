@@ -72,11 +72,10 @@ from xmlmigrate.errors import (
     UserError,
     XmlMigrateError,
 )
-from xmlmigrate.ledger import upgrade_ledger
 from xmlmigrate.model import Outcomes, RunStats
 from xmlmigrate.run.errors import PartitionFailed
-from xmlmigrate.run.pipeline import _StopFlag
-from xmlmigrate.sources import check_source, pending_condition
+from xmlmigrate.run.pipeline import _StopFlag, prepare_target
+from xmlmigrate.sources import pending_condition
 
 log = logging.getLogger(__name__)
 
@@ -604,10 +603,7 @@ def run_on_cluster(
     schema = build_schema(contract, config.source_ref)
     engine = make_engine(config.db_url, lock_timeout=config.lock_timeout)  # planning, counts
     try:
-        schema = check_source(engine, schema)
-        if schema.missing_tables(engine):
-            schema.create(engine)
-        upgrade_ledger(engine, schema)  # once, before the partitions (and --changed's plan) read it
+        schema = prepare_target(engine, schema)  # first: the partitions' plan reads the log
         plan = plan_partitions(engine, schema, config)
         with _StopFlag() as stop:  # from here SIGINT / SIGTERM stop the run's tasks
             started = time.perf_counter()  # the run's time includes starting the cluster

@@ -53,6 +53,7 @@ from xmlmigrate.ledger import (
 from xmlmigrate.loader import ExistingRows, KeyCache, Loader, Writers
 from xmlmigrate.model import MappedApp, RawRecord, Rejection, RunStats
 from xmlmigrate.run.workers import (
+    STOP_SIGNALS,
     BatchResult,
     TransformOptions,
     TransformPool,
@@ -64,7 +65,17 @@ from xmlmigrate.sources import TableSource, check_source
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[RunStats, int], None]
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def prepare_target(engine: Engine, schema: Schema) -> Schema:
+    """The source checked (SourceMissing, exit 2, names the table; the schema as found), the
+    tables the run writes created where missing, and a log an earlier version created given
+    its new columns."""
+    schema = check_source(engine, schema)
+    if schema.missing_tables(engine):
+        schema.create(engine)
+    upgrade_ledger(engine, schema)
+    return schema
 
 
 class _StopFlag:
@@ -127,11 +138,7 @@ def run_migration(
     schema = build_schema(contract, config.source_ref)
     engine = make_engine(config.db_url, lock_timeout=config.lock_timeout)
     try:
-        schema = check_source(engine, schema)  # SourceMissing (exit 2) names the table
-        missing = schema.missing_tables(engine)
-        if missing:
-            schema.create(engine)
-        upgrade_ledger(engine, schema)  # a log an earlier version created: its new columns
+        schema = prepare_target(engine, schema)
         run_id = new_run_id()
         with Lease(engine, schema.lease, partition_of(config), run_id) as lease:
             # the reader uses the lease's connection: a run opens no extra one for its lease
