@@ -14,12 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from xmlmigrate.config import positive
 
 AddOption = Callable[..., Any]  # argparse's ``add_argument`` or pytest's ``addoption``
 PLUGIN_PREFIX = "perf-gate-"  # the pytest plugin's spelling: --perf-gate-<name>
+
+# where pytest-benchmark keeps the runs it saves: its --benchmark-storage default
+# (file://./.benchmarks), which perf report and the plugin read
+BENCHMARK_STORAGE = Path(".benchmarks")
 
 
 @dataclass(frozen=True)

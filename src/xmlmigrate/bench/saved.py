@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from xmlmigrate.bench.gate import MAX_WAIT, Decision, judge, subset_command, subset_env
-from xmlmigrate.bench.gate_options import RECORDS, ROUNDS
+from xmlmigrate.bench.gate_options import BENCHMARK_STORAGE, RECORDS, ROUNDS
 from xmlmigrate.bench.stats import shift_ratio
 
 
@@ -158,8 +158,6 @@ def calibrate_saved(
 
 
 # -- where pytest-benchmark keeps the runs it saves (--benchmark-autosave, --benchmark-save) ------
-
-BENCHMARK_STORAGE = Path(".benchmarks")  # its --benchmark-storage default, file://./.benchmarks
 
 
 def machine_id() -> str:

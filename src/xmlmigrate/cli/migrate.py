@@ -486,6 +486,8 @@ def confirm_delete(args: argparse.Namespace, engine: sa.Engine, schema: Schema, 
     """Before ``clean`` or ``init --drop`` deletes anything: name what goes (tables, apps
     logged, runs) and ask on a terminal (y/N); without one, go on only with ``--yes``.
     Nothing there to delete: nothing to ask."""
+    if args.yes:  # nothing to ask: no need to count what goes
+        return
     existing = set(sa.inspect(engine).get_table_names())
     tables = [t.name for t in (*schema.targets, schema.log, schema.runs) if t.name in existing]
     if not tables:
@@ -508,8 +510,6 @@ def confirm_delete(args: argparse.Namespace, engine: sa.Engine, schema: Schema, 
         f"{what} in {redact_url(args.db)}: {_plural(len(tables), 'table')} ({shown}), "
         f"{_plural(apps, 'app')} logged, {_plural(runs, 'run')} of history"
     )
-    if args.yes:
-        return
     if not sys.stdin.isatty():
         raise UserError(f"this deletes {doomed}; not run from a terminal: add --yes to go on")
     try:

@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.table import Table
 
 from xmlmigrate.bench import gate_options
+from xmlmigrate.bench.gate_options import BENCHMARK_STORAGE
 from xmlmigrate.bench.render import print_gate
 from xmlmigrate.cli.common import (
     Commands,
@@ -307,16 +308,13 @@ def _autosaved(storage: Path) -> Path:
     return latest
 
 
-DEFAULT_STORAGE = Path(".benchmarks")  # pytest-benchmark's default --benchmark-storage
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     from xmlmigrate.bench.report import build_report, load_cases
 
     bench = list(args.bench)
     if args.latest or not (bench or args.baseline or args.gate):
         bench.append(_autosaved(args.storage))
-    elif args.storage != DEFAULT_STORAGE:
+    elif args.storage != BENCHMARK_STORAGE:
         raise UserError(
             "perf report reads --storage only with --latest or when no file is given: add "
             "--latest to read its newest run as well"
@@ -409,7 +407,7 @@ def _report(sub: Commands, func: Handler) -> argparse.ArgumentParser:
     rep.add_argument(
         "--storage",
         type=Path,
-        default=DEFAULT_STORAGE,
+        default=BENCHMARK_STORAGE,
         metavar="DIR",
         help="pytest-benchmark's --benchmark-storage folder (default %(default)s)",
     )

@@ -38,8 +38,9 @@ from typing import Any, NoReturn
 import pytest
 import sqlalchemy as sa
 
+from xmlmigrate.bench.gate_options import BENCHMARK_STORAGE
 from xmlmigrate.bench.probe import ALLOW_RESET_ENV, INJECT_ENV
-from xmlmigrate.bench.saved import BENCHMARK_STORAGE, latest_saved_run
+from xmlmigrate.bench.saved import latest_saved_run
 from xmlmigrate.contract import CompiledContract, load_contract
 from xmlmigrate.db import make_engine, redact_url
 from xmlmigrate.db.engine import DEFAULT_ODBC_DRIVERS
