@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,7 +47,7 @@ from xmlmigrate.errors import (
 from xmlmigrate.ledger import ledger_status, log_has_digests, reset_target
 from xmlmigrate.mock import generator_for, insert_documents, next_app_id
 from xmlmigrate.model import RunStats
-from xmlmigrate.run.pipeline import describe_config, run_migration
+from xmlmigrate.run.pipeline import StopFlag, describe_config, run_migration
 from xmlmigrate.sources import check_source
 
 MENU = (50, 200, 500)  # the counts offered on a terminal (unnamed: small/large are profiles)
@@ -157,37 +154,6 @@ def _generate_interrupted(
     )
 
 
-class _Signals:
-    """SIGINT and SIGTERM from the start of ``run`` until its summary and ``--metrics-out``
-    are written. The pipeline's own stop flag handles them while batches run; one that
-    arrives before (the run's setup: the source checked, the lease taken, the run row
-    started) is handed to it through ``stop_when``, so the run stops before its first batch
-    and ends as an interrupted run, its row finished, with its summary — and one that
-    arrives after does not cut the summary. A second signal interrupts at once."""
-
-    def __init__(self) -> None:
-        self.signal: str | None = None
-        self._previous: dict[int, object] = {}
-
-    def __call__(self) -> bool:
-        return self.signal is not None
-
-    def __enter__(self) -> _Signals:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        if self.signal is not None:
-            raise KeyboardInterrupt
-        self.signal = signal.Signals(signum).name
-
-    def __exit__(self, *_exc: object) -> None:
-        for sig, previous in self._previous.items():
-            signal.signal(sig, previous)  # type: ignore[arg-type]
-
-
 def _source_labels(config: MigrationConfig, contract: CompiledContract) -> str:
     refs = (config.source_ref,) if config.source_ref is not None else contract.sources
     return " and ".join(r.label for r in refs if r is not None)
@@ -205,10 +171,19 @@ def _run(config: MigrationConfig, quiet: bool, metrics_out: Path | None = None) 
     def batch(stats: RunStats, done: int) -> None:
         progress.update(task, completed=done, rate=f"{stats.rec_per_min:,.0f} rec/min")
 
-    with _Signals() as signals:
+    # SIGINT and SIGTERM from the start of ``run`` until its summary and --metrics-out are
+    # written: the pipeline's own flag handles them while batches run; one that arrives before
+    # (the source checked, the lease taken, the run row started) reaches it through stop_when,
+    # so the run stops before its first batch and ends interrupted, its row finished, with its
+    # summary; one that arrives after does not cut the summary. A second interrupts at once.
+    with StopFlag() as signals:
         try:
             stats = run_migration(
-                config, contract, on_start=started, on_batch=batch, stop_when=signals
+                config,
+                contract,
+                on_start=started,
+                on_batch=batch,
+                stop_when=lambda: signals.requested,
             )
         finally:
             progress.stop()

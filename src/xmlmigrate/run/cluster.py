@@ -74,7 +74,7 @@ from xmlmigrate.errors import (
 )
 from xmlmigrate.model import Outcomes, RunStats
 from xmlmigrate.run.errors import PartitionFailed
-from xmlmigrate.run.pipeline import _StopFlag, prepare_target
+from xmlmigrate.run.pipeline import StopFlag, prepare_target
 from xmlmigrate.sources import pending_condition
 
 log = logging.getLogger(__name__)
@@ -605,7 +605,7 @@ def run_on_cluster(
     try:
         schema = prepare_target(engine, schema)  # first: the partitions' plan reads the log
         plan = plan_partitions(engine, schema, config)
-        with _StopFlag() as stop:  # from here SIGINT / SIGTERM stop the run's tasks
+        with StopFlag() as stop:  # from here SIGINT / SIGTERM stop the run's tasks
             started = time.perf_counter()  # the run's time includes starting the cluster
             client, cluster = _client(spec)
             try:
@@ -628,7 +628,7 @@ class _ClusterRun:
         spec: ClusterSpec,
         contract: ContractTexts,
         client: Any,
-        stop: _StopFlag,
+        stop: StopFlag,
         on_done: Callable[[ClusterStats], None] | None,
         started: float,
     ) -> None:

@@ -78,7 +78,7 @@ def prepare_target(engine: Engine, schema: Schema) -> Schema:
     return schema
 
 
-class _StopFlag:
+class StopFlag:
     """The first SIGINT or SIGTERM asks the run to stop between batches; a second one
     interrupts at once. ``stop_when``: the caller's own stop condition, asked along (a
     ``--cluster`` task's: its client asked its tasks to stop)."""
@@ -95,7 +95,7 @@ class _StopFlag:
             self._requested = True
         return self._requested
 
-    def __enter__(self) -> _StopFlag:
+    def __enter__(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
             for sig in STOP_SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -212,7 +212,7 @@ def _migrate(
     run = _Run(config, stats.workers, contract, source, loader, stats, on_batch)
     finished = False
     try:
-        with _StopFlag(stop_when) as stop:
+        with StopFlag(stop_when) as stop:
             try:
                 run.execute(stop)
             finally:
@@ -376,13 +376,13 @@ class _Run:
         self.times["read"] += perf_counter() - t0
         return page
 
-    def execute(self, stop: _StopFlag) -> None:
+    def execute(self, stop: StopFlag) -> None:
         try:
             self._execute(stop)
         finally:
             self._reader.close()
 
-    def _execute(self, stop: _StopFlag) -> None:
+    def _execute(self, stop: StopFlag) -> None:
         try:
             if self.workers == 0:
                 self._in_process(stop)
@@ -396,7 +396,7 @@ class _Run:
             self.stats.peak_rss_mb["coordinator"] = peak_rss_mb()
 
     # -- modes ------------------------------------------------------------------------------
-    def _in_process(self, stop: _StopFlag) -> None:
+    def _in_process(self, stop: StopFlag) -> None:
         while not stop.requested and (page := self.read()) is not None:
             results, times = transform_batch(page, self.contract, self.options)
             self.commit(_attempts(page), BatchResult(0, results, times))
@@ -409,7 +409,7 @@ class _Run:
         assert texts is not None  # checked before any worker is started
         return TransformPool(self.workers, texts, self.options, self._depth)
 
-    def _pipelined(self, stop: _StopFlag) -> None:
+    def _pipelined(self, stop: StopFlag) -> None:
         pool = self._pool()
         # per batch in flight only the attempt numbers stay here, not the documents
         inflight: dict[int, dict[int, Attempt]] = {}
@@ -456,7 +456,7 @@ class _Run:
             next_commit += 1
         return next_commit
 
-    def _serial_parallel(self, stop: _StopFlag) -> None:
+    def _serial_parallel(self, stop: StopFlag) -> None:
         pool = self._pool()
         failed = False
         try:
