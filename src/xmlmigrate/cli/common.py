@@ -5,6 +5,7 @@ fields), the progress bar, and the database helper."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -214,3 +215,9 @@ def database(
 def error_line(message: str) -> None:
     """One line on stderr, never wrapped, so scripts and people can read it."""
     print(f"error: {' '.join(message.split())}", file=sys.stderr)
+
+
+def write_metrics(path: Path, metrics: dict[str, Any]) -> None:
+    """--metrics-out: the run's figures as JSON (written before the summary is printed, so a
+    closed stdout cannot lose them)."""
+    path.write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")

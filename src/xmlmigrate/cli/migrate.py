@@ -28,6 +28,7 @@ from xmlmigrate.cli.common import (
     seed_option,
     size_profile_option,
     tuning_config,
+    write_metrics,
 )
 from xmlmigrate.cli.render import json_value, print_fit, print_summary, show
 from xmlmigrate.config import MigrationConfig
@@ -202,7 +203,7 @@ def _report(
     """The run's summary; ``--metrics-out`` first (a run with nothing to do too), so a
     closed stdout never loses it."""
     if metrics_out is not None:
-        _write_metrics(metrics_out, {"config": describe_config(config), **stats.to_dict()})
+        write_metrics(metrics_out, {"config": describe_config(config), **stats.to_dict()})
     if stats.pending == 0 and _source_is_empty(config, contract):
         console.print(
             f"Nothing to do: {_source_labels(config, contract)} holds no documents: generate "
@@ -219,10 +220,6 @@ def _report(
         )
         return
     print_summary(stats, config.db_url, config.batch_size)
-
-
-def _write_metrics(path: Path, metrics: dict[str, Any]) -> None:
-    path.write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def _source_is_empty(config: MigrationConfig, contract: CompiledContract) -> bool:
@@ -321,7 +318,7 @@ def _run_cluster(
         stats = run_on_cluster(config, spec, started, done, contract)
     if metrics_out is not None:  # before the summary: a closed stdout never loses it
         described = {**describe_config(config), "cluster": spec.describe()}
-        _write_metrics(metrics_out, {"config": described, **stats.to_dict()})
+        write_metrics(metrics_out, {"config": described, **stats.to_dict()})
     console.print(
         f"Cluster {stats.cluster}: {stats.records:,} records in {stats.partitions} partitions — "
         f"success {stats.success:,}, failed {stats.failed:,}, rejected {stats.rejected:,}, "

@@ -31,6 +31,7 @@ from xmlmigrate.cli.common import (
     run_arguments,
     size_profile_option,
     tuning_config,
+    write_metrics,
 )
 from xmlmigrate.cli.render import print_summary
 from xmlmigrate.db import redact_url
@@ -74,6 +75,8 @@ def cmd_bench_pipeline(args: argparse.Namespace) -> int:
     config = tuning_config(args)
     console.print(f"Measuring on {redact_url(config.db_url)}: lxml parse-only pass, then the run")
     report = measure(config)
+    if args.metrics_out is not None:
+        write_metrics(args.metrics_out, {"config": describe_config(config), **report.to_dict()})
     print_summary(report.stats, config.db_url, config.batch_size)
     console.print(
         f"\n[bold]{report.pipeline_per_min:,.0f} rec/min[/bold] pipeline "
@@ -84,11 +87,6 @@ def cmd_bench_pipeline(args: argparse.Namespace) -> int:
         f"ratio {report.ratio:.2f}   first tenth {report.first_tenth_per_min:,.0f} rec/min, "
         f"last tenth {report.last_tenth_per_min:,.0f} rec/min ({report.decay:.2f}x)"
     )
-    if args.metrics_out is not None:
-        data = {"config": describe_config(config), **report.to_dict()}
-        args.metrics_out.write_text(
-            json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8"
-        )
     return 1 if report.stats.crash else 0
 
 
