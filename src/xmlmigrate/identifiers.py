@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import cache
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Dialect
+if TYPE_CHECKING:  # SQLAlchemy loads when a dialect quotes: a worker process never needs it
+    from sqlalchemy.engine import Dialect
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_IDENTIFIER = 63  # PostgreSQL's limit, the smallest of the supported databases

@@ -126,7 +126,13 @@ class RunStats(Outcomes):
     stop_signal: str | None = None  # SIGINT or SIGTERM when a signal stopped the run
     pending: int = 0  # apps the run found to do
     crash: str | None = None
-    peak_rss_mb: dict[str, float] = field(default_factory=dict)  # coordinator, worker (max)
+    # coordinator, worker (the largest), whole run (the coordinator plus every worker's peak:
+    # an upper bound, the peaks need not coincide)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    # seconds from the start of the run (before connecting) to its first committed batch
+    first_commit_s: float | None = None
+    # batches the coordinator transformed itself while its worker processes were starting
+    coordinator_batches: int = 0
     # which mapped columns the migrated apps filled (xmlmigrate.fit.FillTally.to_dict)
     fit: dict[str, Any] | None = None
 
@@ -180,6 +186,10 @@ class RunStats(Outcomes):
             "pending": self.pending,
             "crash": self.crash,
             "peak_rss_mb": {k: round(v, 1) for k, v in self.peak_rss_mb.items()},
+            "first_commit_s": (
+                round(self.first_commit_s, 3) if self.first_commit_s is not None else None
+            ),
+            "coordinator_batches": self.coordinator_batches,
             "fit": self.fit,
         }
 

@@ -56,6 +56,16 @@ def print_summary(stats: RunStats, db_url: str, batch_size: int) -> None:
             "Peak memory (RSS): "
             + "   ".join(f"{k} {v:,.0f} MB" for k, v in sorted(stats.peak_rss_mb.items()))
         )
+    if stats.first_commit_s is not None:
+        console.print(
+            f"First batch committed {stats.first_commit_s:.2f} s after the run started"
+            + (
+                f" ({stats.coordinator_batches} batch(es) transformed by the coordinator while "
+                "the workers started)"
+                if stats.coordinator_batches
+                else ""
+            )
+        )
     print_stage_split(stats)
     if stats.interrupted and not stats.batches:
         console.print(

@@ -134,6 +134,7 @@ def run_migration(
     ``on_start(pending)`` is called once with the number of records to do,
     ``on_batch(stats, done)`` after every committed batch.
     """
+    began = perf_counter()  # the first batch's latency counts from here
     contract = contract or load_contracts(config.contracts)
     schema = build_schema(contract, config.source_ref)
     engine = make_engine(config.db_url, lock_timeout=config.lock_timeout)
@@ -160,7 +161,16 @@ def run_migration(
             if pending == 0:
                 return stats  # nothing to do: no run is recorded
             return _migrate(
-                config, contract, engine, schema, source, stats, on_start, on_batch, stop_when
+                config,
+                contract,
+                engine,
+                schema,
+                source,
+                stats,
+                on_start,
+                on_batch,
+                stop_when,
+                began,
             )
     except sa.exc.DBAPIError as exc:  # the reader and the writer name what they waited for
         if not is_lock_timeout(exc):
@@ -182,7 +192,8 @@ def _migrate(
     stats: RunStats,
     on_start: Callable[[int], None] | None,
     on_batch: ProgressCallback | None,
-    stop_when: Callable[[], bool] | None = None,
+    stop_when: Callable[[], bool] | None,
+    began: float,
 ) -> RunStats:
     texts = ContractTexts.of(contract)  # the run records which contract it mapped with
     stored = {
@@ -209,7 +220,7 @@ def _migrate(
         existing if existing.tables else None,
         replace=config.changed,
     )
-    run = _Run(config, stats.workers, contract, source, loader, stats, on_batch)
+    run = _Run(config, stats.workers, contract, source, loader, stats, on_batch, began)
     finished = False
     try:
         with StopFlag(stop_when) as stop:
@@ -344,8 +355,10 @@ class _Run:
         loader: Loader,
         stats: RunStats,
         on_batch: ProgressCallback | None,
+        began: float,
     ) -> None:
         self.config = config
+        self.began = began
         self.workers = workers
         # batches in flight: one per worker plus one waiting, so no worker idles while the
         # coordinator writes, and at most a few pages of documents are in memory at once
@@ -368,6 +381,7 @@ class _Run:
             page_bytes=config.max_batch_bytes,
         )
         self.started = perf_counter()
+        self._worker_peaks: dict[int, float] = {}  # pid → peak RSS (MB)
 
     def read(self) -> list[RawRecord] | None:
         """The next page; ``read`` time is how long the coordinator waited for it."""
@@ -393,13 +407,21 @@ class _Run:
         finally:
             self.stats.elapsed = perf_counter() - self.started
             self.stats.interrupted = stop.requested
-            self.stats.peak_rss_mb["coordinator"] = peak_rss_mb()
+            rss = self.stats.peak_rss_mb
+            rss["coordinator"] = peak_rss_mb()
+            rss["whole run"] = rss["coordinator"] + sum(self._worker_peaks.values())
 
     # -- modes ------------------------------------------------------------------------------
     def _in_process(self, stop: StopFlag) -> None:
         while not stop.requested and (page := self.read()) is not None:
             results, times = transform_batch(page, self.contract, self.options)
             self.commit(_attempts(page), BatchResult(0, results, times))
+
+    def _here(self, page: list[RawRecord]) -> None:
+        """Transform and commit one page in this process, before those the workers do."""
+        results, times = transform_batch(page, self.contract, self.options)
+        self.stats.coordinator_batches += 1
+        self.commit(_attempts(page), BatchResult(0, results, times))
 
     def _pool(self) -> TransformPool:
         # the texts of the contract this run maps with (not config.contracts: a caller may
@@ -417,6 +439,12 @@ class _Run:
         next_seq = next_commit = 0
         exhausted = failed = False
         try:
+            # the workers take a second or more to start: the first batch is done here
+            # meanwhile, so it commits within a second of the start whatever the workers
+            if not stop.requested and (page := self.read()) is not None:
+                self._here(page)
+            else:
+                exhausted = True
             while True:
                 while not (exhausted or stop.requested) and len(inflight) < self._depth:
                     page = self.read()
@@ -428,6 +456,16 @@ class _Run:
                     next_seq += 1
                 if len(done) == len(inflight):  # nothing outstanding
                     break
+                if not pool.answered:
+                    pool.check_alive()  # a worker that died while starting is a crash
+                if not pool.answered and (task := pool.take_unstarted()) is not None:
+                    # the workers are still starting: the oldest batch is done here too
+                    seq, records = task
+                    results, times = transform_batch(records, self.contract, self.options)
+                    self.stats.coordinator_batches += 1
+                    done[seq] = BatchResult(seq, results, times)
+                    next_commit = self._commit_ready(inflight, done, next_commit)
+                    continue
                 t0 = perf_counter()
                 result = pool.get()
                 self.times["wait"] += perf_counter() - t0
@@ -472,8 +510,9 @@ class _Run:
                 by_app = {r.app_id: r for part in parts for r in part.results}
                 times = {k: sum(p.times.get(k, 0.0) for p in parts) for k in parts[0].times}
                 results = [by_app[rec.app_id] for rec in page]
-                peak = max(p.peak_rss_mb for p in parts)  # the workers' memory is reported too
-                self.commit(_attempts(page), BatchResult(0, results, times, peak))
+                for part in parts:  # the workers' memory is reported too
+                    self._note_peak(part.pid, part.peak_rss_mb)
+                self.commit(_attempts(page), BatchResult(0, results, times))
         except WorkerCrashed as exc:
             failed = True
             self.stats.crash = str(exc)
@@ -481,10 +520,15 @@ class _Run:
             pool.close(force=failed or stop.requested)
 
     # -- committing ---------------------------------------------------------------------------
+    def _note_peak(self, pid: int, mb: float) -> None:
+        """A worker's peak RSS as its latest batch reported it."""
+        rss = self.stats.peak_rss_mb
+        rss["worker"] = max(rss.get("worker", 0.0), mb)
+        self._worker_peaks[pid] = max(self._worker_peaks.get(pid, 0.0), mb)
+
     def commit(self, attempts: dict[int, Attempt], result: BatchResult) -> None:
         if result.peak_rss_mb:
-            rss = self.stats.peak_rss_mb
-            rss["worker"] = max(rss.get("worker", 0.0), result.peak_rss_mb)
+            self._note_peak(result.pid, result.peak_rss_mb)
         for stage, seconds in result.times.items():
             self.times[stage] += seconds
         t1 = perf_counter()
@@ -505,6 +549,8 @@ class _Run:
                     stats.rows_per_table[table] += len(rows)
         stats.batches += 1
         stats.elapsed = perf_counter() - self.started
+        if stats.first_commit_s is None:
+            stats.first_commit_s = perf_counter() - self.began
         if self.on_batch is not None:
             self.on_batch(stats, stats.records)
 

@@ -51,6 +51,7 @@ class BatchResult:
     results: list[MappedApp | Rejection]
     times: dict[str, float]
     peak_rss_mb: float = 0.0  # of the process that transformed the batch
+    pid: int = 0  # that process (0: the coordinator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,7 @@ def _worker_main(
             out, times = transform_batch(records, compiled, options)
         except MemoryError:  # the coordinator reports it in one line; no traceback here
             os._exit(OUT_OF_MEMORY)
-        outbox.put(BatchResult(seq, out, times, peak_rss_mb()))
+        outbox.put(BatchResult(seq, out, times, peak_rss_mb(), os.getpid()))
 
 
 class TransformPool:
@@ -191,6 +192,7 @@ class TransformPool:
         self._procs: list[BaseProcess] = []
         self._pipes: dict[Connection, BaseProcess] = {}
         self._ready: deque[BatchResult] = deque()
+        self.answered = False  # whether any worker has sent a result yet (has started)
         # a Ctrl-C while a worker starts (the terminal signals the whole process group) would
         # stop it mid-import with a traceback and read as a crash: the workers start with the
         # stop signals blocked (a spawned process keeps the mask) and ignore them once running;
@@ -219,13 +221,25 @@ class TransformPool:
                 return
             except queue.Full:
                 self._receive(0)
-                self._check_alive()
+                self.check_alive()
+
+    def take_unstarted(self) -> tuple[int, list[RawRecord]] | None:
+        """The oldest submitted batch no worker has taken yet, taken back — or None. The
+        coordinator transforms it itself instead of waiting for workers that are still
+        starting; idle workers hold the queue's read lock, so this never takes a batch from
+        under a worker that waits for one."""
+        try:
+            task = self._tasks.get_nowait()
+        except queue.Empty:
+            return None
+        assert task is not None  # only close() puts the end marker
+        return task
 
     def get(self) -> BatchResult:
         """The next finished batch; raises WorkerCrashed if a worker died meanwhile."""
         while not self._ready:
             if not self._receive(0.5):
-                self._check_alive()
+                self.check_alive()
         return self._ready.popleft()
 
     def drain(self, timeout: float) -> Iterator[BatchResult]:
@@ -254,10 +268,11 @@ class TransformPool:
                 error = XmlMigrateError(item.message)
                 error.exit_code = item.exit_code
                 raise error
+            self.answered = True
             self._ready.append(item)
         return bool(ready)
 
-    def _check_alive(self) -> None:
+    def check_alive(self) -> None:
         for proc in self._procs:
             if not proc.is_alive() and proc.exitcode != 0:
                 why = {
