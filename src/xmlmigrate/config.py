@@ -23,9 +23,10 @@ DEFAULT_BATCH_SIZE = 100  # measured faster than 200 on PostgreSQL, and half the
 IN_PROCESS_BATCHES = 4  # automatic workers: runs of up to this many batches stay in-process
 # A page is also cut once its documents reach max_batch_bytes (never fewer than one document),
 # and the documents read and not yet committed stay within IN_FLIGHT_PAGES such pages (one
-# larger document aside): 1 GiB at the default, ~2 GiB in the coordinator while pages cross to
-# worker processes, plus one page and one document's tree per worker — room on a 24 GB machine.
-DEFAULT_MAX_BATCH_BYTES = 256 * 2**20
+# larger document aside). 16 MiB: on 10,000 realistic documents (~260 KB each: pages of ~64)
+# on PostgreSQL it ran as fast as 256 MiB (pages of 100) with 40 % of the whole run's memory,
+# where 8 and 12 MiB were slower (docs/benchmarks.md, the knob sweep).
+DEFAULT_MAX_BATCH_BYTES = 16 * 2**20
 IN_FLIGHT_PAGES = 4
 MAX_BATCH_BYTES_LIMIT = 2**40  # 1 TiB: past any machine's memory, and every database's integers
 
@@ -40,12 +41,20 @@ WORKERS_PER_CORE = 4  # --workers cap: past a few per core, processes only compe
 THREADS_PER_CORE = 4  # --threads cap: past a few per core, threads only wait for the GIL
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on: its affinity (``taskset``, a container's
+    cpuset), not every core of the machine."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def max_threads() -> int:
-    return THREADS_PER_CORE * (os.cpu_count() or 1)
+    return THREADS_PER_CORE * usable_cores()
 
 
 def max_workers() -> int:
-    return WORKERS_PER_CORE * (os.cpu_count() or 1)
+    return WORKERS_PER_CORE * usable_cores()
 
 
 # -- how an option's text is read -------------------------------------------------------------
@@ -172,7 +181,8 @@ class MigrationConfig:
         Option(
             "--workers",
             "transform processes; 0 = in the main process (default: in-process for runs of up "
-            f"to {IN_PROCESS_BATCHES} batches, else one per CPU core)",
+            f"to {IN_PROCESS_BATCHES} batches or on one core, else one per CPU core this process "
+            "may use)",
             metavar="N",
             parse=int,
             knob=Knob(
@@ -180,7 +190,10 @@ class MigrationConfig:
                 f"{WORKERS_PER_CORE} per core (exit 2 above), never more than the batches "
                 "pending",
                 "workers",
-                default=f"in-process for up to {IN_PROCESS_BATCHES} batches, else one per core",
+                default=(
+                    f"in-process for up to {IN_PROCESS_BATCHES} batches or on one core, else one "
+                    "per core"
+                ),
             ),
         ),
     )
@@ -218,16 +231,15 @@ class MigrationConfig:
             "also end a batch once its documents reach this size (never fewer than one "
             f"document); at most {IN_FLIGHT_PAGES} batches of documents are read and not yet "
             "committed at once: memory follows bytes, not the document count (default "
-            f"{format_bytes(DEFAULT_MAX_BATCH_BYTES)}, sized for a 24 GB machine); bytes, or "
-            "with a unit: 512KiB, 64MiB, 1GiB, 100MB",
+            f"{format_bytes(DEFAULT_MAX_BATCH_BYTES)}); bytes, or with a unit: 512KiB, 64MiB, "
+            "1GiB, 100MB",
             metavar="SIZE",
             parse=byte_size,
             knob=Knob(
                 "a batch also ends once its documents reach SIZE (never fewer than one "
                 f"document); at most {IN_FLIGHT_PAGES} batches of documents are read and not "
                 f"yet committed ({format_bytes(IN_FLIGHT_PAGES * DEFAULT_MAX_BATCH_BYTES)} at "
-                "the default, sized for a 24 GB machine): memory follows bytes, not the "
-                "document count",
+                "the default): memory follows bytes, not the document count",
                 "pages read, peak memory",
                 default=format_bytes(DEFAULT_MAX_BATCH_BYTES),
             ),
@@ -378,9 +390,10 @@ class MigrationConfig:
     def resolved_workers(self, pending: int) -> int:
         if self.workers is not None:  # never more processes than batches to give them
             return min(self.workers, max(1, -(-pending // self.batch_size)))
-        if pending <= IN_PROCESS_BATCHES * self.batch_size:
-            return 0
-        return os.cpu_count() or 1
+        cores = usable_cores()
+        if pending <= IN_PROCESS_BATCHES * self.batch_size or cores == 1:
+            return 0  # one core: a worker process would only add shipping to the same core
+        return cores
 
     def __post_init__(self) -> None:
         if self.source is not None:

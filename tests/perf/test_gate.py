@@ -45,7 +45,11 @@ def test_gate_end_to_end(
 ) -> None:
     """In one process (workers = 0): what the code costs, not how the OS schedules workers
     (the worker sweep in tests/perf/test_sweep.py covers that)."""
-    config = MigrationConfig(db_url=perf_source.db_url, workers=0, batch_size=100)
+    # pages of 100 documents, cut by count as at the gate's reference (whose default page
+    # bytes were 256 MiB): the gate compares what the code costs for the same batches
+    config = MigrationConfig(
+        db_url=perf_source.db_url, workers=0, batch_size=100, max_batch_bytes=256 * 2**20
+    )
 
     def run() -> RunStats:
         return run_migration(config, perf_source.contract)

@@ -108,7 +108,7 @@ def test_max_batch_bytes_is_shown_with_its_default(command: list[str]) -> None:
     out = _cli(*command, "--help")
     assert out.returncode == 0
     text = " ".join(out.stdout.split())
-    assert "--max-batch-bytes" in text and "default 256 MiB" in text, text
+    assert "--max-batch-bytes" in text and "default 16 MiB" in text, text
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "abc", "1.5.3MiB", "12 parsecs", "1e400"])
@@ -131,6 +131,6 @@ def test_max_batch_bytes_takes_units_and_is_recorded_with_the_run(tmp_path: Path
     recorded = json.loads(metrics.read_text())
     assert recorded["config"]["max_batch_bytes"] == 5 * KiB
     assert recorded["batches"] == 3  # one 4 KiB document per page
-    assert 256 * MiB == DEFAULT_MAX_BATCH_BYTES
+    assert 16 * MiB == DEFAULT_MAX_BATCH_BYTES
     with pytest.raises(ValueError, match="max_batch_bytes"):
         MigrationConfig(max_batch_bytes=0)

@@ -147,8 +147,26 @@ def test_dedup_cache_knob_changes_database_round_trips(corpus_url: str) -> None:
 def test_automatic_workers() -> None:
     config = MigrationConfig(batch_size=100)
     assert config.resolved_workers(300) == 0  # a few batches: starting processes costs more
-    assert config.resolved_workers(100_000) == (os.cpu_count() or 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert config.resolved_workers(100_000) == (0 if cores == 1 else cores)
     assert MigrationConfig(workers=3).resolved_workers(1_000) == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")
+def test_automatic_workers_follow_the_cores_this_process_may_use() -> None:
+    """``taskset -c 0`` (or a container's cpuset) leaves one core: the run stays in-process
+    instead of starting processes that would share it; two cores give two workers."""
+    config = MigrationConfig(batch_size=100)
+    before = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(before)})
+        assert config.resolved_workers(100_000) == 0
+        assert MigrationConfig(workers=2).resolved_workers(100_000) == 2  # asked: honoured
+        if len(before) >= 2:
+            os.sched_setaffinity(0, set(sorted(before)[:2]))
+            assert config.resolved_workers(100_000) == 2
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def _cli(url: str, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

@@ -18,7 +18,7 @@ from typing import Any
 from lxml import etree
 
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.contract import load_contracts
+from xmlmigrate.contract import CompiledContract, load_contracts
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.schema import build_schema
 from xmlmigrate.ledger import reset_target
@@ -62,9 +62,11 @@ class SpeedReport:
         }
 
 
-def parse_only(config: MigrationConfig) -> tuple[int, int, float]:
+def parse_only(
+    config: MigrationConfig, contract: CompiledContract | None = None
+) -> tuple[int, int, float]:
     """(documents, bytes, seconds) to read and lxml-parse every pending document."""
-    contract = load_contracts(config.contracts)
+    contract = contract or load_contracts(config.contracts)
     schema = build_schema(contract, config.source_ref)  # --source: the table the run reads
     engine = make_engine(config.db_url)
     try:
@@ -86,15 +88,16 @@ def parse_only(config: MigrationConfig) -> tuple[int, int, float]:
         engine.dispose()
 
 
-def measure(config: MigrationConfig) -> SpeedReport:
-    contract = load_contracts(config.contracts)
+def measure(config: MigrationConfig, contract: CompiledContract | None = None) -> SpeedReport:
+    """The reference pass, then the run (``contract``: else the config's contracts)."""
+    contract = contract or load_contracts(config.contracts)
     schema = build_schema(contract)
     engine = make_engine(config.db_url)
     try:
         reset_target(engine, schema)
     finally:
         engine.dispose()
-    n, size, seconds = parse_only(config)
+    n, size, seconds = parse_only(config, contract)
     marks: list[tuple[float, int]] = []
 
     def on_batch(_stats: RunStats, done: int) -> None:
