@@ -727,3 +727,22 @@ def test_a_cluster_run_writes_its_metrics(
     assert len(parts) == written["partitions"] >= 1
     assert sum(p["records"] for p in parts) == 40 and all(p["run"] for p in parts)
     assert written["stop_signal"] is None
+
+
+def test_a_local_cluster_starts_its_workers_without_the_dask_profiler() -> None:
+    """The profiler samples every thread each 10 ms: a local:N run's own workers go without."""
+    import dask
+
+    from xmlmigrate.run.cluster import _client
+
+    client, cluster = _client(parse_cluster("local:1"))
+    try:
+
+        def enabled() -> object:
+            return dask.config.get("distributed.worker.profile.enabled")
+
+        assert client.run(enabled) == {w: False for w in client.scheduler_info()["workers"]}
+    finally:
+        client.close()
+        cluster.close()
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # here: unchanged

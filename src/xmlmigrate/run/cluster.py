@@ -558,15 +558,21 @@ def _client(spec: ClusterSpec) -> tuple[Any, Any]:
         # the workers log what a -v client shows; at the default level only errors
         level = logging.getLogger("xmlmigrate").getEffectiveLevel()
         level = level if level < logging.WARNING else logging.ERROR
-        cluster = LocalCluster(
-            n_workers=spec.local_workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-            preload=[__name__],  # dask_setup
-            env={WORKER_LOG_ENV: logging.getLevelName(level)},
-        )
+        import dask
+
+        # Dask's statistical profiler samples every thread of a worker each 10 ms: on 10,000
+        # realistic documents it cost a local:2 run 6-8 % of its time (docs/cluster.md); the
+        # workers this run starts (their nannies copy this config) do without it
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(
+                n_workers=spec.local_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+                preload=[__name__],  # dask_setup
+                env={WORKER_LOG_ENV: logging.getLevelName(level)},
+            )
         return Client(cluster), cluster
     try:
         return Client(spec.address, timeout="20s"), None
