@@ -364,3 +364,36 @@ def test_a_worker_process_starts_without_the_database_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux /proc only")
+def test_peak_memory_is_this_processs_own_and_can_start_again() -> None:
+    """The peak counts this process's own memory (a spawned worker's ru_maxrss also counts the
+    coordinator it was forked from), and perf pipeline starts it again after its reference
+    pass, so the run's peak is the run's."""
+    from xmlmigrate.run.workers import peak_rss_mb, reset_peak_rss
+
+    block = bytearray(200 * 2**20)  # touched: resident
+    block[::4096] = b"x" * len(block[::4096])
+    high = peak_rss_mb()
+    del block
+    assert reset_peak_rss()
+    assert peak_rss_mb() < high - 150
+    ballast = bytearray(300 * 2**20)
+    ballast[::4096] = b"y" * len(ballast[::4096])
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:  # spawned as the workers are: fork, then exec
+        own, inherited = pool.apply(_peaks)
+    del ballast
+    # the worker's own peak, against what ru_maxrss says of it: the forked coordinator's
+    assert own < 250 <= inherited, (own, inherited)
+
+
+def _peaks() -> tuple[float, float]:
+    import resource
+
+    from xmlmigrate.run.workers import peak_rss_mb
+
+    return peak_rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

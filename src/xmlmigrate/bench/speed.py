@@ -24,6 +24,7 @@ from xmlmigrate.db.schema import build_schema
 from xmlmigrate.ledger import reset_target
 from xmlmigrate.model import RunStats
 from xmlmigrate.run.pipeline import run_migration
+from xmlmigrate.run.workers import reset_peak_rss
 from xmlmigrate.sources import TableSource
 from xmlmigrate.stages.xml import hardened_parser
 
@@ -98,6 +99,7 @@ def measure(config: MigrationConfig, contract: CompiledContract | None = None) -
     finally:
         engine.dispose()
     n, size, seconds = parse_only(config, contract)
+    reset_peak_rss()  # the run's peak memory is the run's, not the reference pass's
     marks: list[tuple[float, int]] = []
 
     def on_batch(_stats: RunStats, done: int) -> None:

@@ -67,8 +67,28 @@ STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far (Linux reports KiB)."""
+    """This process's peak resident set size so far, in MB. On Linux the kernel's high-water
+    mark of this process's own memory (``VmHWM``): ``ru_maxrss`` also counts what a spawned
+    worker was before its ``exec`` — a copy of its coordinator — and cannot be reset."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Start this process's peak RSS again from what it holds now (Linux: ``clear_refs``),
+    e.g. after a measurement's reference pass; False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "wb") as refs:
+            refs.write(b"5")
+    except OSError:
+        return False
+    return True
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # this process's transform threads, by count
