@@ -397,3 +397,23 @@ def _peaks() -> tuple[float, float]:
     from xmlmigrate.run.workers import peak_rss_mb
 
     return peak_rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_the_workers_batches_give_the_same_tables(
+    corpus_url: str, reference: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a corpus this small the coordinator may do most batches before its workers start;
+    held back here (its own batches only: the workers are spawned), the workers do most, and
+    the tables are the same."""
+    from xmlmigrate.run import pipeline
+
+    here = pipeline.transform_batch
+
+    def slowly(*args: Any) -> Any:
+        time.sleep(0.2)
+        return here(*args)
+
+    monkeypatch.setattr(pipeline, "transform_batch", slowly)
+    stats, snap = run(corpus_url, workers=2, batch_size=5)
+    assert snap == reference
+    assert stats.coordinator_batches < stats.batches / 2

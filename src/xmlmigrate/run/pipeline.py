@@ -457,7 +457,7 @@ class _Run:
                 if len(done) == len(inflight):  # nothing outstanding
                     break
                 if not pool.answered:
-                    pool.check_alive()  # a worker that died while starting is a crash
+                    pool.poll()  # a worker that cannot map, or died while starting, ends it
                 if not pool.answered and (task := pool.take_unstarted()) is not None:
                     # the workers are still starting: the oldest batch is done here too
                     seq, records = task

@@ -255,6 +255,12 @@ class TransformPool:
         assert task is not None  # only close() puts the end marker
         return task
 
+    def poll(self) -> None:
+        """Take in what the workers sent so far, without waiting: a worker that cannot map
+        (its contract does not compile) raises its error here, a dead one WorkerCrashed."""
+        self._receive(0)
+        self.check_alive()
+
     def get(self) -> BatchResult:
         """The next finished batch; raises WorkerCrashed if a worker died meanwhile."""
         while not self._ready:
