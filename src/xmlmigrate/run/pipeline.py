@@ -456,16 +456,6 @@ class _Run:
                     next_seq += 1
                 if len(done) == len(inflight):  # nothing outstanding
                     break
-                if not pool.answered:
-                    pool.poll()  # a worker that cannot map, or died while starting, ends it
-                if not pool.answered and (task := pool.take_unstarted()) is not None:
-                    # the workers are still starting: the oldest batch is done here too
-                    seq, records = task
-                    results, times = transform_batch(records, self.contract, self.options)
-                    self.stats.coordinator_batches += 1
-                    done[seq] = BatchResult(seq, results, times)
-                    next_commit = self._commit_ready(inflight, done, next_commit)
-                    continue
                 t0 = perf_counter()
                 result = pool.get()
                 self.times["wait"] += perf_counter() - t0

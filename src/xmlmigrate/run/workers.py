@@ -212,7 +212,6 @@ class TransformPool:
         self._procs: list[BaseProcess] = []
         self._pipes: dict[Connection, BaseProcess] = {}
         self._ready: deque[BatchResult] = deque()
-        self.answered = False  # whether any worker has sent a result yet (has started)
         # a Ctrl-C while a worker starts (the terminal signals the whole process group) would
         # stop it mid-import with a traceback and read as a crash: the workers start with the
         # stop signals blocked (a spawned process keeps the mask) and ignore them once running;
@@ -241,31 +240,13 @@ class TransformPool:
                 return
             except queue.Full:
                 self._receive(0)
-                self.check_alive()
-
-    def take_unstarted(self) -> tuple[int, list[RawRecord]] | None:
-        """The oldest submitted batch no worker has taken yet, taken back — or None. The
-        coordinator transforms it itself instead of waiting for workers that are still
-        starting; idle workers hold the queue's read lock, so this never takes a batch from
-        under a worker that waits for one."""
-        try:
-            task = self._tasks.get_nowait()
-        except queue.Empty:
-            return None
-        assert task is not None  # only close() puts the end marker
-        return task
-
-    def poll(self) -> None:
-        """Take in what the workers sent so far, without waiting: a worker that cannot map
-        (its contract does not compile) raises its error here, a dead one WorkerCrashed."""
-        self._receive(0)
-        self.check_alive()
+                self._check_alive()
 
     def get(self) -> BatchResult:
         """The next finished batch; raises WorkerCrashed if a worker died meanwhile."""
         while not self._ready:
             if not self._receive(0.5):
-                self.check_alive()
+                self._check_alive()
         return self._ready.popleft()
 
     def drain(self, timeout: float) -> Iterator[BatchResult]:
@@ -294,11 +275,10 @@ class TransformPool:
                 error = XmlMigrateError(item.message)
                 error.exit_code = item.exit_code
                 raise error
-            self.answered = True
             self._ready.append(item)
         return bool(ready)
 
-    def check_alive(self) -> None:
+    def _check_alive(self) -> None:
         for proc in self._procs:
             if not proc.is_alive() and proc.exitcode != 0:
                 why = {
