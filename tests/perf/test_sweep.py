@@ -22,6 +22,9 @@ from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.testing.plugin import PerfSource, record_run, run_counters
 
 BATCH_SIZES = (50, 100, 200, 500, 1000, 2000)
+# this sweep is of batch sizes by count: pages are not cut by bytes first (at the default 16 MiB
+# a page of realistic documents ends near 64 of them, whatever the batch size)
+BY_COUNT = 2**30
 FLAGS = ("pooling", "pipelined", "dedup_cache")
 
 
@@ -57,7 +60,7 @@ def test_batch_size_and_flags(
     batch_size: int,
     flag: str | None,
 ) -> None:
-    knobs: dict[str, Any] = {"workers": 2, "batch_size": batch_size}
+    knobs: dict[str, Any] = {"workers": 2, "batch_size": batch_size, "max_batch_bytes": BY_COUNT}
     if flag is not None:
         knobs[flag] = False
     stats = _measure(benchmark, perf_source, clean_target, perf_rounds, **knobs)
