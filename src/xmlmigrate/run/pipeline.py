@@ -407,20 +407,20 @@ class _Run:
         finally:
             self.stats.elapsed = perf_counter() - self.started
             self.stats.interrupted = stop.requested
-            rss = self.stats.peak_rss_mb
+            rss, workers = self.stats.peak_rss_mb, self._worker_peaks.values()
             rss["coordinator"] = peak_rss_mb()
-            rss["whole run"] = rss["coordinator"] + sum(self._worker_peaks.values())
+            if workers:
+                rss["worker"] = max(workers)
+            rss["whole run"] = rss["coordinator"] + sum(workers)
 
     # -- modes ------------------------------------------------------------------------------
     def _in_process(self, stop: StopFlag) -> None:
         while not stop.requested and (page := self.read()) is not None:
-            results, times = transform_batch(page, self.contract, self.options)
-            self.commit(_attempts(page), BatchResult(0, results, times))
+            self._here(page)
 
     def _here(self, page: list[RawRecord]) -> None:
-        """Transform and commit one page in this process, before those the workers do."""
+        """Transform and commit one page in this process."""
         results, times = transform_batch(page, self.contract, self.options)
-        self.stats.coordinator_batches += 1
         self.commit(_attempts(page), BatchResult(0, results, times))
 
     def _pool(self) -> TransformPool:
@@ -442,6 +442,7 @@ class _Run:
             # the workers take a second or more to start: the first batch is done here
             # meanwhile, so it commits within a second of the start whatever the workers
             if not stop.requested and (page := self.read()) is not None:
+                self.stats.coordinator_batches += 1
                 self._here(page)
             else:
                 exhausted = True
@@ -511,9 +512,7 @@ class _Run:
 
     # -- committing ---------------------------------------------------------------------------
     def _note_peak(self, pid: int, mb: float) -> None:
-        """A worker's peak RSS as its latest batch reported it."""
-        rss = self.stats.peak_rss_mb
-        rss["worker"] = max(rss.get("worker", 0.0), mb)
+        """A worker's peak RSS as its latest batch reported it (summed up when the run ends)."""
         self._worker_peaks[pid] = max(self._worker_peaks.get(pid, 0.0), mb)
 
     def commit(self, attempts: dict[int, Attempt], result: BatchResult) -> None:
