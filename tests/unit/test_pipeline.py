@@ -4,6 +4,7 @@ each knob acts, Ctrl-C and crashed workers lose nothing."""
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -366,3 +367,36 @@ def _peaks() -> tuple[float, float]:
     from xmlmigrate.run.workers import peak_rss_mb
 
     return peak_rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+_BIG_BLOCKS = """
+import sys
+from xmlmigrate.run.workers import return_big_blocks
+
+def rss():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmRSS:")) / 1024
+
+ok = return_big_blocks() if sys.argv[1] == "on" else True
+before = rss()
+for _ in range(3):  # a batch arrives, is read, is freed: three times
+    block = b"\\x01" * (16 * 2**20)
+    del block
+print(ok, rss() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt: Linux only")
+def test_a_workers_freed_batches_go_back_to_the_system() -> None:
+    """A worker's 16 MiB batches, once freed, leave no resident heap behind: without the
+    setting, glibc serves the second one from the heap and keeps it there."""
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("the setting is glibc's")
+    grew = {}
+    for mode in ("on", "off"):
+        out = subprocess.run(
+            [sys.executable, "-c", _BIG_BLOCKS, mode], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert out[0] == "True"
+        grew[mode] = float(out[1])
+    assert grew["on"] < 4 and grew["off"] > 12, grew
