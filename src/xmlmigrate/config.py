@@ -24,8 +24,8 @@ IN_PROCESS_BATCHES = 4  # automatic workers: runs of up to this many batches sta
 # A page is also cut once its documents reach max_batch_bytes (never fewer than one document),
 # and the documents read and not yet committed stay within IN_FLIGHT_PAGES such pages (one
 # larger document aside). 16 MiB: on 10,000 realistic documents (~260 KB each: pages of ~64)
-# on PostgreSQL it ran as fast as 256 MiB (pages of 100) with 40 % of the whole run's memory,
-# where 8 and 12 MiB were slower (docs/benchmarks.md, the knob sweep).
+# on PostgreSQL it ran as fast as 256 MiB (pages of 100) with 56 % of the whole run's memory,
+# where 8 and 12 MiB were slower (the knob sweep in the README).
 DEFAULT_MAX_BATCH_BYTES = 16 * 2**20
 IN_FLIGHT_PAGES = 4
 MAX_BATCH_BYTES_LIMIT = 2**40  # 1 TiB: past any machine's memory, and every database's integers
