@@ -198,11 +198,37 @@ def test_batch_sizes_that_make_the_same_batches_are_not_compared() -> None:
     sizes = sorted(k["batch_size"] for k in kept.values() if "batch_size" in k)
     assert sizes == [10]
     assert set(skipped) == {f"batch size {n}" for n in (50, 200, 500, 1000, 2000)}
-    assert "50 records make 1 batch of it, as with the default" in skipped["batch size 500"]
+    assert (
+        "50 records make 1 batch of 50 documents, as with the default"
+        in (skipped["batch size 500"])
+    )
     assert "no pooling" in kept and "workers 0" in kept
     kept, skipped = knobs.for_records(knobs.VARIANTS, 1000)
     assert set(skipped) == {"batch size 2000"}
     assert "as with batch size 1000" in skipped["batch size 2000"]
+    assert {"max batch bytes 4 MiB", "max batch bytes 256 MiB"} <= set(kept)  # sizes unknown
+
+
+def test_sizes_whose_pages_the_byte_cap_cuts_alike_are_not_compared() -> None:
+    """1,000 documents of 262 KB: 16 MiB pages hold 65 of them, so every batch size from 65 up
+    runs the default's 16 pages; 4 MiB pages (17 documents) and 256 MiB ones (cut at 100) are
+    variants, as are 10 and 50."""
+    kept, skipped = knobs.for_records(knobs.VARIANTS, 1000, mean_bytes=262_000)
+    assert set(skipped) == {f"batch size {n}" for n in (200, 500, 1000, 2000)}
+    assert (
+        "1000 records make 16 batches of ~65 documents (pages end at 16 MiB; documents of 262 KB)"
+        in skipped["batch size 500"]
+    )
+    assert "as with the default" in skipped["batch size 2000"]
+    assert {"batch size 10", "batch size 50", "max batch bytes 4 MiB"} <= set(kept)
+    assert "max batch bytes 256 MiB" in kept
+    # 100 of them: 50 makes two pages of 50, the default 65 + 35: not the same run
+    kept, skipped = knobs.for_records(knobs.VARIANTS, 100, mean_bytes=262_000)
+    assert "batch size 50" in kept and "batch size 200" in skipped
+    # small documents: the count cuts every page, and the byte cap changes nothing
+    kept, skipped = knobs.for_records(knobs.VARIANTS, 1000, mean_bytes=2_000)
+    assert {"max batch bytes 4 MiB", "max batch bytes 256 MiB"} <= set(skipped)
+    assert set(skipped) == {"batch size 2000", "max batch bytes 4 MiB", "max batch bytes 256 MiB"}
 
 
 def test_report_reads_the_newest_autosaved_run_when_no_file_is_given(

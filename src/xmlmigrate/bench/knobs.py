@@ -1,8 +1,8 @@
 """What each tuning knob does, as a measured claim: "pooling saves X % ± Y".
 
 One session, one corpus, one target. Each *round* runs the default configuration and every
-variant (one knob changed: a batch size from 10 to 2,000, pooling / pipelining / the
-duplicate-key cache off, 0 or 1 workers) once, in a shuffled order, each from an emptied
+variant (one knob changed: a batch size from 10 to 2,000, pages of 4 or 256 MiB, pooling /
+pipelining / the duplicate-key cache off, 0 or 1 workers) once, in a shuffled order, each from an emptied
 target. Per variant and round, the log of its time over the default's time in the same round
 is one paired observation; over the rounds, their median is the effect and the Wilcoxon
 signed-rank interval (exact) its confidence interval. A variant is *faster* or *slower* only
@@ -23,11 +23,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from xmlmigrate.bench.stats import paired_ratio, wilcoxon_interval
+from xmlmigrate.config import DEFAULT_MAX_BATCH_BYTES
 
 CONFIDENCE = 0.95
 DEFAULT: dict[str, Any] = {"workers": 2, "batch_size": 100}
+MIB = 2**20
 VARIANTS: dict[str, dict[str, Any]] = {
     **{f"batch size {n}": {"batch_size": n} for n in (10, 50, 200, 500, 1000, 2000)},
+    **{f"max batch bytes {n} MiB": {"max_batch_bytes": n * MIB} for n in (4, 256)},
     "no pooling": {"pooling": False},
     "no pipelined": {"pipelined": False},
     "no dedup cache": {"dedup_cache": False},
@@ -67,31 +70,53 @@ class Effect:
         return f"{self.change:+.1%} ({lo:+.1%} … {hi:+.1%})"
 
 
+def _per_page(knobs: Mapping[str, Any], mean_bytes: float) -> tuple[int, bool]:
+    """Documents per page with these knobs, and whether the byte cap is what cuts it: a page
+    ends at ``batch_size`` documents or once they reach ``max_batch_bytes``."""
+    size = int(knobs.get("batch_size", DEFAULT["batch_size"]))
+    cap = int(knobs.get("max_batch_bytes", DEFAULT_MAX_BATCH_BYTES))
+    by_bytes = max(1, math.ceil(cap / mean_bytes)) if mean_bytes > 0 else size
+    return min(size, by_bytes), by_bytes < size
+
+
 def for_records(
-    variants: Mapping[str, dict[str, Any]], records: int
+    variants: Mapping[str, dict[str, Any]], records: int, mean_bytes: float = 0.0
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """The variants worth measuring on ``records`` documents, and why the others are not: a
-    batch size that cuts the corpus into as many batches as the default's (or as a smaller
-    size already kept) runs the very same batches — at 50 records every size from 50 up is
-    one batch, and calling one of them "slower" would be noise taken for a claim."""
-    batches = -(-records // DEFAULT["batch_size"])
-    seen = {batches: "the default"}
+    """The variants worth measuring on ``records`` documents of ``mean_bytes`` each (0:
+    unknown, pages cut by count only), and why the others are not: a batch size or page size
+    that cuts the corpus into as many batches as the default's (or as a variant already kept)
+    runs the very same batches — at 50 records every size from 50 up is one batch, and with
+    16 MiB pages of ~260 KB documents every size from ~64 up makes the same pages; calling one
+    of them "slower" would be noise taken for a claim."""
+    default_page, _ = _per_page(DEFAULT, mean_bytes)
+    seen = {min(default_page, records): "the default"}  # documents per page → who has them
     kept: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
-    by_size = sorted(variants.items(), key=lambda kv: kv[1].get("batch_size", 0))
+    paging = ("batch_size", "max_batch_bytes")
+    by_size = sorted(variants.items(), key=lambda kv: _per_page(kv[1], mean_bytes)[0])
     for name, knobs in by_size:
-        size = knobs.get("batch_size")
-        if size is None:
+        unknown = mean_bytes <= 0 and "batch_size" not in knobs  # a page size, sizes unknown
+        if unknown or not any(k in knobs for k in paging):
             kept[name] = dict(knobs)
             continue
-        n = -(-records // int(size))
-        if n in seen:
+        page, capped = _per_page(knobs, mean_bytes)
+        page = min(page, records)
+        if page in seen:
+            n = -(-records // page)
+            cap = int(knobs.get("max_batch_bytes", DEFAULT_MAX_BATCH_BYTES)) // MIB
+            of = (
+                f"~{page} documents (pages end at {cap} MiB; documents of "
+                f"{mean_bytes / 1e3:,.0f} KB)"
+                if capped
+                else f"{page} documents"
+            )
+            more = "the page size variants measure it" if capped else "more --perf-records"
             skipped[name] = (
-                f"{records} records make {n} batch{'es' if n > 1 else ''} of it, as with "
-                f"{seen[n]}: the same run, not compared (more --perf-records to compare them)"
+                f"{records} records make {n} batch{'es' if n > 1 else ''} of {of}, as with "
+                f"{seen[page]}: the same run, not compared ({more} to compare them)"
             )
             continue
-        seen[n] = f"batch size {size}"
+        seen[page] = name
         kept[name] = dict(knobs)
     return {n: kept[n] for n in variants if n in kept}, skipped
 
