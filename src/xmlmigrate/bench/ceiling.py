@@ -47,7 +47,9 @@ class StageCosts:
     documents: int
     read_wall_ms: float  # reading a page and taking its documents, as the reference does
     read_client_ms: float  # this process's CPU for it
-    read_server_ms: float | None  # a local server's CPU for it (None: not on this machine)
+    # a local server's CPU for it; None: elsewhere, or not measured (only PostgreSQL's
+    # per-connection processes are: a local MariaDB's share is missing, the ceiling too high)
+    read_server_ms: float | None
     parse_ms: float  # lxml's whole-document parse: the reference's other half
     check_ms: float  # proving the document well-formed
     transform_ms: float  # scoped parse + validate + map, no check
@@ -85,8 +87,9 @@ class StageCosts:
 
 
 def _server_pids(engine: sa.Engine) -> list[int] | None:
-    """The server processes of this database on this machine, or None if it runs elsewhere (or
-    is not a server at all)."""
+    """The PostgreSQL server processes of this database on this machine, or None if it runs
+    elsewhere, or is not PostgreSQL (SQLite has no server; MariaDB's is one process for every
+    database, not measured)."""
     url = engine.url
     if engine.dialect.name != "postgresql" or url.host not in _LOCAL_HOSTS:
         return None

@@ -2,8 +2,8 @@
 
 One session, one corpus, one target. Each *round* runs the default configuration and every
 variant (one knob changed: a batch size from 10 to 2,000, pages of 4 or 256 MiB, pooling /
-pipelining / the duplicate-key cache off, 0 or 1 workers) once, in a shuffled order, each from an emptied
-target. Per variant and round, the log of its time over the default's time in the same round
+pipelining / the duplicate-key cache off, 0 or 1 workers) once, in a shuffled order, each
+from an emptied target. Per variant and round, the log of its time over the default's time in the same round
 is one paired observation; over the rounds, their median is the effect and the Wilcoxon
 signed-rank interval (exact) its confidence interval. A variant is *faster* or *slower* only
 when its interval excludes no change; otherwise "no significant difference".

@@ -101,10 +101,10 @@ def return_big_blocks() -> bool:
     arrives, pickled results) from a mapping of its own, unmapped when freed. By default the
     threshold rises to the largest block freed so far, after which such blocks come from the
     heap and stay resident as fragments. Measured on 10,000 realistic documents (PostgreSQL,
-    defaults, 5 interleaved pairs): a worker's peak 80-94 → 64 MB, for 0.3-4.6 % more CPU (a pipe read
-    of a batch allocates what is left of it: those allocations are mapped too). Documents
-    (~260 KB) stay on the heap, where a lower threshold cost 10-20 % (docs/benchmarks.md).
-    False where the C library is not glibc."""
+    defaults, 5 interleaved pairs): a worker's peak 80-94 → 64 MB, for 0.3-4.6 % more CPU (a
+    pipe read of a batch allocates what is left of it: those allocations are mapped too).
+    Documents (~260 KB) stay on the heap, where a lower threshold cost 10-20 %
+    (docs/benchmarks.md). False where the C library is not glibc."""
     if not sys.platform.startswith("linux"):
         return False
     try:
