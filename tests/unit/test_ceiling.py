@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from tests.contracts import ENGINE_CC, engine_contract
 from tests.corpus import sqlite_corpus
 
-from xmlmigrate.bench.ceiling import StageCosts, _cpu_seconds, _server_pids, measure_stage_costs
+from xmlmigrate.bench.ceiling import StageCosts, measure_stage_costs, shares_these_cores
 from xmlmigrate.config import MigrationConfig
-from xmlmigrate.db import make_engine
 
 
 def _costs(server: float | None) -> StageCosts:
@@ -53,21 +51,8 @@ def test_the_stage_costs_are_measured_on_the_documents_a_run_would_take(tmp_path
     assert measure_stage_costs(MigrationConfig(db_url=url, app_id_start=7), contract).documents == 2
 
 
-def test_a_remote_server_is_not_counted_and_not_asked() -> None:
-    # no connection is made: the host is not this machine
-    engine = make_engine("postgresql+psycopg://u@db.invalid:1/x")
-    try:
-        assert _server_pids(engine) is None
-    finally:
-        engine.dispose()
-
-
-def test_process_cpu_is_read_from_proc() -> None:
-    if not Path("/proc/self/stat").exists():
-        pytest.skip("no /proc on this system")
-    before = _cpu_seconds(os.getpid())
-    end = time.process_time() + 0.05
-    while time.process_time() < end:
-        pass
-    assert _cpu_seconds(os.getpid()) > before
-    assert _cpu_seconds(2**22 + 12345) == 0.0  # no such process
+def test_only_a_server_on_this_machine_shares_its_cores() -> None:
+    assert shares_these_cores(sa.make_url("postgresql+psycopg://u@127.0.0.1/x"))
+    assert shares_these_cores(sa.make_url("postgresql+psycopg://u@localhost:5433/x"))
+    assert shares_these_cores(sa.make_url("postgresql+psycopg:///x"))  # the local socket
+    assert not shares_these_cores(sa.make_url("postgresql+psycopg://u@db.invalid:1/x"))

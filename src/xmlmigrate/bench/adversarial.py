@@ -16,17 +16,17 @@ from pathlib import Path
 
 from xmlmigrate.mock.adversarial import SHAPES
 
-# Peak memory from the kernel's high-water mark of this process's address space (VmHWM):
-# unlike getrusage's ru_maxrss, Linux does not carry it over from the parent across exec.
+# Peak memory as a run reports it (run.workers.peak_rss_mb: the kernel's high-water mark of the
+# child's own memory, VmHWM; unlike getrusage's ru_maxrss, not carried over across exec).
 CHILD = """
 import gc, json, sys, time
 from xmlmigrate.contract import load_contract
 from xmlmigrate.model import RawRecord
 from xmlmigrate.run.transform import transform_record
+from xmlmigrate.run.workers import peak_rss_mb
 
 def peak_kib():
-    with open("/proc/self/status") as status:
-        return next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+    return round(peak_rss_mb() * 1024)
 
 data = open(sys.argv[1], "rb").read()
 contract = load_contract()

@@ -3,7 +3,8 @@
 ``perf pipeline`` divides the run's rate by the rate of reading every document and parsing it
 whole with lxml (the reference). Whatever a pipeline does in parallel, it cannot do less CPU
 work per document than reading it (the same reader as the reference, the database server's
-share included when it runs here), proving it well-formed, and parsing, validating and mapping
+share included when it runs here: the PostgreSQL backends of this process's connections, read
+as the CI gate reads them, ``bench.probe``), proving it well-formed, and parsing, validating and mapping
 the part the contract reads. This measures those costs on the pending documents, one thread,
 and gives the ratio a pipeline would reach if everything else — writing the rows, the
 database's share of it, shipping between processes — were free and every core were busy:
@@ -19,22 +20,20 @@ document, whatever its mechanism — only by cheaper stages.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from lxml import etree
 
+from xmlmigrate.bench.probe import tracker
+from xmlmigrate.bench.speed import reference_pages, reference_parse
 from xmlmigrate.config import MigrationConfig
 from xmlmigrate.contract import CompiledContract, load_contracts
 from xmlmigrate.db import make_engine
-from xmlmigrate.db.schema import build_schema
 from xmlmigrate.model import RawRecord
 from xmlmigrate.run.transform import transform_record
-from xmlmigrate.sources import TableSource
 from xmlmigrate.stages.xml import hardened_parser
 
 _LOCAL_HOSTS = {None, "", "127.0.0.1", "::1", "localhost"}
@@ -47,8 +46,8 @@ class StageCosts:
     documents: int
     read_wall_ms: float  # reading a page and taking its documents, as the reference does
     read_client_ms: float  # this process's CPU for it
-    # a local server's CPU for it; None: elsewhere, or not measured (only PostgreSQL's
-    # per-connection processes are: a local MariaDB's share is missing, the ceiling too high)
+    # a local server's CPU for it; None: elsewhere, or not measured (only PostgreSQL's backends
+    # through psycopg are: a local MariaDB's share, or pyodbc's, is missing, the ceiling too high)
     read_server_ms: float | None
     parse_ms: float  # lxml's whole-document parse: the reference's other half
     check_ms: float  # proving the document well-formed
@@ -86,28 +85,9 @@ class StageCosts:
         }
 
 
-def _server_pids(engine: sa.Engine) -> list[int] | None:
-    """The PostgreSQL server processes of this database on this machine, or None if it runs
-    elsewhere, or is not PostgreSQL (SQLite has no server; MariaDB's is one process for every
-    database, not measured)."""
-    url = engine.url
-    if engine.dialect.name != "postgresql" or url.host not in _LOCAL_HOSTS:
-        return None
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-        ).all()
-    return [int(pid) for (pid,) in rows]
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (0 if it is gone or unreadable)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            fields = stat.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def shares_these_cores(url: sa.URL) -> bool:
+    """Whether the database server runs on this machine (so its work takes these cores)."""
+    return url.host in _LOCAL_HOSTS
 
 
 def _thread_ms(records: list[RawRecord], work: Callable[[RawRecord], object]) -> float:
@@ -126,8 +106,7 @@ def measure_stage_costs(
     parser = hardened_parser()
 
     def parse(record: RawRecord) -> None:
-        xml = record.xml
-        etree.fromstring(xml if isinstance(xml, bytes) else (xml or "").encode("utf-8"), parser)
+        reference_parse(record.xml or b"", parser)
 
     def checked(record: RawRecord) -> None:
         transform_record(record, compiled)
@@ -139,13 +118,11 @@ def measure_stage_costs(
     spent = [0.0] * len(stages)  # ms
     n = 0
     read_wall = read_cpu = 0.0
+    backends = tracker()
     engine = make_engine(config.db_url)
     try:
-        before = {pid: _cpu_seconds(pid) for pid in (_server_pids(engine) or [])}
-        reader = TableSource(
-            engine, build_schema(compiled, config.source_ref), replace(config, batch_size=200)
-        )
-        pages = reader.pages()
+        backends.begin()
+        pages = reference_pages(engine, compiled, config)
         while True:
             wall, cpu = time.perf_counter(), time.process_time()
             page = next(pages, None)
@@ -157,10 +134,13 @@ def measure_stage_costs(
             n += len(records)
             for i, stage in enumerate(stages):
                 spent[i] += _thread_ms(records, stage)
-        pids = _server_pids(engine)  # the reader's connections are still open
-        server = None if pids is None else sum(_cpu_seconds(p) - before.get(p, 0.0) for p in pids)
+        server_ns, _wait = backends.collect()  # the backends idle while the stages are timed
     finally:
         engine.dispose()
+    url, dialect = engine.url, engine.dialect
+    # the tracker knows a backend's pid through psycopg only
+    measured = dialect.name == "postgresql" and dialect.driver == "psycopg"
+    measured = measured and shares_these_cores(url)
     if not n:  # nothing pending: nothing to measure
         return StageCosts(0, 0.0, 0.0, None, 0.0, 0.0, 0.0)
     parse_ms, checked_ms, unchecked_ms = (ms / n for ms in spent)
@@ -168,7 +148,7 @@ def measure_stage_costs(
         documents=n,
         read_wall_ms=read_wall * 1e3 / n,
         read_client_ms=read_cpu * 1e3 / n,
-        read_server_ms=None if server is None else server * 1e3 / n,
+        read_server_ms=server_ns / 1e6 / n if measured else None,
         parse_ms=parse_ms,
         check_ms=max(0.0, checked_ms - unchecked_ms),
         transform_ms=unchecked_ms,

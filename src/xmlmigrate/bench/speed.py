@@ -12,9 +12,11 @@ Reported: both rates, their ratio, and the rate of the first and the last tenth 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+import sqlalchemy as sa
 from lxml import etree
 
 from xmlmigrate.config import MigrationConfig
@@ -22,7 +24,7 @@ from xmlmigrate.contract import CompiledContract, load_contracts
 from xmlmigrate.db import make_engine
 from xmlmigrate.db.schema import build_schema
 from xmlmigrate.ledger import reset_target
-from xmlmigrate.model import RunStats
+from xmlmigrate.model import RawRecord, RunStats
 from xmlmigrate.run.pipeline import run_migration
 from xmlmigrate.run.workers import reset_peak_rss
 from xmlmigrate.sources import TableSource
@@ -63,27 +65,37 @@ class SpeedReport:
         }
 
 
+def reference_pages(
+    engine: sa.Engine, contract: CompiledContract, config: MigrationConfig
+) -> Iterator[list[RawRecord]]:
+    """The documents the run takes (``--limit``, ranges, modulo; ``--source``: the table the
+    run reads), read as the reference reads them: in pages of 200."""
+    schema = build_schema(contract, config.source_ref)
+    return TableSource(engine, schema, replace(config, batch_size=200)).pages()
+
+
+def reference_parse(xml: bytes | str, parser: etree.XMLParser) -> int:
+    """What the reference does with each document — lxml's whole parse; its size in bytes."""
+    data = xml if isinstance(xml, bytes) else xml.encode("utf-8")
+    etree.fromstring(data, parser)
+    return len(data)
+
+
 def parse_only(
     config: MigrationConfig, contract: CompiledContract | None = None
 ) -> tuple[int, int, float]:
     """(documents, bytes, seconds) to read and lxml-parse every pending document."""
     contract = contract or load_contracts(config.contracts)
-    schema = build_schema(contract, config.source_ref)  # --source: the table the run reads
     engine = make_engine(config.db_url)
     try:
-        # the same documents the run takes (--limit, ranges, modulo), in pages of 200
-        reader = TableSource(engine, schema, replace(config, batch_size=200))
         n = size = 0
         parser = hardened_parser()
         started = time.perf_counter()
-        for page in reader.pages():
+        for page in reference_pages(engine, contract, config):
             for record in page:
-                if record.xml is None:
-                    continue
-                data = record.xml if isinstance(record.xml, bytes) else record.xml.encode("utf-8")
-                etree.fromstring(data, parser)  # what every document goes through
-                n += 1
-                size += len(data)
+                if record.xml is not None:
+                    size += reference_parse(record.xml, parser)
+                    n += 1
         return n, size, time.perf_counter() - started
     finally:
         engine.dispose()
