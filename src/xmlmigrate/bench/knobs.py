@@ -110,10 +110,14 @@ def for_records(
                 if capped
                 else f"{page} documents"
             )
-            more = "the page size variants measure it" if capped else "more --perf-records"
+            more = (
+                "the byte cap cuts them alike; the page size variants measure it"
+                if capped
+                else "more --perf-records to compare them"
+            )
             skipped[name] = (
                 f"{records} records make {n} batch{'es' if n > 1 else ''} of {of}, as with "
-                f"{seen[page]}: the same run, not compared ({more} to compare them)"
+                f"{seen[page]}: the same run, not compared ({more})"
             )
             continue
         seen[page] = name
