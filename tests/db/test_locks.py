@@ -273,3 +273,31 @@ def test_the_lock_timeout_keeps_the_users_pgoptions(
         assert conn.execute(sa.text("SHOW application_name")).scalar() == "xm_pgoptions_kept"
         assert conn.execute(sa.text("SHOW lock_timeout")).scalar() == "7s"
     engine.dispose()
+
+
+def test_the_claim_mutex_of_another_database_is_not_named(server_url: str) -> None:
+    """PostgreSQL's advisory locks are per database: a run on another database of the same
+    server holding its own claim mutex is not whom a run here waits for, and is not named
+    (it was, now and then, when test workers on other databases claimed at that moment)."""
+    engine = make_engine(server_url)
+    if not _postgres(engine):
+        engine.dispose()
+        pytest.skip("MariaDB's named locks carry the database in their name (mutex_name)")
+    from xmlmigrate.db.lease import _SessionLocks
+
+    other = make_engine(
+        engine.url.set(drivername="postgresql+psycopg", database="postgres", query={})
+    )
+    try:
+        with other.connect() as there, engine.connect() as here:
+            there.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MUTEX_KEY})
+            elsewhere = there.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            assert _SessionLocks(here).mutex_holder() == "another session"  # nobody here
+            mine = here.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            here.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MUTEX_KEY})
+            with engine.connect() as probe:
+                named = _SessionLocks(probe).mutex_holder()
+            assert f"session pid {mine} " in named and str(elsewhere) not in named
+    finally:
+        other.dispose()
+        engine.dispose()

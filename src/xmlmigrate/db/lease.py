@@ -215,7 +215,11 @@ class _SessionLocks:
                         "  EXTRACT(EPOCH FROM now() - a.xact_start)::int "
                         "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                         "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-                        "  AND l.classid = CAST(:hi AS oid) AND l.objid = CAST(:lo AS oid)"
+                        "  AND l.classid = CAST(:hi AS oid) AND l.objid = CAST(:lo AS oid) "
+                        # advisory locks are per database: a run on another database of the
+                        # server holding its own claim mutex is not whom this one waits for
+                        "  AND l.database = "
+                        "    (SELECT oid FROM pg_database WHERE datname = current_database())"
                     ),
                     {"hi": MUTEX_KEY >> 32, "lo": MUTEX_KEY & 0xFFFFFFFF},
                 ).first()
